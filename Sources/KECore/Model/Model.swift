@@ -1,0 +1,51 @@
+// MARK: Model
+//
+// A loaded transformer: configuration, parameters, tokenizer, and the record of interventions
+// applied to it. Models are values in the experiment language: every intervention returns a
+// new `Model` and leaves its input untouched.
+
+/// A decoder-only transformer with its tokenizer.
+public final class Model: @unchecked Sendable {
+    public let config: ModelConfig
+    /// Parameters in canonical layout (see `Parameters.swift`).
+    public let params: ParameterStore
+    public let tokenizer: Tokenizer
+    /// Training step of this checkpoint, when known (from the directory name or metadata).
+    public let step: Int?
+    /// Per-layer multipliers applied to the coefficients after the activation (nil: none).
+    /// Used for interventions on GELU MLPs that cannot be folded exactly into the up projection;
+    /// `save` folds them into the value vectors (columns of `down.w`).
+    public let coefficientScale: [[Float]?]
+    /// Human-readable record of what was done to this model, oldest first.
+    public let interventions: [String]
+    /// Where it was loaded from, if anywhere.
+    public let source: String?
+
+    public init(
+        config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
+        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
+    ) {
+        self.config = config
+        self.params = params
+        self.tokenizer = tokenizer
+        self.step = step
+        self.coefficientScale = coefficientScale ?? Array(repeating: nil, count: config.numLayers)
+        self.interventions = interventions
+        self.source = source
+    }
+
+    /// A copy with some fields replaced.
+    public func with(
+        params: ParameterStore? = nil, coefficientScale: [[Float]?]? = nil,
+        addingIntervention note: String? = nil, step: Int?? = nil
+    ) -> Model {
+        Model(
+            config: config, params: params ?? self.params, tokenizer: tokenizer,
+            step: step ?? self.step,
+            coefficientScale: coefficientScale ?? self.coefficientScale,
+            interventions: note.map { interventions + [$0] } ?? interventions, source: source)
+    }
+
+    /// Number of scalar parameters (as transformers counts them: tied weights once).
+    public var parameterCount: Int { params.count }
+}

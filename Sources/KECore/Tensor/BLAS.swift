@@ -1,0 +1,55 @@
+import CBLAS
+
+// MARK: Matrix products through OpenBLAS
+//
+// Every matrix product in the project goes through `cblas_sgemm`. All matrices are row-major.
+
+/// C[m,n] = alpha · A[m,k] · B[k,n] + beta · C, with A or B optionally transposed in storage.
+///
+/// - `transA`: A is stored as [k, m]; `transB`: B is stored as [n, k] (the usual `x · Wᵀ` for a weight W[out, in]).
+@inline(__always)
+public func sgemm(
+    transA: Bool = false, transB: Bool = false,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
+    b: UnsafePointer<Float>, ldb: Int? = nil,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+) {
+    if m == 0 || n == 0 { return }
+    let lda = lda ?? (transA ? m : k)
+    let ldb = ldb ?? (transB ? k : n)
+    let ldc = ldc ?? n
+    cblas_sgemm(
+        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// y[n, out] = x[n, in] · W[out, in]ᵀ (+ bias[out]); the linear layer of PyTorch.
+@inline(__always)
+public func linear(
+    _ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
+    weight w: UnsafePointer<Float>, outFeatures: Int,
+    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
+) {
+    if let bias, !accumulate {
+        for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: 1, c: y)
+    } else {
+        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: accumulate ? 1 : 0, c: y)
+        if let bias, accumulate {
+            for r in 0..<n {
+                let row = y + r * outFeatures
+                for j in 0..<outFeatures { row[j] += bias[j] }
+            }
+        }
+    }
+}
+
+/// The number of threads OpenBLAS uses.
+public var blasThreads: Int { Int(openblas_get_num_threads()) }
+
+/// Name of the OpenBLAS kernel in use (e.g. `SkylakeX`, `Prescott`).
+public var blasCoreName: String {
+    guard let p = openblas_get_corename() else { return "unknown" }
+    return String(cString: p)
+}

@@ -1,0 +1,3 @@
+import KEShell
+
+KEShell.main()

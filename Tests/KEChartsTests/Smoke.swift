@@ -1,0 +1,6 @@
+import XCTest
+@testable import KECharts
+
+final class KEChartsSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import KECore
+
+final class KECoreSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import KELang
+
+final class KELangSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import KEShell
+
+final class KEShellSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}
