@@ -13,3 +13,12 @@ public struct Corpus: Sendable {
     /// Total number of tokens.
     public var tokenCount: Int { documents.reduce(0) { $0 + $1.count } }
 }
+
+extension Corpus {
+    /// Reads a corpus file: `.txt` (one document per line) or `.jsonl` (a `"text"` field per
+    /// line). Each document is tokenised without special tokens and truncated to `seq` tokens;
+    /// at most `limit` documents are kept. Empty documents are dropped.
+    public static func load(path: String, tokenizer: Tokenizer, limit: Int? = nil, seq: Int? = nil) throws -> Corpus {
+        throw CoreError("corpus loading not implemented yet", file: path)
+    }
+}
