@@ -79,7 +79,8 @@ struct Parser {
         depth += 1
         defer { depth -= 1 }
         if depth > Parser.maxDepth {
-            throw LangError("too deeply nested (more than \(Parser.maxDepth) levels)", at: peek.position)
+            // Reported at the token that opened the level (a bracket, an operator, a keyword).
+            throw LangError("too deeply nested (more than \(Parser.maxDepth) levels)", at: previous.position)
         }
         return try body(&self)
     }
