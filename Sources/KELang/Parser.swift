@@ -291,9 +291,12 @@ struct Parser {
     private mutating func primary() throws -> Expr {
         let t = peek
         switch t.kind {
-        case .number(let v), .percent(let v):
+        case .number(let v):
             advance()
             return Expr(kind: .number(v), position: t.position)
+        case .percent(let v):
+            advance()
+            return Expr(kind: .percent(v), position: t.position)
         case .string(let s):
             advance()
             return Expr(kind: .string(s), position: t.position)
