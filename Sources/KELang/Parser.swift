@@ -101,6 +101,14 @@ struct Parser {
         return top.contains(w)
     }
 
+    /// True when `token` begins an argument value: an expression start that is not a keyword
+    /// of the command — unless it is also a variable (`plot x` with a variable named `x`).
+    private func startsArgument(_ token: Token) -> Bool {
+        guard startsExpression(token) else { return false }
+        guard isActiveKeyword(token), let w = token.identifier else { return true }
+        return known.contains(w)
+    }
+
     // MARK: Statements
 
     private mutating func statement() throws -> Stmt {
@@ -369,7 +377,7 @@ struct Parser {
                     throw missing(param, of: command)
                 }
             case .value, .flag:
-                let present = startsExpression(peek) && !isActiveKeyword(peek)
+                let present = startsArgument(peek)
                 if !present {
                     if param.optional { continue }
                     throw missing(param, of: command)
@@ -388,7 +396,7 @@ struct Parser {
                 arguments[param.key] = .flag(kt.position)
                 continue
             }
-            guard startsExpression(peek), !isActiveKeyword(peek) else {
+            guard startsArgument(peek) else {
                 throw LangError(
                     "'\(w)' needs a value (\(param.placeholder)) — usage: \(command.synopsis)", at: peek.position)
             }

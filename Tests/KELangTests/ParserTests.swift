@@ -94,3 +94,23 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(r.errors, ["t.ke:2:3: error: cannot add a number and a string with '+'\nx + \"a\"\n  ^"])
     }
 }
+
+final class KeywordNameTests: XCTestCase {
+    func testVariablesNamedLikeKeywords() {
+        // `x`, `log`, `title` are keywords of `plot`; a variable of that name still works as a value.
+        let r = runKE("let x = [1, 2, 3]\nlet title = \"t\"\nlet c = plot x x x title title\nc.type")
+        XCTAssertTrue(r.ok, r.errors.joined())
+        XCTAssertEqual(r.outputs, ["line"])
+        assertError("entropy on 3", "1:9: error: 'entropy' needs MODEL, found 'on' — usage: entropy MODEL on CORPUS")
+    }
+
+    func testDeepButAllowedValues() {
+        let depth = 200
+        let source = String(repeating: "[", count: depth) + "1" + String(repeating: "]", count: depth)
+        let r = runKE("let v = " + source + "\nlen v\nv")
+        XCTAssertTrue(r.ok, r.errors.joined())
+        XCTAssertEqual(r.outputs.first, "1")
+        XCTAssertEqual(r.outputs.last, source)
+        XCTAssertEqual(runKE(String(repeating: "-", count: 256) + "1").outputs, ["1"])
+    }
+}
