@@ -262,24 +262,31 @@ final class Interpreter {
         }
     }
 
-    private func member(_ object: Value, _ field: String, at position: SourcePosition) throws -> Value {
-        let fields: [(String, Value?)]
-        let noun = object.typeName
-        var missingNote: [String: String] = [:]
+    /// The fields member access reaches on `object` (nil value: not known), or nil when it has none.
+    static func fields(of object: Value, options: SessionOptions) -> [(String, Value?)]? {
         switch object {
         case .record(let r):
-            fields = r.fields.map { ($0.0, $0.1) }
+            return r.fields.map { ($0.0, $0.1) }
         case .model(let m):
-            fields = Interpreter.modelFields(m)
-            missingNote["step"] = "this model's training step is not known"
+            return modelFields(m)
         case .corpus(let c):
-            fields = [("source", .string(c.path)), ("documents", .number(Double(c.documents))),
-                      ("tokens", c.tokens.map { .number(Double($0)) })]
-            missingNote["tokens"] = "the corpus is tokenised when first used with a model; its token count is not known yet"
+            return [("source", .string(c.path)), ("documents", .number(Double(c.documents))),
+                    ("tokens", c.tokens.map { .number(Double($0)) })]
         case .chart(let c):
-            fields = [("type", .string(c.type)),
-                      ("text", .string(c.render(options.width, options.ascii, false)))]
+            return [("type", .string(c.type)),
+                    ("text", .string(c.render(options.width, options.ascii, false)))]
         default:
+            return nil
+        }
+    }
+
+    private func member(_ object: Value, _ field: String, at position: SourcePosition) throws -> Value {
+        let noun = object.typeName
+        let missingNote = [
+            "step": "this model's training step is not known",
+            "tokens": "the corpus is tokenised when first used with a model; its token count is not known yet",
+        ]
+        guard let fields = Interpreter.fields(of: object, options: options) else {
             throw LangError("\(noun) has no fields", at: position)
         }
         if let hit = fields.first(where: { $0.0 == field }) {

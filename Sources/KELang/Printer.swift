@@ -159,8 +159,9 @@ public enum Printer {
 
     /// "1.23 s", "45.6 ms".
     static func seconds(_ s: Double) -> String {
-        if s < 1 { return number((s * 1000 * 10).rounded() / 10) + " ms" }
-        return number((s * 100).rounded() / 100) + " s"
+        guard s.isFinite else { return number(s) + " s" }
+        if s < 1 { return String(format: "%.3g ms", s * 1000) }
+        return String(format: "%.3g s", s)
     }
 
     private static func generic(_ r: Record, options: SessionOptions) -> String {

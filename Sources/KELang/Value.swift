@@ -33,6 +33,19 @@ public enum Value: Sendable {
     }
 }
 
+extension Value {
+    /// The names reachable with member access (`e.total`), for completion; empty when none.
+    public var fieldNames: [String] {
+        switch self {
+        case .record(let r): return r.fields.map(\.0)
+        case .model: return ["architecture", "layers", "memories", "parameters", "step", "interventions"]
+        case .corpus: return ["source", "documents", "tokens"]
+        case .chart: return ["type", "text"]
+        default: return []
+        }
+    }
+}
+
 /// A result with a kind and ordered named fields (`e.total`, `p.loss`).
 public struct Record: Sendable {
     /// What it is: "entropy", "perplexity", "tokens", "timed", …

@@ -114,6 +114,20 @@ final class InterpreterTests: XCTestCase {
         assertOutputs("corpus \"\(txt)\" seq 8", ["corpus \(txt): 3 documents, tokenised when first used with a model, seq 8"])
     }
 
+    func testFieldNamesMatchMemberAccess() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ke-fields-\(UInt32.random(in: 0...UInt32.max)).txt").path
+        try "a\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let c = Captured()
+        XCTAssertTrue(c.run("let c = corpus \"\(file)\"\nlet t = time 1\nlet s = spark [1]").ok)
+        for name in ["c", "t", "s"] {
+            let v = try XCTUnwrap(c.session.value(of: name))
+            XCTAssertEqual(v.fieldNames, Interpreter.fields(of: v, options: SessionOptions())?.map(\.0), name)
+            XCTAssertFalse(v.fieldNames.isEmpty)
+        }
+        XCTAssertEqual(Value.number(1).fieldNames, [])
+    }
+
     func testValueNestingLimit() {
         let r = runKE("let a = [1]\nfor i in range 300 { let a = [a] }")
         XCTAssertFalse(r.ok)
