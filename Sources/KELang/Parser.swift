@@ -34,6 +34,8 @@ struct Parser {
     private(set) var known: Set<String>
     /// Keywords of the commands whose arguments are being parsed, innermost last.
     private var activeKeywords: [Set<String>] = []
+    /// The command whose arguments ended most recently (for "not a keyword of" messages).
+    private var lastCommand: (Command, end: Int)?
 
     init(tokens: [Token], known: Set<String>) {
         self.tokens = tokens
@@ -128,6 +130,17 @@ struct Parser {
             throw LangError("unexpected '='; use 'let NAME = …' to name a value", at: peek.position)
         case .rightParen, .rightBracket, .rightBrace:
             throw LangError("unbalanced \(peek.kind.display): nothing to close", at: peek.position)
+        case .identifier(let w):
+            // Right after a command's arguments: a misspelt or misplaced keyword.
+            if let (command, end) = lastCommand, end == current {
+                if let near = Diagnostics.nearest(w, in: command.params.compactMap(\.keyword)) {
+                    throw LangError("unknown keyword '\(w)' for '\(command.name)' — did you mean '\(near)'?", at: peek.position)
+                }
+                if CommandRegistry.commands.contains(where: { $0.param(keyword: w) != nil }) {
+                    throw LangError("'\(w)' is not a keyword of '\(command.name)' — usage: \(command.synopsis)", at: peek.position)
+                }
+            }
+            throw LangError("expected end of statement, found \(peek.kind.display)", at: peek.position)
         default:
             throw LangError("expected end of statement, found \(peek.kind.display)", at: peek.position)
         }
@@ -406,6 +419,7 @@ struct Parser {
         for param in command.params where param.keyword != nil && !param.optional && arguments[param.key] == nil {
             throw missing(param, of: command)
         }
+        lastCommand = (command, current)
         return Expr(kind: .command(CommandCall(name: command.name, arguments: arguments)), position: word.position)
     }
 

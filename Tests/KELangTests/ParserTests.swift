@@ -68,6 +68,8 @@ final class ParserTests: XCTestCase {
         assertError("entropy", "1:8: error: 'entropy' needs MODEL — usage: entropy MODEL on CORPUS")
         assertError("corpus \"f\" limit", "1:17: error: 'limit' needs a value (N) — usage: corpus \"FILE\" [limit N] [seq N]")
         assertError("corpus \"f\" limit 1 limit 2", "1:20: error: 'limit' given twice to 'corpus'")
+        assertError("let m = 1\nlet c = 2\nentropy m on c limit 3", "3:16: error: 'limit' is not a keyword of 'entropy' — usage: entropy MODEL on CORPUS")
+        assertError("bar [1] titel \"x\"", "1:9: error: unknown keyword 'titel' for 'bar' — did you mean 'title'?")
         // A name used before its `let` is unknown, even if defined later in the same text.
         assertError("y\nlet y = 1", "1:1: error: unknown name 'y'")
     }
