@@ -100,6 +100,6 @@ struct AddedTokenMatcher {
         if startOffset < s.count { out.append(.text(Array(s[startOffset...]))) }
     }
 
-    /// Rust `is_alphanumeric() || == '_'`, as HF's single-word test.
-    static func isWordChar(_ u: Unicode.Scalar) -> Bool { u == "_" || CharClass.isAlphanumeric(u) }
+    /// Rust regex `\w`, as HF's single-word test (`\w$` / `^\w`).
+    static func isWordChar(_ u: Unicode.Scalar) -> Bool { CharClass.isWord(u) }
 }

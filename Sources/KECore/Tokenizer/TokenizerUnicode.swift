@@ -3,8 +3,8 @@
 // The classes used by Hugging Face pre-tokenizers, over Unicode scalars:
 // - `\p{L}`, `\p{N}`: general categories L* and N* (Oniguruma, as HF's Split/ByteLevel regexes).
 // - `\s`: the White_Space property (Oniguruma's Unicode `\s` and Rust's `char::is_whitespace`).
-// - Rust `char::is_alphanumeric` (Alphabetic or Nd/Nl/No) for added-token `single_word`.
-// - Rust regex `\w` (Alphabetic, M, Nd, Pc, Join_Control) for the `Whitespace` pre-tokenizer.
+// - Rust regex `\w` (Alphabetic, M, Nd, Pc, Join_Control): the `Whitespace` pre-tokenizer and
+//   the added-token `single_word` test.
 
 /// An array of Unicode scalars: the text unit every tokenizer stage works on.
 typealias Scalars = [Unicode.Scalar]
@@ -46,12 +46,6 @@ enum CharClass {
     @inline(__always) static func isSpace(_ u: Unicode.Scalar) -> Bool {
         if u.value < 128 { return ascii[Int(u.value)] & space != 0 }
         return u.properties.isWhitespace
-    }
-
-    /// Rust `char::is_alphanumeric`.
-    static func isAlphanumeric(_ u: Unicode.Scalar) -> Bool {
-        if u.value < 128 { return ascii[Int(u.value)] & (letter | number) != 0 }
-        return u.properties.isAlphabetic || isNumber(u)
     }
 
     /// Rust regex `\w`.
