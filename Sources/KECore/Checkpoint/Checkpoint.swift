@@ -76,51 +76,59 @@ extension Model {
     /// a mistyped path cannot wipe an unrelated directory); writes to a temporary sibling and
     /// renames. Per-memory `coefficientScale` multipliers are folded into the weights first.
     public func save(to directory: String, force: Bool = false) throws {
-        let params = try foldedParameters()
-        let configJSON = try huggingFaceConfigJSON(for: config)
-        try writeModelDirectory(directory, force: force) { tmp in
-            try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
-            try writeSafetensors(try huggingFaceEntries(config: config, store: params), dtype: .f32,
-                                 metadata: ["format": "pt"], to: tmp + "/model.safetensors")
-            try writeFileBytes(Array(tokenizer.json.serialized().utf8), to: tmp + "/tokenizer.json")
-        }
+        let folded = try foldCoefficientScale(params, config: config, scale: coefficientScale)
+        try saveHuggingFaceDirectory(config: config, params: folded, tokenizerJSON: tokenizer.json,
+                                     to: directory, force: force)
     }
+}
 
-    /// The parameters with `coefficientScale` folded in. Gated MLPs: row i of `up.w` (and
-    /// `up.b[i]`) times multiplier i, exact for the coefficient and the output. Other MLPs:
-    /// column i of `down.w` times multiplier i, exact for the output (the measured coefficient
-    /// of the saved model is then the unscaled one).
-    func foldedParameters() throws -> ParameterStore {
-        var p = params
-        let F = config.intermediateSize, D = config.hiddenSize
-        for (l, scale) in coefficientScale.enumerated() {
-            guard let s = scale else { continue }
-            guard l < config.numLayers else { throw CoreError("coefficient scale given for layer \(l), model has \(config.numLayers)") }
-            guard s.count == F else {
-                throw CoreError("coefficient scale of layer \(l) has \(s.count) entries, the MLP has \(F) memories")
-            }
-            if config.gatedMLP {
-                guard let up = p.slot("L\(l).up.w") else { throw CoreError("missing tensor L\(l).up.w") }
-                let bias = p.slot("L\(l).up.b")
-                p.data.withUnsafeMutableBufferPointer { b in
-                    for i in 0..<F {
-                        let row = up.offset + i * D
-                        for d in 0..<D { b[row + d] *= s[i] }
-                        if let bias { b[bias.offset + i] *= s[i] }
-                    }
+/// Writes config.json, model.safetensors (float32, HF names and layouts) and tokenizer.json
+/// into `directory` via a temporary sibling (the body of `Model.save`, without a `Model`).
+func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, tokenizerJSON: JSONValue,
+                              to directory: String, force: Bool) throws {
+    let configJSON = try huggingFaceConfigJSON(for: config)
+    let entries = try huggingFaceEntries(config: config, store: params)
+    try writeModelDirectory(directory, force: force) { tmp in
+        try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
+        try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
+        try writeFileBytes(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
+    }
+}
+
+/// `params` with per-memory multipliers folded in. Gated MLPs: row i of `up.w` (and `up.b[i]`)
+/// times multiplier i, exact for the coefficient and the output. Other MLPs: column i of
+/// `down.w` times multiplier i, exact for the output (the measured coefficient of the saved
+/// model is then the unscaled one).
+func foldCoefficientScale(_ params: ParameterStore, config: ModelConfig, scale: [[Float]?]) throws -> ParameterStore {
+    var p = params
+    let F = config.intermediateSize, D = config.hiddenSize
+    for (l, scale) in scale.enumerated() {
+        guard let s = scale else { continue }
+        guard l < config.numLayers else { throw CoreError("coefficient scale given for layer \(l), model has \(config.numLayers)") }
+        guard s.count == F else {
+            throw CoreError("coefficient scale of layer \(l) has \(s.count) entries, the MLP has \(F) memories")
+        }
+        if config.gatedMLP {
+            guard let up = p.slot("L\(l).up.w"), up.count == F * D else { throw CoreError("missing tensor L\(l).up.w") }
+            let bias = p.slot("L\(l).up.b")
+            p.data.withUnsafeMutableBufferPointer { b in
+                for i in 0..<F {
+                    let row = up.offset + i * D
+                    for d in 0..<D { b[row + d] *= s[i] }
+                    if let bias { b[bias.offset + i] *= s[i] }
                 }
-            } else {
-                guard let down = p.slot("L\(l).down.w") else { throw CoreError("missing tensor L\(l).down.w") }
-                p.data.withUnsafeMutableBufferPointer { b in
-                    for d in 0..<D {
-                        let row = down.offset + d * F
-                        for i in 0..<F { b[row + i] *= s[i] }
-                    }
+            }
+        } else {
+            guard let down = p.slot("L\(l).down.w"), down.count == F * D else { throw CoreError("missing tensor L\(l).down.w") }
+            p.data.withUnsafeMutableBufferPointer { b in
+                for d in 0..<D {
+                    let row = down.offset + d * F
+                    for i in 0..<F { b[row + i] *= s[i] }
                 }
             }
         }
-        return p
     }
+    return p
 }
 
 // MARK: config.json writing
