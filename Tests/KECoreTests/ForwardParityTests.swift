@@ -82,7 +82,7 @@ final class ForwardParityTests: XCTestCase {
             for l in 0..<model.config.numLayers {
                 let got = resuscitationMultipliers(means: stats.means[l], fraction: 0.5, factor: 2)
                 let want = try arrays.floats("rescale.multipliers.\(l)")
-                XCTAssertLessThan(maxAbsDiff(got, want), 1e-4 * (want.max() ?? 1), "\(name) layer \(l)")
+                XCTAssertLessThan(maxAbsDiff(got, want), 1e-4 * Double(want.max() ?? 1), "\(name) layer \(l)")
             }
             let r = try model.rescaled(bottom: 0.5, by: 2, on: corpus)
             XCTAssertEqual(r.interventions.count, 1)

@@ -107,25 +107,6 @@ func directoryExists(_ path: String) -> Bool {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-/// The whole contents of a (small) file.
-func readFileBytes(_ path: String) throws -> [UInt8] {
-    guard let fp = fopen(path, "rb") else {
-        throw CoreError("cannot open: \(String(cString: strerror(errno)))", file: path)
-    }
-    defer { fclose(fp) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = buf.withUnsafeMutableBytes { fread($0.baseAddress!, 1, $0.count, fp) }
-        if n > 0 { out.append(contentsOf: buf[0..<n]) }
-        if n < buf.count {
-            if ferror(fp) != 0 { throw CoreError("read failed", file: path) }
-            break
-        }
-    }
-    return out
-}
-
 /// Writes `bytes` to `path` (replacing it).
 func writeFileBytes(_ bytes: [UInt8], to path: String) throws {
     guard let fp = fopen(path, "wb") else {
