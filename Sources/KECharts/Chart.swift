@@ -129,8 +129,15 @@ enum ChartText {
     static let noData = "(no data)"
 
     /// The title centred over a field of `width` columns after `offset`, or nothing.
-    static func titleLines(_ title: String?, width: Int, offset: Int = 0, ascii: Bool) -> [String] {
+    ///
+    /// A title too long for the field is centred over the whole line of `total` columns instead
+    /// (and cut to it).
+    static func titleLines(_ title: String?, width: Int, offset: Int = 0, total: Int? = nil,
+                           ascii: Bool) -> [String] {
         guard let title, !title.isEmpty else { return [] }
+        if let total, title.count > width {
+            return [TextLayout.centered(title, width: total, ascii: ascii)]
+        }
         return [TextLayout.centered(title, width: width, offset: offset, ascii: ascii)]
     }
 

@@ -77,7 +77,7 @@ struct HeatmapPlot: Sendable {
             Self.colorRamp[min(Self.colorRamp.count - 1, level * Self.colorRamp.count / shades.count)]
         }
 
-        var lines = ChartText.titleLines(title, width: cells, offset: leftWidth + 1, ascii: ascii)
+        var lines = ChartText.titleLines(title, width: cells, offset: leftWidth + 1, total: width, ascii: ascii)
         if let ylabel, !ylabel.isEmpty { lines.append(TextLayout.truncate(ylabel, to: width, ascii: ascii)) }
         lines.append(String(repeating: " ", count: leftWidth) + String(frame.topLeft)
                      + String(repeating: frame.horizontal, count: cells) + String(frame.topRight))
@@ -129,19 +129,29 @@ struct HeatmapPlot: Sendable {
         var start: Int
     }
 
-    /// Integer column-index ticks (1-2-5 steps) whose labels do not overlap.
+    /// Integer column-index ticks at the finest 1-2-5 step leaving three blanks between labels.
     func columnTicks(columnCount: Int, groups: Int, cellWidth: Int, offset: Int, lineWidth: Int) -> [ColumnTick] {
         let last = Double(columnCount - 1)
-        var step = max(1, Ticks.niceStep(span: max(1, last), target: max(2, groups * cellWidth / 10)))
+        var step = 1.0
         for _ in 0..<40 {
-            let ticks = Ticks.multiples(of: step, lo: 0, hi: last).map { value -> ColumnTick in
-                let column = Int(value)
+            func tick(_ column: Int) -> ColumnTick {
                 let cell = cellWidth > 1 ? column * cellWidth + (cellWidth - 1) / 2 : column * groups / columnCount
                 let label = String(column)
                 let start = min(max(0, offset + cell - (label.count - 1) / 2), max(0, lineWidth - label.count))
                 return ColumnTick(cell: cell, label: label, start: start)
             }
-            if zip(ticks, ticks.dropFirst()).allSatisfy({ $0.start + $0.label.count + 1 < $1.start }) { return ticks }
+            func separated(_ ticks: [ColumnTick]) -> Bool {
+                zip(ticks, ticks.dropFirst()).allSatisfy { $0.start + $0.label.count + 3 <= $1.start }
+            }
+            var ticks = Ticks.multiples(of: step, lo: 0, hi: last).map { tick(Int($0)) }
+            if separated(ticks) {
+                // Also mark the last column when its label fits.
+                if let final = ticks.last, final.label != String(columnCount - 1),
+                   separated([final, tick(columnCount - 1)]) {
+                    ticks.append(tick(columnCount - 1))
+                }
+                return ticks
+            }
             step = Ticks.nextStep(step)
         }
         return []

@@ -111,7 +111,7 @@ struct LinePlot: Sendable {
         }
 
         // Assemble.
-        var lines = ChartText.titleLines(title, width: columns, offset: leftWidth + 1, ascii: ascii)
+        var lines = ChartText.titleLines(title, width: columns, offset: leftWidth + 1, total: width, ascii: ascii)
         if let ylabel, !ylabel.isEmpty { lines.append(TextLayout.truncate(ylabel, to: width, ascii: ascii)) }
         lines.append(String(repeating: " ", count: leftWidth) + String(frame.topLeft)
                      + String(repeating: frame.horizontal, count: columns) + String(frame.topRight))
@@ -172,21 +172,21 @@ struct LinePlot: Sendable {
         zip(rows, rows.dropFirst()).allSatisfy { abs($0 - $1) >= 2 }
     }
 
-    /// A linear y axis extended to multiples of a 1-2-5 step, ticks at least two rows apart.
+    /// A linear y axis extended to multiples of a fine 1-2-5 step, labelled at multiples of a
+    /// (possibly coarser) 1-2-5 step so that labels sit at least two rows apart.
     func linearAxis(_ yMin: Double, _ yMax: Double, rows: Int, pixelsPerRow: Int) -> YAxis {
         let (lo0, hi0) = Ticks.padded(yMin, yMax)
-        var step = Ticks.niceStep(span: hi0 - lo0, target: max(1, min(6, rows / 3)))
+        let rangeStep = Ticks.niceStep(span: hi0 - lo0, target: max(2, rows / 2))
+        var lo = floor(lo0 / rangeStep) * rangeStep, hi = ceil(hi0 / rangeStep) * rangeStep
+        if !lo.isFinite || !hi.isFinite || hi <= lo { lo = lo0; hi = hi0 }
+        var step = rangeStep
         for _ in 0..<40 {
-            var lo = floor(lo0 / step) * step, hi = ceil(hi0 / step) * step
-            if !lo.isFinite || !hi.isFinite || hi <= lo { lo = lo0; hi = hi0 }
-            let values = Ticks.multiples(of: step, lo: lo, hi: hi)
-            let ticks = values.map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
-            if Self.wellSpaced(ticks.map(\.1)) || values.count <= 2 {
-                return YAxis(lo: lo, hi: hi, ticks: ticks.filter { $0.1 >= 0 && $0.1 < rows })
-            }
+            let ticks = Ticks.multiples(of: step, lo: lo, hi: hi)
+                .map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
+            if ticks.count < 2 { break }
+            if Self.wellSpaced(ticks.map(\.1)) { return YAxis(lo: lo, hi: hi, ticks: ticks) }
             step = Ticks.nextStep(step)
         }
-        let lo = lo0, hi = hi0
         return YAxis(lo: lo, hi: hi, ticks: [(hi, 0), (lo, rows - 1)])
     }
 
@@ -215,7 +215,7 @@ struct LinePlot: Sendable {
     /// Nice x ticks inside `lo...hi` whose labels do not overlap (integers only when `integral`).
     func xAxisTicks(lo: Double, hi: Double, columns: Int, pixelWidth: Int, pixelsPerColumn: Int,
                     integral: Bool, offset: Int) -> [XTick] {
-        var step = Ticks.niceStep(span: hi - lo, target: max(2, columns / 12))
+        var step = Ticks.niceStep(span: hi - lo, target: max(2, columns / 8))
         if integral { step = max(step, 1) }
         let lineWidth = offset + columns + 1
         for _ in 0..<40 {

@@ -24,8 +24,8 @@ enum NumberFormat {
         return exponential(value, significant: max(1, min(digits - 1, 3)))
     }
 
-    /// `value` with exactly `decimals` decimals, then trailing zeros (and a bare point) removed.
-    static func fixed(_ value: Double, decimals: Int) -> String {
+    /// `value` with exactly `decimals` decimals; trailing zeros (and a bare point) removed unless `keepZeros`.
+    static func fixed(_ value: Double, decimals: Int, keepZeros: Bool = false) -> String {
         let decimals = min(max(decimals, 0), 12)
         let scale = pow(10.0, Double(decimals))
         let scaled = (abs(value) * scale).rounded()
@@ -39,7 +39,7 @@ enum NumberFormat {
             }
             let split = digits.index(digits.endIndex, offsetBy: -decimals)
             var fraction = String(digits[split...])
-            while fraction.hasSuffix("0") { fraction.removeLast() }
+            while !keepZeros && fraction.hasSuffix("0") { fraction.removeLast() }
             digits = String(digits[..<split]) + (fraction.isEmpty ? "" : "." + fraction)
         }
         let negative = value < 0 && integer != 0
