@@ -40,8 +40,7 @@ struct HeatmapPlot: Sendable {
     func render(title: String?, options: RenderOptions) -> [String] {
         let rowCount = matrix.count
         let columnCount = matrix.map(\.count).max() ?? 0
-        let finite = matrix.flatMap { $0.filter(\.isFinite) }
-        guard rowCount > 0, columnCount > 0, let lo = finite.min(), let hi = finite.max() else {
+        guard rowCount > 0, columnCount > 0, matrix.contains(where: { $0.contains(where: \.isFinite) }) else {
             return ChartText.empty(title: title, options: options)
         }
         let width = options.clampedWidth
@@ -69,6 +68,11 @@ struct HeatmapPlot: Sendable {
         let columnGroups = Self.groups(columnCount, into: columnCount <= room ? columnCount : room)
         let cells = columnGroups.count * cellWidth
 
+        // Displayed values (group means); the shade scale spans their range for full contrast.
+        let grid = rowGroups.map { group in columnGroups.map { Self.mean(matrix, rows: group, columns: $0) } }
+        let shown = grid.flatMap { $0.filter(\.isFinite) }
+        let lo = shown.min() ?? 0, hi = shown.max() ?? 0
+
         func level(_ value: Double) -> Int {
             if hi <= lo { return shades.count / 2 }
             return min(shades.count - 1, Int(Ticks.fraction(value, lo: lo, hi: hi) * Double(shades.count - 1) + 0.5))
@@ -81,11 +85,10 @@ struct HeatmapPlot: Sendable {
         if let ylabel, !ylabel.isEmpty { lines.append(TextLayout.truncate(ylabel, to: width, ascii: ascii)) }
         lines.append(String(repeating: " ", count: leftWidth) + String(frame.topLeft)
                      + String(repeating: frame.horizontal, count: cells) + String(frame.topRight))
-        for (index, group) in rowGroups.enumerated() {
+        for (index, values) in grid.enumerated() {
             var characters: [Character] = []
             var codes: [Int?] = []
-            for columns in columnGroups {
-                let value = Self.mean(matrix, rows: group, columns: columns)
+            for value in values {
                 let shade = value.isNaN ? missing : shades[level(value)]
                 characters += Array(repeating: shade, count: cellWidth)
                 codes += Array(repeating: value.isNaN ? nil : colorCode(level(value)), count: cellWidth)
@@ -118,8 +121,26 @@ struct HeatmapPlot: Sendable {
         let rampCodes = ramp.indices.map { index -> Int? in colorCode(ascii ? index : index / 2) }
         let scale = NumberFormat.compact(lo) + " " + (ascii ? "[" : "▕")
             + ANSI.paint(ramp, codes: rampCodes, enabled: options.color) + (ascii ? "]" : "▏") + " " + NumberFormat.compact(hi)
-        lines.append(String(repeating: " ", count: leftWidth + 1) + scale)
+        let scaleLine = String(repeating: " ", count: leftWidth + 1) + scale
+        let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1,
+                                      columns: columnGroups.map(\.count).max() ?? 1)
+        let plainWidth = leftWidth + 1 + NumberFormat.compact(lo).count + NumberFormat.compact(hi).count + ramp.count + 4
+        if let note, plainWidth + 2 + note.count <= width {
+            lines.append(scaleLine + "  " + note)
+        } else {
+            lines.append(scaleLine)
+            if let note { lines.append(TextLayout.truncate(note, to: width, ascii: ascii)) }
+        }
         return lines
+    }
+
+    /// "(cell = mean of up to 2 rows x 27 columns)" when cells average several entries, else nil.
+    static func averagingNote(rows: Int, columns: Int) -> String? {
+        var parts: [String] = []
+        if rows > 1 { parts.append("\(rows) rows") }
+        if columns > 1 { parts.append("\(columns) columns") }
+        guard !parts.isEmpty else { return nil }
+        return "(cell = mean of up to " + parts.joined(separator: " x ") + ")"
     }
 
     /// A column tick: cell position in the plot, label and label start column.

@@ -64,7 +64,8 @@ struct LinePlot: Sendable {
         // Y axis: range and tick values (tick rows need only the row count).
         let yAxis = logY ? logAxis(yMin, yMax, rows: rows, pixelsPerRow: pixelsPerRow)
                          : linearAxis(yMin, yMax, rows: rows, pixelsPerRow: pixelsPerRow)
-        let yLabels = yAxis.ticks.map { logY ? NumberFormat.compact(pow(10, $0.value)) : NumberFormat.compact($0.value) }
+        let yLabels = logY ? yAxis.ticks.map { NumberFormat.compact(pow(10, $0.value)) }
+                           : NumberFormat.ticks(yAxis.ticks.map(\.value), step: yAxis.step)
         let tickWidth = yLabels.map(\.count).max() ?? 1
         let leftWidth = tickWidth + 1
 
@@ -159,6 +160,8 @@ struct LinePlot: Sendable {
         var lo: Double
         var hi: Double
         var ticks: [(value: Double, row: Int)]
+        /// Spacing of the tick values (in log10 units on a log axis).
+        var step: Double
     }
 
     /// Canvas row of `value` on `lo...hi` for a canvas `rows` high.
@@ -184,10 +187,10 @@ struct LinePlot: Sendable {
             let ticks = Ticks.multiples(of: step, lo: lo, hi: hi)
                 .map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
             if ticks.count < 2 { break }
-            if Self.wellSpaced(ticks.map(\.1)) { return YAxis(lo: lo, hi: hi, ticks: ticks) }
+            if Self.wellSpaced(ticks.map(\.1)) { return YAxis(lo: lo, hi: hi, ticks: ticks, step: step) }
             step = Ticks.nextStep(step)
         }
-        return YAxis(lo: lo, hi: hi, ticks: [(hi, 0), (lo, rows - 1)])
+        return YAxis(lo: lo, hi: hi, ticks: [(hi, 0), (lo, rows - 1)], step: hi - lo)
     }
 
     /// A log10 y axis spanning whole decades, ticks at every (or every k-th) decade.
@@ -199,7 +202,7 @@ struct LinePlot: Sendable {
             let values = Ticks.multiples(of: step, lo: lo, hi: hi)
             let ticks = values.map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
             if Self.wellSpaced(ticks.map(\.1)) || values.count <= 2 || step > 1e6 {
-                return YAxis(lo: lo, hi: hi, ticks: ticks)
+                return YAxis(lo: lo, hi: hi, ticks: ticks, step: step)
             }
             step *= 2
         }
@@ -219,9 +222,10 @@ struct LinePlot: Sendable {
         if integral { step = max(step, 1) }
         let lineWidth = offset + columns + 1
         for _ in 0..<40 {
-            let ticks = Ticks.multiples(of: step, lo: lo, hi: hi).map { value -> XTick in
+            let values = Ticks.multiples(of: step, lo: lo, hi: hi)
+            let labels = NumberFormat.ticks(values, step: step)
+            let ticks = zip(values, labels).map { value, label -> XTick in
                 let column = Ticks.position(value, lo: lo, hi: hi, count: pixelWidth) / pixelsPerColumn
-                let label = NumberFormat.compact(value)
                 let start = min(max(0, offset + column - (label.count - 1) / 2), max(0, lineWidth - label.count))
                 return XTick(column: column, label: label, start: start)
             }
