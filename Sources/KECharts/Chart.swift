@@ -12,7 +12,8 @@ public enum CanvasKind: Sendable {
 public struct RenderOptions: Sendable {
     /// Total columns available (clamped to at least 20).
     public var width: Int
-    /// Plot rows; nil picks a sensible default (about 15 for line charts).
+    /// Plot rows of a line chart (nil: 15), or the most rows a heatmap shows (nil: 40; taller
+    /// matrices have groups of rows averaged). Bar charts and histograms use one row per bar.
     public var height: Int?
     /// Canvas and glyph set.
     public var canvas: CanvasKind
