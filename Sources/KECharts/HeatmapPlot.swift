@@ -116,22 +116,51 @@ struct HeatmapPlot: Sendable {
             lines.append(TextLayout.centered(xlabel, width: cells, offset: leftWidth + 1, ascii: ascii))
         }
 
-        // Scale: min, the shade ramp, max.
-        let ramp = ascii ? shades : Array(shades.flatMap { [$0, $0] })
-        let rampCodes = ramp.indices.map { index -> Int? in colorCode(ascii ? index : index / 2) }
-        let scale = NumberFormat.compact(lo) + " " + (ascii ? "[" : "▕")
-            + ANSI.paint(ramp, codes: rampCodes, enabled: options.color) + (ascii ? "]" : "▏") + " " + NumberFormat.compact(hi)
-        let scaleLine = String(repeating: " ", count: leftWidth + 1) + scale
-        let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1,
-                                      columns: columnGroups.map(\.count).max() ?? 1)
-        let plainWidth = leftWidth + 1 + NumberFormat.compact(lo).count + NumberFormat.compact(hi).count + ramp.count + 4
-        if let note, plainWidth + 2 + note.count <= width {
-            lines.append(scaleLine + "  " + note)
-        } else {
-            lines.append(scaleLine)
-            if let note { lines.append(TextLayout.truncate(note, to: width, ascii: ascii)) }
+        // Scale: min, the shade ramp, max (indented under the plot when it fits), then any note.
+        lines += scaleLines(lo: lo, hi: hi, shades: shades, indent: leftWidth + 1, width: width, options: options,
+                            colorCode: colorCode)
+        if let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1,
+                                         columns: columnGroups.map(\.count).max() ?? 1) {
+            let last = lines.removeLast()
+            if visibleWidth(last) + 2 + note.count <= width {
+                lines.append(last + "  " + note)
+            } else {
+                lines.append(last)
+                lines += TextLayout.wrap(note, width: width)
+            }
         }
         return lines
+    }
+
+    /// Columns `text` occupies on screen (ANSI escape sequences take none).
+    func visibleWidth(_ text: String) -> Int {
+        var count = 0, escaping = false
+        for character in text {
+            if escaping { if character == "m" { escaping = false } ; continue }
+            if character == "\u{1B}" { escaping = true; continue }
+            count += 1
+        }
+        return count
+    }
+
+    /// The min–ramp–max scale: indented and with a doubled ramp when room allows; split when tiny.
+    func scaleLines(lo: Double, hi: Double, shades: [Character], indent: Int, width: Int, options: RenderOptions,
+                    colorCode: (Int) -> Int) -> [String] {
+        let ascii = options.ascii
+        let loText = NumberFormat.compact(lo), hiText = NumberFormat.compact(hi)
+        let open = ascii ? "[" : "▕", close = ascii ? "]" : "▏"
+        func ramp(doubled: Bool) -> (text: String, count: Int) {
+            let characters = doubled ? shades.flatMap { [$0, $0] } : shades
+            let codes = characters.indices.map { index -> Int? in colorCode(doubled ? index / 2 : index) }
+            return (open + ANSI.paint(characters, codes: codes, enabled: options.color) + close, characters.count + 2)
+        }
+        for (pad, doubled) in [(indent, !ascii), (0, !ascii), (0, false)] {
+            let bar = ramp(doubled: doubled)
+            if pad + loText.count + hiText.count + bar.count + 2 <= width {
+                return [String(repeating: " ", count: pad) + loText + " " + bar.text + " " + hiText]
+            }
+        }
+        return [ramp(doubled: false).text, TextLayout.truncate(loText + " .. " + hiText, to: width, ascii: ascii)]
     }
 
     /// "(cell = mean of up to 2 rows x 27 columns)" when cells average several entries, else nil.

@@ -63,7 +63,8 @@ struct HistogramPlot: Sendable {
         let rows = BarRows(labels: labels, lengths: lengths, valueTexts: counts.map { String($0) })
         var lines = rows.render(title: title, options: options, header: xlabel)
         if logCounts {
-            lines.append(options.ascii ? "(bar length ~ log10(1 + count))" : "(bar length ∝ log10(1 + count))")
+            lines += TextLayout.wrap(options.ascii ? "(bar length ~ log10(1 + count))" : "(bar length ∝ log10(1 + count))",
+                                     width: options.clampedWidth)
         }
         return lines
     }

@@ -48,7 +48,8 @@ struct LinePlot: Sendable {
     func render(title: String?, options: RenderOptions) -> [String] {
         let (points, dropped) = preparedSeries()
         let footnote = dropped > 0
-            ? ["(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)"] : []
+            ? TextLayout.wrap("(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)",
+                              width: options.clampedWidth) : []
         let finite = points.flatMap { $0.compactMap { $0 } }
         guard let xMin = finite.map(\.x).min(), let xMax = finite.map(\.x).max(),
               let yMin = finite.map(\.y).min(), let yMax = finite.map(\.y).max() else {
