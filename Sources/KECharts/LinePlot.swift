@@ -79,28 +79,15 @@ struct LinePlot: Sendable {
         let legendRight = showLegend && names.count <= rows && width - leftWidth - 2 - rightLegendWidth >= max(10, width / 2)
         let columns = max(1, width - leftWidth - 2 - (legendRight ? rightLegendWidth : 0))
 
-        // Canvas.
-        var canvas: any Canvas = ascii ? AsciiCanvas(columns: columns, rows: rows) as any Canvas
-                                       : BrailleCanvas(columns: columns, rows: rows)
+        // Canvas (drawn through a generic helper so pixel writes are not existential calls).
         let (xLo, xHi) = Ticks.padded(xMin, xMax)
-        let pixelWidth = canvas.pixelWidth, pixelHeight = canvas.pixelHeight
+        let pixelWidth = columns * 2, pixelHeight = rows * pixelsPerRow
         func pixel(_ point: Point) -> (Int, Int) {
             (Ticks.position(point.x, lo: xLo, hi: xHi, count: pixelWidth),
              pixelHeight - 1 - Ticks.position(point.y, lo: yAxis.lo, hi: yAxis.hi, count: pixelHeight))
         }
-        for (index, line) in points.enumerated() {
-            var previous: (Int, Int)?
-            for point in line {
-                guard let point else { previous = nil; continue }
-                let current = pixel(point)
-                if let previous {
-                    canvas.drawLine(x0: previous.0, y0: previous.1, x1: current.0, y1: current.1, color: index)
-                } else {
-                    canvas.setPixel(x: current.0, y: current.1, color: index)
-                }
-                previous = current
-            }
-        }
+        let canvas: any Canvas = ascii ? Self.draw(points, on: AsciiCanvas(columns: columns, rows: rows), pixel: pixel)
+                                       : Self.draw(points, on: BrailleCanvas(columns: columns, rows: rows), pixel: pixel)
 
         // Right legend rows: each series' last point, collisions pushed apart.
         var legendAt: [Int: Int] = [:]
@@ -152,6 +139,27 @@ struct LinePlot: Sendable {
             lines += bottomLegend(names, width: width, options: options)
         }
         return lines + footnote
+    }
+
+    /// Draws every series on `canvas`: segments between consecutive points, lone points as dots.
+    static func draw<C: Canvas>(_ points: [[Point?]], on canvas: C, pixel: (Point) -> (Int, Int)) -> C {
+        var canvas = canvas
+        for (index, line) in points.enumerated() {
+            var previous: (Int, Int)?
+            for point in line {
+                guard let point else { previous = nil; continue }
+                let current = pixel(point)
+                if let previous {
+                    if previous != current {
+                        canvas.drawLine(x0: previous.0, y0: previous.1, x1: current.0, y1: current.1, color: index)
+                    }
+                } else {
+                    canvas.setPixel(x: current.0, y: current.1, color: index)
+                }
+                previous = current
+            }
+        }
+        return canvas
     }
 
     // MARK: Axes
