@@ -9,7 +9,7 @@ public enum CanvasKind: Sendable {
 }
 
 /// How a chart is laid out.
-public struct RenderOptions: Sendable {
+public struct RenderOptions: Sendable, Equatable {
     /// Total columns available (clamped to at least 20).
     public var width: Int
     /// Plot rows of a line chart (nil: 15), or the most rows a heatmap shows (nil: 40; taller

@@ -184,22 +184,41 @@ struct LinePlot: Sendable {
         zip(rows, rows.dropFirst()).allSatisfy { abs($0 - $1) >= 2 }
     }
 
-    /// A linear y axis extended to multiples of a fine 1-2-5 step, labelled at multiples of a
-    /// (possibly coarser) 1-2-5 step so that labels sit at least two rows apart.
+    /// A linear y axis with 1-2-5 tick labels at least two rows apart.
+    ///
+    /// Preferred: the range extended to multiples of the label step, so both frame edges are
+    /// labelled, unless that wastes much room (over 35% more than the finest extension); then the
+    /// range keeps the fine extension and the labels use a coarser step inside it.
     func linearAxis(_ yMin: Double, _ yMax: Double, rows: Int, pixelsPerRow: Int) -> YAxis {
         let (lo0, hi0) = Ticks.padded(yMin, yMax)
-        let rangeStep = Ticks.niceStep(span: hi0 - lo0, target: max(2, rows / 2))
-        var lo = floor(lo0 / rangeStep) * rangeStep, hi = ceil(hi0 / rangeStep) * rangeStep
-        if !lo.isFinite || !hi.isFinite || hi <= lo { lo = lo0; hi = hi0 }
-        var step = rangeStep
-        for _ in 0..<40 {
-            let ticks = Ticks.multiples(of: step, lo: lo, hi: hi)
+        func extended(_ step: Double) -> (Double, Double) {
+            let lo = floor(lo0 / step) * step, hi = ceil(hi0 / step) * step
+            return lo.isFinite && hi.isFinite && hi > lo ? (lo, hi) : (lo0, hi0)
+        }
+        func ticks(_ step: Double, _ lo: Double, _ hi: Double) -> [(value: Double, row: Int)] {
+            Ticks.multiples(of: step, lo: lo, hi: hi)
                 .map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
-            if ticks.count < 2 { break }
-            if Self.wellSpaced(ticks.map(\.1)) { return YAxis(lo: lo, hi: hi, ticks: ticks, step: step) }
+        }
+        let fineStep = Ticks.niceStep(span: hi0 - lo0, target: max(2, rows / 2))
+        let (fineLo, fineHi) = extended(fineStep)
+        var step = fineStep
+        for _ in 0..<4 {
+            let (lo, hi) = extended(step)
+            if hi / 2 - lo / 2 > 1.35 * (fineHi / 2 - fineLo / 2) { break }
+            let candidate = ticks(step, lo, hi)
+            if candidate.count >= 2 && Self.wellSpaced(candidate.map(\.row)) {
+                return YAxis(lo: lo, hi: hi, ticks: candidate, step: step)
+            }
             step = Ticks.nextStep(step)
         }
-        return YAxis(lo: lo, hi: hi, ticks: [(hi, 0), (lo, rows - 1)], step: hi - lo)
+        step = fineStep
+        for _ in 0..<40 {
+            let candidate = ticks(step, fineLo, fineHi)
+            if candidate.count < 2 { break }
+            if Self.wellSpaced(candidate.map(\.row)) { return YAxis(lo: fineLo, hi: fineHi, ticks: candidate, step: step) }
+            step = Ticks.nextStep(step)
+        }
+        return YAxis(lo: fineLo, hi: fineHi, ticks: [(fineHi, 0), (fineLo, rows - 1)], step: fineHi - fineLo)
     }
 
     /// A log10 y axis spanning whole decades, ticks at every (or every k-th) decade.
