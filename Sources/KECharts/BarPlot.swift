@@ -43,7 +43,7 @@ struct BarRows {
         let positive = max(0, finite.max() ?? 0)
         let negative = max(0, -(finite.min() ?? 0))
         let negativeWidth = negative > 0
-            ? min(barSpace - 1, max(1, Int((Double(barSpace) * negative / (positive + negative)).rounded()))) : 0
+            ? min(barSpace - 1, max(1, Int((Double(barSpace) * ((negative / 2) / (positive / 2 + negative / 2))).rounded()))) : 0
         let positiveWidth = max(0, barSpace - negativeWidth)
 
         var lines = ChartText.titleLines(title, width: width, ascii: ascii)
@@ -56,10 +56,10 @@ struct BarRows {
             var negativePart = String(repeating: " ", count: negativeWidth)
             var positivePart = ""
             if length.isFinite && length < 0 && negative > 0 {
-                let cells = min(negativeWidth, Int((Double(negativeWidth) * -length / negative).rounded()))
+                let cells = min(negativeWidth, Int((min(1, -length / negative) * Double(negativeWidth)).rounded()))
                 negativePart = String(repeating: " ", count: negativeWidth - cells) + String(repeating: full, count: cells)
             } else if length.isFinite && length > 0 && positive > 0 {
-                let fraction = length / positive
+                let fraction = min(1, length / positive)
                 if ascii {
                     positivePart = String(repeating: full, count: Int((fraction * Double(positiveWidth)).rounded()))
                 } else {

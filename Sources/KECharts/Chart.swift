@@ -9,10 +9,11 @@ public enum CanvasKind: Sendable {
 }
 
 /// How a chart is laid out.
-public struct RenderOptions: Sendable {
+public struct RenderOptions: Sendable, Equatable {
     /// Total columns available (clamped to at least 20).
     public var width: Int
-    /// Plot rows; nil picks a sensible default (about 15 for line charts).
+    /// Plot rows of a line chart (nil: 15), or the most rows a heatmap shows (nil: 40; taller
+    /// matrices have groups of rows averaged). Bar charts and histograms use one row per bar.
     public var height: Int?
     /// Canvas and glyph set.
     public var canvas: CanvasKind
@@ -129,8 +130,15 @@ enum ChartText {
     static let noData = "(no data)"
 
     /// The title centred over a field of `width` columns after `offset`, or nothing.
-    static func titleLines(_ title: String?, width: Int, offset: Int = 0, ascii: Bool) -> [String] {
+    ///
+    /// A title too long for the field is centred over the whole line of `total` columns instead
+    /// (and cut to it).
+    static func titleLines(_ title: String?, width: Int, offset: Int = 0, total: Int? = nil,
+                           ascii: Bool) -> [String] {
         guard let title, !title.isEmpty else { return [] }
+        if let total, title.count > width {
+            return [TextLayout.centered(title, width: total, ascii: ascii)]
+        }
         return [TextLayout.centered(title, width: width, offset: offset, ascii: ascii)]
     }
 

@@ -22,17 +22,28 @@ struct HistogramPlot: Sendable {
         }
         let edges = (0...binCount).map { index -> Double in
             if index == binCount { return hi }
-            return lo + (hi / 2 - lo / 2) * 2 * Double(index) / Double(binCount)
+            let t = Double(index) / Double(binCount)
+            return lo * (1 - t) + hi * t
         }
         return (edges, counts)
     }
 
-    /// Edge texts with just enough significant digits to tell neighbouring edges apart.
+    /// Edge texts: fixed decimals fine enough for the bin width (aligned, zeros kept) when the
+    /// numbers are moderate, else compact texts with enough digits to tell neighbours apart.
     static func edgeTexts(_ edges: [Double]) -> [String] {
+        let magnitude = edges.map { abs($0) }.max() ?? 0
+        let binWidth = edges.count > 1 ? (edges[1] / 2 - edges[0] / 2) * 2 : 0
+        if binWidth > 0, binWidth.isFinite, magnitude < 1e6 {
+            let integral = edges.allSatisfy { $0 == $0.rounded() }
+            let decimals = integral ? 0 : max(0, 1 - Int(floor(log10(binWidth))))
+            if decimals <= 6 {
+                let texts = edges.map { NumberFormat.fixed($0, decimals: decimals, keepZeros: true) }
+                if zip(texts, texts.dropFirst()).allSatisfy({ $0 != $1 }) { return texts }
+            }
+        }
         var texts = edges.map { NumberFormat.compact($0, significant: 3) }
         for digits in 4...10 {
-            let distinct = zip(texts, texts.dropFirst()).allSatisfy { $0 != $1 }
-            if distinct { break }
+            if zip(texts, texts.dropFirst()).allSatisfy({ $0 != $1 }) { break }
             texts = edges.map { NumberFormat.compact($0, significant: digits) }
         }
         return texts
@@ -52,7 +63,8 @@ struct HistogramPlot: Sendable {
         let rows = BarRows(labels: labels, lengths: lengths, valueTexts: counts.map { String($0) })
         var lines = rows.render(title: title, options: options, header: xlabel)
         if logCounts {
-            lines.append(options.ascii ? "(bar length ~ log10(1 + count))" : "(bar length ∝ log10(1 + count))")
+            lines += TextLayout.wrap(options.ascii ? "(bar length ~ log10(1 + count))" : "(bar length ∝ log10(1 + count))",
+                                     width: options.clampedWidth)
         }
         return lines
     }

@@ -48,7 +48,8 @@ struct LinePlot: Sendable {
     func render(title: String?, options: RenderOptions) -> [String] {
         let (points, dropped) = preparedSeries()
         let footnote = dropped > 0
-            ? ["(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)"] : []
+            ? TextLayout.wrap("(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)",
+                              width: options.clampedWidth) : []
         let finite = points.flatMap { $0.compactMap { $0 } }
         guard let xMin = finite.map(\.x).min(), let xMax = finite.map(\.x).max(),
               let yMin = finite.map(\.y).min(), let yMax = finite.map(\.y).max() else {
@@ -64,7 +65,8 @@ struct LinePlot: Sendable {
         // Y axis: range and tick values (tick rows need only the row count).
         let yAxis = logY ? logAxis(yMin, yMax, rows: rows, pixelsPerRow: pixelsPerRow)
                          : linearAxis(yMin, yMax, rows: rows, pixelsPerRow: pixelsPerRow)
-        let yLabels = yAxis.ticks.map { logY ? NumberFormat.compact(pow(10, $0.value)) : NumberFormat.compact($0.value) }
+        let yLabels = logY ? yAxis.ticks.map { NumberFormat.compact(pow(10, $0.value)) }
+                           : NumberFormat.ticks(yAxis.ticks.map(\.value), step: yAxis.step)
         let tickWidth = yLabels.map(\.count).max() ?? 1
         let leftWidth = tickWidth + 1
 
@@ -77,28 +79,15 @@ struct LinePlot: Sendable {
         let legendRight = showLegend && names.count <= rows && width - leftWidth - 2 - rightLegendWidth >= max(10, width / 2)
         let columns = max(1, width - leftWidth - 2 - (legendRight ? rightLegendWidth : 0))
 
-        // Canvas.
-        var canvas: any Canvas = ascii ? AsciiCanvas(columns: columns, rows: rows) as any Canvas
-                                       : BrailleCanvas(columns: columns, rows: rows)
+        // Canvas (drawn through a generic helper so pixel writes are not existential calls).
         let (xLo, xHi) = Ticks.padded(xMin, xMax)
-        let pixelWidth = canvas.pixelWidth, pixelHeight = canvas.pixelHeight
+        let pixelWidth = columns * 2, pixelHeight = rows * pixelsPerRow
         func pixel(_ point: Point) -> (Int, Int) {
             (Ticks.position(point.x, lo: xLo, hi: xHi, count: pixelWidth),
              pixelHeight - 1 - Ticks.position(point.y, lo: yAxis.lo, hi: yAxis.hi, count: pixelHeight))
         }
-        for (index, line) in points.enumerated() {
-            var previous: (Int, Int)?
-            for point in line {
-                guard let point else { previous = nil; continue }
-                let current = pixel(point)
-                if let previous {
-                    canvas.drawLine(x0: previous.0, y0: previous.1, x1: current.0, y1: current.1, color: index)
-                } else {
-                    canvas.setPixel(x: current.0, y: current.1, color: index)
-                }
-                previous = current
-            }
-        }
+        let canvas: any Canvas = ascii ? Self.draw(points, on: AsciiCanvas(columns: columns, rows: rows), pixel: pixel)
+                                       : Self.draw(points, on: BrailleCanvas(columns: columns, rows: rows), pixel: pixel)
 
         // Right legend rows: each series' last point, collisions pushed apart.
         var legendAt: [Int: Int] = [:]
@@ -111,7 +100,7 @@ struct LinePlot: Sendable {
         }
 
         // Assemble.
-        var lines = ChartText.titleLines(title, width: columns, offset: leftWidth + 1, ascii: ascii)
+        var lines = ChartText.titleLines(title, width: columns, offset: leftWidth + 1, total: width, ascii: ascii)
         if let ylabel, !ylabel.isEmpty { lines.append(TextLayout.truncate(ylabel, to: width, ascii: ascii)) }
         lines.append(String(repeating: " ", count: leftWidth) + String(frame.topLeft)
                      + String(repeating: frame.horizontal, count: columns) + String(frame.topRight))
@@ -152,6 +141,27 @@ struct LinePlot: Sendable {
         return lines + footnote
     }
 
+    /// Draws every series on `canvas`: segments between consecutive points, lone points as dots.
+    static func draw<C: Canvas>(_ points: [[Point?]], on canvas: C, pixel: (Point) -> (Int, Int)) -> C {
+        var canvas = canvas
+        for (index, line) in points.enumerated() {
+            var previous: (Int, Int)?
+            for point in line {
+                guard let point else { previous = nil; continue }
+                let current = pixel(point)
+                if let previous {
+                    if previous != current {
+                        canvas.drawLine(x0: previous.0, y0: previous.1, x1: current.0, y1: current.1, color: index)
+                    }
+                } else {
+                    canvas.setPixel(x: current.0, y: current.1, color: index)
+                }
+                previous = current
+            }
+        }
+        return canvas
+    }
+
     // MARK: Axes
 
     /// A y axis: its data range and the ticks with the canvas row each labels.
@@ -159,6 +169,8 @@ struct LinePlot: Sendable {
         var lo: Double
         var hi: Double
         var ticks: [(value: Double, row: Int)]
+        /// Spacing of the tick values (in log10 units on a log axis).
+        var step: Double
     }
 
     /// Canvas row of `value` on `lo...hi` for a canvas `rows` high.
@@ -172,22 +184,41 @@ struct LinePlot: Sendable {
         zip(rows, rows.dropFirst()).allSatisfy { abs($0 - $1) >= 2 }
     }
 
-    /// A linear y axis extended to multiples of a 1-2-5 step, ticks at least two rows apart.
+    /// A linear y axis with 1-2-5 tick labels at least two rows apart.
+    ///
+    /// Preferred: the range extended to multiples of the label step, so both frame edges are
+    /// labelled, unless that wastes much room (over 35% more than the finest extension); then the
+    /// range keeps the fine extension and the labels use a coarser step inside it.
     func linearAxis(_ yMin: Double, _ yMax: Double, rows: Int, pixelsPerRow: Int) -> YAxis {
         let (lo0, hi0) = Ticks.padded(yMin, yMax)
-        var step = Ticks.niceStep(span: hi0 - lo0, target: max(1, min(6, rows / 3)))
-        for _ in 0..<40 {
-            var lo = floor(lo0 / step) * step, hi = ceil(hi0 / step) * step
-            if !lo.isFinite || !hi.isFinite || hi <= lo { lo = lo0; hi = hi0 }
-            let values = Ticks.multiples(of: step, lo: lo, hi: hi)
-            let ticks = values.map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
-            if Self.wellSpaced(ticks.map(\.1)) || values.count <= 2 {
-                return YAxis(lo: lo, hi: hi, ticks: ticks.filter { $0.1 >= 0 && $0.1 < rows })
+        func extended(_ step: Double) -> (Double, Double) {
+            let lo = floor(lo0 / step) * step, hi = ceil(hi0 / step) * step
+            return lo.isFinite && hi.isFinite && hi > lo ? (lo, hi) : (lo0, hi0)
+        }
+        func ticks(_ step: Double, _ lo: Double, _ hi: Double) -> [(value: Double, row: Int)] {
+            Ticks.multiples(of: step, lo: lo, hi: hi)
+                .map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
+        }
+        let fineStep = Ticks.niceStep(span: hi0 - lo0, target: max(2, rows / 2))
+        let (fineLo, fineHi) = extended(fineStep)
+        var step = fineStep
+        for _ in 0..<4 {
+            let (lo, hi) = extended(step)
+            if hi / 2 - lo / 2 > 1.35 * (fineHi / 2 - fineLo / 2) { break }
+            let candidate = ticks(step, lo, hi)
+            if candidate.count >= 2 && Self.wellSpaced(candidate.map(\.row)) {
+                return YAxis(lo: lo, hi: hi, ticks: candidate, step: step)
             }
             step = Ticks.nextStep(step)
         }
-        let lo = lo0, hi = hi0
-        return YAxis(lo: lo, hi: hi, ticks: [(hi, 0), (lo, rows - 1)])
+        step = fineStep
+        for _ in 0..<40 {
+            let candidate = ticks(step, fineLo, fineHi)
+            if candidate.count < 2 { break }
+            if Self.wellSpaced(candidate.map(\.row)) { return YAxis(lo: fineLo, hi: fineHi, ticks: candidate, step: step) }
+            step = Ticks.nextStep(step)
+        }
+        return YAxis(lo: fineLo, hi: fineHi, ticks: [(fineHi, 0), (fineLo, rows - 1)], step: fineHi - fineLo)
     }
 
     /// A log10 y axis spanning whole decades, ticks at every (or every k-th) decade.
@@ -199,7 +230,7 @@ struct LinePlot: Sendable {
             let values = Ticks.multiples(of: step, lo: lo, hi: hi)
             let ticks = values.map { ($0, Self.row(of: $0, lo: lo, hi: hi, rows: rows, pixelsPerRow: pixelsPerRow)) }
             if Self.wellSpaced(ticks.map(\.1)) || values.count <= 2 || step > 1e6 {
-                return YAxis(lo: lo, hi: hi, ticks: ticks)
+                return YAxis(lo: lo, hi: hi, ticks: ticks, step: step)
             }
             step *= 2
         }
@@ -215,13 +246,14 @@ struct LinePlot: Sendable {
     /// Nice x ticks inside `lo...hi` whose labels do not overlap (integers only when `integral`).
     func xAxisTicks(lo: Double, hi: Double, columns: Int, pixelWidth: Int, pixelsPerColumn: Int,
                     integral: Bool, offset: Int) -> [XTick] {
-        var step = Ticks.niceStep(span: hi - lo, target: max(2, columns / 12))
+        var step = Ticks.niceStep(span: hi - lo, target: max(2, columns / 8))
         if integral { step = max(step, 1) }
         let lineWidth = offset + columns + 1
         for _ in 0..<40 {
-            let ticks = Ticks.multiples(of: step, lo: lo, hi: hi).map { value -> XTick in
+            let values = Ticks.multiples(of: step, lo: lo, hi: hi)
+            let labels = NumberFormat.ticks(values, step: step)
+            let ticks = zip(values, labels).map { value, label -> XTick in
                 let column = Ticks.position(value, lo: lo, hi: hi, count: pixelWidth) / pixelsPerColumn
-                let label = NumberFormat.compact(value)
                 let start = min(max(0, offset + column - (label.count - 1) / 2), max(0, lineWidth - label.count))
                 return XTick(column: column, label: label, start: start)
             }

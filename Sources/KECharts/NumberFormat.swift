@@ -19,13 +19,16 @@ enum NumberFormat {
             let exponent = Int(floor(log10(magnitude)))
             let decimals = max(0, digits - 1 - exponent)
             let text = fixed(value, decimals: decimals)
-            return text == "-0" ? "0" : text
+            // Rounding may carry to 1e5 (e.g. 99999.9): then the exponent form is shorter.
+            if abs((value * pow(10.0, Double(decimals))).rounded()) < 1e5 * pow(10.0, Double(decimals)) {
+                return text == "-0" ? "0" : text
+            }
         }
         return exponential(value, significant: max(1, min(digits - 1, 3)))
     }
 
-    /// `value` with exactly `decimals` decimals, then trailing zeros (and a bare point) removed.
-    static func fixed(_ value: Double, decimals: Int) -> String {
+    /// `value` with exactly `decimals` decimals; trailing zeros (and a bare point) removed unless `keepZeros`.
+    static func fixed(_ value: Double, decimals: Int, keepZeros: Bool = false) -> String {
         let decimals = min(max(decimals, 0), 12)
         let scale = pow(10.0, Double(decimals))
         let scaled = (abs(value) * scale).rounded()
@@ -39,7 +42,7 @@ enum NumberFormat {
             }
             let split = digits.index(digits.endIndex, offsetBy: -decimals)
             var fraction = String(digits[split...])
-            while fraction.hasSuffix("0") { fraction.removeLast() }
+            while !keepZeros && fraction.hasSuffix("0") { fraction.removeLast() }
             digits = String(digits[..<split]) + (fraction.isEmpty ? "" : "." + fraction)
         }
         let negative = value < 0 && integer != 0
@@ -51,7 +54,9 @@ enum NumberFormat {
         if value == 0 || !value.isFinite { return compact(value) }
         let magnitude = abs(value)
         var exponent = Int(floor(log10(magnitude)))
-        var mantissa = magnitude / pow(10.0, Double(exponent))
+        // Subnormal magnitudes: scale up first so 10^exponent does not underflow to 0.
+        var mantissa = exponent < -300 ? (magnitude * 1e300) / pow(10.0, Double(exponent + 300))
+                                       : magnitude / pow(10.0, Double(exponent))
         let decimals = max(0, significant - 1)
         let scale = pow(10.0, Double(decimals))
         mantissa = (mantissa * scale).rounded() / scale
@@ -61,6 +66,22 @@ enum NumberFormat {
         }
         let text = fixed(mantissa, decimals: decimals)
         return (value < 0 ? "-" : "") + text + "e" + String(exponent)
+    }
+}
+
+extension NumberFormat {
+    /// Labels for evenly spaced tick `values` sharing one style: fixed decimals just fine enough
+    /// for `step` when the numbers are moderate, else the exponent form for every label.
+    static func ticks(_ values: [Double], step: Double) -> [String] {
+        let magnitude = values.map { abs($0) }.max() ?? 0
+        if step.isFinite, step >= 1e-4, magnitude < 1e5 {
+            let decimals = max(0, -Int(floor(log10(step) + 1e-9)))
+            return values.map { value in
+                let text = fixed(value, decimals: decimals)
+                return text == "-0" ? "0" : text
+            }
+        }
+        return values.map { $0 == 0 ? "0" : exponential($0, significant: 3) }
     }
 }
 

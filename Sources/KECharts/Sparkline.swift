@@ -2,10 +2,15 @@ import Foundation
 
 // MARK: - Sparkline
 
-/// A one-line sparkline of `values`: `▁▂▃▄▅▆▇█` scaled from min to max (or ASCII `_.:-=+*#`).
+/// A one-line sparkline of `values`: `▁▂▃▄▅▆▇█` scaled from min to max, one glyph per value.
 ///
 /// Non-finite values show as a blank; all-equal values sit at mid height; no values give `""`.
-public func sparkline(_ values: [Double], ascii: Bool = false) -> String {
+public func sparkline(_ values: [Double]) -> String {
+    Sparkline.line(values, ascii: false)
+}
+
+/// A one-line sparkline of `values`, in pure ASCII (`_.:-=+*#`) when `ascii` is true.
+public func sparkline(_ values: [Double], ascii: Bool) -> String {
     Sparkline.line(values, ascii: ascii)
 }
 

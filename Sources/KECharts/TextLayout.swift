@@ -31,6 +31,32 @@ enum TextLayout {
         return String(repeating: " ", count: max(0, left)) + cut
     }
 
+    /// `text` wrapped at spaces into lines of at most `width` columns (over-long words are cut).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        let width = max(1, width)
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ") {
+            var word = String(word)
+            while word.count > width {
+                if !current.isEmpty { lines.append(current); current = "" }
+                lines.append(String(word.prefix(width)))
+                word = String(word.dropFirst(width))
+            }
+            if word.isEmpty { continue }
+            if current.isEmpty {
+                current = word
+            } else if current.count + 1 + word.count <= width {
+                current += " " + word
+            } else {
+                lines.append(current)
+                current = word
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+
     /// `line` without trailing spaces.
     static func trimTrailing(_ line: String) -> String {
         var result = Substring(line)
@@ -38,9 +64,11 @@ enum TextLayout {
         return String(result)
     }
 
-    /// Joins `lines` with newlines, trimming trailing blanks on each line.
+    /// Joins `lines` with newlines, trimming trailing blanks on each line and dropping blank last lines.
     static func join(_ lines: [String]) -> String {
-        lines.map(trimTrailing).joined(separator: "\n")
+        var trimmed = lines.map(trimTrailing)
+        while trimmed.count > 1 && trimmed.last?.isEmpty == true { trimmed.removeLast() }
+        return trimmed.joined(separator: "\n")
     }
 }
 

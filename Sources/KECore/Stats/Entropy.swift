@@ -1,19 +1,207 @@
-// MARK: Knowledge entropy (placeholder signatures; implementation in progress)
+import Foundation
 
-/// Knowledge entropy of `model` on `corpus`.
-public func knowledgeEntropy(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> EntropyResult {
-    throw CoreError("entropy not implemented yet")
+// MARK: Coefficient statistics, knowledge entropy, perplexity, resuscitation
+
+/// Tokens per forward batch: documents are grouped until this many tokens.
+let batchTokenBudget = 4096
+
+/// Splits documents into packed batches of at most `batchTokenBudget` tokens (a longer
+/// document gets a batch of its own).
+func packedBatches(_ docs: [[Int]]) -> [PackedBatch] {
+    var out: [PackedBatch] = []
+    var current: [[Int]] = []
+    var tokens = 0
+    for d in docs where !d.isEmpty {
+        if tokens + d.count > batchTokenBudget && !current.isEmpty {
+            out.append(PackedBatch(documents: current))
+            current = []
+            tokens = 0
+        }
+        current.append(d)
+        tokens += d.count
+    }
+    if !current.isEmpty { out.append(PackedBatch(documents: current)) }
+    return out
 }
 
-/// Perplexity of `model` on `corpus` (full logits).
+/// Mean |coefficient| of every memory of every layer over all tokens of `corpus`.
+public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> CoefficientStats {
+    let c = model.config
+    let total = corpus.tokenCount
+    guard total > 0 else { throw CoreError("the corpus has no tokens", file: corpus.source) }
+    let L = c.numLayers, F = c.intermediateSize
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: L * F)
+    sums.initialize(repeating: 0, count: L * F)
+    defer { sums.deallocate() }
+    var done = 0
+    for batch in packedBatches(corpus.documents) {
+        try runForward(model: model, batch: batch,
+                       request: ForwardRequest(coefficientSums: sums, logits: nil, coefficientScale: model.coefficientScale))
+        done += batch.count
+        progress?(done, total, "")
+    }
+    var means: [[Double]] = []
+    for l in 0..<L {
+        var m = [Double](repeating: 0, count: F)
+        for i in 0..<F { m[i] = sums[l * F + i] / Double(total) }
+        means.append(m)
+    }
+    return CoefficientStats(means: means, tokens: total)
+}
+
+/// Entropy (nats) of a non-negative vector normalised to a distribution; nil when it sums to 0
+/// or is not finite.
+public func distributionEntropy(_ m: [Double]) -> Double? {
+    let s = m.reduce(0, +)
+    guard s > 0, s.isFinite else { return nil }
+    var h = 0.0
+    for x in m where x > 0 {
+        let p = x / s
+        h -= p * log(p)
+    }
+    return h
+}
+
+/// Knowledge entropy of `model` on `corpus` (Kim et al. 2025): Σ_l H(mean|coef_l| / Σ mean|coef_l|).
+public func knowledgeEntropy(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> EntropyResult {
+    let stats = try coefficientStatistics(of: model, on: corpus, progress: progress)
+    return try knowledgeEntropy(from: stats, step: model.step)
+}
+
+/// Knowledge entropy from precomputed statistics.
+public func knowledgeEntropy(from stats: CoefficientStats, step: Int? = nil) throws -> EntropyResult {
+    var layers: [Double] = []
+    for (l, m) in stats.means.enumerated() {
+        guard let h = distributionEntropy(m) else {
+            if m.contains(where: { !$0.isFinite }) {
+                throw CoreError("layer \(l): coefficients are not finite (the model produces NaN or infinity)")
+            }
+            throw CoreError("layer \(l): every coefficient is zero on this corpus, so its entropy is undefined")
+        }
+        layers.append(h)
+    }
+    let total = layers.reduce(0, +)
+    let F = stats.means.first?.count ?? 1
+    let maxH = Double(layers.count) * log(Double(max(F, 2)))
+    return EntropyResult(total: total, layers: layers, tokens: stats.tokens,
+                         normalized: maxH > 0 ? total / maxH : 0, stats: stats, step: step)
+}
+
+/// Perplexity of `model` on `corpus`: exp of the mean next-token NLL over every predicted token.
 public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> PerplexityResult {
-    throw CoreError("perplexity not implemented yet")
+    let V = model.config.vocabSize
+    var nll = 0.0
+    var count = 0
+    let total = corpus.tokenCount
+    var done = 0
+    for batch in packedBatches(corpus.documents) {
+        let tokens = batch.tokens, positions = batch.positions
+        let N = batch.count
+        try runForward(model: model, batch: batch, request: ForwardRequest(
+            coefficientSums: nil,
+            logits: { r0, rows, logits in
+                for i in 0..<rows {
+                    let r = r0 + i
+                    guard r + 1 < N, positions[r + 1] == positions[r] + 1 else { continue }
+                    let target = Int(tokens[r + 1])
+                    nll -= logSoftmaxAt(logits + i * V, count: V, index: target)
+                    count += 1
+                }
+            },
+            coefficientScale: model.coefficientScale))
+        done += N
+        progress?(done, total, "")
+    }
+    guard count > 0 else {
+        throw CoreError("no token to predict: every document has fewer than 2 tokens", file: corpus.source)
+    }
+    let loss = nll / Double(count)
+    guard loss.isFinite else { throw CoreError("the loss is not finite (the model produces NaN or infinity)") }
+    return PerplexityResult(perplexity: exp(loss), loss: loss, tokens: count)
+}
+
+/// log softmax(row)[index], computed stably in Double.
+@inline(__always)
+func logSoftmaxAt(_ row: UnsafePointer<Float>, count v: Int, index: Int) -> Double {
+    var mx = -Float.infinity
+    for j in 0..<v where row[j] > mx { mx = row[j] }
+    var s = 0.0
+    for j in 0..<v { s += Double(expf(row[j] - mx)) }
+    return Double(row[index] - mx) - log(s)
+}
+
+// MARK: Resuscitation
+
+/// The `q`-quantile of `values` with linear interpolation (torch.quantile's default).
+public func quantile(_ values: [Double], _ q: Double) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return 0 }
+    let pos = q * Double(s.count - 1)
+    let lo = Int(pos.rounded(.down)), hi = min(lo + 1, s.count - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - Double(lo))
+}
+
+/// Per-memory multipliers of the resuscitation rule for one layer: memories whose mean
+/// |coefficient| is ≤ the `fraction`-quantile get (layer mean / own mean) · `factor`; others 1.
+/// A memory that never fires (mean 0) keeps 1: no finite multiplier can revive it.
+public func resuscitationMultipliers(means m: [Double], fraction: Double, factor: Double) -> [Float] {
+    let thr = quantile(m, fraction)
+    let layerMean = m.reduce(0, +) / Double(max(1, m.count))
+    return m.map { x in
+        (x <= thr && x > 0) ? Float(layerMean / x * factor) : 1
+    }
 }
 
 extension Model {
     /// The paper's resuscitation: per layer, memories whose mean |coefficient| on `corpus` is at
-    /// or below the `fraction`-quantile get their coefficient multiplied by (layer mean / own mean) · `factor`.
+    /// or below the `fraction`-quantile get their coefficient multiplied by
+    /// (layer mean / own mean) · `factor`. Gated MLPs fold this exactly into row i of the up
+    /// projection; GELU MLPs keep a per-memory coefficient multiplier (folded into the value
+    /// vectors on save).
     public func rescaled(bottom fraction: Double, by factor: Double, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> Model {
-        throw CoreError("rescale not implemented yet")
+        guard fraction >= 0, fraction <= 1, fraction.isFinite else {
+            throw CoreError("the bottom fraction must be between 0% and 100%")
+        }
+        guard factor.isFinite, factor >= 0 else { throw CoreError("the factor must be a finite number ≥ 0") }
+        let stats = try coefficientStatistics(of: self, on: corpus, progress: progress)
+        let mults = stats.means.map { resuscitationMultipliers(means: $0, fraction: fraction, factor: factor) }
+        let note = "rescale bottom \(formatPercent(fraction)) by \(factor) on \(corpus.source)"
+        return try scalingMemories(mults, note: note)
     }
+
+    /// A copy whose coefficients are multiplied per memory (`multipliers[layer][memory]`):
+    /// folded into the up projection for gated MLPs, kept as `coefficientScale` otherwise.
+    public func scalingMemories(_ multipliers: [[Float]?], note: String) throws -> Model {
+        let c = config
+        guard multipliers.count == c.numLayers else { throw CoreError("internal: one multiplier list per layer expected") }
+        if c.gatedMLP {
+            var p = params
+            for (l, mult) in multipliers.enumerated() {
+                guard let mult else { continue }
+                guard let up = p.slot("L\(l).up.w") else { throw CoreError("internal: missing up projection") }
+                let D = c.hiddenSize
+                let upB = p.slot("L\(l).up.b")
+                p.data.withUnsafeMutableBufferPointer { buf in
+                    for (i, s) in mult.enumerated() where s != 1 {
+                        for j in 0..<D { buf[up.offset + i * D + j] *= s }
+                        if let upB { buf[upB.offset + i] *= s }
+                    }
+                }
+            }
+            return with(params: p, addingIntervention: note)
+        }
+        var scale = coefficientScale
+        for (l, mult) in multipliers.enumerated() {
+            guard let mult else { continue }
+            if let old = scale[l] { scale[l] = zip(old, mult).map { $0 * $1 } } else { scale[l] = mult }
+        }
+        return with(coefficientScale: scale, addingIntervention: note)
+    }
+}
+
+/// "50%" for 0.5; up to 4 significant digits.
+func formatPercent(_ f: Double) -> String {
+    let v = f * 100
+    if v == v.rounded() { return "\(Int(v))%" }
+    return String(format: "%.4g%%", v)
 }

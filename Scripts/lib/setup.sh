@@ -1,0 +1,44 @@
+# Shared set-up for Scripts/ke and Scripts/test: system packages, BLAS kernel, release build.
+# Sourced, not executed.
+
+KE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+KE_PACKAGES=(libopenblas-dev libedit-dev pkg-config)
+
+# Installs the Debian packages ke needs when they are missing.
+ke_ensure_packages() {
+    local missing=()
+    for p in "${KE_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo"
+        else
+            echo "ke: missing system packages: ${missing[*]}" >&2
+            echo "ke: install them with: sudo apt-get install ${missing[*]}" >&2
+            return 1
+        fi
+    fi
+    echo "ke: installing ${missing[*]} ..." >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+}
+
+# Picks the OpenBLAS kernel for this CPU unless the user chose one: Debian's 0.3.21 misdetects
+# recent Xeons as Prescott (~30 GFLOP/s instead of ~245).
+ke_blas_env() {
+    if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+        if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=SkylakeX
+        elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=Haswell
+        fi
+    fi
+}
+
+# True when the release binary is older than any source file.
+ke_needs_build() {
+    local bin="$KE_ROOT/.build/release/ke"
+    [ -x "$bin" ] || return 0
+    [ -n "$(find "$KE_ROOT/Sources" "$KE_ROOT/Package.swift" -newer "$bin" -print -quit 2>/dev/null)" ]
+}

@@ -1,0 +1,300 @@
+import Foundation
+
+// MARK: Forward pass (inference) with coefficient capture
+//
+// Documents are packed one after another into a single [N, D] activation matrix (N = total
+// tokens), so every linear layer is one large GEMM with no padding; attention runs per document
+// and head on strided views, so documents never attend to each other.
+
+/// Token documents packed into one batch.
+public struct PackedBatch: Sendable {
+    /// Token ids, all documents concatenated. [N]
+    public var tokens: [Int32]
+    /// Position of each token inside its document. [N]
+    public var positions: [Int32]
+    /// Start row of each document.
+    public var starts: [Int]
+    /// Length of each document.
+    public var lengths: [Int]
+
+    public init(documents: [[Int]]) {
+        var t: [Int32] = [], p: [Int32] = [], s: [Int] = [], l: [Int] = []
+        t.reserveCapacity(documents.reduce(0) { $0 + $1.count })
+        p.reserveCapacity(t.capacity)
+        for d in documents where !d.isEmpty {
+            s.append(t.count)
+            l.append(d.count)
+            for (i, id) in d.enumerated() { t.append(Int32(truncatingIfNeeded: id)); p.append(Int32(i)) }
+        }
+        tokens = t; positions = p; starts = s; lengths = l
+    }
+
+    /// Total number of tokens N.
+    public var count: Int { tokens.count }
+    /// Longest document.
+    public var maxLength: Int { lengths.max() ?? 0 }
+}
+
+/// Pointers to one layer's weights inside the flat parameter buffer.
+struct LayerWeights {
+    var attnNormW, attnNormB: UnsafeMutablePointer<Float>?
+    var qW, kW, vW, oW: UnsafeMutablePointer<Float>
+    var qB, kB, vB, oB: UnsafeMutablePointer<Float>?
+    var mlpNormW, mlpNormB: UnsafeMutablePointer<Float>?
+    var gateW: UnsafeMutablePointer<Float>?
+    var upW: UnsafeMutablePointer<Float>
+    var upB: UnsafeMutablePointer<Float>?
+    var downW: UnsafeMutablePointer<Float>
+    var downB: UnsafeMutablePointer<Float>?
+}
+
+/// Pointers to all weights (or to gradients with the same layout).
+struct WeightPointers {
+    var embed: UnsafeMutablePointer<Float>
+    var posEmbed: UnsafeMutablePointer<Float>?
+    var finalNormW, finalNormB: UnsafeMutablePointer<Float>?
+    /// Output embedding [V, D]: `lm_head`, or `embed` when tied.
+    var unembed: UnsafeMutablePointer<Float>
+    var layers: [LayerWeights]
+
+    /// Resolves every canonical slot of `store` against `base` (the start of `store.data` or of a
+    /// buffer with the same layout). The layout always matches the config, so missing required
+    /// slots indicate a programming error, reported as a CoreError rather than a trap.
+    init(store: ParameterStore, config c: ModelConfig, base: UnsafeMutablePointer<Float>) throws {
+        func opt(_ name: String) -> UnsafeMutablePointer<Float>? {
+            store.slot(name).map { base + $0.offset }
+        }
+        func req(_ name: String) throws -> UnsafeMutablePointer<Float> {
+            guard let p = opt(name) else { throw CoreError("internal: parameter '\(name)' missing") }
+            return p
+        }
+        embed = try req("embed")
+        posEmbed = opt("pos_embed")
+        finalNormW = opt("final_norm.w")
+        finalNormB = opt("final_norm.b")
+        unembed = c.tieWordEmbeddings ? embed : try req("lm_head")
+        var ls: [LayerWeights] = []
+        for i in 0..<c.numLayers {
+            let p = "L\(i)."
+            ls.append(LayerWeights(
+                attnNormW: opt(p + "attn_norm.w"), attnNormB: opt(p + "attn_norm.b"),
+                qW: try req(p + "q.w"), kW: try req(p + "k.w"), vW: try req(p + "v.w"), oW: try req(p + "o.w"),
+                qB: opt(p + "q.b"), kB: opt(p + "k.b"), vB: opt(p + "v.b"), oB: opt(p + "o.b"),
+                mlpNormW: opt(p + "mlp_norm.w"), mlpNormB: opt(p + "mlp_norm.b"),
+                gateW: opt(p + "gate.w"), upW: try req(p + "up.w"), upB: opt(p + "up.b"),
+                downW: try req(p + "down.w"), downB: opt(p + "down.b")))
+        }
+        layers = ls
+    }
+}
+
+/// Applies the configured normalisation.
+@inline(__always)
+func normForward(
+    _ c: ModelConfig, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int,
+    w: UnsafePointer<Float>?, b: UnsafePointer<Float>?,
+    saveMean: UnsafeMutablePointer<Float>? = nil, saveRstd: UnsafeMutablePointer<Float>? = nil
+) {
+    switch c.norm {
+    case .rmsNorm:
+        if let w {
+            rmsNormForward(x, y, rows: rows, dim: c.hiddenSize, weight: w, eps: c.normEps, saveRstd: saveRstd)
+        }
+    case .layerNorm, .nonParametricLayerNorm:
+        layerNormForward(x, y, rows: rows, dim: c.hiddenSize, weight: w, bias: b, eps: c.normEps,
+                         saveMean: saveMean, saveRstd: saveRstd)
+    }
+}
+
+// MARK: Attention
+
+/// Causal self-attention for one packed batch, per document and head.
+///
+/// q [N, H·hd], k/v [N, KV·hd] → out [N, H·hd]. `probs`, when given, receives each document's
+/// attention probabilities for training ([H, T, T] per document, at `probOffsets[doc]`).
+func attentionForward(
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    out: UnsafeMutablePointer<Float>, batch: PackedBatch, config c: ModelConfig,
+    scratch: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>? = nil,
+    probOffsets: [Int]? = nil
+) {
+    let H = c.numHeads, KV = c.numKVHeads, hd = c.headDim
+    let qStride = H * hd, kvStride = KV * hd
+    let group = H / KV
+    let scale = 1 / Float(hd).squareRoot()
+    for (d, start) in batch.starts.enumerated() {
+        let T = batch.lengths[d]
+        for h in 0..<H {
+            let kvh = h / group
+            let qh = q + start * qStride + h * hd
+            let kh = k + start * kvStride + kvh * hd
+            let vh = v + start * kvStride + kvh * hd
+            let s: UnsafeMutablePointer<Float>
+            if let probs, let probOffsets { s = probs + probOffsets[d] + h * T * T } else { s = scratch }
+            // s[T, T] = scale · q_h · k_hᵀ
+            sgemm(transB: true, m: T, n: T, k: hd, alpha: scale, a: qh, lda: qStride, b: kh, ldb: kvStride, c: s, ldc: T)
+            // Causal softmax row by row; entries above the diagonal become 0.
+            for i in 0..<T {
+                let row = s + i * T
+                var mx = -Float.infinity
+                for j in 0...i where row[j] > mx { mx = row[j] }
+                var sum: Float = 0
+                for j in 0...i { let e = expf(row[j] - mx); row[j] = e; sum += e }
+                let inv = 1 / sum
+                for j in 0...i { row[j] *= inv }
+                for j in (i + 1)..<T { row[j] = 0 }
+            }
+            // out_h[T, hd] = s · v_h
+            sgemm(m: T, n: hd, k: T, a: s, lda: T, b: vh, ldb: kvStride, c: out + start * qStride + h * hd, ldc: qStride)
+        }
+    }
+}
+
+// MARK: The forward pass
+
+/// What the inference forward pass should produce besides the hidden states.
+struct ForwardRequest {
+    /// Per layer, per memory: Σ |coefficient| over the batch is added here ([L][F], Double).
+    var coefficientSums: UnsafeMutablePointer<Double>?
+    /// Called with (first row, row count, logits [rows, V]) for consecutive chunks of rows.
+    var logits: ((Int, Int, UnsafePointer<Float>) throws -> Void)?
+    /// Per-layer, per-memory multipliers applied to the coefficients (interventions).
+    var coefficientScale: [[Float]?] = []
+}
+
+/// Rows of logits computed at once (bounds the [rows, V] buffer).
+let logitChunkRows = 256
+
+/// Runs the model on `batch`, accumulating coefficient statistics and/or streaming logits.
+func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throws {
+    let c = model.config
+    let N = batch.count
+    if N == 0 { return }
+    let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
+    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+    let maxT = batch.maxLength
+    if c.learnedPositions && maxT > c.maxPositions {
+        throw CoreError("a document has \(maxT) tokens but the model has only \(c.maxPositions) positions; use 'seq \(c.maxPositions)'")
+    }
+    for t in batch.tokens where t < 0 || Int(t) >= V {
+        throw CoreError("token id \(t) is outside the vocabulary of \(V)")
+    }
+    let rope = RopeTable(rotaryDim: c.rotaryDim, theta: c.ropeTheta, positions: max(1, maxT))
+
+    // Workspace.
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: N * D)
+    let h = UnsafeMutablePointer<Float>.allocate(capacity: N * D)
+    let q = UnsafeMutablePointer<Float>.allocate(capacity: N * qDim)
+    let k = UnsafeMutablePointer<Float>.allocate(capacity: N * kvDim)
+    let v = UnsafeMutablePointer<Float>.allocate(capacity: N * kvDim)
+    let att = UnsafeMutablePointer<Float>.allocate(capacity: N * qDim)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: N * F)
+    let u = UnsafeMutablePointer<Float>.allocate(capacity: c.gatedMLP ? N * F : 1)
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxT * maxT))
+    defer {
+        x.deallocate(); h.deallocate(); q.deallocate(); k.deallocate(); v.deallocate()
+        att.deallocate(); a.deallocate(); u.deallocate(); scores.deallocate()
+    }
+
+    let params = model.params
+    try params.data.withUnsafeBufferPointer { buf in
+        // Read-only use: the pointers are typed mutable only so gradients can share `WeightPointers`.
+        guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
+        let w = try WeightPointers(store: params, config: c, base: UnsafeMutablePointer(mutating: base))
+
+        // Embeddings: x = embed[tok] (+ pos_embed[pos]).
+        for r in 0..<N {
+            (x + r * D).update(from: w.embed + Int(batch.tokens[r]) * D, count: D)
+            if let pe = w.posEmbed {
+                let pr = pe + Int(batch.positions[r]) * D
+                let xr = x + r * D
+                for j in 0..<D { xr[j] += pr[j] }
+            }
+        }
+
+        for (l, lw) in w.layers.enumerated() {
+            try Cancellation.shared.check()
+            // Attention: h = norm1(x); q, k, v; RoPE; attention; o-projection.
+            normForward(c, x, h, rows: N, w: lw.attnNormW, b: lw.attnNormB)
+            linear(h, rows: N, inFeatures: D, weight: lw.qW, outFeatures: qDim, bias: lw.qB, into: q)
+            linear(h, rows: N, inFeatures: D, weight: lw.kW, outFeatures: kvDim, bias: lw.kB, into: k)
+            linear(h, rows: N, inFeatures: D, weight: lw.vW, outFeatures: kvDim, bias: lw.vB, into: v)
+            if let clip = c.clipQKV {
+                for i in 0..<(N * qDim) { q[i] = min(max(q[i], -clip), clip) }
+                for i in 0..<(N * kvDim) { k[i] = min(max(k[i], -clip), clip); v[i] = min(max(v[i], -clip), clip) }
+            }
+            batch.positions.withUnsafeBufferPointer { pos in
+                guard let pp = pos.baseAddress else { return }
+                applyRope(q, rows: N, stride: qDim, heads: c.numHeads, headDim: c.headDim, positions: pp, table: rope)
+                applyRope(k, rows: N, stride: kvDim, heads: c.numKVHeads, headDim: c.headDim, positions: pp, table: rope)
+            }
+            attentionForward(q: q, k: k, v: v, out: att, batch: batch, config: c, scratch: scores)
+
+            // MLP input: parallel residual reads the layer input, sequential reads x + attn.
+            if c.parallelResidual {
+                normForward(c, x, h, rows: N, w: lw.mlpNormW, b: lw.mlpNormB)
+                linear(att, rows: N, inFeatures: qDim, weight: lw.oW, outFeatures: D, bias: lw.oB, into: x, accumulate: true)
+            } else {
+                linear(att, rows: N, inFeatures: qDim, weight: lw.oW, outFeatures: D, bias: lw.oB, into: x, accumulate: true)
+                normForward(c, x, h, rows: N, w: lw.mlpNormW, b: lw.mlpNormB)
+            }
+
+            // Coefficients a[N, F].
+            if let gw = lw.gateW {
+                linear(h, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a)
+                linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: u)
+                for i in 0..<(N * F) { a[i] = activate(a[i], c.activation) * u[i] }
+            } else {
+                linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: a)
+                for i in 0..<(N * F) { a[i] = activate(a[i], c.activation) }
+            }
+            if l < request.coefficientScale.count, let mult = request.coefficientScale[l] {
+                mult.withUnsafeBufferPointer { m in
+                    for r in 0..<N {
+                        let ar = a + r * F
+                        for j in 0..<F { ar[j] *= m[j] }
+                    }
+                }
+            }
+            if let sums = request.coefficientSums {
+                accumulateAbsColumnSums(a, rows: N, cols: F, into: sums + l * F)
+            }
+            // Down projection: the coefficient-weighted sum of value vectors.
+            linear(a, rows: N, inFeatures: F, weight: lw.downW, outFeatures: D, bias: lw.downB, into: x, accumulate: true)
+        }
+
+        guard let emit = request.logits else { return }
+        // Final norm and LM head, in chunks of rows.
+        normForward(c, x, h, rows: N, w: w.finalNormW, b: w.finalNormB)
+        let chunk = min(logitChunkRows, N)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: chunk * V)
+        defer { logits.deallocate() }
+        var r0 = 0
+        while r0 < N {
+            try Cancellation.shared.check()
+            let rows = min(chunk, N - r0)
+            linear(h + r0 * D, rows: rows, inFeatures: D, weight: w.unembed, outFeatures: V, bias: nil, into: logits)
+            try emit(r0, rows, logits)
+            r0 += rows
+        }
+    }
+}
+
+/// sums[j] += Σ_r |a[r, j]| in Double, four rows at a time.
+@inline(__always)
+func accumulateAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, into sums: UnsafeMutablePointer<Double>) {
+    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: f)
+    defer { tmp.deallocate() }
+    var r = 0
+    // Sum blocks of up to 64 rows in Float, then add to the Double totals: fast and accurate.
+    while r < n {
+        let end = min(n, r + 64)
+        tmp.initialize(repeating: 0, count: f)
+        for rr in r..<end {
+            let row = a + rr * f
+            for j in 0..<f { tmp[j] += abs(row[j]) }
+        }
+        for j in 0..<f { sums[j] += Double(tmp[j]) }
+        r = end
+    }
+}
