@@ -34,9 +34,9 @@ final class ParserTests: XCTestCase {
     func testNestedCommandsParse() {
         // `entropy load "d" on c` parses: load takes "d", entropy then sees its own keyword `on`.
         let r = runKE("let c = 1\nentropy load \"/nonexistent-dir\" on c")
-        XCTAssertEqual(r.firstError, "t.ke:2:9: error: /nonexistent-dir: loading not implemented yet")
+        XCTAssertEqual(r.firstError, "t.ke:2:9: error: /nonexistent-dir: no such model directory")
         let r2 = runKE("let c = 1\nentropy (load \"/nonexistent-dir\") on c")
-        XCTAssertEqual(r2.firstError, "t.ke:2:10: error: /nonexistent-dir: loading not implemented yet")
+        XCTAssertEqual(r2.firstError, "t.ke:2:10: error: /nonexistent-dir: no such model directory")
     }
 
     func testParseErrors() {
