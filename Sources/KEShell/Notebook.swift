@@ -86,3 +86,49 @@ extension NotebookRenderer {
         return String(path[path.index(after: slash)...])
     }
 }
+
+// MARK: - Files
+
+/// The file-level notebook workflows, with the script renderer injected (the language in the
+/// shell, a fake in tests).
+struct NotebookFiles {
+    /// Renders a script's source (named `file`) to a Markdown transcript; false when it failed.
+    var render: (_ source: String, _ file: String) -> (markdown: String, ok: Bool)
+
+    /// `ke --notebook OUT.md SCRIPT.ke`: writes the transcript (even when the script fails, so
+    /// the error is on record); true when the script ran without error.
+    func writeNotebook(scriptPath: String, to outPath: String) throws -> Bool {
+        let source = try readScript(scriptPath)
+        let (markdown, ok) = render(source, scriptPath)
+        try FileSystem.writeAtomically(markdown, to: outPath)
+        return ok
+    }
+
+    /// `ke --check SCRIPT.ke`: runs the script and compares with `SCRIPT.md`. `diff` is empty
+    /// when they match.
+    func check(scriptPath: String, tolerance: Tolerance) throws -> (ok: Bool, diff: String) {
+        let source = try readScript(scriptPath)
+        let transcript = NotebookRenderer.transcriptPath(for: scriptPath)
+        guard let stored = FileSystem.read(transcript) else {
+            throw ShellError("\(transcript): no transcript to compare with (create it with: ke --update \(scriptPath))")
+        }
+        let (markdown, _) = render(source, scriptPath)
+        guard let diff = Transcript.diff(expected: stored, actual: markdown, tolerance: tolerance,
+                                         expectedName: transcript, actualName: "\(scriptPath) (this run)") else {
+            return (true, "")
+        }
+        return (false, diff)
+    }
+
+    /// `ke --update SCRIPT.ke`: rewrites `SCRIPT.md`; true when the script ran without error.
+    func update(scriptPath: String) throws -> Bool {
+        try writeNotebook(scriptPath: scriptPath, to: NotebookRenderer.transcriptPath(for: scriptPath))
+    }
+
+    func readScript(_ path: String) throws -> String {
+        guard FileSystem.exists(path), !FileSystem.isDirectory(path), let text = FileSystem.read(path) else {
+            throw ShellError("\(path): cannot read the script")
+        }
+        return text
+    }
+}
