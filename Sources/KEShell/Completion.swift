@@ -23,7 +23,7 @@ public struct CompletionSources {
     public var homeDirectory: String?
 
     public init(commands: [String] = [], keywords: @escaping (String) -> [String] = { _ in [] },
-                variables: [String] = [], reservedWords: [String] = ["let", "for", "in"],
+                variables: [String] = [], reservedWords: [String] = ["let", "for"],
                 listDirectory: @escaping (String) -> [(name: String, isDirectory: Bool)]? = FileSystem.list,
                 homeDirectory: String? = FileSystem.home) {
         self.commands = commands
@@ -50,6 +50,8 @@ public struct CompletionResult: Equatable, Sendable {
     }
 
     public var kind: Kind
+    /// True when a single candidate is a command or keyword, so a space follows it.
+    public var spaceAfterUnique = false
     /// The text being completed (the end of the line before the cursor).
     public var word: String
     /// Full replacements for `word`, sorted, without duplicates.
@@ -71,6 +73,7 @@ public struct CompletionResult: Equatable, Sendable {
         guard common.hasPrefix(word) else { return "" }
         var text = String(common.dropFirst(word.count))
         if candidates.count == 1, kind != .name, !common.hasSuffix("/"), common != "tiny@" { text += "\"" }
+        if candidates.count == 1, kind == .name, spaceAfterUnique { text += " " }
         return text
     }
 
@@ -102,7 +105,8 @@ public enum Completion {
 
     /// Candidates for the text before the cursor.
     public static func complete(before text: String, sources: CompletionSources) -> CompletionResult {
-        let scan = Scan(text)
+        let commands = Set(sources.commands)
+        let scan = Scan(text, isCommand: { commands.contains($0) })
         if scan.inComment { return CompletionResult(kind: .name, word: "", candidates: []) }
         if let literal = scan.openString {
             return completeString(literal, sources: sources)
@@ -121,13 +125,19 @@ public enum Completion {
         if k >= 0, chars[k] == "." { return CompletionResult(kind: .name, word: word, candidates: []) }
 
         var pool: [String] = sources.commands + sources.variables
-        if let command = scan.currentCommand(endingBefore: start, in: chars) {
-            pool += sources.keywords(command)
+        var spaced = Set(sources.commands)
+        if let command = scan.currentCommand {
+            let keywords = sources.keywords(command)
+            pool += keywords
+            spaced.formUnion(keywords)
         } else if scan.atStatementStart(start, in: chars) {
             pool += sources.reservedWords
+            spaced.formUnion(sources.reservedWords)
         }
         let candidates = Set(pool.filter { $0.hasPrefix(word) && !$0.isEmpty }).sorted()
-        return CompletionResult(kind: .name, word: word, candidates: candidates)
+        var result = CompletionResult(kind: .name, word: word, candidates: candidates)
+        result.spaceAfterUnique = candidates.count == 1 && spaced.contains(candidates[0])
+        return result
     }
 
     // MARK: Strings
@@ -179,18 +189,29 @@ public enum Completion {
 
 // MARK: - Scanning the line
 
-/// A light scan of the text before the cursor: open string, comment, open parentheses.
+/// A light scan of the text before the cursor: open string, comment, bracket nesting and the
+/// command whose arguments are being typed.
+///
+/// Commands take their arguments without parentheses (`let e = entropy m on c limit 10`), so the
+/// command of a word is the last command name seen earlier at the same bracket level of the same
+/// statement; `( [ {` open a new level (`{` also starts a new statement).
 struct Scan {
     /// The contents of a string literal still open at the cursor (escapes resolved), or nil.
     var openString: String?
     /// True when the cursor is inside a `#` comment.
     var inComment = false
-    /// For each open `(`: its character index and the identifier just before it (if any).
-    var openParens: [(index: Int, callee: String?)] = []
-    /// Character index where the current statement starts (after the last newline or `;` or `{`).
-    var statementStart = 0
+    /// Innermost last: for each open level, the last command name seen in it.
+    var frames: [Frame] = [Frame(opener: nil)]
+    /// Character index where the current statement (or bracket level) starts.
+    var levelStart: Int { frames.last?.start ?? 0 }
 
-    init(_ text: String) {
+    struct Frame {
+        var opener: Character?
+        var command: String?
+        var start = 0
+    }
+
+    init(_ text: String, isCommand: (String) -> Bool = { _ in false }) {
         let chars = Array(text)
         var i = 0
         while i < chars.count {
@@ -207,52 +228,47 @@ struct Scan {
                 continue
             }
             if inComment {
-                if c == "\n" { inComment = false; statementStart = i + 1 }
+                if c == "\n" { inComment = false; endStatement(at: i + 1) }
                 i += 1
+                continue
+            }
+            if Completion.isIdentifierChar(c), !c.isNumber, i == 0 || !Completion.isIdentifierChar(chars[i - 1]) {
+                var j = i
+                while j < chars.count, Completion.isIdentifierChar(chars[j]) { j += 1 }
+                // A complete word (not the one under the cursor) naming a command, not a field.
+                let word = String(chars[i..<j])
+                let isField = i > 0 && chars[i - 1] == "."
+                if j < chars.count, !isField, isCommand(word) { frames[frames.count - 1].command = word }
+                i = j
                 continue
             }
             switch c {
             case "\"": openString = ""
             case "#": inComment = true
-            case "(":
-                var k = i - 1
-                while k >= 0, chars[k] == " " { k -= 1 }
-                var b = k
-                while b >= 0, Completion.isIdentifierChar(chars[b]) { b -= 1 }
-                let name = k > b ? String(chars[(b + 1)...k]) : nil
-                openParens.append((i, name))
-            case ")":
-                if !openParens.isEmpty { openParens.removeLast() }
-            case "\n", ";", "{", "}":
-                if openParens.isEmpty { statementStart = i + 1 }
+            case "(", "[", "{": frames.append(Frame(opener: c, command: nil, start: i + 1))
+            case ")", "]", "}":
+                if frames.count > 1 { frames.removeLast() }
+            case "\n", ";":
+                // A newline inside ( or [ does not end the statement.
+                if frames.last?.opener == nil || frames.last?.opener == "{" { endStatement(at: i + 1) }
             default: break
             }
             i += 1
         }
     }
 
-    /// The command whose argument list (or statement) holds the word starting at `start`:
-    /// the callee of the innermost open `(`, else the first word of a statement like `entropy m, c`.
-    func currentCommand(endingBefore start: Int, in chars: [Character]) -> String? {
-        if let last = openParens.last { return last.callee }
-        var i = statementStart
-        while i < start, chars[i] == " " || chars[i] == "\t" { i += 1 }
-        var j = i
-        while j < start, Completion.isIdentifierChar(chars[j]) { j += 1 }
-        // `name args…`: the first word must be followed by a space, not `(` or an operator.
-        guard j > i, j < start, chars[j] == " " || chars[j] == "\t" else { return nil }
-        var k = j
-        while k < start, chars[k] == " " || chars[k] == "\t" { k += 1 }
-        if k < start, !Completion.isIdentifierChar(chars[k]) && chars[k] != "\"" { return nil }
-        let first = String(chars[i..<j])
-        if first == "let" || first == "for" { return nil }
-        return first
+    private mutating func endStatement(at index: Int) {
+        frames[frames.count - 1].command = nil
+        frames[frames.count - 1].start = index
     }
 
-    /// True when only spaces separate the statement start from `start`.
+    /// The command whose arguments the cursor is in, if any.
+    var currentCommand: String? { frames.last?.command }
+
+    /// True when only spaces separate the start of the statement from `start`.
     func atStatementStart(_ start: Int, in chars: [Character]) -> Bool {
-        guard openParens.isEmpty else { return false }
-        var i = statementStart
+        guard let frame = frames.last, frame.opener == nil || frame.opener == "{" else { return false }
+        var i = frame.start
         while i < start, chars[i] == " " || chars[i] == "\t" { i += 1 }
         return i == start
     }

@@ -18,7 +18,7 @@ final class CompletionTests: XCTestCase {
             commands: ["entropy", "entropy_curve", "load", "perplexity", "plot", "train"],
             keywords: { name in
                 switch name {
-                case "entropy": return ["layers", "limit", "every"]
+                case "entropy": return ["on", "layers", "limit", "every"]
                 case "plot": return ["title", "width", "log"]
                 default: return []
                 }
@@ -37,7 +37,9 @@ final class CompletionTests: XCTestCase {
     func testCommandPrefixCompletesUniquely() {
         let r = complete("perp")
         XCTAssertEqual(r.candidates, ["perplexity"])
-        XCTAssertEqual(r.insertion, "lexity")
+        XCTAssertEqual(r.insertion, "lexity ")  // a command takes arguments after a space
+        XCTAssertEqual(complete("let x = mod").insertion, "el")  // a variable may be followed by `.`
+        XCTAssertEqual(complete("entropy model o").insertion, "n ")
     }
 
     func testAmbiguousPrefixExtendsToCommonPart() {
@@ -62,18 +64,22 @@ final class CompletionTests: XCTestCase {
         XCTAssertEqual(complete("let a = 1; le").candidates, ["let"])
     }
 
-    func testKeywordsOfTheEnclosingCall() {
-        let r = complete("entropy(model, corpus, l")
-        XCTAssertEqual(r.candidates, ["layers", "limit", "load", "losses"])
-        XCTAssertEqual(complete("plot(losses, ti").candidates, ["title"])
-        // Nested call: the innermost command's keywords.
-        XCTAssertEqual(complete("plot(entropy(model, corpus, ev").candidates, ["every"])
-        // After the call is closed, keywords no longer apply.
-        XCTAssertEqual(complete("plot(losses) + ti").candidates, [])
-    }
-
-    func testKeywordsOfACommandWithoutParentheses() {
-        XCTAssertEqual(complete("entropy model corpus ev").candidates, ["every"])
+    func testKeywordsOfTheCurrentCommand() {
+        // Commands take arguments without parentheses: `entropy MODEL on CORPUS limit N`.
+        XCTAssertEqual(complete("entropy model o").candidates, ["on"])
+        XCTAssertEqual(complete("let e = entropy model on corpus l").candidates, ["layers", "limit", "load", "losses"])
+        XCTAssertEqual(complete("plot [losses, losses] ti").candidates, ["title"])
+        // The innermost command at the same bracket level wins.
+        XCTAssertEqual(complete("plot (entropy model ev").candidates, ["every"])
+        XCTAssertEqual(complete("plot (entropy model on corpus).layers ti").candidates, ["title"])
+        // Inside a list literal, the outer command's keywords do not apply.
+        XCTAssertEqual(complete("plot [lo").candidates, ["load", "losses"])
+        // A new statement forgets the previous command.
+        XCTAssertEqual(complete("plot losses; ti").candidates, [])
+        XCTAssertEqual(complete("for x in losses {\n  plot x ti").candidates, ["title"])
+        XCTAssertEqual(complete("for x in losses {\n  plot x\n  ti").candidates, [])
+        // A field named like a command is not a command.
+        XCTAssertEqual(complete("model.plot ti").candidates, [])
     }
 
     func testNoCompletionInCommentsNumbersOrAfterDot() {
@@ -83,14 +89,15 @@ final class CompletionTests: XCTestCase {
     }
 
     func testEmptyWordOffersEverything() {
-        let r = complete("plot(")
+        let r = complete("plot ")
         XCTAssertTrue(r.candidates.contains("title"))
+        XCTAssertFalse(r.candidates.contains("let"))
         XCTAssertTrue(r.candidates.contains("model"))
         XCTAssertTrue(r.candidates.contains("entropy"))
     }
 
     func testCursorInTheMiddleUsesTextBeforeIt() {
-        let line = "entr(model)"
+        let line = "entr model"
         let r = Completion.complete(line: line, cursor: 4, sources: sources())
         XCTAssertEqual(r.word, "entr")
         XCTAssertEqual(r.candidates, ["entropy", "entropy_curve"])
@@ -102,53 +109,53 @@ final class CompletionTests: XCTestCase {
     // MARK: Strings
 
     func testBuiltinNamesInsideStrings() {
-        XCTAssertEqual(complete("load(\"ti").candidates, Completion.builtinNames)
-        XCTAssertEqual(complete("load(\"ti").insertion, "ny")
-        XCTAssertEqual(complete("entropy(model, \"tiny:").candidates,
+        XCTAssertEqual(complete("load \"ti").candidates, Completion.builtinNames)
+        XCTAssertEqual(complete("load \"ti").insertion, "ny")
+        XCTAssertEqual(complete("entropy model on \"tiny:").candidates,
                        ["tiny:heldout", "tiny:known", "tiny:new", "tiny:train"])
-        let heldout = complete("entropy(model, \"tiny:h")
+        let heldout = complete("entropy model on \"tiny:h")
         XCTAssertEqual(heldout.candidates, ["tiny:heldout"])
         XCTAssertEqual(heldout.kind, .builtin)
         XCTAssertEqual(heldout.insertion, "eldout\"")
-        XCTAssertEqual(complete("load(\"tiny@").candidates, ["tiny@"])
-        XCTAssertEqual(complete("load(\"tiny@").insertion, "")
+        XCTAssertEqual(complete("load \"tiny@").candidates, ["tiny@"])
+        XCTAssertEqual(complete("load \"tiny@").insertion, "")
     }
 
     func testFilePathsInsideStrings() {
-        let r = complete("load(\"ru")
+        let r = complete("load \"ru")
         XCTAssertEqual(r.kind, .path)
         XCTAssertEqual(r.candidates, ["run.ke", "runs/"])
         XCTAssertEqual(r.insertion, "n")
-        let inDir = complete("load(\"runs/")
+        let inDir = complete("load \"runs/")
         XCTAssertEqual(inDir.candidates, ["runs/a.json", "runs/b.json", "runs/old/"])
         XCTAssertEqual(inDir.displayCandidates, ["a.json", "b.json", "old/"])
         // A unique file closes the string; a unique directory does not.
-        XCTAssertEqual(complete("load(\"runs/a").insertion, ".json\"")
-        XCTAssertEqual(complete("load(\"runs/o").insertion, "ld/")
+        XCTAssertEqual(complete("load \"runs/a").insertion, ".json\"")
+        XCTAssertEqual(complete("load \"runs/o").insertion, "ld/")
     }
 
     func testHiddenFilesOnlyWithDotPrefix() {
-        XCTAssertFalse(complete("load(\"").candidates.contains(".hidden"))
-        XCTAssertEqual(complete("load(\".h").candidates, [".hidden"])
+        XCTAssertFalse(complete("load \"").candidates.contains(".hidden"))
+        XCTAssertEqual(complete("load \".h").candidates, [".hidden"])
     }
 
     func testTildeExpandsToHomeButStaysAsTyped() {
-        XCTAssertEqual(complete("load(\"~").candidates, ["~/"])
-        XCTAssertEqual(complete("load(\"~/").candidates, ["~/data/", "~/notes.txt"])
-        XCTAssertEqual(complete("load(\"~/data/c").candidates, ["~/data/corpus.txt"])
-        XCTAssertEqual(complete("load(\"/home/me/n").candidates, ["/home/me/notes.txt"])
+        XCTAssertEqual(complete("load \"~").candidates, ["~/"])
+        XCTAssertEqual(complete("load \"~/").candidates, ["~/data/", "~/notes.txt"])
+        XCTAssertEqual(complete("load \"~/data/c").candidates, ["~/data/corpus.txt"])
+        XCTAssertEqual(complete("load \"/home/me/n").candidates, ["/home/me/notes.txt"])
     }
 
     func testClosedStringsAndEscapes() {
         // The string is closed: completing code again.
-        XCTAssertEqual(complete("load(\"runs/a.json\", lo").candidates, ["load", "losses"])
+        XCTAssertEqual(complete("load \"runs/a.json\", lo").candidates, ["load", "losses"])
         // An escaped quote does not close the string.
-        XCTAssertEqual(complete("print(\"say \\\"ti").kind, .path)
+        XCTAssertEqual(complete("print \"say \\\"ti").kind, .path)
         XCTAssertEqual(complete("x = \"#\" + mo").candidates, ["model"])
     }
 
     func testMissingDirectoryGivesNothing() {
-        XCTAssertEqual(complete("load(\"nowhere/x").candidates, [])
+        XCTAssertEqual(complete("load \"nowhere/x").candidates, [])
     }
 
     func testRealFileSystemListing() throws {
@@ -160,7 +167,7 @@ final class CompletionTests: XCTestCase {
         XCTAssertEqual(listing.map(\.name).sorted(), ["file.txt", "sub"])
         XCTAssertEqual(listing.first { $0.name == "sub" }?.isDirectory, true)
         XCTAssertNil(FileSystem.list(dir + "/missing"))
-        let r = Completion.complete(before: "load(\"\(dir)/s", sources: CompletionSources())
+        let r = Completion.complete(before: "load \"\(dir)/s", sources: CompletionSources())
         XCTAssertEqual(r.candidates, ["\(dir)/sub/"])
     }
 

@@ -71,13 +71,13 @@ final class REPLTerminalTests: XCTestCase {
         XCTAssertTrue(pty.expectPrompt("ke> "), pty.text)
         // Unique command prefix completes.
         pty.send("entr\t\r")
-        XCTAssertTrue(pty.expect("= entropy @2"), pty.text)
+        XCTAssertTrue(pty.expect("= entropy  @2"), pty.text)  // completed with a trailing space
         XCTAssertTrue(pty.expectPrompt("ke> "), pty.text)
         // Ambiguous prefix lists the candidates, keeping the line.
         pty.send("p\t")
         XCTAssertTrue(pty.expect("perplexity  plot"), pty.text)
-        pty.send("l\t(model)\r")
-        XCTAssertTrue(pty.expect("= plot(model) @3"), pty.text)
+        pty.send("l\tmodel\r")
+        XCTAssertTrue(pty.expect("= plot model @3"), pty.text)
         XCTAssertTrue(pty.expectPrompt("ke> "), pty.text)
         // UTF-8 survives the line editor even when started in the C locale.
         pty.send("\"héllo ✓\"\r")
