@@ -50,6 +50,11 @@ static inline int ke_el_set_complete(EditLine *el, ke_el_func_t fn) {
 static inline int ke_el_set_history(EditLine *el, History *h) {
     return el_set(el, EL_HIST, history, h);
 }
+/// Replaces the function that reads one character (`fn` returns 1 with a character, 0 at end of
+/// input, -1 on error or interrupt).
+static inline int ke_el_set_getc(EditLine *el, int (*fn)(EditLine *, wchar_t *)) {
+    return el_set(el, EL_GETCFN, fn);
+}
 /// Reads `~/.editrc` (or $EDITRC) so users keep their own bindings.
 static inline int ke_el_source_default(EditLine *el) {
     return el_source(el, NULL);

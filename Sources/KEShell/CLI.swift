@@ -206,13 +206,17 @@ enum CLI {
     /// landed, which falls back to reading stdin plainly. Replace the body with
     /// `return REPL.run(session: session)`.
     static func runREPL(session: Session) -> Int32? {
-        nil
+        REPL.run(session: session, version: version)
     }
 
     /// HOOK(shell): notebook rendering and checking. Returns nil while not implemented
     /// (`ke` then exits 2 with a message). Replace the body with the notebook entry point.
     static func runNotebook(path: String, mode: NotebookMode, session: Session) -> Int32? {
-        nil
+        switch mode {
+        case .render: return Notebook.run(scriptPath: path, mode: .render(output: nil))
+        case .check: return Notebook.run(scriptPath: path, mode: .check(tolerance: .standard))
+        case .update: return Notebook.run(scriptPath: path, mode: .update)
+        }
     }
 
     // MARK: Output

@@ -15,6 +15,56 @@ nonisolated(unsafe) private var promptText: UnsafeMutablePointer<CChar>? = strdu
 /// Computes completions from the text before the cursor.
 nonisolated(unsafe) private var completionProvider: ((String) -> CompletionResult)?
 
+/// Ctrl-C presses not yet handled by the editor (set by the shell's SIGINT handler).
+nonisolated(unsafe) var pendingInterrupts: Int32 = 0
+
+/// Reads one character from stdin for libedit, decoding UTF-8 itself.
+///
+/// libedit's own reader blocks in `read`; a SIGINT arriving just before that call would be
+/// missed (the line would not be cleared). This reader waits with `poll` in short slices and
+/// checks `pendingInterrupts` between them, so Ctrl-C always ends the line within 0.1 s.
+private let readCharCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<wchar_t>?) -> Int32 = { _, out in
+    guard let out else { return -1 }
+    out.pointee = 0
+    var bytes: [UInt8] = []
+    var need = 1
+    while bytes.count < need {
+        if pendingInterrupts != 0 {
+            errno = EINTR
+            return -1
+        }
+        var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&fds, 1, 100)
+        if ready == 0 { continue }
+        if ready < 0 {
+            if errno == EINTR { continue }
+            return -1
+        }
+        var byte: UInt8 = 0
+        let n = read(0, &byte, 1)
+        if n == 0 { return 0 }
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { continue }
+            return -1
+        }
+        if !bytes.isEmpty, byte & 0xC0 != 0x80 { bytes.removeAll() }  // broken sequence: start again
+        if bytes.isEmpty {
+            switch byte {
+            case 0x00...0x7F: need = 1
+            case 0xC2...0xDF: need = 2
+            case 0xE0...0xEF: need = 3
+            case 0xF0...0xF4: need = 4
+            default: continue  // not a valid first byte: skip it
+            }
+        }
+        bytes.append(byte)
+    }
+    // Overlong or surrogate encodings decode to U+FFFD, which is inserted as such.
+    let scalar = String(decoding: bytes, as: UTF8.self).unicodeScalars.first ?? "\u{FFFD}"
+    out.pointee = wchar_t(bitPattern: scalar.value)
+    return 1
+}
+
 private let promptCallback: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>? = { _ in
     promptText
 }
@@ -74,6 +124,7 @@ final class LineEditor {
         ke_el_set_editor(editor, "emacs")
         ke_el_set_signal(editor, 1)
         ke_el_set_prompt(editor, promptCallback)
+        if Terminal.isTTY(0) { ke_el_set_getc(editor, readCharCallback) }
         ke_el_bind_ctrl_r(editor)
         ke_el_set_complete(editor, completeCallback)
         _ = ke_el_source_default(editor)  // ~/.editrc, if any

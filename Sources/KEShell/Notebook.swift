@@ -1,6 +1,7 @@
 // MARK: - Chunks
 
-/// One piece of a notebook script: prose (comment text without `# `) or code with its first line.
+/// One piece of a notebook script: prose (comment text, markers already removed, so `## Title`
+/// in a script becomes the Markdown heading `# Title`) or code with its first line.
 enum NotebookChunk: Equatable {
     case prose(String)
     case code(String, line: Int)
@@ -41,15 +42,9 @@ enum NotebookRenderer {
         return (blocks.joined(separator: "\n\n") + "\n", ok)
     }
 
-    /// Prose lines without their comment marker (`# ` or `#`), blank lines kept as paragraph breaks.
+    /// Prose as a paragraph: trailing spaces and surrounding blank lines removed.
     static func proseText(_ text: String) -> String {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { raw -> String in
-            var line = Substring(raw)
-            while let c = line.first, c == " " || c == "\t" { line.removeFirst() }
-            if line.hasPrefix("# ") { line.removeFirst(2) } else if line.hasPrefix("#") { line.removeFirst() }
-            return String(line).trimmingTrailingSpaces
-        }
-        return trimBlankLines(lines.joined(separator: "\n"))
+        trimBlankLines(text)
     }
 
     /// A fenced block whose fence is longer than any backtick run inside `body`.

@@ -7,13 +7,10 @@ import KECore
 
 // MARK: - Interrupts
 
-/// Set by the SIGINT handler; read and cleared by the loop.
-nonisolated(unsafe) private var interruptCount: Int32 = 0
 /// 1 while a statement runs (Ctrl-C then cancels it instead of clearing the line).
 nonisolated(unsafe) private var commandRunning: Int32 = 0
 
 private let sigintHandler: @convention(c) (Int32) -> Void = { _ in
-    interruptCount &+= 1
     if commandRunning != 0 {
         if Cancellation.shared.isCancelled {
             // A second Ctrl-C while the first has not been honoured yet: leave now.
@@ -22,6 +19,8 @@ private let sigintHandler: @convention(c) (Int32) -> Void = { _ in
             _exit(130)
         }
         Cancellation.shared.cancel()
+    } else {
+        pendingInterrupts &+= 1
     }
 }
 
@@ -79,7 +78,7 @@ public enum REPL {
         var entryFirstLine = 1
         while true {
             editor.prompt = entry.isEmpty ? prompt : continuationPrompt
-            interruptCount = 0
+            pendingInterrupts = 0
             switch editor.read() {
             case .endOfInput:
                 if interactive { writeOut("\n") }

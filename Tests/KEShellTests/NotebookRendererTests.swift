@@ -14,10 +14,10 @@ final class NotebookRendererTests: XCTestCase {
 
     func testGoldenTranscript() {
         let chunks: [NotebookChunk] = [
-            .prose("# Title line\n#\n# Second paragraph."),
+            .prose("# Title line\n\nSecond paragraph.  \n"),
             .code("print 1\nprint 2", line: 4),
             .code("quiet", line: 6),
-            .prose("# After"),
+            .prose("After"),
             .code("print ```", line: 8),
         ]
         let (markdown, ok) = NotebookRenderer.render(chunks: chunks, scriptName: "demo.ke", run: fakeRun)
@@ -25,7 +25,7 @@ final class NotebookRendererTests: XCTestCase {
         XCTAssertEqual(markdown, """
             <!-- Transcript of demo.ke, written by `ke --notebook`; `ke --update demo.ke` rewrites it. -->
 
-            Title line
+            # Title line
 
             Second paragraph.
 
