@@ -18,6 +18,8 @@ enum BinaryOperator: String, Sendable {
 /// The kinds of expression.
 indirect enum ExprKind: Sendable {
     case number(Double)
+    /// A percent literal, as a fraction (`50%` → 0.5); kept apart for error messages.
+    case percent(Double)
     case string(String)
     case bool(Bool)
     case list([Expr])

@@ -57,7 +57,7 @@ final class Interpreter {
 
     func evaluate(_ e: Expr) throws -> Value {
         switch e.kind {
-        case .number(let v): return .number(v)
+        case .number(let v), .percent(let v): return .number(v)
         case .string(let s): return .string(s)
         case .bool(let b): return .bool(b)
         case .list(let items):

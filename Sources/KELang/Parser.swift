@@ -79,7 +79,8 @@ struct Parser {
         depth += 1
         defer { depth -= 1 }
         if depth > Parser.maxDepth {
-            throw LangError("too deeply nested (more than \(Parser.maxDepth) levels)", at: peek.position)
+            // Reported at the token that opened the level (a bracket, an operator, a keyword).
+            throw LangError("too deeply nested (more than \(Parser.maxDepth) levels)", at: previous.position)
         }
         return try body(&self)
     }
@@ -98,6 +99,14 @@ struct Parser {
     private func isActiveKeyword(_ token: Token) -> Bool {
         guard let w = token.identifier, let top = activeKeywords.last else { return false }
         return top.contains(w)
+    }
+
+    /// True when `token` begins an argument value: an expression start that is not a keyword
+    /// of the command — unless it is also a variable (`plot x` with a variable named `x`).
+    private func startsArgument(_ token: Token) -> Bool {
+        guard startsExpression(token) else { return false }
+        guard isActiveKeyword(token), let w = token.identifier else { return true }
+        return known.contains(w)
     }
 
     // MARK: Statements
@@ -290,9 +299,12 @@ struct Parser {
     private mutating func primary() throws -> Expr {
         let t = peek
         switch t.kind {
-        case .number(let v), .percent(let v):
+        case .number(let v):
             advance()
             return Expr(kind: .number(v), position: t.position)
+        case .percent(let v):
+            advance()
+            return Expr(kind: .percent(v), position: t.position)
         case .string(let s):
             advance()
             return Expr(kind: .string(s), position: t.position)
@@ -365,7 +377,7 @@ struct Parser {
                     throw missing(param, of: command)
                 }
             case .value, .flag:
-                let present = startsExpression(peek) && !isActiveKeyword(peek)
+                let present = startsArgument(peek)
                 if !present {
                     if param.optional { continue }
                     throw missing(param, of: command)
@@ -384,7 +396,7 @@ struct Parser {
                 arguments[param.key] = .flag(kt.position)
                 continue
             }
-            guard startsExpression(peek), !isActiveKeyword(peek) else {
+            guard startsArgument(peek) else {
                 throw LangError(
                     "'\(w)' needs a value (\(param.placeholder)) — usage: \(command.synopsis)", at: peek.position)
             }

@@ -86,7 +86,7 @@ public enum Printer {
     }
 
     private static func list(_ items: [Value], options: SessionOptions) -> String {
-        if let line = inline(.list(items)), line.count <= options.width { return line }
+        if let line = inline(.list(items)), line.count <= options.width || items.count < 2 { return line }
         var out: [String] = []
         var blank = false
         for item in items {

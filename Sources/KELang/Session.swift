@@ -32,6 +32,8 @@ public final class Session {
     private let output: (String) -> Void
     private let errorOutput: (String) -> Void
     private let interpreter: Interpreter
+    /// The file of the text being run (for notes).
+    private var currentFile = ""
 
     /// `output` receives each printed value as one string without a trailing newline (it may
     /// span several lines; a JSON value is exactly one line). `errorOutput` receives each
@@ -58,6 +60,7 @@ public final class Session {
     @discardableResult
     public func run(_ source: String, file: String, firstLine: Int = 1) -> Bool {
         Cancellation.shared.reset()
+        currentFile = file
         interpreter.progress = options.progress ? progress : nil
         do {
             var scanner = Scanner(source, firstLine: firstLine)
@@ -99,7 +102,7 @@ public final class Session {
             let line = Printer.jsonLine(value, options: options, nonFinite: &nonFinite)
             output(line)
             if nonFinite {
-                errorOutput("\(position): note: a NaN or infinite number was written as null")
+                errorOutput("\(currentFile):\(position): note: a NaN or infinite number was written as null")
             }
         } else {
             output(Printer.human(value, options: options))

@@ -8,15 +8,15 @@ import KECore
 // member access, and optionally the native core value kept for human printing.
 
 /// A value of the experiment language.
-public indirect enum Value: Sendable {
+public enum Value: Sendable {
     case number(Double)
     case string(String)
     case bool(Bool)
     case list([Value])
     case model(Model)
     case corpus(CorpusValue)
-    case chart(ChartValue)
-    case record(Record)
+    indirect case chart(ChartValue)
+    indirect case record(Record)
 
     /// How the value is named in type errors: "a number", "an entropy result".
     public var typeName: String {

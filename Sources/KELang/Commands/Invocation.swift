@@ -120,12 +120,26 @@ final class Invocation {
     func fraction(_ key: String) throws -> Double {
         let x = try number(key)
         guard x.isFinite, x >= 0, x <= 1 else {
-            let shown = x.isFinite && x > 1 && x <= 100 ? " (for \(Printer.number(x)) percent write \(Printer.number(x))%)" : ""
+            var found = Printer.number(x)
+            if case .expression(let e)? = call.arguments[key], Invocation.isPercentLiteral(e) {
+                found = Printer.number(x * 100) + "%"
+            } else if x > 1 && x <= 100 {
+                found += " (for \(found) percent write \(found)%)"
+            }
             throw error(
-                "\(describe(key)) must be a fraction between 0 and 1 or a percentage between 0% and 100%, found \(Printer.number(x))\(shown)",
+                "\(describe(key)) must be a fraction between 0 and 1 or a percentage between 0% and 100%, found \(found)",
                 at: key)
         }
         return x
+    }
+
+    /// True for `50%` and `-50%`.
+    private static func isPercentLiteral(_ e: Expr) -> Bool {
+        switch e.kind {
+        case .percent: return true
+        case .negate(let inner): if case .percent = inner.kind { return true }; return false
+        default: return false
+        }
     }
 
     /// A finite number.

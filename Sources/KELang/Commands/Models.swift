@@ -107,10 +107,10 @@ extension Command {
             """,
         example: "let r = rescale m bottom 10% by 2 on c",
         run: { inv in
-            let model = try inv.model("MODEL")
             let p = try inv.fraction("bottom")
             let q = try inv.finite("by")
             guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: "by") }
+            let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
             return .model(try model.rescaled(bottom: p, by: q, on: corpus, progress: inv.progress))
         })
