@@ -28,6 +28,7 @@ public final class ProgressBar: @unchecked Sendable {
     private var startTime: Double?
     private var lastDraw = -Double.infinity
     private var drawn = false
+    private var lastDone = 0
     /// Number of redraws so far (for tests).
     public private(set) var redraws = 0
 
@@ -69,10 +70,14 @@ public final class ProgressBar: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         let now = clock()
-        if startTime == nil { startTime = now }
+        // A new piece of work (the count went back) restarts the rate.
+        if startTime == nil || done < lastDone { startTime = now; lastDraw = -Double.infinity }
+        lastDone = done
         if total > 0, done >= total {
             if drawn { sink("\r\u{1B}[K") }
             drawn = false
+            startTime = nil
+            lastDone = 0
             return
         }
         guard now - lastDraw >= minInterval - 1e-9 else { return }
@@ -92,6 +97,8 @@ public final class ProgressBar: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         if drawn { sink("\r\u{1B}[K") }
         drawn = false
+        startTime = nil
+        lastDone = 0
     }
 
     // MARK: Rendering

@@ -81,6 +81,15 @@ final class ProgressBarTests: XCTestCase {
         XCTAssertTrue(sink.writes.allSatisfy { $0.hasPrefix("\r") })
         handler(100, 100, "")
         XCTAssertEqual(sink.writes.last, "\r\u{1B}[K")
+        // A second piece of work draws again at once and measures its own rate.
+        clock.now = 10
+        handler(1, 10, "")
+        XCTAssertEqual(bar.redraws, 21)
+        clock.now = 11
+        handler(5, 10, "")
+        XCTAssertTrue(sink.writes.last?.contains("5.0/s") == true, sink.writes.last ?? "")
+        bar.finish()
+        XCTAssertEqual(sink.writes.last, "\r\u{1B}[K")
         let silent = ProgressBar(label: "", sink: nil)
         silent.update(done: 1, total: 2, note: "")
         XCTAssertEqual(silent.redraws, 0)
