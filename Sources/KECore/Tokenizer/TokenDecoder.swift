@@ -71,7 +71,9 @@ indirect enum TokenDecoder {
             }
             return [String(decoding: bytes, as: UTF8.self)]
         case .replace(let pattern, let content):
+            let first: Unicode.Scalar? = { if case .literal(let p) = pattern { return p.first }; return nil }()
             return tokens.map { t in
+                if let first, !t.unicodeScalars.contains(first) { return t }  // nothing to replace
                 let s = Array(t.unicodeScalars)
                 var out = Scalars()
                 for (r, isMatch) in pattern.matches(in: s) {
@@ -128,8 +130,9 @@ indirect enum TokenDecoder {
 
     /// The byte of a `<0xNN>` token.
     static func fallbackByte(_ t: String) -> UInt8? {
+        guard t.utf8.count == 6 else { return nil }
         let u = Array(t.utf8)
-        guard u.count == 6, u[0] == UInt8(ascii: "<"), u[1] == UInt8(ascii: "0"), u[2] == UInt8(ascii: "x"),
+        guard u[0] == UInt8(ascii: "<"), u[1] == UInt8(ascii: "0"), u[2] == UInt8(ascii: "x"),
               u[5] == UInt8(ascii: ">") else { return nil }
         return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
     }
