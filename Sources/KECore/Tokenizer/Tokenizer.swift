@@ -129,18 +129,19 @@ public final class Tokenizer: @unchecked Sendable {
         var stage1: [TextSegment] = []
         rawMatcher.split(Array(text.unicodeScalars), into: &stage1)
         var stage2: [TextSegment] = []
-        for seg in stage1 {
+        for (k1, seg) in stage1.enumerated() {
             switch seg {
             case .token(let id): out.append(id)
             case .text(let piece):
                 stage2.removeAll(keepingCapacity: true)
                 normalizedMatcher.split(normalizer?.apply(piece) ?? piece, into: &stage2)
-                for seg2 in stage2 {
+                for (k2, seg2) in stage2.enumerated() {
                     switch seg2 {
                     case .token(let id): out.append(id)
                     case .text(let p):
                         if let pre = preTokenizer {
-                            for word in pre.apply([p]) { tokenizeWord(word, into: &out) }
+                            // A first text segment always starts at offset 0 of its parent.
+                            for word in pre.apply([p], atOrigin: k1 == 0 && k2 == 0) { tokenizeWord(word, into: &out) }
                         } else {
                             tokenizeWord(p, into: &out)
                         }
