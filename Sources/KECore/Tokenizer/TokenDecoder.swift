@@ -14,6 +14,8 @@ indirect enum TokenDecoder {
     case strip(content: Unicode.Scalar, start: Int, stop: Int)
     /// `▁` back to spaces; the first token loses its prefix unless `prepend_scheme` is never.
     case metaspace(replacement: Unicode.Scalar, dropFirst: Bool)
+    /// The end-of-word suffix becomes a space, except on the last token.
+    case bpe(suffix: Scalars)
     case sequence([TokenDecoder])
 
     /// Reads a `decoder` object; nil for JSON null.
@@ -45,6 +47,8 @@ indirect enum TokenDecoder {
             }
             let scheme = j["prepend_scheme"]?.stringValue ?? ((j["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
             return .metaspace(replacement: u, dropFirst: scheme != "never")
+        case "BPEDecoder":
+            return .bpe(suffix: Array((j["suffix"]?.stringValue ?? "</w>").unicodeScalars))
         case "Sequence":
             guard let items = j["decoders"]?.arrayValue else {
                 throw CoreError("tokenizer Sequence decoder has no \"decoders\" list", file: file)
@@ -120,6 +124,16 @@ indirect enum TokenDecoder {
                     }
                 }
                 return String(out)
+            }
+        case .bpe(let suffix):
+            let pattern = TextPattern.literal(suffix)
+            return tokens.enumerated().map { i, t in
+                let s = Array(t.unicodeScalars)
+                var out = Scalars()
+                for (r, isMatch) in pattern.matches(in: s) {
+                    if isMatch { if i != tokens.count - 1 { out.append(" ") } } else { out.append(contentsOf: s[r]) }
+                }
+                return String(scalars: out)
             }
         case .sequence(let items):
             var cur = tokens
