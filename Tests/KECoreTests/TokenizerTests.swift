@@ -156,3 +156,27 @@ final class TokenizerTests: XCTestCase {
         XCTAssertThrowsError(try Tokenizer(vocabulary: ["a", "[UNK]"], specialTokens: ["<s>"]))
     }
 }
+
+/// The BPE word cache is shared; concurrent encoding must give the same ids as serial encoding.
+final class TokenizerConcurrencyTests: XCTestCase {
+    func testConcurrentEncodeMatchesSerial() throws {
+        let tok = try Tokenizer(contentsOf: TokenizerParityTests.dir + "/llama3_split.json")
+        let texts = (0..<64).map { i in "Document \(i): it's the \(i * 37)th test of naïve caching, 😀 \(String(repeating: "ab", count: i % 9))" }
+        let serial = texts.map { Tokenizer.encode(tok, $0) }
+        let results = ResultBox(count: texts.count)
+        DispatchQueue.concurrentPerform(iterations: texts.count) { i in results.set(i, tok.encode(texts[i])) }
+        XCTAssertEqual(results.values, serial)
+    }
+}
+
+private extension Tokenizer {
+    static func encode(_ t: Tokenizer, _ s: String) -> [Int] { t.encode(s) }
+}
+
+/// Per-index results written from concurrent iterations (each index written once).
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [[Int]]
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
+}
