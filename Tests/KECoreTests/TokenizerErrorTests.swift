@@ -17,7 +17,7 @@ final class TokenizerErrorTests: XCTestCase {
     /// containing `needle` and naming the file.
     func assertFails(_ text: String, _ needle: String, line: UInt = #line) {
         let path = NSTemporaryDirectory() + "ke-badtok-\(getpid())-\(line).json"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)), line: line)
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             _ = try Tokenizer(contentsOf: path)

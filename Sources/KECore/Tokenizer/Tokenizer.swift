@@ -18,8 +18,11 @@ import Darwin
 public final class Tokenizer: @unchecked Sendable {
     /// The parsed tokenizer.json, written back unchanged by `save`.
     public let json: JSONValue
-    /// One more than the largest token id (model vocabulary and added tokens).
+    /// One more than the largest token id (model vocabulary and added tokens); equal to HF's
+    /// `get_vocab_size(with_added_tokens=True)` when ids are dense, as in every real file.
     public let vocabSize: Int
+    /// Ids of the added tokens marked special (e.g. `<|endoftext|>`).
+    public let specialTokenIDs: Set<Int>
 
     enum Model {
         case bpe(BPEModel)
@@ -86,6 +89,7 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         addedTokens = added
+        specialTokenIDs = Set(added.filter { $0.special }.map { $0.id })
         var raw = AddedTokenMatcher(), norm = AddedTokenMatcher()
         var byID: [Int: String] = [:], byContent: [TokenKey: Int] = [:]
         // HF builds its matchers from special tokens first, then the others.
@@ -208,8 +212,6 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
-    /// Ids of the added tokens marked special (e.g. `<|endoftext|>`).
-    public var specialTokenIDs: Set<Int> { Set(addedTokens.filter { $0.special }.map { $0.id }) }
 
     /// True for a WordLevel model (whole words, no subwords).
     public var isWordLevel: Bool {
