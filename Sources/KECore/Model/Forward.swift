@@ -136,11 +136,8 @@ func attentionForward(
             // Causal softmax row by row; entries above the diagonal become 0.
             for i in 0..<T {
                 let row = s + i * T
-                var mx = -Float.infinity
-                for j in 0...i where row[j] > mx { mx = row[j] }
-                var sum: Float = 0
-                for j in 0...i { let e = expf(row[j] - mx); row[j] = e; sum += e }
-                let inv = 1 / sum
+                let mx = vmax(row, count: i + 1)
+                let inv = 1 / expShiftSum(row, count: i + 1, shift: mx)
                 for j in 0...i { row[j] *= inv }
                 for j in (i + 1)..<T { row[j] = 0 }
             }
@@ -243,10 +240,10 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throw
             if let gw = lw.gateW {
                 linear(h, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a)
                 linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: u)
-                for i in 0..<(N * F) { a[i] = activate(a[i], c.activation) * u[i] }
+                activateInPlace(a, count: N * F, c.activation, times: u)
             } else {
                 linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: a)
-                for i in 0..<(N * F) { a[i] = activate(a[i], c.activation) }
+                activateInPlace(a, count: N * F, c.activation)
             }
             if l < request.coefficientScale.count, let mult = request.coefficientScale[l] {
                 mult.withUnsafeBufferPointer { m in
