@@ -152,7 +152,7 @@ public enum Printer {
         case "help":
             return help(r, options: options)
         default:
-            break
+            if let text = inspectHuman(r, options: options) { return text }
         }
         return generic(r, options: options)
     }
@@ -323,7 +323,7 @@ public enum Printer {
             pairs.append(("text", .string(c.render(options.width, options.ascii, false))))
             return .object(pairs)
         case .record(let r):
-            var pairs: [(String, JSONValue)] = [("kind", .string(r.kind))]
+            var pairs: [(String, JSONValue)] = r.plain ? [] : [("kind", .string(r.kind))]
             for (k, v) in r.fields { pairs.append((k, json(v, options: options, nonFinite: &nonFinite))) }
             return .object(pairs)
         }
