@@ -87,14 +87,16 @@ public func memoryScores(model: Model, layer: Int, index: Int) throws -> [Float]
     }
     var out = [Float](repeating: 0, count: V)
     p.data.withUnsafeBufferPointer { buf in
+        guard let base = buf.baseAddress else { return }
         // v[D] = down.w[:, index]
         var v = [Float](repeating: 0, count: D)
-        for d in 0..<D { v[d] = buf[down.offset + d * F + index] }
-        for t in 0..<V {
-            let row = unembed.offset + t * D
-            var s: Float = 0
-            for d in 0..<D { s += buf[row + d] * v[d] }
-            out[t] = s
+        for d in 0..<D { v[d] = base[down.offset + d * F + index] }
+        // out[1, V] = v[1, D] · W_U[V, D]ᵀ
+        v.withUnsafeBufferPointer { vb in
+            out.withUnsafeMutableBufferPointer { ob in
+                guard let vp = vb.baseAddress, let op = ob.baseAddress else { return }
+                linear(vp, rows: 1, inFeatures: D, weight: base + unembed.offset, outFeatures: V, bias: nil, into: op)
+            }
         }
     }
     return out
@@ -195,16 +197,15 @@ public func searchMemories(model: Model, tokenID: Int, top k: Int = 10) throws -
         guard let down = p.slot("L\(l).down.w"), down.count == D * F else {
             throw CoreError("internal: missing tensor L\(l).down.w")
         }
-        // scores[F] = down.wᵀ [F, D] · W_U[token] [D]
-        var scores = [Double](repeating: 0, count: F)
+        // scores[1, F] = W_U[token] [1, D] · down.w [D, F]
+        var scores = [Float](repeating: 0, count: F)
         p.data.withUnsafeBufferPointer { buf in
-            for d in 0..<D {
-                let u = Double(buf[unembed.offset + tokenID * D + d])
-                let row = down.offset + d * F
-                for i in 0..<F { scores[i] += u * Double(buf[row + i]) }
+            scores.withUnsafeMutableBufferPointer { sb in
+                guard let base = buf.baseAddress, let sp = sb.baseAddress else { return }
+                sgemm(m: 1, n: F, k: D, a: base + unembed.offset + tokenID * D, b: base + down.offset, c: sp)
             }
         }
-        for i in 0..<F { all.append(MemoryMatch(layer: l, index: i, score: scores[i])) }
+        for i in 0..<F { all.append(MemoryMatch(layer: l, index: i, score: Double(scores[i]))) }
     }
     all.sort { a, b in
         if a.score != b.score { return a.score > b.score }
