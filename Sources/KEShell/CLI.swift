@@ -23,6 +23,10 @@ struct CLIOptions: Equatable {
     var source: String?
     var file: String?
     var notebook = false
+    /// `--notebook OUT.md SCRIPT.ke`: where the transcript goes (nil: stdout).
+    var notebookOutput: String?
+    /// `--tolerance X`: relative tolerance of `--check` (nil: 1e-3).
+    var tolerance: Double?
     var check = false
     var update = false
     var help = false
@@ -50,9 +54,13 @@ enum CLI {
           --color, --no-color
                           force ANSI colour on or off (default: on for a terminal)
           --width N       columns for charts and tables (default: the terminal's)
-          --notebook FILE render FILE.ke as a notebook (prose and outputs)
-          --check FILE    re-run a notebook and compare with its recorded outputs
-          --update FILE   re-run a notebook and rewrite its recorded outputs
+          --notebook [OUT.md] FILE
+                          render FILE.ke as a Markdown notebook (prose, code, outputs)
+                          to OUT.md, or to stdout
+          --check FILE    re-run FILE.ke and compare with FILE.md beside it (numbers
+                          within --tolerance, timings and absolute paths ignored)
+          --update FILE   re-run FILE.ke and rewrite FILE.md
+          --tolerance X   relative tolerance of --check (default 1e-3; absolute 1e-6)
           --help          show this help
           --version       show the version
 
@@ -80,7 +88,21 @@ enum CLI {
             case "--no-color", "--no-colour": o.color = false
             case "--help", "-h": o.help = true
             case "--version", "-V": o.version = true
-            case "--notebook": o.notebook = true
+            case "--notebook":
+                o.notebook = true
+                if i + 1 < args.count, args[i + 1].hasSuffix(".md") {
+                    i += 1
+                    o.notebookOutput = args[i]
+                }
+            case "--tolerance":
+                switch value(a) {
+                case .success(let s):
+                    guard let t = Double(s), t.isFinite, t >= 0 else {
+                        return .failure(UsageError(message: "--tolerance needs a non-negative number, found '\(s)'"))
+                    }
+                    o.tolerance = t
+                case .failure(let e): return .failure(e)
+                }
             case "--check": o.check = true
             case "--update": o.update = true
             case "-c":
@@ -143,7 +165,7 @@ enum CLI {
 
         if options.notebook || options.check || options.update, let file = options.file {
             let mode: NotebookMode = options.notebook ? .render : options.check ? .check : .update
-            if let status = runNotebook(path: file, mode: mode, session: session) { return status }
+            if let status = runNotebook(path: file, mode: mode, options: options) { return status }
             writeError("ke: notebooks are not available in this build")
             return 2
         }
@@ -206,13 +228,19 @@ enum CLI {
     /// landed, which falls back to reading stdin plainly. Replace the body with
     /// `return REPL.run(session: session)`.
     static func runREPL(session: Session) -> Int32? {
-        nil
+        REPL.run(session: session, version: version)
     }
 
     /// HOOK(shell): notebook rendering and checking. Returns nil while not implemented
     /// (`ke` then exits 2 with a message). Replace the body with the notebook entry point.
-    static func runNotebook(path: String, mode: NotebookMode, session: Session) -> Int32? {
-        nil
+    static func runNotebook(path: String, mode: NotebookMode, options: CLIOptions) -> Int32? {
+        switch mode {
+        case .render: return Notebook.run(scriptPath: path, mode: .render(output: options.notebookOutput))
+        case .check:
+            let tolerance = options.tolerance.map { Tolerance(relative: $0) } ?? .standard
+            return Notebook.run(scriptPath: path, mode: .check(tolerance: tolerance))
+        case .update: return Notebook.run(scriptPath: path, mode: .update)
+        }
     }
 
     // MARK: Output
