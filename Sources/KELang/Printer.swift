@@ -81,6 +81,7 @@ public enum Printer {
         case .chart(let c): return "<\(c.type) chart>"
         case .record(let r):
             if r.kind == "saved", let p = r["path"], case .string(let s) = p { return s }
+            if let line = inspectInline(r) { return line }
             return nil
         }
     }

@@ -263,6 +263,10 @@ final class InspectLangTests: XCTestCase {
         // Human form of one checkpoint.
         let h = runKE("(checkpoints \"\(dir)\")[0]")
         XCTAssertEqual(h.outputs.first, "checkpoint step-50: step 50, olmo, 2 layers × 32 memories (loaded when used)")
+        // The list: one checkpoint per line, in step order.
+        let list = runKE("checkpoints \"\(dir)\"").outputs.first?.split(separator: "\n") ?? []
+        XCTAssertEqual(list.count, 5)
+        XCTAssertTrue(list.last?.hasPrefix("checkpoint step3000-tokens4B: step 3000") ?? false, "\(list)")
     }
 
     // MARK: Errors and help

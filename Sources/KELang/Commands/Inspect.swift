@@ -603,11 +603,7 @@ extension Printer {
             let why = g.stop == "positions" ? "stopped at the model's maximum positions" : "\(g.generated.count) tokens"
             return g.prompt + (options.color ? "\u{1B}[1m" + g.text + "\u{1B}[0m" : "[" + g.text + "]") + "\n  (\(why))"
         case "checkpoint":
-            guard let ref = r.native as? CheckpointReference else { return nil }
-            let cp = ref.series.checkpoints[ref.index]
-            return "checkpoint \(cp.name): step \(cp.step.map(String.init) ?? "unknown"), "
-                + "\(cp.config.architecture.rawValue), \(cp.config.numLayers) layers × \(grouped(cp.config.intermediateSize)) memories "
-                + "(loaded when used)"
+            return inspectInline(r)
         case "comparison":
             guard case .list(let rows)? = r["layers"], case .number(let ta)? = r["total_a"],
                   case .number(let tb)? = r["total_b"] else { return nil }
@@ -627,6 +623,15 @@ extension Printer {
         default:
             return nil
         }
+    }
+
+    /// One-line renderings (inside lists) of the issue-6 results that have one.
+    static func inspectInline(_ r: Record) -> String? {
+        guard r.kind == "checkpoint", let ref = r.native as? CheckpointReference else { return nil }
+        let cp = ref.series.checkpoints[ref.index]
+        return "checkpoint \(cp.name): step \(cp.step.map(String.init) ?? "unknown"), "
+            + "\(cp.config.architecture.rawValue), \(cp.config.numLayers) layers × \(grouped(cp.config.intermediateSize)) memories "
+            + "(loaded when used)"
     }
 
     private static func coefficientsText(_ s: CoefficientSummary, options: SessionOptions) -> String {
