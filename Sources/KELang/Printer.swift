@@ -181,18 +181,27 @@ public enum Printer {
         return lines.joined(separator: "\n")
     }
 
+    /// Per-layer table: entropy, its share of the maximum ln d_ff, a bar of that share; then a
+    /// sparkline over layers and the totals.
     private static func entropy(_ e: EntropyResult, options: SessionOptions) -> String {
         var lines = ["knowledge entropy over \(grouped(e.tokens)) tokens" + (e.step.map { " (step \($0))" } ?? "")]
-        let barWidth = max(10, min(40, options.width - 24))
-        let top = e.layers.filter(\.isFinite).max() ?? 0
-        lines.append("  layer  entropy")
+        let barWidth = max(10, min(40, options.width - 32))
+        lines.append("  layer  entropy    of max")
         for (i, h) in e.layers.enumerated() {
             let label = String(repeating: " ", count: max(0, 7 - String(i).count)) + String(i)
             let value = number(h)
             let pad = String(repeating: " ", count: max(0, 9 - value.count))
-            let n = top > 0 && h.isFinite && h > 0 ? Int((h / top * Double(barWidth)).rounded()) : 0
-            let bar = String(repeating: options.ascii ? "#" : "█", count: Swift.max(0, Swift.min(barWidth, n)))
-            lines.append("\(label)  \(value)\(pad) \(bar)")
+            // Share of the largest possible entropy ln(d_ff) (every memory equally active).
+            let memories = i < e.stats.means.count ? e.stats.means[i].count : 0
+            var share = ""
+            var bar = ""
+            if memories > 1, h.isFinite {
+                let f = h / Foundation.log(Double(memories))
+                share = String(format: "%5.1f%%", f * 100)
+                let n = Int((Swift.min(Swift.max(f, 0), 1) * Double(barWidth)).rounded())
+                bar = " " + String(repeating: options.ascii ? "#" : "█", count: n)
+            }
+            lines.append("\(label)  \(value)\(pad)  \(share)\(bar)")
         }
         lines.append("  layers  " + sparkline(e.layers, ascii: options.ascii))
         lines.append("  total \(number(e.total))   normalized \(number(e.normalized))")

@@ -1,3 +1,4 @@
+import Foundation
 import KECore
 
 // MARK: Session
@@ -57,8 +58,17 @@ public final class Session {
     ///
     /// `firstLine` is the line number of the first line of `source` within `file` (for the
     /// REPL and notebooks, which run a file piecewise).
+    ///
+    /// The work runs on a helper thread with a large stack (the caller blocks until it is done),
+    /// so the deepest nesting the parser admits cannot overflow the caller's stack, even in
+    /// debug builds; `output` and `errorOutput` are called from that thread.
     @discardableResult
     public func run(_ source: String, file: String, firstLine: Int = 1) -> Bool {
+        onLargeStack { self.runHere(source, file: file, firstLine: firstLine) }
+    }
+
+    /// `run` on the current thread.
+    private func runHere(_ source: String, file: String, firstLine: Int) -> Bool {
         Cancellation.shared.reset()
         currentFile = file
         interpreter.progress = options.progress ? progress : nil
@@ -108,4 +118,36 @@ public final class Session {
             output(Printer.human(value, options: options))
         }
     }
+}
+
+// MARK: Large stack
+
+/// Stack size of the thread that runs scripts: parsing and evaluating the deepest nesting the
+/// parser admits (256 levels) takes a few MB in debug builds.
+let scriptStackSize = 256 << 20
+
+/// A result slot shared with the helper thread.
+private final class StackBox<T>: @unchecked Sendable {
+    var body: (() -> T)?
+    var result: T?
+}
+
+/// Runs `body` on a new thread with a `scriptStackSize` stack and waits for it.
+func onLargeStack<T>(_ body: @escaping () -> T) -> T {
+    let box = StackBox<T>()
+    box.body = body
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.result = box.body?()
+        box.body = nil
+        done.signal()
+    }
+    thread.stackSize = scriptStackSize
+    thread.start()
+    done.wait()
+    guard let result = box.result else {
+        // Unreachable: the thread always stores a result before signalling.
+        return body()
+    }
+    return result
 }

@@ -111,6 +111,42 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.stdout.split(separator: "\n").count, 3)
     }
 
+    func testDeepestNestingRunsOnASmallCallerStack() throws {
+        guard let exe = CLITests.binary() else { throw XCTSkip("the ke binary is not built") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ke-deep-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        /// Runs a script with a 1 MB main-thread stack (the session runs on its own thread).
+        func runSmallStack(_ source: String) throws -> (Int32, String, String) {
+            let script = dir.appendingPathComponent("deep.ke")
+            try source.write(to: script, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "ulimit -s 1024; exec \"$0\" \"$1\"", exe.path, script.path]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, o, e)
+        }
+
+        let deepest = String(repeating: "(", count: 256) + "1" + String(repeating: ")", count: 256) + "\n"
+            + "(" + String(repeating: "time ", count: 255) + "0).seconds >= 0\n"
+            + "len " + String(repeating: "[", count: 255) + "2" + String(repeating: "]", count: 255) + "\n"
+        let (status, out, err) = try runSmallStack(deepest)
+        XCTAssertEqual(status, 0, err)
+        XCTAssertEqual(out, "1\ntrue\n1\n")
+
+        let (status2, out2, err2) = try runSmallStack(String(repeating: "(", count: 100_000))
+        XCTAssertEqual(status2, 1)
+        XCTAssertEqual(out2, "")
+        XCTAssertTrue(err2.contains("deep.ke:1:257: error: too deeply nested (more than 256 levels)"), err2)
+    }
+
     func testUserOpenBLASCoreTypeIsKept() throws {
         // With the variable set, ke must run normally (no re-exec loop); unset, it re-executes once.
         XCTAssertEqual(try ke(["-c", "1"], environment: ["OPENBLAS_CORETYPE": "Haswell"]).stdout, "1\n")

@@ -20,8 +20,8 @@ final class PrinterTests: XCTestCase {
     }
 
     private func sampleEntropy() -> EntropyResult {
-        EntropyResult(total: 20.5, layers: [10.25, 10.25], tokens: 1234, normalized: 0.75,
-                      stats: CoefficientStats(means: [[1, 2], [3, 4]], tokens: 1234), step: 1000)
+        EntropyResult(total: 2.5, layers: [1.25, 1.25], tokens: 1234, normalized: 0.75,
+                      stats: CoefficientStats(means: [[1, 2, 3, 4], [4, 3, 2, 1]], tokens: 1234), step: 1000)
     }
 
     func testNumbers() {
@@ -45,7 +45,7 @@ final class PrinterTests: XCTestCase {
         let timed = Record(kind: "timed", fields: [("seconds", .number(0.25)), ("value", .number(3))])
         XCTAssertEqual(json(.record(timed)).0, #"{"kind":"timed","seconds":0.25,"value":3}"#)
         XCTAssertEqual(json(.record(entropyRecord(sampleEntropy()))).0,
-                       #"{"kind":"entropy","total":20.5,"layers":[10.25,10.25],"tokens":1234,"normalized":0.75}"#)
+                       #"{"kind":"entropy","total":2.5,"layers":[1.25,1.25],"tokens":1234,"normalized":0.75}"#)
         let saved = Record(kind: "saved", fields: [("path", .string("out/m"))])
         XCTAssertEqual(json(.record(saved)).0, #"{"kind":"saved","path":"out/m"}"#)
     }
@@ -94,8 +94,9 @@ final class PrinterTests: XCTestCase {
 
         let e = human(.record(entropyRecord(sampleEntropy())))
         XCTAssertTrue(e.hasPrefix("knowledge entropy over 1,234 tokens (step 1000)"), e)
-        XCTAssertTrue(e.contains("      0  10.25"), e)
-        XCTAssertTrue(e.contains("total 20.5   normalized 0.75"), e)
+        // Four memories per layer: ln 4 is the maximum, and 1.25 / ln 4 = 90.2%.
+        XCTAssertTrue(e.contains("      0  1.25        90.2% ###"), e)
+        XCTAssertTrue(e.contains("total 2.5   normalized 0.75"), e)
         XCTAssertTrue(e.contains("  layers  "), e)
 
         let t = human(.record(Record(kind: "timed", fields: [("seconds", .number(1.234)), ("value", .number(3))])))
