@@ -81,6 +81,7 @@ public enum Printer {
         case .chart(let c): return "<\(c.type) chart>"
         case .record(let r):
             if r.kind == "saved", let p = r["path"], case .string(let s) = p { return s }
+            if let line = inspectInline(r) { return line }
             return nil
         }
     }
@@ -152,7 +153,7 @@ public enum Printer {
         case "help":
             return help(r, options: options)
         default:
-            break
+            if let text = inspectHuman(r, options: options) { return text }
         }
         return generic(r, options: options)
     }
@@ -332,7 +333,7 @@ public enum Printer {
             pairs.append(("text", .string(c.render(options.width, options.ascii, false))))
             return .object(pairs)
         case .record(let r):
-            var pairs: [(String, JSONValue)] = [("kind", .string(r.kind))]
+            var pairs: [(String, JSONValue)] = r.plain ? [] : [("kind", .string(r.kind))]
             for (k, v) in r.fields { pairs.append((k, json(v, options: options, nonFinite: &nonFinite))) }
             return .object(pairs)
         }

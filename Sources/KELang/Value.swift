@@ -54,6 +54,8 @@ public struct Record: Sendable {
     public var fields: [(String, Value)]
     /// The core value it was made from (e.g. `EntropyResult`), for human printing.
     public var native: (any Sendable)?
+    /// True for rows inside results: written to JSON as a plain object, without "kind".
+    public var plain = false
 
     public init(kind: String, fields: [(String, Value)], native: (any Sendable)? = nil) {
         self.kind = kind

@@ -157,6 +157,9 @@ struct ForwardRequest {
     var logits: ((Int, Int, UnsafePointer<Float>) throws -> Void)?
     /// Per-layer, per-memory multipliers applied to the coefficients (interventions).
     var coefficientScale: [[Float]?] = []
+    /// Called once per layer with (layer, rows N, coefficients [N, F]) after `coefficientScale`
+    /// is applied: the per-token coefficients, e.g. for a trace. Valid only during the call.
+    var layerCoefficients: ((Int, Int, UnsafePointer<Float>) throws -> Void)? = nil
 }
 
 /// Rows of logits computed at once (bounds the [rows, V] buffer).
@@ -256,6 +259,7 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throw
             if let sums = request.coefficientSums {
                 accumulateAbsColumnSums(a, rows: N, cols: F, into: sums + l * F)
             }
+            if let each = request.layerCoefficients { try each(l, N, a) }
             // Down projection: the coefficient-weighted sum of value vectors.
             linear(a, rows: N, inFeatures: F, weight: lw.downW, outFeatures: D, bias: lw.downB, into: x, accumulate: true)
         }

@@ -131,6 +131,9 @@ public enum CommandRegistry {
         .load, .corpus, .entropy, .perplexity, .tokenize, .rescale, .save,
         // charts
         .plot, .bar, .hist, .heatmap, .spark,
+        // looking inside (Inspect.swift)
+        .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
+        .generate, .checkpoints,
         // values
         .len, .range, .sum, .mean, .min, .max, .time,
         // help
