@@ -10,11 +10,25 @@ import Foundation
 
 typealias F8 = SIMD8<Float>
 
+/// Eight floats from p[0..<8] (unaligned).
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> F8 { F8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]) }
+
+/// Stores eight floats to p[0..<8] (unaligned).
+@inline(__always)
+func store8(_ v: F8, _ p: UnsafeMutablePointer<Float>) {
+    p[0] = v[0]; p[1] = v[1]; p[2] = v[2]; p[3] = v[3]; p[4] = v[4]; p[5] = v[5]; p[6] = v[6]; p[7] = v[7]
+}
+
 /// e^x for eight lanes (inputs clamped to [−87.3, 88.7]: results stay finite and normal).
 @inline(__always)
 func vexp(_ xIn: F8) -> F8 {
-    let x = xIn.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.7))
-    let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+    let x = vclamp(xIn, -87.3, 88.7)
+    // Round x·log2(e) to the nearest integer with the 1.5·2²³ trick: adding it leaves the integer
+    // in the low mantissa bits, so 2ⁿ is built with integer adds and shifts (no conversions).
+    let magic = F8(repeating: 12_582_912)
+    let t = x * 1.44269504088896341 + magic
+    let n = t - magic
     var r = x - n * 0.693359375
     r = r - n * -2.12194440e-4
     var p = F8(repeating: 1.9875691500e-4)
@@ -24,7 +38,7 @@ func vexp(_ xIn: F8) -> F8 {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     let y = p * r * r + r + 1
-    let bits = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n, rounding: .towardZero)) &+ 127) &<< 23
+    let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     return y * unsafeBitCast(bits, to: F8.self)
 }
 
@@ -55,6 +69,15 @@ let coefficientsOfErfSeries: [Float] = (0...8).map { k in
     return Float(1.1283791670955126 * sign / (fact * Double(2 * k + 1)))
 }
 
+/// x clamped to [lo, hi] for eight lanes (NaN lanes become lo: they never reach an exponent).
+@inline(__always)
+func vclamp(_ x: F8, _ lo: Float, _ hi: Float) -> F8 {
+    let l = F8(repeating: lo), h = F8(repeating: hi)
+    var y = x.replacing(with: h, where: x .> h)
+    y = y.replacing(with: l, where: .!(y .>= l))
+    return y
+}
+
 /// |x| for eight lanes.
 @inline(__always)
 func vabs(_ x: F8) -> F8 { x.replacing(with: -x, where: x .< 0) }
@@ -62,7 +85,7 @@ func vabs(_ x: F8) -> F8 { x.replacing(with: -x, where: x .< 0) }
 /// tanh(x) for eight lanes, via e^{2x}; accurate to a few ulp away from 0 and exact-enough near 0.
 @inline(__always)
 func vtanh(_ x: F8) -> F8 {
-    let c = x.clamped(lowerBound: F8(repeating: -9), upperBound: F8(repeating: 9))
+    let c = vclamp(x, -9, 9)
     let e = vexp(2 * c)
     let y = (e - 1) / (e + 1)
     // Near 0 the subtraction loses relative precision: use the odd series there.
@@ -92,20 +115,15 @@ func vactivate(_ x: F8, _ a: Activation) -> F8 {
 /// In place: x[i] = act(x[i]) (· u[i] when `u` is given, the SwiGLU product).
 func activateInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation, times u: UnsafePointer<Float>? = nil) {
     var i = 0
-    let raw = UnsafeMutableRawPointer(x)
     if let u {
-        let uraw = UnsafeRawPointer(u)
         while i + 8 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: F8.self)
-            let w = uraw.loadUnaligned(fromByteOffset: i * 4, as: F8.self)
-            raw.storeBytes(of: vactivate(v, a) * w, toByteOffset: i * 4, as: F8.self)
+            store8(vactivate(load8(x + i), a) * load8(u + i), x + i)
             i += 8
         }
         while i < n { x[i] = activate(x[i], a) * u[i]; i += 1 }
     } else {
         while i + 8 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: F8.self)
-            raw.storeBytes(of: vactivate(v, a), toByteOffset: i * 4, as: F8.self)
+            store8(vactivate(load8(x + i), a), x + i)
             i += 8
         }
         while i < n { x[i] = activate(x[i], a); i += 1 }
@@ -117,11 +135,10 @@ func activateInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, _ a: Activa
 func expShiftSum(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
     var acc = F8(repeating: 0)
     var i = 0
-    let raw = UnsafeMutableRawPointer(x)
     let s = F8(repeating: shift)
     while i + 8 <= n {
-        let e = vexp(raw.loadUnaligned(fromByteOffset: i * 4, as: F8.self) - s)
-        raw.storeBytes(of: e, toByteOffset: i * 4, as: F8.self)
+        let e = vexp(load8(x + i) - s)
+        store8(e, x + i)
         acc += e
         i += 8
     }
@@ -135,10 +152,9 @@ func expShiftSum(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -
 func sumExpShift(_ x: UnsafePointer<Float>, count n: Int, shift: Float) -> Float {
     var acc = F8(repeating: 0)
     var i = 0
-    let raw = UnsafeRawPointer(x)
     let s = F8(repeating: shift)
     while i + 8 <= n {
-        acc += vexp(raw.loadUnaligned(fromByteOffset: i * 4, as: F8.self) - s)
+        acc += vexp(load8(x + i) - s)
         i += 8
     }
     var tail: Float = 0
@@ -151,9 +167,9 @@ func sumExpShift(_ x: UnsafePointer<Float>, count n: Int, shift: Float) -> Float
 func vmax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
     var m = F8(repeating: -.infinity)
     var i = 0
-    let raw = UnsafeRawPointer(x)
     while i + 8 <= n {
-        m = pointwiseMax(m, raw.loadUnaligned(fromByteOffset: i * 4, as: F8.self))
+        let v = load8(x + i)
+        m = m.replacing(with: v, where: v .> m)
         i += 8
     }
     var r = m.max()
