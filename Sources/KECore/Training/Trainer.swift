@@ -156,15 +156,19 @@ struct TrainerState {
     /// errors. Returns the loss before the update and the gradient norm.
     mutating func step(documents: [[Int]], lr: Double, number: Int) throws -> (loss: Double, gradNorm: Double) {
         let batch = PackedBatch(documents: documents)
-        let net = self.net
-        let loss = try grads.withUnsafeMutableBufferPointer { g -> Double in
-            guard let base = g.baseAddress else { throw CoreError("model has no parameters") }
+        // Move the gradient buffer out so no second reference to the parameters outlives the
+        // loss call (the update below must not trigger a copy-on-write of ~4 bytes/parameter).
+        var g = grads
+        grads = []
+        defer { grads = g }
+        let loss = try g.withUnsafeMutableBufferPointer { gb -> Double in
+            guard let base = gb.baseAddress else { throw CoreError("model has no parameters") }
             return try lossAndGradients(net, batch: batch, grads: base)
         }
         guard loss.isFinite else {
             throw CoreError("step \(number): the loss became \(loss.isNaN ? "NaN" : "infinite"); try a lower learning rate")
         }
-        let norm = optimizer.step(params: &self.net.params.data, grads: &grads, lr: lr)
+        let norm = optimizer.step(params: &net.params.data, grads: &g, lr: lr)
         guard norm.isFinite else {
             throw CoreError("step \(number): the gradient became \(norm.isNaN ? "NaN" : "infinite"); try a lower learning rate")
         }
