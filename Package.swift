@@ -30,7 +30,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "KECoreTests", dependencies: ["KECore"]),
-        .testTarget(name: "KEChartsTests", dependencies: ["KECharts"]),
+        .testTarget(name: "KEChartsTests", dependencies: ["KECharts"], exclude: ["Golden"]),
         .testTarget(name: "KELangTests", dependencies: ["KELang"]),
         .testTarget(name: "KEShellTests", dependencies: ["KEShell"]),
     ],

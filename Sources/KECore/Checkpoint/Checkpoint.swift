@@ -1,15 +1,315 @@
-// MARK: Loading and saving Hugging Face model directories (placeholder; replaced by the checkpoint work)
+// MARK: Loading and saving Hugging Face model directories
+//
+// A model directory holds config.json, model.safetensors (or model.safetensors.index.json and
+// its shards) and tokenizer.json. Loading = config + weights (`loadCheckpointWeights`) +
+// tokenizer; saving writes the same three files into a temporary sibling directory and renames
+// it into place, so a reader never sees a half-written model.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: Step numbers from directory names
+
+/// The training step named by a checkpoint directory, e.g. `step1000`, `step-1000`,
+/// `step_1000`, `checkpoint-1000`, `step1000-tokens4B`, `stage1-step1500-tokens3B` (a path's
+/// last component is used). Nil when the name carries no step.
+public func parseStep(fromName name: String) -> Int? {
+    var s = Substring(name)
+    while s.hasSuffix("/") { s = s.dropLast() }
+    if let slash = s.lastIndex(of: "/") { s = s[s.index(after: slash)...] }
+    let chars = Array(s.lowercased().utf8)
+    func isAlnum(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A)
+    }
+    for word in ["step", "checkpoint"] {
+        let w = Array(word.utf8)
+        var i = 0
+        while i + w.count <= chars.count {
+            defer { i += 1 }
+            guard Array(chars[i..<(i + w.count)]) == w else { continue }
+            // The word must start the name or follow a non-letter (so "stage1-step5" matches at "step").
+            if i > 0, chars[i - 1] >= 0x61 && chars[i - 1] <= 0x7A { continue }
+            var j = i + w.count
+            if j < chars.count, chars[j] == UInt8(ascii: "-") || chars[j] == UInt8(ascii: "_") { j += 1 }
+            let start = j
+            while j < chars.count, chars[j] >= 0x30 && chars[j] <= 0x39 { j += 1 }
+            guard j > start, j == chars.count || !isAlnum(chars[j]) || chars[j] == UInt8(ascii: "-") else { continue }
+            if let v = Int(String(decoding: chars[start..<j], as: UTF8.self)) { return v }
+        }
+    }
+    return nil
+}
+
+// MARK: Loading
+
+/// Reads config.json and the safetensors weights of a model directory (no tokenizer).
+/// The step is parsed from the directory's name.
+public func loadCheckpointWeights(directory: String) throws -> (config: ModelConfig, params: ParameterStore, step: Int?) {
+    guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
+    let config = try ModelConfig.load(path: directory + "/config.json")
+    let source = try SafetensorsCheckpoint(directory: directory)
+    let params = try loadParameters(config: config, from: source, file: directory)
+    return (config, params, parseStep(fromName: directory))
+}
 
 extension Model {
     /// Loads a Hugging Face model directory: config.json, model.safetensors (or a sharded
     /// index), tokenizer.json.
     public static func load(directory: String) throws -> Model {
-        throw CoreError("loading not implemented yet", file: directory)
+        let (config, params, step) = try loadCheckpointWeights(directory: directory)
+        let tokPath = directory + "/tokenizer.json"
+        guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
+        let tokJSON: JSONValue
+        do { tokJSON = try JSONValue.parse(bytes: try readFileBytes(tokPath)) }
+        catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
+        let tokenizer = try Tokenizer(json: tokJSON, file: tokPath)
+        return Model(config: config, params: params, tokenizer: tokenizer, step: step, source: directory)
     }
 
+    // MARK: Saving
+
     /// Writes a Hugging Face directory that transformers loads unchanged. Refuses a non-empty
-    /// existing directory unless `force`; writes to a temporary sibling and renames.
+    /// existing directory unless `force` (and even then only one that holds a config.json, so
+    /// a mistyped path cannot wipe an unrelated directory); writes to a temporary sibling and
+    /// renames. Per-memory `coefficientScale` multipliers are folded into the weights first.
     public func save(to directory: String, force: Bool = false) throws {
-        throw CoreError("saving not implemented yet", file: directory)
+        let folded = try foldCoefficientScale(params, config: config, scale: coefficientScale)
+        try saveHuggingFaceDirectory(config: config, params: folded, tokenizerJSON: tokenizer.json,
+                                     to: directory, force: force)
     }
+}
+
+/// Writes config.json, model.safetensors (float32, HF names and layouts) and tokenizer.json
+/// into `directory` via a temporary sibling (the body of `Model.save`, without a `Model`).
+func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, tokenizerJSON: JSONValue,
+                              to directory: String, force: Bool) throws {
+    let configJSON = try huggingFaceConfigJSON(for: config)
+    let entries = try huggingFaceEntries(config: config, store: params)
+    try writeModelDirectory(directory, force: force) { tmp in
+        try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
+        try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
+        try writeFileBytes(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
+    }
+}
+
+/// `params` with per-memory multipliers folded in. Gated MLPs: row i of `up.w` (and `up.b[i]`)
+/// times multiplier i, exact for the coefficient and the output. Other MLPs: column i of
+/// `down.w` times multiplier i, exact for the output (the measured coefficient of the saved
+/// model is then the unscaled one).
+func foldCoefficientScale(_ params: ParameterStore, config: ModelConfig, scale: [[Float]?]) throws -> ParameterStore {
+    var p = params
+    let F = config.intermediateSize, D = config.hiddenSize
+    for (l, scale) in scale.enumerated() {
+        guard let s = scale else { continue }
+        guard l < config.numLayers else { throw CoreError("coefficient scale given for layer \(l), model has \(config.numLayers)") }
+        guard s.count == F else {
+            throw CoreError("coefficient scale of layer \(l) has \(s.count) entries, the MLP has \(F) memories")
+        }
+        if config.gatedMLP {
+            guard let up = p.slot("L\(l).up.w"), up.count == F * D else { throw CoreError("missing tensor L\(l).up.w") }
+            let bias = p.slot("L\(l).up.b")
+            p.data.withUnsafeMutableBufferPointer { b in
+                for i in 0..<F {
+                    let row = up.offset + i * D
+                    for d in 0..<D { b[row + d] *= s[i] }
+                    if let bias { b[bias.offset + i] *= s[i] }
+                }
+            }
+        } else {
+            guard let down = p.slot("L\(l).down.w"), down.count == F * D else { throw CoreError("missing tensor L\(l).down.w") }
+            p.data.withUnsafeMutableBufferPointer { b in
+                for d in 0..<D {
+                    let row = down.offset + d * F
+                    for i in 0..<F { b[row + i] *= s[i] }
+                }
+            }
+        }
+    }
+    return p
+}
+
+// MARK: config.json writing
+
+/// The config.json to write for `c`: its original JSON when it has one (with the dtype set to
+/// float32), otherwise one generated from the fields. Checked to parse back to `c`.
+func huggingFaceConfigJSON(for c: ModelConfig) throws -> JSONValue {
+    var d = c.rawJSON.isEmpty ? generatedConfigKeys(c) : c.rawJSON
+    if d["architectures"] == nil { d["architectures"] = .array([.string(c.architecture.hfClassName)]) }
+    if d["model_type"] == nil { d["model_type"] = .string(c.architecture.rawValue) }
+    d["dtype"] = .string("float32")
+    if d["torch_dtype"] != nil { d["torch_dtype"] = .string("float32") }
+    // transformers writes config.json with sorted keys; so do we.
+    let json = JSONValue.object(d.keys.sorted().map { ($0, d[$0]!) })
+    var back = try ModelConfig(huggingFace: json)
+    back.rawJSON = c.rawJSON
+    guard back == c else {
+        throw CoreError("the config.json to be written would not reproduce this model's configuration")
+    }
+    return json
+}
+
+/// A short decimal for a Float (1e-05, not 9.99999974737875e-06).
+func shortDouble(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
+
+/// config.json keys describing `c`, for models that were not loaded from a config.
+func generatedConfigKeys(_ c: ModelConfig) -> [String: JSONValue] {
+    var d: [String: JSONValue] = [
+        "architectures": .array([.string(c.architecture.hfClassName)]),
+        "model_type": .string(c.architecture.rawValue),
+        "vocab_size": .int(c.vocabSize),
+        "tie_word_embeddings": .bool(c.tieWordEmbeddings),
+    ]
+    let act: String
+    switch c.activation {
+    case .gelu: act = "gelu"
+    case .geluTanh: act = "gelu_new"
+    case .silu: act = "silu"
+    case .relu: act = "relu"
+    }
+    switch c.architecture {
+    case .olmo, .llama:
+        d["hidden_size"] = .int(c.hiddenSize)
+        d["intermediate_size"] = .int(c.intermediateSize)
+        d["num_hidden_layers"] = .int(c.numLayers)
+        d["num_attention_heads"] = .int(c.numHeads)
+        d["num_key_value_heads"] = .int(c.numKVHeads)
+        d["head_dim"] = .int(c.headDim)
+        d["hidden_act"] = .string(act)
+        d["max_position_embeddings"] = .int(c.maxPositions)
+        d["rope_parameters"] = .object([("rope_theta", .double(c.ropeTheta)), ("rope_type", .string("default"))])
+        d["attention_bias"] = .bool(c.attentionBias)
+        if c.architecture == .olmo {
+            d["clip_qkv"] = c.clipQKV.map { .double(shortDouble($0)) } ?? .null
+        } else {
+            d["rms_norm_eps"] = .double(shortDouble(c.normEps))
+            d["mlp_bias"] = .bool(c.mlpBias)
+        }
+    case .gptNeoX:
+        d["hidden_size"] = .int(c.hiddenSize)
+        d["intermediate_size"] = .int(c.intermediateSize)
+        d["num_hidden_layers"] = .int(c.numLayers)
+        d["num_attention_heads"] = .int(c.numHeads)
+        d["hidden_act"] = .string(act)
+        d["max_position_embeddings"] = .int(c.maxPositions)
+        var pct = Double(c.rotaryDim) / Double(c.headDim)
+        if Int(Double(c.headDim) * pct) != c.rotaryDim { pct = (Double(c.rotaryDim) + 0.5) / Double(c.headDim) }
+        d["rope_parameters"] = .object([("partial_rotary_factor", .double(pct)), ("rope_theta", .double(c.ropeTheta)),
+                                        ("rope_type", .string("default"))])
+        d["use_parallel_residual"] = .bool(c.parallelResidual)
+        d["layer_norm_eps"] = .double(shortDouble(c.normEps))
+        d["attention_bias"] = .bool(c.attentionBias)
+    case .gpt2:
+        d["n_embd"] = .int(c.hiddenSize)
+        d["n_inner"] = .int(c.intermediateSize)
+        d["n_layer"] = .int(c.numLayers)
+        d["n_head"] = .int(c.numHeads)
+        d["n_positions"] = .int(c.maxPositions)
+        d["activation_function"] = .string(act)
+        d["layer_norm_epsilon"] = .double(shortDouble(c.normEps))
+    }
+    return d
+}
+
+// MARK: Directory replacement
+
+/// Runs `write` on a fresh temporary sibling of `directory`, then moves it into place.
+func writeModelDirectory(_ directory: String, force: Bool, write: (String) throws -> Void) throws {
+    var dir = directory
+    while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+    guard !dir.isEmpty, dir != "/", dir != ".", dir != ".." else {
+        throw CoreError("refusing to save into this directory", file: directory)
+    }
+    var st = stat()
+    let exists = lstat(dir, &st) == 0
+    var replaceNonEmpty = false
+    if exists {
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw CoreError("exists and is not a directory", file: dir)
+        }
+        let entries = try directoryEntries(dir)
+        if !entries.isEmpty {
+            guard force else {
+                throw CoreError("directory is not empty (use force to replace it)", file: dir)
+            }
+            guard entries.contains("config.json") else {
+                throw CoreError("directory is not empty and holds no config.json; refusing to replace it even with force", file: dir)
+            }
+            replaceNonEmpty = true
+        }
+    }
+    let parent: String, base: String
+    if let slash = dir.lastIndex(of: "/") {
+        parent = slash == dir.startIndex ? "/" : String(dir[..<slash])
+        base = String(dir[dir.index(after: slash)...])
+    } else {
+        parent = "."; base = dir
+    }
+    guard directoryExists(parent) else { throw CoreError("parent directory does not exist", file: parent) }
+    let tmp = "\(parent)/.\(base).ke-tmp-\(getpid())"
+    if lstat(tmp, &st) == 0 { _ = removeTree(tmp) }
+    guard mkdir(tmp, 0o755) == 0 else {
+        throw CoreError("cannot create directory: \(String(cString: strerror(errno)))", file: tmp)
+    }
+    do {
+        try write(tmp)
+    } catch {
+        _ = removeTree(tmp)
+        throw error
+    }
+    if replaceNonEmpty {
+        let old = "\(parent)/.\(base).ke-old-\(getpid())"
+        if lstat(old, &st) == 0 { _ = removeTree(old) }
+        guard rename(dir, old) == 0 else {
+            let msg = String(cString: strerror(errno))
+            _ = removeTree(tmp)
+            throw CoreError("cannot move the old directory aside: \(msg)", file: dir)
+        }
+        guard rename(tmp, dir) == 0 else {
+            let msg = String(cString: strerror(errno))
+            _ = rename(old, dir)
+            _ = removeTree(tmp)
+            throw CoreError("cannot move the new directory into place: \(msg)", file: dir)
+        }
+        _ = removeTree(old)
+    } else {
+        // rename(2) replaces an empty directory atomically.
+        guard rename(tmp, dir) == 0 else {
+            let msg = String(cString: strerror(errno))
+            _ = removeTree(tmp)
+            throw CoreError("cannot move the new directory into place: \(msg)", file: dir)
+        }
+    }
+}
+
+/// Names in a directory, without "." and "..".
+func directoryEntries(_ path: String) throws -> [String] {
+    guard let d = opendir(path) else {
+        throw CoreError("cannot read directory: \(String(cString: strerror(errno)))", file: path)
+    }
+    defer { closedir(d) }
+    var out: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+        if name != "." && name != ".." { out.append(name) }
+    }
+    return out
+}
+
+/// Removes a file or a directory tree (does not follow symlinks). True on success.
+@discardableResult
+func removeTree(_ path: String) -> Bool {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return false }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+        guard let names = try? directoryEntries(path) else { return false }
+        var ok = true
+        for n in names where !removeTree(path + "/" + n) { ok = false }
+        return rmdir(path) == 0 && ok
+    }
+    return unlink(path) == 0
 }

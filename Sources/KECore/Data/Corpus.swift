@@ -84,19 +84,6 @@ extension Corpus {
     }
 }
 
-/// The whole file as bytes, with a clear error when it is missing or unreadable.
-public func readFileBytes(_ path: String) throws -> [UInt8] {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw CoreError("no such file", file: path)
-    }
-    if isDir.boolValue { throw CoreError("is a directory, expected a file", file: path) }
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CoreError("cannot read the file", file: path)
-    }
-    return [UInt8](data)
-}
-
 /// Byte offset of the first invalid UTF-8 sequence in bytes[from..<to].
 func firstInvalidUTF8Offset(_ bytes: [UInt8], from: Int, to: Int) -> Int {
     var i = from

@@ -1,23 +1,248 @@
-// MARK: Tokenizer (placeholder interface; the implementation lands with the tokenizer work)
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: Tokenizer
+//
+// A Hugging Face `tokenizer.json`, run with the same pipeline as the `tokenizers` library:
+//   1. cut out added tokens whose `normalized` is false (raw text),
+//   2. normalize each remaining piece, cut out the normalized added tokens,
+//   3. pre-tokenize each piece into words,
+//   4. run the model (BPE or WordLevel) on each word.
+// Decoding maps ids to token strings (added tokens first) and runs the decoder.
+// The post-processor is never applied: `encode` adds no special tokens.
 
 /// A tokenizer read from a Hugging Face `tokenizer.json`.
 public final class Tokenizer: @unchecked Sendable {
     /// The parsed tokenizer.json, written back unchanged by `save`.
     public let json: JSONValue
+    /// One more than the largest token id (model vocabulary and added tokens).
     public let vocabSize: Int
 
-    public init(json: JSONValue, file: String? = nil) throws {
-        self.json = json
-        self.vocabSize = 0
-        throw CoreError("tokenizer not implemented yet", file: file)
+    enum Model {
+        case bpe(BPEModel)
+        case wordLevel(WordLevelModel)
     }
 
+    let model: Model
+    let normalizer: TokenNormalizer?
+    let preTokenizer: TokenPreTokenizer?
+    let decoder: TokenDecoder?
+    let addedTokens: [AddedToken]
+    let rawMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
+    /// Added-token content of each id (looked up before the model vocabulary).
+    let addedByID: [Int: String]
+    let addedByContent: [TokenKey: Int]
+
+    // MARK: Loading
+
+    /// Builds a tokenizer from a parsed tokenizer.json; `file` names it in errors.
+    public init(json: JSONValue, file: String? = nil) throws {
+        self.json = json
+        guard json.objectValue != nil else { throw CoreError("tokenizer.json is not a JSON object", file: file) }
+        guard let m = json["model"], m.objectValue != nil else {
+            throw CoreError("tokenizer.json has no \"model\" object", file: file)
+        }
+        let type = m["type"]?.stringValue ?? (m["merges"] != nil ? "BPE" : "")
+        let vocabR: [String?]
+        let vocab: [TokenKey: Int]
+        switch type {
+        case "BPE":
+            let b = try BPEModel(json: m, file: file)
+            model = .bpe(b); vocab = b.vocab; vocabR = b.vocabR
+        case "WordLevel":
+            let w = try WordLevelModel(json: m, file: file)
+            model = .wordLevel(w); vocab = w.vocab; vocabR = w.vocabR
+        case "":
+            throw CoreError("tokenizer model has no \"type\"", file: file)
+        default:
+            throw CoreError("unsupported tokenizer model \"\(type)\" (BPE and WordLevel are supported)", file: file)
+        }
+        normalizer = try json["normalizer"].flatMap { try TokenNormalizer.parse($0, file: file) }
+        preTokenizer = try json["pre_tokenizer"].flatMap { try TokenPreTokenizer.parse($0, file: file) }
+        decoder = try json["decoder"].flatMap { try TokenDecoder.parse($0, file: file) }
+
+        // Added tokens.
+        var added: [AddedToken] = []
+        if let list = json["added_tokens"], !list.isNull {
+            guard let items = list.arrayValue else { throw CoreError("\"added_tokens\" is not a list", file: file) }
+            for (i, t) in items.enumerated() {
+                guard let content = t["content"]?.stringValue else {
+                    throw CoreError("added token \(i) has no \"content\" string", file: file)
+                }
+                guard let jid = t["id"]?.intValue else { throw CoreError("added token \"\(content)\" has no integer \"id\"", file: file) }
+                guard jid >= 0 && jid < maxTokenID else {
+                    throw CoreError("added token \"\(content)\" has id \(jid), out of range", file: file)
+                }
+                if content.isEmpty { continue }
+                let special = t["special"]?.boolValue ?? false
+                added.append(AddedToken(
+                    id: vocab[TokenKey(content)] ?? jid, content: content, special: special,
+                    singleWord: t["single_word"]?.boolValue ?? false, lstrip: t["lstrip"]?.boolValue ?? false,
+                    rstrip: t["rstrip"]?.boolValue ?? false, normalized: t["normalized"]?.boolValue ?? !special))
+            }
+        }
+        addedTokens = added
+        var raw = AddedTokenMatcher(), norm = AddedTokenMatcher()
+        var byID: [Int: String] = [:], byContent: [TokenKey: Int] = [:]
+        // HF builds its matchers from special tokens first, then the others.
+        for t in added.filter({ $0.special }) + added.filter({ !$0.special }) {
+            let pattern = Array(t.content.unicodeScalars)
+            if t.normalized {
+                norm.add(t, pattern: normalizer?.apply(pattern) ?? pattern)
+            } else {
+                raw.add(t, pattern: pattern)
+            }
+        }
+        for t in added {
+            byID[t.id] = t.content
+            byContent[TokenKey(t.content)] = t.id
+        }
+        rawMatcher = raw
+        normalizedMatcher = norm
+        addedByID = byID
+        addedByContent = byContent
+        vocabSize = max(vocabR.count, (added.map { $0.id }.max() ?? -1) + 1)
+    }
+
+    /// Reads and parses a tokenizer.json file.
+    public convenience init(contentsOf path: String) throws {
+        let bytes = try Tokenizer.readFile(path)
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: bytes)
+        } catch let e as JSONError {
+            throw CoreError("not valid JSON: \(e)", file: path)
+        }
+        try self.init(json: json, file: path)
+    }
+
+    // MARK: Encoding
+
     /// Token ids of `text`, without added special tokens (post-processor not applied).
-    public func encode(_ text: String) -> [Int] { [] }
-    /// Text of `ids`, as HF `decode(skip_special_tokens=False)`.
-    public func decode(_ ids: [Int]) -> String { "" }
-    /// The vocabulary string of `id`, if in range.
-    public func token(_ id: Int) -> String? { nil }
-    /// The id of vocabulary string `token`.
-    public func id(of token: String) -> Int? { nil }
+    public func encode(_ text: String) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(text.utf8.count / 3 + 4)
+        var stage1: [TextSegment] = []
+        rawMatcher.split(Array(text.unicodeScalars), into: &stage1)
+        var stage2: [TextSegment] = []
+        for seg in stage1 {
+            switch seg {
+            case .token(let id): out.append(id)
+            case .text(let piece):
+                stage2.removeAll(keepingCapacity: true)
+                normalizedMatcher.split(normalizer?.apply(piece) ?? piece, into: &stage2)
+                for seg2 in stage2 {
+                    switch seg2 {
+                    case .token(let id): out.append(id)
+                    case .text(let p):
+                        if let pre = preTokenizer {
+                            for word in pre.apply([p]) { tokenizeWord(word, into: &out) }
+                        } else {
+                            tokenizeWord(p, into: &out)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Token ids and token strings of `text` (as `encode`).
+    public func encodeWithTokens(_ text: String) -> [(id: Int, token: String)] {
+        encode(text).map { ($0, token($0) ?? "") }
+    }
+
+    @inline(__always) private func tokenizeWord(_ word: Scalars, into out: inout [Int]) {
+        switch model {
+        case .bpe(let b): b.tokenize(word, into: &out)
+        case .wordLevel(let w): w.tokenize(word, into: &out)
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Text of `ids`, as HF `decode(skip_special_tokens=False)`; unknown ids are skipped.
+    public func decode(_ ids: [Int]) -> String {
+        decode(ids, skipSpecialTokens: false)
+    }
+
+    /// Text of `ids`; with `skipSpecialTokens`, special added tokens are left out.
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+        var tokens: [String] = []
+        tokens.reserveCapacity(ids.count)
+        let special = skipSpecialTokens ? specialTokenIDs : []
+        for id in ids {
+            if special.contains(id) { continue }
+            if let t = token(id) { tokens.append(t) }
+        }
+        guard let decoder else { return tokens.joined(separator: " ") }
+        return decoder.decodeChain(tokens).joined()
+    }
+
+    // MARK: Vocabulary
+
+    /// The vocabulary string of `id` (added tokens first), if in range.
+    public func token(_ id: Int) -> String? {
+        if let t = addedByID[id] { return t }
+        let r: [String?]
+        switch model {
+        case .bpe(let b): r = b.vocabR
+        case .wordLevel(let w): r = w.vocabR
+        }
+        guard id >= 0 && id < r.count else { return nil }
+        return r[id]
+    }
+
+    /// The id of vocabulary string `token` (added tokens first).
+    public func id(of token: String) -> Int? {
+        let key = TokenKey(token)
+        if let id = addedByContent[key] { return id }
+        switch model {
+        case .bpe(let b): return b.vocab[key]
+        case .wordLevel(let w): return w.vocab[key]
+        }
+    }
+
+    /// Ids of the added tokens marked special (e.g. `<|endoftext|>`).
+    public var specialTokenIDs: Set<Int> { Set(addedTokens.filter { $0.special }.map { $0.id }) }
+
+    /// True for a WordLevel model (whole words, no subwords).
+    public var isWordLevel: Bool {
+        if case .wordLevel = model { return true }
+        return false
+    }
+
+    // MARK: Files
+
+    /// Writes `json` as tokenizer.json at `path`.
+    public func save(to path: String) throws {
+        try Tokenizer.writeFile(path, Array(json.serialized().utf8))
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        guard let f = fopen(path, "rb") else { throw CoreError("cannot open the tokenizer file", file: path) }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n > 0 { out.append(contentsOf: buf[0..<n]) }
+            if n < buf.count {
+                if ferror(f) != 0 { throw CoreError("cannot read the tokenizer file", file: path) }
+                break
+            }
+        }
+        return out
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        guard let f = fopen(path, "wb") else { throw CoreError("cannot create the tokenizer file", file: path) }
+        let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        let closed = fclose(f)
+        if n != bytes.count || closed != 0 { throw CoreError("cannot write the tokenizer file", file: path) }
+    }
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Regenerates the committed test fixtures under ``Tests/Fixtures`` with Hugging Face as the oracle.
+
+Needs: ``pip install torch transformers tokenizers safetensors`` (made with torch 2.15 CPU,
+transformers 5.24, tokenizers 0.23, safetensors 0.8). Python is used only here, never by the tests.
+
+Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each exposing
+``main(out_root: pathlib.Path)``:
+
+* ``models.py`` writes ``corpus.txt``, ``corpus.jsonl``, ``facts.json``, ``models/<name>/`` (tiny
+  random HF checkpoints + ``tokenizer.json`` + ``expected.json`` + ``expected.safetensors``) and
+  ``series/`` (checkpoint folders with mixed step names + ``expected.json``).
+* ``tokenizers.py`` (if present) writes ``tokenizers/``.
+
+See ``Tests/Fixtures/README.md`` for what every recorded number means. Everything is seeded and
+single-threaded, so re-running reproduces identical files.
+
+Usage::
+
+    python3 Scripts/make-fixtures.py              # all generators, into Tests/Fixtures
+    python3 Scripts/make-fixtures.py models       # only Scripts/fixtures/models.py
+    python3 Scripts/make-fixtures.py --out /tmp/fx models
+"""
+
+import argparse
+import importlib.util
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GENERATORS = ROOT / "Scripts" / "fixtures"
+
+
+def load_generator(path: pathlib.Path):
+    """Imports one generator file under a private module name (a file called ``tokenizers.py``
+    must not shadow the ``tokenizers`` package, so the folder is never put on ``sys.path``)."""
+    spec = importlib.util.spec_from_file_location(f"ke_fixture_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("only", nargs="*", help="generator names to run (default: all)")
+    ap.add_argument("--out", type=pathlib.Path, default=ROOT / "Tests" / "Fixtures")
+    args = ap.parse_args()
+    files = sorted(p for p in GENERATORS.glob("*.py") if not p.name.startswith("_"))
+    if args.only:
+        unknown = set(args.only) - {p.stem for p in files}
+        if unknown:
+            print(f"unknown generators: {sorted(unknown)}", file=sys.stderr)
+            return 2
+        files = [p for p in files if p.stem in args.only]
+    for path in files:
+        print(f"[{path.stem}]")
+        load_generator(path).main(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+// MARK: config.json → ModelConfig
+//
+// Reads a Hugging Face `config.json` the way transformers 5.x interprets it for the four
+// supported architectures (defaults from the `*Config` dataclasses):
+//
+//   OLMo      OlmoConfig: num_key_value_heads ← heads; hidden_act "silu"; attention_bias false;
+//             clip_qkv null; tie_word_embeddings false; OlmoLayerNorm = F.layer_norm without
+//             weight/bias, eps fixed at 1e-5; MLP gate/up/down without bias.
+//   Llama     LlamaConfig: rms_norm_eps 1e-6; head_dim ← hidden/heads; attention_bias false;
+//             mlp_bias false; tie_word_embeddings false.
+//   GPT-NeoX  GPTNeoXConfig: hidden_act "gelu" (erf); use_parallel_residual true;
+//             layer_norm_eps 1e-5; attention_bias true; tie_word_embeddings false;
+//             rope_theta ← rope_parameters.rope_theta, else rotary_emb_base, else 10000;
+//             partial_rotary_factor ← rope_parameters, else rotary_pct, else 0.25;
+//             rotary dims = int(head_dim · factor). MLP always has biases.
+//   GPT-2     GPT2Config: n_inner null → 4·n_embd; activation_function "gelu_new";
+//             layer_norm_epsilon 1e-5; tie_word_embeddings true; learned positions.
+//
+// RoPE (OLMo, Llama): `rope_scaling` (legacy) wins over `rope_parameters` when non-empty; the
+// theta comes from rope_parameters.rope_theta, else top-level `rope_theta`, else 10000; the
+// type from rope_parameters.rope_type, else `.type`, else "default". Only "default" is
+// supported. Llama and OLMo rotate the full head (partial_rotary_factor is not used by their
+// default RoPE).
+
+/// The causal-LM classes ke can load, for error messages.
+let supportedArchitectureNames = Architecture.allCases.map(\.hfClassName).joined(separator: ", ")
+
+extension ModelConfig {
+    /// Parses a `config.json` text.
+    public init(huggingFaceJSON text: String, file: String? = nil) throws {
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) }
+        catch let e as JSONError { throw CoreError("config is not valid JSON: \(e.description)", file: file) }
+        try self.init(huggingFace: json, file: file)
+    }
+
+    /// Reads and parses the `config.json` at `path`.
+    public static func load(path: String) throws -> ModelConfig {
+        guard fileExists(path) else { throw CoreError("missing config.json", file: path) }
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes: try readFileBytes(path)) }
+        catch let e as JSONError { throw CoreError("config is not valid JSON: \(e.description)", file: path) }
+        return try ModelConfig(huggingFace: json, file: path)
+    }
+
+    /// Interprets a parsed `config.json` as transformers does.
+    public init(huggingFace json: JSONValue, file: String? = nil) throws {
+        guard let raw = json.dictionary else { throw CoreError("config is not a JSON object", file: file) }
+        let r = ConfigReader(raw: raw, file: file)
+        let arch = try r.architecture()
+        switch arch {
+        case .olmo: self = try r.olmoOrLlama(arch)
+        case .llama: self = try r.olmoOrLlama(arch)
+        case .gptNeoX: self = try r.gptNeoX()
+        case .gpt2: self = try r.gpt2()
+        }
+        try r.validate(self)
+    }
+}
+
+/// Typed access to config keys with errors that name the key.
+struct ConfigReader {
+    let raw: [String: JSONValue]
+    let file: String?
+
+    func fail(_ m: String) -> CoreError { CoreError(m, file: file) }
+
+    /// The value of `key`, treating JSON null as absent.
+    func value(_ key: String) -> JSONValue? {
+        guard let v = raw[key], !v.isNull else { return nil }
+        return v
+    }
+
+    func int(_ key: String, _ def: Int? = nil) throws -> Int {
+        guard let v = value(key) else {
+            if let def { return def }
+            throw fail("config is missing \"\(key)\"")
+        }
+        guard let i = v.intValue else { throw fail("\"\(key)\" must be an integer, found \(v.serialized())") }
+        return i
+    }
+
+    func optionalInt(_ key: String) throws -> Int? {
+        guard value(key) != nil else { return nil }
+        return try int(key)
+    }
+
+    func double(_ key: String, _ def: Double) throws -> Double {
+        guard let v = value(key) else { return def }
+        guard let d = v.doubleValue, d.isFinite else { throw fail("\"\(key)\" must be a finite number, found \(v.serialized())") }
+        return d
+    }
+
+    func bool(_ key: String, _ def: Bool) throws -> Bool {
+        guard let v = value(key) else { return def }
+        guard let b = v.boolValue else { throw fail("\"\(key)\" must be true or false, found \(v.serialized())") }
+        return b
+    }
+
+    func string(_ key: String, _ def: String) throws -> String {
+        guard let v = value(key) else { return def }
+        guard let s = v.stringValue else { throw fail("\"\(key)\" must be a string, found \(v.serialized())") }
+        return s
+    }
+
+    // MARK: Architecture
+
+    func architecture() throws -> Architecture {
+        if let archs = value("architectures") {
+            guard let list = archs.arrayValue, let first = list.first?.stringValue else {
+                throw fail("\"architectures\" must be a non-empty list of class names")
+            }
+            if let a = Architecture.allCases.first(where: { $0.hfClassName == first }) { return a }
+            throw fail("unsupported architecture \(first); supported: \(supportedArchitectureNames)")
+        }
+        if let mt = value("model_type") {
+            guard let s = mt.stringValue else { throw fail("\"model_type\" must be a string") }
+            if let a = Architecture(rawValue: s) { return a }
+            throw fail("unsupported model_type \"\(s)\"; supported: \(supportedArchitectureNames)")
+        }
+        throw fail("config has neither \"architectures\" nor \"model_type\"; supported: \(supportedArchitectureNames)")
+    }
+
+    // MARK: Activations
+
+    /// transformers' ACT2FN names mapped to ke's activations (mathematically identical forms only).
+    func activation(_ key: String, _ def: String) throws -> Activation {
+        let name = try string(key, def)
+        switch name {
+        case "gelu", "gelu_python": return .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_python_tanh", "gelu_accurate": return .geluTanh
+        case "silu", "swish": return .silu
+        case "relu": return .relu
+        default:
+            throw fail("unsupported activation \"\(name)\" in \"\(key)\"; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, silu, swish, relu")
+        }
+    }
+
+    // MARK: RoPE
+
+    /// The effective rope parameters object, following transformers' precedence.
+    func ropeParameters() throws -> [String: JSONValue] {
+        for key in ["rope_scaling", "rope_parameters"] {
+            guard let v = value(key) else { continue }
+            guard let d = v.dictionary else { throw fail("\"\(key)\" must be an object, found \(v.serialized())") }
+            if !d.isEmpty { return d }
+        }
+        return [:]
+    }
+
+    /// Refuses RoPE variants other than the default one.
+    func checkDefaultRope(_ rp: [String: JSONValue]) throws {
+        let type = rp["rope_type"]?.stringValue ?? rp["type"]?.stringValue ?? "default"
+        guard type == "default" else {
+            throw fail("RoPE scaling \"\(type)\" is not supported (only the default rotary embedding)")
+        }
+    }
+
+    func ropeNumber(_ rp: [String: JSONValue], _ key: String) throws -> Double? {
+        guard let v = rp[key], !v.isNull else { return nil }
+        guard let d = v.doubleValue, d.isFinite else { throw fail("rope parameter \"\(key)\" must be a number, found \(v.serialized())") }
+        return d
+    }
+
+    // MARK: Families
+
+    func olmoOrLlama(_ arch: Architecture) throws -> ModelConfig {
+        let D = try int("hidden_size"), H = try int("num_attention_heads")
+        try positive("hidden_size", D); try positive("num_attention_heads", H)
+        let KV = try optionalInt("num_key_value_heads") ?? H
+        let headDim = try optionalInt("head_dim") ?? (D / H)
+        guard D % H == 0 else {
+            throw fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
+        }
+        let rp = try ropeParameters()
+        try checkDefaultRope(rp)
+        let theta = try ropeNumber(rp, "rope_theta") ?? double("rope_theta", 10000)
+        var norm = NormKind.rmsNorm
+        var eps = Float(try double("rms_norm_eps", 1e-6))
+        var clip: Float? = nil
+        var mlpBias = false
+        if arch == .olmo {
+            norm = .nonParametricLayerNorm
+            eps = 1e-5
+            if value("clip_qkv") != nil {
+                let c = try double("clip_qkv", 0)
+                guard c > 0 else { throw fail("\"clip_qkv\" must be positive, found \(c)") }
+                clip = Float(c)
+            }
+        } else {
+            mlpBias = try bool("mlp_bias", false)
+            if mlpBias {
+                throw fail("\"mlp_bias\": true is not supported (the gate projection bias has no place in ke's parameter layout)")
+            }
+        }
+        return ModelConfig(
+            architecture: arch, vocabSize: try int("vocab_size", arch == .olmo ? 50304 : 32000),
+            hiddenSize: D, numLayers: try int("num_hidden_layers"), numHeads: H, numKVHeads: KV,
+            headDim: headDim, intermediateSize: try int("intermediate_size"),
+            maxPositions: try int("max_position_embeddings", 2048), norm: norm, normEps: eps,
+            activation: try activation("hidden_act", "silu"), gatedMLP: true,
+            rotaryDim: headDim, ropeTheta: theta, learnedPositions: false, parallelResidual: false,
+            tieWordEmbeddings: try bool("tie_word_embeddings", false), clipQKV: clip,
+            attentionBias: try bool("attention_bias", false), mlpBias: mlpBias, rawJSON: raw)
+    }
+
+    func gptNeoX() throws -> ModelConfig {
+        let D = try int("hidden_size"), H = try int("num_attention_heads")
+        try positive("hidden_size", D); try positive("num_attention_heads", H)
+        guard D % H == 0 else {
+            throw fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
+        }
+        let headDim = D / H
+        let rp = try ropeParameters()
+        try checkDefaultRope(rp)
+        let theta = try ropeNumber(rp, "rope_theta") ?? double("rotary_emb_base", 10000)
+        let pct = try ropeNumber(rp, "partial_rotary_factor") ?? double("rotary_pct", 0.25)
+        guard pct >= 0, pct <= 1 else { throw fail("partial rotary factor \(pct) must be between 0 and 1") }
+        let rotaryDim = Int(Double(headDim) * pct)
+        guard rotaryDim % 2 == 0 else {
+            throw fail("rotary dimension \(rotaryDim) (head_dim \(headDim) × \(pct)) must be even")
+        }
+        return ModelConfig(
+            architecture: .gptNeoX, vocabSize: try int("vocab_size", 50432), hiddenSize: D,
+            numLayers: try int("num_hidden_layers"), numHeads: H, numKVHeads: H, headDim: headDim,
+            intermediateSize: try int("intermediate_size"),
+            maxPositions: try int("max_position_embeddings", 2048), norm: .layerNorm(bias: true),
+            normEps: Float(try double("layer_norm_eps", 1e-5)),
+            activation: try activation("hidden_act", "gelu"), gatedMLP: false,
+            rotaryDim: rotaryDim, ropeTheta: theta, learnedPositions: false,
+            parallelResidual: try bool("use_parallel_residual", true),
+            tieWordEmbeddings: try bool("tie_word_embeddings", false), clipQKV: nil,
+            attentionBias: try bool("attention_bias", true), mlpBias: true, rawJSON: raw)
+    }
+
+    func gpt2() throws -> ModelConfig {
+        let D = try int("n_embd", 768), H = try int("n_head", 12)
+        try positive("n_embd", D); try positive("n_head", H)
+        guard D % H == 0 else { throw fail("n_embd \(D) is not divisible by n_head \(H)") }
+        for key in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"] {
+            if try bool(key, false) { throw fail("GPT-2 option \"\(key)\": true is not supported") }
+        }
+        if !(try bool("scale_attn_weights", true)) {
+            throw fail("GPT-2 option \"scale_attn_weights\": false is not supported")
+        }
+        let F = try optionalInt("n_inner") ?? 4 * D
+        return ModelConfig(
+            architecture: .gpt2, vocabSize: try int("vocab_size", 50257), hiddenSize: D,
+            numLayers: try int("n_layer", 12), numHeads: H, numKVHeads: H, headDim: D / H,
+            intermediateSize: F, maxPositions: try int("n_positions", 1024),
+            norm: .layerNorm(bias: true), normEps: Float(try double("layer_norm_epsilon", 1e-5)),
+            activation: try activation("activation_function", "gelu_new"), gatedMLP: false,
+            rotaryDim: 0, ropeTheta: 10000, learnedPositions: true, parallelResidual: false,
+            tieWordEmbeddings: try bool("tie_word_embeddings", true), clipQKV: nil,
+            attentionBias: true, mlpBias: true, rawJSON: raw)
+    }
+
+    // MARK: Validation
+
+    func positive(_ key: String, _ v: Int) throws {
+        guard v > 0 else { throw fail("\"\(key)\" must be positive, found \(v)") }
+    }
+
+    /// Checks sizes that every architecture needs (after defaults were applied).
+    func validate(_ c: ModelConfig) throws {
+        let names: [(String, Int)] = [
+            ("vocab_size", c.vocabSize), ("hidden size", c.hiddenSize), ("number of layers", c.numLayers),
+            ("attention heads", c.numHeads), ("key/value heads", c.numKVHeads), ("head_dim", c.headDim),
+            ("intermediate size", c.intermediateSize), ("max positions", c.maxPositions),
+        ]
+        for (n, v) in names where v <= 0 { throw fail("\(n) must be positive, found \(v)") }
+        for (n, v) in names where v >= 1 << 31 { throw fail("\(n) \(v) is absurdly large") }
+        guard c.numLayers <= 1 << 16 else { throw fail("number of layers \(c.numLayers) is absurdly large") }
+        guard c.numHeads % c.numKVHeads == 0 else {
+            throw fail("num_key_value_heads \(c.numKVHeads) does not divide num_attention_heads \(c.numHeads)")
+        }
+        guard c.normEps > 0, c.normEps.isFinite else { throw fail("norm epsilon must be positive, found \(c.normEps)") }
+        guard c.ropeTheta > 0 else { throw fail("rope_theta must be positive, found \(c.ropeTheta)") }
+        // Guard the parameter count against overflow and absurd sizes (2^40 scalars = 4 TB).
+        var total = 0
+        for (name, shape) in canonicalTensorShapes(for: c) {
+            var n = 1
+            for d in shape {
+                let (p, o) = n.multipliedReportingOverflow(by: d)
+                guard !o, p < 1 << 40 else { throw fail("tensor \(name) \(shape) is too large") }
+                n = p
+            }
+            total += n
+            guard total < 1 << 40 else { throw fail("model has too many parameters") }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+// MARK: The tensors of a checkpoint directory
+//
+// A directory holds either one `model.safetensors` or a sharded set described by
+// `model.safetensors.index.json` ({"weight_map": {tensor name: shard file}}). This type hides
+// the difference: it maps every tensor name to the open file that holds it.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// All safetensors tensors of a model directory, single-file or sharded.
+public final class SafetensorsCheckpoint: @unchecked Sendable {
+    /// The files opened (one, or one per shard).
+    public let files: [SafetensorsFile]
+    private let location: [String: (file: Int, info: SafetensorsTensorInfo)]
+
+    /// Tensor names, sorted.
+    public var names: [String] { location.keys.sorted() }
+
+    /// Opens `directory/model.safetensors`, or the shards listed by
+    /// `directory/model.safetensors.index.json` when there is no single file.
+    public init(directory: String) throws {
+        let single = directory + "/model.safetensors"
+        let indexPath = directory + "/model.safetensors.index.json"
+        if fileExists(single) {
+            let f = try SafetensorsFile(path: single)
+            files = [f]
+            var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
+            for t in f.tensors { loc[t.name] = (0, t) }
+            location = loc
+            return
+        }
+        guard fileExists(indexPath) else {
+            throw CoreError("missing model.safetensors (and no model.safetensors.index.json); pytorch_model.bin checkpoints are not supported", file: directory)
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes: try readFileBytes(indexPath)) }
+        catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: indexPath) }
+        guard let map = json["weight_map"]?.objectValue else {
+            throw CoreError("missing object \"weight_map\"", file: indexPath)
+        }
+        var shardIndex: [String: Int] = [:]
+        var opened: [SafetensorsFile] = []
+        var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
+        for (name, v) in map {
+            guard let shard = v.stringValue else {
+                throw CoreError("weight_map entry for '\(name)' is not a file name", file: indexPath)
+            }
+            try validateShardName(shard, indexPath: indexPath)
+            let fi: Int
+            if let k = shardIndex[shard] { fi = k } else {
+                let p = directory + "/" + shard
+                guard fileExists(p) else {
+                    throw CoreError("shard '\(shard)' listed in the index does not exist", file: indexPath)
+                }
+                opened.append(try SafetensorsFile(path: p))
+                fi = opened.count - 1
+                shardIndex[shard] = fi
+            }
+            guard let info = opened[fi].info(name) else {
+                throw CoreError("tensor '\(name)' is not in shard '\(shard)' as the index claims", file: indexPath)
+            }
+            loc[name] = (fi, info)
+        }
+        files = opened
+        location = loc
+    }
+
+    /// The header entry of `name`, if present.
+    public func info(_ name: String) -> SafetensorsTensorInfo? { location[name]?.info }
+
+    /// Converts tensor `name` to Float32 into `dest` (count must match).
+    public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
+        guard let l = location[name] else { throw CoreError("no tensor named '\(name)'") }
+        try files[l.file].read(name, into: dest)
+    }
+
+    /// The values of `name` as Float32.
+    public func floats(_ name: String) throws -> [Float] {
+        guard let l = location[name] else { throw CoreError("no tensor named '\(name)'") }
+        return try files[l.file].floats(name)
+    }
+}
+
+/// Rejects shard names that could leave the model directory.
+func validateShardName(_ shard: String, indexPath: String) throws {
+    let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
+    guard !shard.isEmpty, !shard.hasPrefix("/"), !shard.contains("\\"), !shard.contains("\0"),
+          !parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+        throw CoreError("shard name '\(shard)' is not a plain file inside the model directory", file: indexPath)
+    }
+}
+
+// MARK: Small file helpers
+
+/// True when `path` exists and is a regular file (following symlinks).
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+}
+
+/// True when `path` exists and is a directory.
+func directoryExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// Writes `bytes` to `path` (replacing it).
+func writeFileBytes(_ bytes: [UInt8], to path: String) throws {
+    guard let fp = fopen(path, "wb") else {
+        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: path)
+    }
+    let n = bytes.withUnsafeBytes { b in b.count == 0 ? 0 : fwrite(b.baseAddress!, 1, b.count, fp) }
+    let closed = fclose(fp)
+    guard n == bytes.count, closed == 0 else {
+        throw CoreError("write failed", file: path)
+    }
+}

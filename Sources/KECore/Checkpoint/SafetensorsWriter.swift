@@ -1,0 +1,133 @@
+// MARK: Safetensors writing
+//
+// Writes a file the Python `safetensors` library loads: header JSON padded with spaces to a
+// multiple of 8, `__metadata__` first, tensors laid out in the library's order (larger dtype
+// alignment first, then by name; with one dtype that is simply name order). The file is written
+// to a temporary sibling and renamed into place, so readers never see a half-written file.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One tensor to write: a name, a shape and a way to produce its Float32 values.
+public struct SafetensorsEntry {
+    public var name: String
+    public var shape: [Int]
+    /// Fills a buffer of exactly `shape.reduce(1, *)` elements.
+    let fill: (UnsafeMutableBufferPointer<Float>) throws -> Void
+
+    /// A tensor from an array (its count must match the shape).
+    public init(name: String, shape: [Int], values: [Float]) {
+        self.name = name
+        self.shape = shape
+        self.fill = { dest in
+            guard dest.count == values.count else {
+                throw CoreError("tensor '\(name)': shape \(shape) needs \(dest.count) values, got \(values.count)")
+            }
+            _ = values.withUnsafeBufferPointer { memcpy(dest.baseAddress!, $0.baseAddress!, 4 * values.count) }
+        }
+    }
+
+    /// A tensor produced on demand (so large models are written without a full extra copy).
+    public init(name: String, shape: [Int], fill: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
+        self.name = name
+        self.shape = shape
+        self.fill = fill
+    }
+}
+
+/// Writes `tensors` as a safetensors file at `path`, converting to `dtype` (F32, F16 or BF16).
+public func writeSafetensors(
+    _ tensors: [SafetensorsEntry], dtype: SafetensorsDType = .f32,
+    metadata: [String: String]? = nil, to path: String
+) throws {
+    guard dtype.isWeightType else {
+        throw CoreError("can only write F32, F16 or BF16 tensors, not \(dtype.rawValue)", file: path)
+    }
+    // Validate names and shapes; compute extents in write order.
+    var seen = Set<String>()
+    var counts: [Int] = []
+    for t in tensors {
+        guard t.name != "__metadata__", seen.insert(t.name).inserted else {
+            throw CoreError("tensor name '\(t.name)' is reserved or repeated", file: path)
+        }
+        var c = 1
+        for d in t.shape {
+            guard d >= 0 else { throw CoreError("tensor '\(t.name)': negative dimension", file: path) }
+            let (p, o) = c.multipliedReportingOverflow(by: d)
+            guard !o else { throw CoreError("tensor '\(t.name)': element count overflows", file: path) }
+            c = p
+        }
+        counts.append(c)
+    }
+    let order = tensors.indices.sorted { tensors[$0].name.utf8.lexicographicallyPrecedes(tensors[$1].name.utf8) }
+    var pairs: [(String, JSONValue)] = []
+    if let metadata {
+        pairs.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) })))
+    }
+    var offset = 0
+    for i in order {
+        let bytes = counts[i] * dtype.size
+        pairs.append((tensors[i].name, .object([
+            ("dtype", .string(dtype.rawValue)),
+            ("shape", .array(tensors[i].shape.map { .int($0) })),
+            ("data_offsets", .array([.int(offset), .int(offset + bytes)])),
+        ])))
+        offset += bytes
+    }
+    var header = Array(JSONValue.object(pairs).serialized().utf8)
+    while header.count % 8 != 0 { header.append(0x20) }
+
+    let tmp = path + ".tmp-\(getpid())"
+    guard let fp = fopen(tmp, "wb") else {
+        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: tmp)
+    }
+    var ok = false
+    defer {
+        if !ok { fclose(fp); unlink(tmp) }
+    }
+    func put(_ p: UnsafeRawPointer, _ n: Int) throws {
+        guard n == 0 || fwrite(p, 1, n, fp) == n else {
+            throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
+        }
+    }
+    var len = UInt64(header.count).littleEndian
+    try withUnsafeBytes(of: &len) { try put($0.baseAddress!, 8) }
+    try header.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
+    for i in order {
+        let n = counts[i]
+        if n == 0 { continue }
+        var scratch = [Float](repeating: 0, count: n)
+        try scratch.withUnsafeMutableBufferPointer { try tensors[i].fill($0) }
+        switch dtype {
+        case .f32:
+            try scratch.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
+        case .f16, .bf16:
+            var half = [UInt16](repeating: 0, count: n)
+            scratch.withUnsafeBufferPointer { s in
+                half.withUnsafeMutableBufferPointer { h in
+                    if dtype == .f16 { for j in 0..<n { h[j] = floatToHalfBits(s[j]).littleEndian } }
+                    else { for j in 0..<n { h[j] = floatToBF16Bits(s[j]).littleEndian } }
+                }
+            }
+            try half.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
+        default:
+            break
+        }
+    }
+    guard fflush(fp) == 0, fsync(fileno(fp)) == 0 else {
+        throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
+    }
+    ok = true
+    guard fclose(fp) == 0 else {
+        unlink(tmp)
+        throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
+    }
+    guard rename(tmp, path) == 0 else {
+        let msg = String(cString: strerror(errno))
+        unlink(tmp)
+        throw CoreError("cannot rename temporary file into place: \(msg)", file: path)
+    }
+}

@@ -1,0 +1,348 @@
+// MARK: Hugging Face tensor names ↔ canonical parameters
+//
+// Each architecture publishes its weights under its own names and, for GPT-2 and GPT-NeoX,
+// in its own layouts:
+//
+//   GPT-2 Conv1D      weight stored [in, out]          → canonical [out, in] (transpose)
+//   GPT-2 c_attn      weight [D, 3D] = [in, (q|k|v)]   → q.w, k.w, v.w, each transposed
+//                     bias [3D] = (q|k|v)              → q.b, k.b, v.b
+//   GPT-NeoX QKV      weight [3D, D], rows ordered (head, {q,k,v}, head_dim) → q/k/v rows
+//                     bias [3D] in the same order
+//
+// Model prefixes (`model.`, `gpt_neox.`, `transformer.`) are detected from the embedding's name,
+// so bare base-model saves load too. The output head never has a prefix; GPT-NeoX calls it
+// `embed_out.weight` (published checkpoints; written back that way) or `lm_head.weight`
+// (transformers ≥ 5 renames on load).
+//
+// Extra tensors: known non-parameter buffers (attention masks `attn.bias`, `masked_bias`,
+// `rotary_emb.inv_freq`) and a head stored alongside tied embeddings are ignored; any other
+// unexpected tensor is an ERROR, because it means the checkpoint has parameters the config
+// does not describe (e.g. a q/k norm), and silently dropping them would change the model.
+
+/// How one Hugging Face tensor relates to canonical tensors.
+enum HFTensorRole: Equatable {
+    /// Same layout as the canonical tensor.
+    case direct(String)
+    /// HF [in, out] (Conv1D) ↔ canonical [out, in].
+    case transposed(String)
+    /// GPT-2 `c_attn.weight` [D, 3D] ↔ `L{l}.q.w`, `k.w`, `v.w`.
+    case gpt2QKVWeight(layer: Int)
+    /// GPT-2 `c_attn.bias` [3D] ↔ `L{l}.q.b`, `k.b`, `v.b`.
+    case gpt2QKVBias(layer: Int)
+    /// GPT-NeoX `query_key_value.weight` [3D, D], per-head interleaved.
+    case neoxQKVWeight(layer: Int)
+    /// GPT-NeoX `query_key_value.bias` [3D], per-head interleaved.
+    case neoxQKVBias(layer: Int)
+
+    /// The canonical tensors this HF tensor fills.
+    var canonicalNames: [String] {
+        switch self {
+        case .direct(let n), .transposed(let n): return [n]
+        case .gpt2QKVWeight(let l), .neoxQKVWeight(let l): return ["L\(l).q.w", "L\(l).k.w", "L\(l).v.w"]
+        case .gpt2QKVBias(let l), .neoxQKVBias(let l): return ["L\(l).q.b", "L\(l).k.b", "L\(l).v.b"]
+        }
+    }
+}
+
+/// One Hugging Face tensor: full name, shape in the checkpoint, and its role.
+struct HFTensorSpec: Equatable {
+    var name: String
+    var shape: [Int]
+    var role: HFTensorRole
+}
+
+/// Prefix candidates, preferred (published) first.
+func hfPrefixes(_ a: Architecture) -> [String] {
+    switch a {
+    case .olmo, .llama: return ["model.", ""]
+    case .gptNeoX: return ["gpt_neox.", ""]
+    case .gpt2: return ["transformer.", ""]
+    }
+}
+
+/// The embedding's name without prefix (used to detect the prefix).
+func hfEmbeddingName(_ a: Architecture) -> String {
+    switch a {
+    case .olmo, .llama: return "embed_tokens.weight"
+    case .gptNeoX: return "embed_in.weight"
+    case .gpt2: return "wte.weight"
+    }
+}
+
+/// The HF tensors of a model with configuration `c`, named with `prefix` and head `headName`.
+func huggingFaceTensorSpecs(for c: ModelConfig, prefix p: String, headName: String? = nil) -> [HFTensorSpec] {
+    let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
+    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+    var out: [HFTensorSpec] = []
+    func add(_ name: String, _ shape: [Int], _ role: HFTensorRole) {
+        out.append(HFTensorSpec(name: name, shape: shape, role: role))
+    }
+    /// Norm tensors `hf`.weight/.bias → canonical `canon`.w/.b, as the config's norm kind has them.
+    func norm(_ hf: String, _ canon: String) {
+        switch c.norm {
+        case .nonParametricLayerNorm: break
+        case .rmsNorm: add("\(hf).weight", [D], .direct("\(canon).w"))
+        case .layerNorm(let bias):
+            add("\(hf).weight", [D], .direct("\(canon).w"))
+            if bias { add("\(hf).bias", [D], .direct("\(canon).b")) }
+        }
+    }
+    switch c.architecture {
+    case .olmo, .llama:
+        add("\(p)embed_tokens.weight", [V, D], .direct("embed"))
+        for l in 0..<c.numLayers {
+            let h = "\(p)layers.\(l)", L = "L\(l)"
+            norm("\(h).input_layernorm", "\(L).attn_norm")
+            for (n, rows, canon) in [("q", qDim, "q"), ("k", kvDim, "k"), ("v", kvDim, "v")] {
+                add("\(h).self_attn.\(n)_proj.weight", [rows, D], .direct("\(L).\(canon).w"))
+                if c.attentionBias { add("\(h).self_attn.\(n)_proj.bias", [rows], .direct("\(L).\(canon).b")) }
+            }
+            add("\(h).self_attn.o_proj.weight", [D, qDim], .direct("\(L).o.w"))
+            if c.attentionBias { add("\(h).self_attn.o_proj.bias", [D], .direct("\(L).o.b")) }
+            norm("\(h).post_attention_layernorm", "\(L).mlp_norm")
+            add("\(h).mlp.gate_proj.weight", [F, D], .direct("\(L).gate.w"))
+            add("\(h).mlp.up_proj.weight", [F, D], .direct("\(L).up.w"))
+            if c.mlpBias { add("\(h).mlp.up_proj.bias", [F], .direct("\(L).up.b")) }
+            add("\(h).mlp.down_proj.weight", [D, F], .direct("\(L).down.w"))
+            if c.mlpBias { add("\(h).mlp.down_proj.bias", [D], .direct("\(L).down.b")) }
+        }
+        norm("\(p)norm", "final_norm")
+        if !c.tieWordEmbeddings { add(headName ?? "lm_head.weight", [V, D], .direct("lm_head")) }
+
+    case .gptNeoX:
+        add("\(p)embed_in.weight", [V, D], .direct("embed"))
+        for l in 0..<c.numLayers {
+            let h = "\(p)layers.\(l)", L = "L\(l)"
+            norm("\(h).input_layernorm", "\(L).attn_norm")
+            add("\(h).attention.query_key_value.weight", [3 * D, D], .neoxQKVWeight(layer: l))
+            if c.attentionBias { add("\(h).attention.query_key_value.bias", [3 * D], .neoxQKVBias(layer: l)) }
+            add("\(h).attention.dense.weight", [D, D], .direct("\(L).o.w"))
+            if c.attentionBias { add("\(h).attention.dense.bias", [D], .direct("\(L).o.b")) }
+            norm("\(h).post_attention_layernorm", "\(L).mlp_norm")
+            add("\(h).mlp.dense_h_to_4h.weight", [F, D], .direct("\(L).up.w"))
+            add("\(h).mlp.dense_h_to_4h.bias", [F], .direct("\(L).up.b"))
+            add("\(h).mlp.dense_4h_to_h.weight", [D, F], .direct("\(L).down.w"))
+            add("\(h).mlp.dense_4h_to_h.bias", [D], .direct("\(L).down.b"))
+        }
+        norm("\(p)final_layer_norm", "final_norm")
+        if !c.tieWordEmbeddings { add(headName ?? "embed_out.weight", [V, D], .direct("lm_head")) }
+
+    case .gpt2:
+        add("\(p)wte.weight", [V, D], .direct("embed"))
+        add("\(p)wpe.weight", [c.maxPositions, D], .direct("pos_embed"))
+        for l in 0..<c.numLayers {
+            let h = "\(p)h.\(l)", L = "L\(l)"
+            norm("\(h).ln_1", "\(L).attn_norm")
+            add("\(h).attn.c_attn.weight", [D, 3 * D], .gpt2QKVWeight(layer: l))
+            add("\(h).attn.c_attn.bias", [3 * D], .gpt2QKVBias(layer: l))
+            add("\(h).attn.c_proj.weight", [D, D], .transposed("\(L).o.w"))
+            add("\(h).attn.c_proj.bias", [D], .direct("\(L).o.b"))
+            norm("\(h).ln_2", "\(L).mlp_norm")
+            add("\(h).mlp.c_fc.weight", [D, F], .transposed("\(L).up.w"))
+            add("\(h).mlp.c_fc.bias", [F], .direct("\(L).up.b"))
+            add("\(h).mlp.c_proj.weight", [F, D], .transposed("\(L).down.w"))
+            add("\(h).mlp.c_proj.bias", [D], .direct("\(L).down.b"))
+        }
+        norm("\(p)ln_f", "final_norm")
+        if !c.tieWordEmbeddings { add(headName ?? "lm_head.weight", [V, D], .direct("lm_head")) }
+    }
+    return out
+}
+
+/// True for non-parameter buffers some checkpoints include.
+func isKnownBuffer(_ name: String) -> Bool {
+    let suffixes = [".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias",
+                    "rotary_emb.inv_freq"]
+    return suffixes.contains { name.hasSuffix($0) }
+}
+
+// MARK: Layout conversions
+
+/// dst[0..<n] = src[0..<n].
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    dst.update(from: src, count: n)
+}
+
+/// dst[c·dstStride + r] = src[r·srcStride + c] for r < rows, c < cols (cache-blocked).
+func transposeBlock(_ src: UnsafePointer<Float>, srcStride: Int, rows: Int, cols: Int,
+                    _ dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+    let B = 32
+    var r0 = 0
+    while r0 < rows {
+        let r1 = min(r0 + B, rows)
+        var c0 = 0
+        while c0 < cols {
+            let c1 = min(c0 + B, cols)
+            for r in r0..<r1 {
+                let s = src + r * srcStride
+                for c in c0..<c1 { dst[c * dstStride + r] = s[c] }
+            }
+            c0 = c1
+        }
+        r0 = r1
+    }
+}
+
+/// Fills canonical tensors of `store` from HF tensor data `hf` (laid out as `spec.shape`).
+func scatterHF(_ spec: HFTensorSpec, _ hf: UnsafePointer<Float>, into store: UnsafeMutablePointer<Float>,
+               slots: [TensorSlot], config c: ModelConfig) {
+    let D = c.hiddenSize, hd = c.headDim
+    switch spec.role {
+    case .direct:
+        copyFloats(store + slots[0].offset, hf, slots[0].count)
+    case .transposed:
+        // HF [in, out] → canonical [out, in]
+        transposeBlock(hf, srcStride: spec.shape[1], rows: spec.shape[0], cols: spec.shape[1],
+                       store + slots[0].offset, dstStride: spec.shape[0])
+    case .gpt2QKVWeight:
+        // HF [D(in), 3D(out)]: block j of columns → canonical j [D(out), D(in)]
+        for j in 0..<3 {
+            transposeBlock(hf + j * D, srcStride: 3 * D, rows: D, cols: D, store + slots[j].offset, dstStride: D)
+        }
+    case .gpt2QKVBias:
+        for j in 0..<3 { copyFloats(store + slots[j].offset, hf + j * D, D) }
+    case .neoxQKVWeight, .neoxQKVBias:
+        // HF row (h·3 + j)·hd + d  → canonical j row h·hd + d; a row has D (weight) or 1 (bias) values.
+        let rowLen = spec.shape.count == 1 ? 1 : D
+        for h in 0..<c.numHeads {
+            for j in 0..<3 {
+                let n = hd * rowLen
+                copyFloats(store + slots[j].offset + h * n, hf + (h * 3 + j) * n, n)
+            }
+        }
+    }
+}
+
+/// Produces HF tensor data (laid out as `spec.shape`) from canonical tensors of `store`.
+func gatherHF(_ spec: HFTensorSpec, from store: UnsafePointer<Float>, slots: [TensorSlot],
+              config c: ModelConfig, into hf: UnsafeMutablePointer<Float>) {
+    let D = c.hiddenSize, hd = c.headDim
+    switch spec.role {
+    case .direct:
+        copyFloats(hf, store + slots[0].offset, slots[0].count)
+    case .transposed:
+        // canonical [out, in] → HF [in, out]
+        transposeBlock(store + slots[0].offset, srcStride: spec.shape[0], rows: spec.shape[1], cols: spec.shape[0],
+                       hf, dstStride: spec.shape[1])
+    case .gpt2QKVWeight:
+        for j in 0..<3 {
+            transposeBlock(store + slots[j].offset, srcStride: D, rows: D, cols: D, hf + j * D, dstStride: 3 * D)
+        }
+    case .gpt2QKVBias:
+        for j in 0..<3 { copyFloats(hf + j * D, store + slots[j].offset, D) }
+    case .neoxQKVWeight, .neoxQKVBias:
+        let rowLen = spec.shape.count == 1 ? 1 : D
+        for h in 0..<c.numHeads {
+            for j in 0..<3 {
+                let n = hd * rowLen
+                copyFloats(hf + (h * 3 + j) * n, store + slots[j].offset + h * n, n)
+            }
+        }
+    }
+}
+
+// MARK: Loading and saving parameter stores
+
+/// Reads the parameters of `config` from `source`, checking names, dtypes and shapes.
+func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> ParameterStore {
+    let names = Set(source.names)
+    let prefix = hfPrefixes(c.architecture).first { names.contains($0 + hfEmbeddingName(c.architecture)) }
+        ?? hfPrefixes(c.architecture)[0]
+    var headName: String? = nil
+    if c.architecture == .gptNeoX && !names.contains("embed_out.weight") && names.contains("lm_head.weight") {
+        headName = "lm_head.weight"
+    }
+    let specs = huggingFaceTensorSpecs(for: c, prefix: prefix, headName: headName)
+
+    // Names: missing and unexpected.
+    let missing = specs.map(\.name).filter { !names.contains($0) }
+    if !missing.isEmpty {
+        var msg = "checkpoint is missing \(missing.count) tensor\(missing.count == 1 ? "" : "s"): "
+            + missing.prefix(8).joined(separator: ", ") + (missing.count > 8 ? ", …" : "")
+        if !c.tieWordEmbeddings && missing.contains(where: { $0 == "lm_head.weight" || $0 == "embed_out.weight" }) {
+            msg += " (tie_word_embeddings is false, so the output head must be stored)"
+        }
+        throw CoreError(msg, file: file)
+    }
+    let expected = Set(specs.map(\.name))
+    let heads: Set<String> = ["lm_head.weight", "embed_out.weight"]
+    let extra = source.names.filter {
+        !expected.contains($0) && !isKnownBuffer($0) && !(c.tieWordEmbeddings && heads.contains($0))
+    }
+    if !extra.isEmpty {
+        throw CoreError("checkpoint has \(extra.count) tensor\(extra.count == 1 ? "" : "s") that \(c.architecture.hfClassName) with this config does not have: "
+            + extra.prefix(8).joined(separator: ", ") + (extra.count > 8 ? ", …" : ""), file: file)
+    }
+
+    // Dtypes and shapes.
+    for s in specs {
+        guard let info = source.info(s.name) else { continue }
+        guard info.dtype.isWeightType else {
+            throw CoreError("tensor \(s.name) has dtype \(info.dtype.rawValue); weights must be F32, F16 or BF16", file: file)
+        }
+        guard info.shape == s.shape else {
+            throw CoreError("tensor \(s.name) has shape \(info.shape), the config implies \(s.shape)", file: file)
+        }
+    }
+
+    // Values: direct tensors go straight into the store; others through one scratch buffer.
+    var store = ParameterStore(config: c)
+    var slotsFor: [[TensorSlot]] = []
+    for s in specs {
+        var list: [TensorSlot] = []
+        for n in s.role.canonicalNames {
+            guard let slot = store.slot(n) else {
+                throw CoreError("internal: no canonical tensor \(n) for \(s.name)", file: file)
+            }
+            list.append(slot)
+        }
+        slotsFor.append(list)
+    }
+    let covered = Set(slotsFor.joined().map(\.name))
+    if let lost = store.slots.first(where: { !covered.contains($0.name) }) {
+        throw CoreError("internal: canonical tensor \(lost.name) has no checkpoint source", file: file)
+    }
+    var scratch: [Float] = []
+    try store.data.withUnsafeMutableBufferPointer { buf in
+        let base = buf.baseAddress!
+        for (s, slots) in zip(specs, slotsFor) {
+            let n = s.shape.reduce(1, *)
+            if case .direct = s.role {
+                try source.read(s.name, into: UnsafeMutableBufferPointer(start: base + slots[0].offset, count: n))
+                continue
+            }
+            if scratch.count < n { scratch = [Float](repeating: 0, count: n) }
+            try scratch.withUnsafeMutableBufferPointer { tmp in
+                try source.read(s.name, into: UnsafeMutableBufferPointer(rebasing: tmp[0..<n]))
+                scatterHF(s, tmp.baseAddress!, into: base, slots: slots, config: c)
+            }
+        }
+    }
+    return store
+}
+
+/// The HF tensors of `store` as safetensors entries (inverse of `loadParameters`).
+func huggingFaceEntries(config c: ModelConfig, store: ParameterStore) throws -> [SafetensorsEntry] {
+    let specs = huggingFaceTensorSpecs(for: c, prefix: hfPrefixes(c.architecture)[0])
+    var entries: [SafetensorsEntry] = []
+    for s in specs {
+        var slots: [TensorSlot] = []
+        for n in s.role.canonicalNames {
+            guard let slot = store.slot(n) else {
+                throw CoreError("parameter store has no tensor \(n) (needed for \(s.name))")
+            }
+            slots.append(slot)
+        }
+        let expected = s.shape.reduce(1, *)
+        guard slots.reduce(0, { $0 + $1.count }) == expected else {
+            throw CoreError("parameter store layout does not match the config at \(s.name)")
+        }
+        entries.append(SafetensorsEntry(name: s.name, shape: s.shape) { dest in
+            store.data.withUnsafeBufferPointer { src in
+                gatherHF(s, from: src.baseAddress!, slots: slots, config: c, into: dest.baseAddress!)
+            }
+        })
+    }
+    return entries
+}

@@ -1,0 +1,189 @@
+// MARK: Pre-tokenizers
+//
+// The `pre_tokenizer` of tokenizer.json: splits each text piece into words that the model
+// tokenises separately. Empty pieces are dropped after every step, as in HF.
+
+/// How a Split keeps its matches (HF `SplitDelimiterBehavior`).
+enum SplitBehavior: String {
+    case removed = "Removed", isolated = "Isolated", mergedWithPrevious = "MergedWithPrevious"
+    case mergedWithNext = "MergedWithNext", contiguous = "Contiguous"
+}
+
+/// A pre-tokenizer from tokenizer.json.
+indirect enum TokenPreTokenizer {
+    /// GPT-2 byte level: optional prefix space, optional GPT-2 regex split, then the byte map.
+    case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
+    case split(TextPattern, SplitBehavior, invert: Bool)
+    /// `\w+|[^\w\s]+` runs; white space removed.
+    case whitespace
+    /// Runs of non-White_Space.
+    case whitespaceSplit
+    /// Numeric scalars isolated (one each) or contiguous.
+    case digits(individual: Bool)
+    case sequence([TokenPreTokenizer])
+
+    /// Reads a `pre_tokenizer` object; nil for JSON null.
+    static func parse(_ j: JSONValue, file: String?) throws -> TokenPreTokenizer? {
+        if j.isNull { return nil }
+        guard let type = j["type"]?.stringValue else {
+            throw CoreError("tokenizer pre_tokenizer has no \"type\"", file: file)
+        }
+        switch type {
+        case "ByteLevel":
+            return .byteLevel(addPrefixSpace: j["add_prefix_space"]?.boolValue ?? true,
+                              useRegex: j["use_regex"]?.boolValue ?? true)
+        case "Split":
+            let pattern = try TextPattern.parse(j["pattern"], what: "Split pre_tokenizer", file: file)
+            let b = j["behavior"]?.stringValue ?? "Isolated"
+            guard let behavior = SplitBehavior(rawValue: b) else {
+                throw CoreError("unsupported Split behavior \"\(b)\"", file: file)
+            }
+            return .split(pattern, behavior, invert: j["invert"]?.boolValue ?? false)
+        case "Whitespace": return .whitespace
+        case "WhitespaceSplit": return .whitespaceSplit
+        case "Digits": return .digits(individual: j["individual_digits"]?.boolValue ?? false)
+        case "Sequence":
+            guard let items = j["pretokenizers"]?.arrayValue else {
+                throw CoreError("tokenizer Sequence pre_tokenizer has no \"pretokenizers\" list", file: file)
+            }
+            return .sequence(try items.compactMap { try parse($0, file: file) })
+        default:
+            throw CoreError("unsupported tokenizer pre_tokenizer \"\(type)\"", file: file)
+        }
+    }
+
+    /// Whether this ends in the byte map (so the model sees byte-level symbols).
+    var usesByteLevel: Bool {
+        switch self {
+        case .byteLevel: return true
+        case .sequence(let items): return items.contains { $0.usesByteLevel }
+        default: return false
+        }
+    }
+
+    /// Splits every piece of `pieces`; empty results are dropped.
+    func apply(_ pieces: [Scalars]) -> [Scalars] {
+        switch self {
+        case .sequence(let items):
+            var cur = pieces
+            for p in items { cur = p.apply(cur) }
+            return cur
+        case .byteLevel(let addPrefixSpace, let useRegex):
+            var out: [Scalars] = []
+            out.reserveCapacity(pieces.count * 2)
+            for var p in pieces {
+                if addPrefixSpace && p.first != " " { p.insert(" ", at: 0) }
+                if useRegex {
+                    var i = 0
+                    while i < p.count {
+                        let e = TextPattern.gpt2End(p, i)
+                        out.append(ByteLevelMap.map(Array(p[i..<e])))
+                        i = e
+                    }
+                } else if !p.isEmpty {
+                    out.append(ByteLevelMap.map(p))
+                }
+            }
+            return out
+        case .split(let pattern, let behavior, let invert):
+            var out: [Scalars] = []
+            for p in pieces {
+                var m = pattern.matches(in: p)
+                if invert { m = m.map { ($0.0, !$0.1) } }
+                TokenPreTokenizer.splitPieces(p, m, behavior, into: &out)
+            }
+            return out
+        case .whitespace:
+            var out: [Scalars] = []
+            for p in pieces {
+                var i = 0
+                while i < p.count {
+                    let c = p[i]
+                    if CharClass.isSpace(c) && !CharClass.isWord(c) { i += 1; continue }
+                    let word = CharClass.isWord(c)
+                    var j = i + 1
+                    while j < p.count {
+                        let d = p[j]
+                        if word ? !CharClass.isWord(d) : (CharClass.isWord(d) || CharClass.isSpace(d)) { break }
+                        j += 1
+                    }
+                    out.append(Array(p[i..<j]))
+                    i = j
+                }
+            }
+            return out
+        case .whitespaceSplit:
+            var out: [Scalars] = []
+            for p in pieces {
+                var i = 0
+                while i < p.count {
+                    if CharClass.isSpace(p[i]) { i += 1; continue }
+                    var j = i + 1
+                    while j < p.count && !CharClass.isSpace(p[j]) { j += 1 }
+                    out.append(Array(p[i..<j]))
+                    i = j
+                }
+            }
+            return out
+        case .digits(let individual):
+            var out: [Scalars] = []
+            for p in pieces {
+                // Each numeric scalar is one match; the text between is one non-match.
+                var m: [(Range<Int>, Bool)] = []
+                var last = 0
+                for (i, c) in p.enumerated() where CharClass.isNumber(c) {
+                    if last < i { m.append((last..<i, false)) }
+                    m.append((i..<(i + 1), true))
+                    last = i + 1
+                }
+                if last < p.count { m.append((last..<p.count, false)) }
+                TokenPreTokenizer.splitPieces(p, m, individual ? .isolated : .contiguous, into: &out)
+            }
+            return out
+        }
+    }
+
+    /// HF `NormalizedString::split`: applies `behavior` to the covering `matches` of `p`.
+    static func splitPieces(_ p: Scalars, _ matches: [(Range<Int>, Bool)], _ behavior: SplitBehavior,
+                            into out: inout [Scalars]) {
+        var parts: [(Range<Int>, remove: Bool)] = []
+        switch behavior {
+        case .isolated:
+            parts = matches.map { ($0.0, false) }
+        case .removed:
+            parts = matches.map { ($0.0, $0.1) }
+        case .contiguous:
+            var previous = false
+            for (r, isMatch) in matches {
+                if isMatch == previous, let last = parts.last {
+                    parts[parts.count - 1] = (last.0.lowerBound..<r.upperBound, false)
+                } else {
+                    parts.append((r, false))
+                }
+                previous = isMatch
+            }
+        case .mergedWithPrevious:
+            var previous = false
+            for (r, isMatch) in matches {
+                if isMatch && !previous, let last = parts.last {
+                    parts[parts.count - 1] = (last.0.lowerBound..<r.upperBound, false)
+                } else {
+                    parts.append((r, false))
+                }
+                previous = isMatch
+            }
+        case .mergedWithNext:
+            var previous = false
+            for (r, isMatch) in matches.reversed() {
+                if isMatch && !previous, let last = parts.last {
+                    parts[parts.count - 1] = (r.lowerBound..<last.0.upperBound, false)
+                } else {
+                    parts.append((r, false))
+                }
+                previous = isMatch
+            }
+            parts.reverse()
+        }
+        for (r, remove) in parts where !remove && !r.isEmpty { out.append(Array(p[r])) }
+    }
+}

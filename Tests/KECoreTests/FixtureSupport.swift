@@ -1,0 +1,49 @@
+import Foundation
+import XCTest
+@testable import KECore
+
+/// Paths and readers for the Hugging Face recordings under `Tests/Fixtures` (made by
+/// `Scripts/make-fixtures.py`).
+enum Fixtures {
+    /// `Tests/Fixtures`.
+    static let root: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+    }()
+
+    /// Every model fixture directory name.
+    static let modelNames = [
+        "olmo", "olmo_clip", "llama_gqa", "llama_tied", "llama_sharded",
+        "neox", "neox_legacy", "gpt2", "gpt2_noprefix",
+    ]
+
+    static func modelDir(_ name: String) -> String { root + "/models/" + name }
+
+    /// The recorded scalars (`expected.json`).
+    static func expected(_ name: String) throws -> JSONValue {
+        try JSONValue.parse(bytes: readFileBytes(modelDir(name) + "/expected.json"))
+    }
+
+    /// The recorded arrays (`expected.safetensors`).
+    static func arrays(_ name: String) throws -> SafetensorsFile {
+        try SafetensorsFile(path: modelDir(name) + "/expected.safetensors")
+    }
+
+    /// Token ids of the corpus documents as HF tokenised them.
+    static func docs(_ expected: JSONValue) -> [[Int]] {
+        (expected["docs"]?.arrayValue ?? []).map { ($0.arrayValue ?? []).compactMap(\.intValue) }
+    }
+}
+
+extension JSONValue {
+    /// A list of numbers as Doubles.
+    var doubles: [Double] { (arrayValue ?? []).compactMap(\.doubleValue) }
+}
+
+/// Largest |a − b| over two equally long arrays (∞ when the lengths differ).
+func maxAbsDiff<T: BinaryFloatingPoint, U: BinaryFloatingPoint>(_ a: [T], _ b: [U]) -> Double {
+    guard a.count == b.count else { return .infinity }
+    var m = 0.0
+    for (x, y) in zip(a, b) { m = max(m, abs(Double(x) - Double(y))) }
+    return m
+}

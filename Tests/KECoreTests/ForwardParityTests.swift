@@ -1,0 +1,114 @@
+import XCTest
+@testable import KECore
+
+/// The forward pass, coefficient statistics, entropy, perplexity, rescale and ablation against
+/// what Hugging Face transformers computed for the same checkpoints.
+final class ForwardParityTests: XCTestCase {
+
+    /// Logits of one document run alone.
+    func logits(_ model: Model, _ doc: [Int]) throws -> [Float] {
+        try logits(model, [doc], scale: model.coefficientScale)
+    }
+
+    func logits(_ model: Model, _ docs: [[Int]], scale: [[Float]?]) throws -> [Float] {
+        let V = model.config.vocabSize
+        let batch = PackedBatch(documents: docs)
+        var out = [Float](repeating: .nan, count: batch.count * V)
+        try runForward(model: model, batch: batch, request: ForwardRequest(
+            coefficientSums: nil,
+            logits: { r0, rows, l in
+                for i in 0..<(rows * V) { out[r0 * V + i] = l[i] }
+            },
+            coefficientScale: scale))
+        return out
+    }
+
+    func testLogitsMatchTransformers() throws {
+        for name in Fixtures.modelNames {
+            let model = try Model.load(directory: Fixtures.modelDir(name))
+            let exp = try Fixtures.expected(name)
+            let arrays = try Fixtures.arrays(name)
+            let docs = Fixtures.docs(exp)
+            XCTAssertFalse(docs.isEmpty, name)
+            var all: [Float] = []
+            for (d, doc) in docs.enumerated() {
+                let got = try logits(model, doc)
+                let want = try arrays.floats("logits.\(d)")
+                XCTAssertLessThan(maxAbsDiff(got, want), 1e-4, "\(name) doc \(d)")
+                all += want
+            }
+            // All documents packed into one batch give the same logits: no cross-document attention.
+            let packed = try logits(model, docs, scale: model.coefficientScale)
+            XCTAssertLessThan(maxAbsDiff(packed, all), 1e-4, "\(name) packed")
+        }
+    }
+
+    func testCoefficientsEntropyAndPerplexityMatchTransformers() throws {
+        for name in Fixtures.modelNames {
+            let model = try Model.load(directory: Fixtures.modelDir(name))
+            let exp = try Fixtures.expected(name)
+            let arrays = try Fixtures.arrays(name)
+            let corpus = Corpus(documents: Fixtures.docs(exp), source: "fixture")
+            let e = try knowledgeEntropy(of: model, on: corpus)
+            for l in 0..<model.config.numLayers {
+                let want = try arrays.floats("coef_means.\(l)")
+                let got = e.stats.means[l]
+                for (g, w) in zip(got, want) {
+                    XCTAssertEqual(g, Double(w), accuracy: 1e-5 * max(1, abs(Double(w))), "\(name) layer \(l)")
+                }
+            }
+            let we = try XCTUnwrap(exp["entropy"])
+            XCTAssertEqual(e.total, try XCTUnwrap(we["total"]?.doubleValue), accuracy: 1e-5 * e.total, name)
+            XCTAssertEqual(e.normalized, try XCTUnwrap(we["normalized"]?.doubleValue), accuracy: 1e-5, name)
+            XCTAssertEqual(e.tokens, we["tokens"]?.intValue, name)
+            for (g, w) in zip(e.layers, we["layers"]?.doubles ?? []) { XCTAssertEqual(g, w, accuracy: 1e-5 * w, name) }
+
+            let p = try perplexity(of: model, on: corpus)
+            let wp = try XCTUnwrap(exp["perplexity"])
+            XCTAssertEqual(p.loss, try XCTUnwrap(wp["loss"]?.doubleValue), accuracy: 1e-5, name)
+            XCTAssertEqual(p.perplexity, try XCTUnwrap(wp["perplexity"]?.doubleValue), accuracy: 1e-4 * p.perplexity, name)
+            XCTAssertEqual(p.tokens, wp["tokens"]?.intValue, name)
+        }
+    }
+
+    func testRescaleMatchesTransformers() throws {
+        for name in Fixtures.modelNames {
+            let model = try Model.load(directory: Fixtures.modelDir(name))
+            let exp = try Fixtures.expected(name)
+            let arrays = try Fixtures.arrays(name)
+            let docs = Fixtures.docs(exp)
+            let corpus = Corpus(documents: docs, source: "fixture")
+            let stats = try coefficientStatistics(of: model, on: corpus)
+            for l in 0..<model.config.numLayers {
+                let got = resuscitationMultipliers(means: stats.means[l], fraction: 0.5, factor: 2)
+                let want = try arrays.floats("rescale.multipliers.\(l)")
+                XCTAssertLessThan(maxAbsDiff(got, want), 1e-4 * Double(want.max() ?? 1), "\(name) layer \(l)")
+            }
+            let r = try model.rescaled(bottom: 0.5, by: 2, on: corpus)
+            XCTAssertEqual(r.interventions.count, 1)
+            XCTAssertTrue(model.interventions.isEmpty, "the original model is unchanged")
+            let got = try logits(r, docs[0])
+            XCTAssertLessThan(maxAbsDiff(got, try arrays.floats("rescale.logits.0")), 1e-4, "\(name) rescaled logits")
+            let e = try knowledgeEntropy(of: r, on: corpus)
+            let we = try XCTUnwrap(exp["rescale"]?["entropy"])
+            XCTAssertEqual(e.total, try XCTUnwrap(we["total"]?.doubleValue), accuracy: 1e-5 * e.total, name)
+        }
+    }
+
+    func testAblationMatchesTransformers() throws {
+        for name in Fixtures.modelNames {
+            let model = try Model.load(directory: Fixtures.modelDir(name))
+            let exp = try Fixtures.expected(name)
+            let arrays = try Fixtures.arrays(name)
+            let layer = try XCTUnwrap(exp["ablate"]?["layer"]?.intValue)
+            let index = try XCTUnwrap(exp["ablate"]?["index"]?.intValue)
+            var mult: [[Float]?] = Array(repeating: nil, count: model.config.numLayers)
+            var m = [Float](repeating: 1, count: model.config.intermediateSize)
+            m[index] = 0
+            mult[layer] = m
+            let ablated = try model.scalingMemories(mult, note: "ablate")
+            let got = try logits(ablated, Fixtures.docs(exp)[0])
+            XCTAssertLessThan(maxAbsDiff(got, try arrays.floats("ablate.logits.0")), 1e-4, name)
+        }
+    }
+}
