@@ -336,14 +336,23 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
                 }
                 let target = Int(tokens[r + 1])
                 var mx = -Float.infinity
-                for j in 0..<V where row[j] > mx { mx = row[j] }
+                for j in 0..<V { mx = max(mx, row[j]) }
+                let zTarget = row[target] - mx
+                // row ← exp(row − max), summed in Float blocks added in Double.
                 var s = 0.0
-                for j in 0..<V { s += Double(expf(row[j] - mx)) }
-                nll -= Double(row[target] - mx) - log(s)
+                var j0 = 0
+                while j0 < V {
+                    let j1 = min(V, j0 + 512)
+                    var part: Float = 0
+                    for j in j0..<j1 { let e = expf(row[j] - mx); row[j] = e; part += e }
+                    s += Double(part)
+                    j0 = j1
+                }
+                nll -= Double(zTarget) - log(s)
                 if hasGrads {
                     // d logits = (softmax − onehot) / M
                     let inv = Float(1 / s) * invM
-                    for j in 0..<V { row[j] = expf(row[j] - mx) * inv }
+                    for j in 0..<V { row[j] *= inv }
                     row[target] -= invM
                 }
             }

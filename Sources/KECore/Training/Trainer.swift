@@ -48,9 +48,9 @@ public struct TrainOptions: Sendable, Equatable {
 
     /// Throws a `CoreError` naming the first invalid option.
     func validate(for c: ModelConfig) throws {
-        guard steps >= 1 else { throw CoreError("steps must be at least 1") }
-        guard batch >= 1 else { throw CoreError("batch must be at least 1") }
-        guard seq >= 2 else { throw CoreError("seq must be at least 2 (one token to predict)") }
+        guard steps >= 1, steps <= 1 << 31 else { throw CoreError("steps must be between 1 and 2^31") }
+        guard batch >= 1, batch <= 1 << 20 else { throw CoreError("batch must be between 1 and 2^20 documents") }
+        guard seq >= 2, seq <= 1 << 20 else { throw CoreError("seq must be between 2 (one token to predict) and 2^20") }
         if c.learnedPositions && seq > c.maxPositions {
             throw CoreError("seq \(seq) exceeds the model's \(c.maxPositions) positions")
         }
