@@ -46,10 +46,14 @@ final class TrainingOptimizerTests: XCTestCase {
     func testDecayMaskCoversMatricesAndEmbeddingsOnly() {
         let net = testNetwork(.neoxParallel)
         let opt = AdamW(layout: net.params, options: AdamWOptions())
-        for s in net.params.slots {
-            let expected: Float = s.shape.count >= 2 ? 1 : 0
-            XCTAssertTrue(opt.decayMask[s.offset..<(s.offset + s.count)].allSatisfy { $0 == expected }, s.name)
+        var covered = 0
+        for seg in opt.segments {
+            XCTAssertEqual(seg.start, covered)
+            covered = seg.end
+            let slot = net.params.slots.first { seg.start >= $0.offset && seg.end <= $0.offset + $0.count }
+            XCTAssertEqual(seg.decays, try XCTUnwrap(slot).shape.count >= 2)
         }
+        XCTAssertEqual(covered, net.params.count)
         XCTAssertEqual(net.params.slot("embed")?.shape.count, 2)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 
 // MARK: AdamW and learning-rate schedules
 //
@@ -29,41 +30,81 @@ public struct AdamWOptions: Sendable, Equatable {
     }
 }
 
+/// A raw pointer handed to `concurrentPerform` workers that touch disjoint ranges of it.
+struct SharedPointer<T>: @unchecked Sendable {
+    let p: UnsafeMutablePointer<T>
+}
+
+/// A contiguous run of the flat buffer with one weight-decay setting.
+struct AdamWSegment {
+    var start: Int
+    var end: Int
+    /// True for tensors with ≥ 2 dims.
+    var decays: Bool
+}
+
 /// AdamW optimiser state for one parameter layout.
 struct AdamW {
     var options: AdamWOptions
     /// First and second moments, laid out as the parameters.
     var m: [Float]
     var v: [Float]
-    /// 1 where weight decay applies (tensors with ≥ 2 dims), 0 elsewhere.
-    let decayMask: [Float]
+    /// The layout cut into runs of at most `segmentSize` elements, each with its decay flag;
+    /// segments are updated in parallel (each thread owns whole segments, so results do not
+    /// depend on the thread count).
+    let segments: [AdamWSegment]
     /// Steps taken so far.
     private(set) var t = 0
+
+    static let segmentSize = 1 << 18
 
     init(layout: ParameterStore, options: AdamWOptions) {
         self.options = options
         m = [Float](repeating: 0, count: layout.count)
         v = m
-        var mask = m
-        for s in layout.slots where s.shape.count >= 2 {
-            for i in s.offset..<(s.offset + s.count) { mask[i] = 1 }
+        var segs: [AdamWSegment] = []
+        for s in layout.slots {
+            var a = s.offset
+            let end = s.offset + s.count
+            while a < end {
+                let b = min(end, a + AdamW.segmentSize)
+                segs.append(AdamWSegment(start: a, end: b, decays: s.shape.count >= 2))
+                a = b
+            }
         }
-        decayMask = mask
+        segments = segs
     }
 
-    /// Clips `grads` in place to the global norm and applies one update at learning rate `lr`.
-    /// Returns the gradient norm before clipping.
+    /// Clips `grads` to the global norm (folded into the update) and applies one update at
+    /// learning rate `lr`. Returns the gradient norm before clipping.
     @discardableResult
     mutating func step(params: inout [Float], grads: inout [Float], lr: Double) -> Double {
         let n = params.count
         precondition(grads.count == n && m.count == n, "internal: AdamW layout mismatch")
-        var ss = 0.0
-        grads.withUnsafeBufferPointer { g in for i in 0..<n { ss += Double(g[i]) * Double(g[i]) } }
-        let norm = ss.squareRoot()
-        if let maxNorm = options.clip {
-            let coef = Float(min(1, maxNorm / (norm + 1e-6)))
-            grads.withUnsafeMutableBufferPointer { g in for i in 0..<n { g[i] *= coef } }
+        if n == 0 { return 0 }
+        let segs = segments
+        // ‖g‖² per segment (Double), summed in order: deterministic.
+        var partial = [Double](repeating: 0, count: segs.count)
+        grads.withUnsafeBufferPointer { gb in
+            partial.withUnsafeMutableBufferPointer { pb in
+                let gs = SharedPointer(p: UnsafeMutablePointer(mutating: gb.baseAddress!)), ps = SharedPointer(p: pb.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: segs.count) { si in
+                    let g = gs.p, p = ps.p
+                    var ss: Float = 0, acc = 0.0
+                    var i = segs[si].start
+                    while i < segs[si].end {
+                        let e = min(segs[si].end, i + 1024)
+                        ss = 0
+                        for j in i..<e { ss += g[j] * g[j] }
+                        acc += Double(ss)
+                        i = e
+                    }
+                    p[si] = acc
+                }
+            }
         }
+        let norm = partial.reduce(0, +).squareRoot()
+        let coef: Float = options.clip.map { Float(min(1, $0 / (norm + 1e-6))) } ?? 1
         t += 1
         let b1 = Float(options.beta1), b2 = Float(options.beta2)
         let bc1 = 1 - pow(options.beta1, Double(t))
@@ -71,14 +112,19 @@ struct AdamW {
         let stepSize = Float(lr / bc1)
         let decay = Float(lr * options.weightDecay)
         let eps = Float(options.eps)
-        params.withUnsafeMutableBufferPointer { p in
-            grads.withUnsafeBufferPointer { g in
-                m.withUnsafeMutableBufferPointer { m in
-                    v.withUnsafeMutableBufferPointer { v in
-                        decayMask.withUnsafeBufferPointer { mask in
-                            for i in 0..<n {
-                                let gi = g[i]
-                                p[i] *= 1 - decay * mask[i]
+        params.withUnsafeMutableBufferPointer { pb in
+            grads.withUnsafeMutableBufferPointer { gb in
+                m.withUnsafeMutableBufferPointer { mb in
+                    v.withUnsafeMutableBufferPointer { vb in
+                        let ps = SharedPointer(p: pb.baseAddress!), gs = SharedPointer(p: gb.baseAddress!)
+                        let ms = SharedPointer(p: mb.baseAddress!), vs = SharedPointer(p: vb.baseAddress!)
+                        DispatchQueue.concurrentPerform(iterations: segs.count) { si in
+                            let p = ps.p, g = gs.p, m = ms.p, v = vs.p
+                            let keep: Float = segs[si].decays ? 1 - decay : 1
+                            for i in segs[si].start..<segs[si].end {
+                                let gi = g[i] * coef
+                                g[i] = gi
+                                p[i] *= keep
                                 m[i] += (1 - b1) * (gi - m[i])
                                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
                                 let denom = v[i].squareRoot() / bc2Sqrt + eps
