@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 
 // MARK: Training forward and backward pass (llm.c style)
 //
@@ -320,6 +321,8 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
         let dhF = hasGrads ? arena.make(N * D) : xFinal    // ∂L/∂(final norm output) [N, D]
         let chunk = min(logitChunkRows, N)
         let logits = arena.make(chunk * V)                  // [rows, V]
+        let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: chunk)
+        defer { rowLoss.deallocate() }
         let invM = 1 / Float(M)
         var nll = 0.0
         var r0 = 0
@@ -327,12 +330,16 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
             try Cancellation.shared.check()
             let rows = min(chunk, N - r0)
             linear(hF + r0 * D, rows: rows, inFeatures: D, weight: w.unembed, outFeatures: V, bias: nil, into: logits)
-            for i in 0..<rows {
-                let r = r0 + i
-                let row = logits + i * V
+            // Softmax rows in parallel; each row's NLL lands in its own slot and the slots are
+            // summed in order, so the result does not depend on scheduling.
+            let rowNLL = SharedPointer(p: rowLoss), lg = SharedPointer(p: logits), first = r0
+            DispatchQueue.concurrentPerform(iterations: rows) { i in
+                let r = first + i
+                let row = lg.p + i * V
+                rowNLL.p[i] = 0
                 guard r + 1 < N, positions[r + 1] == positions[r] + 1 else {
                     if hasGrads { row.update(repeating: 0, count: V) }
-                    continue
+                    return
                 }
                 let target = Int(tokens[r + 1])
                 var mx = -Float.infinity
@@ -348,7 +355,7 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
                     s += Double(part)
                     j0 = j1
                 }
-                nll -= Double(zTarget) - log(s)
+                rowNLL.p[i] = log(s) - Double(zTarget)
                 if hasGrads {
                     // d logits = (softmax − onehot) / M
                     let inv = Float(1 / s) * invM
@@ -356,6 +363,7 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
                     row[target] -= invM
                 }
             }
+            for i in 0..<rows { nll += rowLoss[i] }
             if let g {
                 // d hF[rows, D] = dlogits · U;  dU[V, D] += dlogitsᵀ · hF
                 sgemm(m: rows, n: D, k: V, a: logits, b: w.unembed, c: dhF + r0 * D)
