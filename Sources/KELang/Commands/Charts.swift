@@ -1,0 +1,158 @@
+import KECharts
+import KECore
+
+// MARK: Charts
+//
+// plot, bar, hist, heatmap, spark. Each builds a `ChartValue` that keeps the data (for JSON)
+// and renders with the session's width, canvas and colour when printed.
+
+extension Command {
+    static let plot = Command(
+        "plot", [.positional("SERIES"), .option("title", "\"…\""), .option("xlabel", "\"…\""),
+                 .option("ylabel", "\"…\""), .option("labels", "[…]"), .option("x", "LIST"), .flag("log"),
+                 .flag("layers")],
+        group: "charts",
+        brief: "Line chart of one or more series.",
+        summary: """
+            A line chart of one series (a list of numbers) or several (a list of lists), against \
+            x (default 0, 1, …), with a legend from `labels` when several. `log` puts y on a \
+            log10 axis (non-positive values are dropped). Of a list of entropy results (e.g. \
+            `entropy SERIES on CORPUS`): total entropy against training step; `layers` draws one \
+            line per layer.
+            """,
+        example: "plot [e1.layers, e2.layers] labels [\"before\", \"after\"] title \"entropy per layer\"",
+        run: { inv in
+            if let chart = try entropySeriesPlot(inv) { return chart }
+            let series: [[Double]]
+            let raw = try inv.list("SERIES")
+            if raw.contains(where: { if case .list = $0 { return true }; return false }) {
+                series = try inv.matrix("SERIES")
+            } else {
+                series = [try inv.numbers("SERIES")]
+            }
+            let x = inv.has("x") ? try inv.numbers("x") : nil
+            if let x, let bad = series.first(where: { $0.count != x.count }) {
+                throw inv.error("'plot … x' has \(x.count) values but a series has \(bad.count)", at: "x")
+            }
+            let labels = inv.has("labels") ? try inv.strings("labels") : nil
+            if let labels, labels.count != series.count {
+                throw inv.error("'plot … labels' has \(labels.count) labels for \(series.count) series", at: "labels")
+            }
+            let title = try optionalString(inv, "title")
+            let xlabel = try optionalString(inv, "xlabel")
+            let ylabel = try optionalString(inv, "ylabel")
+            let logY = inv.flag("log")
+            let chart = Chart.line(series, x: x, title: title, xlabel: xlabel, ylabel: ylabel, labels: labels, logY: logY)
+            var fields: [(String, JSONValue)] = [("series", .array(series.map(jsonNumbers)))]
+            if let x { fields.append(("x", jsonNumbers(x))) }
+            if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
+            fields += titled(title) + labelled("xlabel", xlabel) + labelled("ylabel", ylabel)
+            if logY { fields.append(("log", .bool(true))) }
+            return .chart(chartValue(chart, fields))
+        })
+
+    static let bar = Command(
+        "bar", [.positional("VALUES"), .option("labels", "[…]"), .option("title", "\"…\"")], group: "charts",
+        brief: "Horizontal bar chart.",
+        summary: "Horizontal bars, one per value, labelled 1…n or by `labels`.",
+        example: "bar e.layers title \"entropy per layer\"",
+        run: { inv in
+            let values = try inv.numbers("VALUES")
+            let labels = inv.has("labels") ? try inv.strings("labels") : nil
+            if let labels, labels.count != values.count {
+                throw inv.error("'bar … labels' has \(labels.count) labels for \(values.count) values", at: "labels")
+            }
+            let title = try optionalString(inv, "title")
+            let chart = Chart.bar(values, labels: labels, title: title)
+            var fields: [(String, JSONValue)] = [("values", jsonNumbers(values))]
+            if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
+            return .chart(chartValue(chart, fields + titled(title)))
+        })
+
+    static let hist = Command(
+        "hist", [.positional("VALUES"), .option("layer", "L"), .option("bins", "N"), .flag("log"),
+                 .option("title", "\"…\""), .option("xlabel", "\"…\"")],
+        group: "charts",
+        brief: "Histogram of values.",
+        summary: """
+            A histogram: counts of the values in N equal bins (default 20) over [min, max]. \
+            `log` draws bar lengths as log10(1 + count); the printed counts stay exact. Of a \
+            coefficients result C: `hist C layer L` is the distribution of layer L's mean \
+            |coefficient| over its memories.
+            """,
+        example: "hist [0.1, 0.2, 0.2, 0.9] bins 4",
+        run: { inv in
+            if let chart = try coefficientsHistogram(inv) { return chart }
+            let values = try inv.numbers("VALUES")
+            let bins = try inv.optionalInt("bins", in: 1...1000) ?? 20
+            let title = try optionalString(inv, "title")
+            let xlabel = try optionalString(inv, "xlabel")
+            let log = inv.flag("log")
+            let chart = Chart.histogram(values, bins: bins, logCounts: log, title: title, xlabel: xlabel)
+            var fields: [(String, JSONValue)] = [("values", jsonNumbers(values)), ("bins", .int(bins))]
+            if log { fields.append(("log", .bool(true))) }
+            return .chart(chartValue(chart, fields + titled(title) + labelled("xlabel", xlabel)))
+        })
+
+    static let heatmap = Command(
+        "heatmap", [.positional("MATRIX"), .option("title", "\"…\""), .option("xlabel", "\"…\""),
+                    .option("ylabel", "\"…\""), .option("labels", "[…]")],
+        group: "charts",
+        brief: "Heatmap of a matrix.",
+        summary: """
+            Shades of a matrix (a list of rows, each a list of numbers) on a min–max scale; \
+            columns are averaged down to the width. `labels` names the rows. Of a coefficients \
+            result: layers × memory percentile (most active first), each cell the mean \
+            |coefficient| of that percentile band ÷ the layer mean (1 = average).
+            """,
+        example: "heatmap [[1, 2, 3], [3, 2, 1]] title \"example\"",
+        run: { inv in
+            if let chart = try coefficientsHeatmap(inv) { return chart }
+            let matrix = try inv.matrix("MATRIX")
+            let labels = inv.has("labels") ? try inv.strings("labels") : nil
+            if let labels, labels.count != matrix.count {
+                throw inv.error("'heatmap … labels' has \(labels.count) labels for \(matrix.count) rows", at: "labels")
+            }
+            let title = try optionalString(inv, "title")
+            let xlabel = try optionalString(inv, "xlabel")
+            let ylabel = try optionalString(inv, "ylabel")
+            let chart = Chart.heatmap(matrix, title: title, xlabel: xlabel, ylabel: ylabel, rowLabels: labels)
+            var fields: [(String, JSONValue)] = [("matrix", .array(matrix.map(jsonNumbers)))]
+            if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
+            fields += titled(title) + labelled("xlabel", xlabel) + labelled("ylabel", ylabel)
+            return .chart(chartValue(chart, fields))
+        })
+
+    static let spark = Command(
+        "spark", [.positional("VALUES")], group: "charts",
+        brief: "One-line sparkline.",
+        summary: "A one-line sparkline of a list of numbers (resampled to the width when longer).",
+        example: "spark [1, 5, 2, 8, 3]",
+        run: { inv in
+            let values = try inv.numbers("VALUES")
+            return .chart(chartValue(Chart.sparkline(values), [("values", jsonNumbers(values))]))
+        })
+}
+
+// MARK: Helpers
+
+/// A string argument when given.
+private func optionalString(_ inv: Invocation, _ key: String) throws -> String? {
+    inv.has(key) ? try inv.string(key) : nil
+}
+
+private func titled(_ title: String?) -> [(String, JSONValue)] { labelled("title", title) }
+
+private func labelled(_ key: String, _ text: String?) -> [(String, JSONValue)] {
+    text.map { [(key, .string($0))] } ?? []
+}
+
+/// Numbers as a JSON array (non-finite values as null).
+private func jsonNumbers(_ xs: [Double]) -> JSONValue { .array(xs.map(Printer.jsonNumber)) }
+
+/// Wraps a KECharts chart as a value rendered with the session's options.
+private func chartValue(_ chart: Chart, _ fields: [(String, JSONValue)]) -> ChartValue {
+    ChartValue(type: chart.kind, fields: fields) { width, ascii, color in
+        chart.render(RenderOptions(width: width, canvas: ascii ? .ascii : .braille, color: color))
+    }
+}

@@ -1,0 +1,208 @@
+import KECore
+
+// MARK: Invocation
+//
+// What a command's implementation sees: its arguments, evaluated on demand (so `time` can time
+// the evaluation of its argument), with typed accessors whose errors point at the argument.
+
+/// One call of a command while it runs.
+final class Invocation {
+    let command: Command
+    let call: CommandCall
+    /// Where the command word is.
+    let position: SourcePosition
+    let interpreter: Interpreter
+    private var cache: [String: Value] = [:]
+
+    init(command: Command, call: CommandCall, position: SourcePosition, interpreter: Interpreter) {
+        self.command = command
+        self.call = call
+        self.position = position
+        self.interpreter = interpreter
+    }
+
+    var options: SessionOptions { interpreter.options }
+    var progress: ProgressHandler? { interpreter.progress }
+
+    // MARK: Raw access
+
+    /// True when the argument `key` was given.
+    func has(_ key: String) -> Bool { call.arguments[key] != nil }
+
+    /// Where argument `key` is (the command word if absent).
+    func position(of key: String) -> SourcePosition {
+        switch call.arguments[key] {
+        case .expression(let e)?: return e.position
+        case .word(_, let p)?: return p
+        case .flag(let p)?: return p
+        case nil: return position
+        }
+    }
+
+    /// The value of argument `key` (evaluated once).
+    func value(_ key: String) throws -> Value {
+        if let v = cache[key] { return v }
+        guard case .expression(let e)? = call.arguments[key] else {
+            throw LangError("'\(command.name)' needs \(key) — usage: \(command.synopsis)", at: position)
+        }
+        let v = try interpreter.evaluate(e)
+        cache[key] = v
+        return v
+    }
+
+    /// The bare word given for `key`, if any.
+    func word(_ key: String) -> String? {
+        if case .word(let w, _)? = call.arguments[key] { return w }
+        return nil
+    }
+
+    /// True when flag `key` was given.
+    func flag(_ key: String) -> Bool {
+        if case .flag? = call.arguments[key] { return true }
+        return false
+    }
+
+    /// An error at argument `key` (or at the command word).
+    func error(_ message: String, at key: String? = nil) -> LangError {
+        LangError(message, at: key.map { position(of: $0) } ?? position)
+    }
+
+    /// "expected a model, found a number" at argument `key`.
+    func typeError(_ key: String, expected: String, found: Value) -> LangError {
+        error("\(describe(key)) expected \(expected), found \(found.typeName)", at: key)
+    }
+
+    /// How an argument is named in messages: "'on'" or "'entropy'".
+    private func describe(_ key: String) -> String {
+        command.param(keyword: key) != nil ? "'\(command.name) … \(key)'" : "'\(command.name)'"
+    }
+
+    // MARK: Typed access
+
+    func model(_ key: String) throws -> Model {
+        let v = try value(key)
+        // A checkpoint of a series (`checkpoints "DIR"`) is loaded when used as a model.
+        do { if let m = try checkpointModel(v) { return m } } catch let e as CoreError { throw error(e.description, at: key) }
+        guard case .model(let m) = v else { throw typeError(key, expected: "a model", found: v) }
+        return m
+    }
+
+    func string(_ key: String) throws -> String {
+        let v = try value(key)
+        guard case .string(let s) = v else { throw typeError(key, expected: "a string", found: v) }
+        return s
+    }
+
+    func number(_ key: String) throws -> Double {
+        let v = try value(key)
+        guard case .number(let x) = v else { throw typeError(key, expected: "a number", found: v) }
+        return x
+    }
+
+    /// A whole number in `range`.
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int {
+        let x = try number(key)
+        guard let i = Interpreter.wholeNumber(x) else {
+            throw error("\(describe(key)) expected a whole number, found \(Printer.number(x))", at: key)
+        }
+        guard range.contains(i) else {
+            let upper = range.upperBound >= Int.max / 2 ? "" : " and \(range.upperBound)"
+            let bound = upper.isEmpty ? "at least \(range.lowerBound)" : "between \(range.lowerBound)\(upper)"
+            throw error("\(describe(key)) must be \(bound), found \(i)", at: key)
+        }
+        return i
+    }
+
+    /// A whole number in `range` when the argument was given.
+    func optionalInt(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        has(key) ? try int(key, in: range) : nil
+    }
+
+    /// A fraction in [0, 1]: a percent literal (`10%`) or a plain number in [0, 1].
+    func fraction(_ key: String) throws -> Double {
+        let x = try number(key)
+        guard x.isFinite, x >= 0, x <= 1 else {
+            var found = Printer.number(x)
+            if case .expression(let e)? = call.arguments[key], Invocation.isPercentLiteral(e) {
+                found = Printer.number(x * 100) + "%"
+            } else if x > 1 && x <= 100 {
+                found += " (for \(found) percent write \(found)%)"
+            }
+            throw error(
+                "\(describe(key)) must be a fraction between 0 and 1 or a percentage between 0% and 100%, found \(found)",
+                at: key)
+        }
+        return x
+    }
+
+    /// True for `50%` and `-50%`.
+    private static func isPercentLiteral(_ e: Expr) -> Bool {
+        switch e.kind {
+        case .percent: return true
+        case .negate(let inner): if case .percent = inner.kind { return true }; return false
+        default: return false
+        }
+    }
+
+    /// A finite number.
+    func finite(_ key: String) throws -> Double {
+        let x = try number(key)
+        guard x.isFinite else { throw error("\(describe(key)) must be a finite number", at: key) }
+        return x
+    }
+
+    func list(_ key: String) throws -> [Value] {
+        let v = try value(key)
+        guard case .list(let items) = v else { throw typeError(key, expected: "a list", found: v) }
+        return items
+    }
+
+    /// A list of numbers.
+    func numbers(_ key: String) throws -> [Double] {
+        let items = try list(key)
+        return try items.enumerated().map { i, v in
+            guard case .number(let x) = v else {
+                throw error("\(describe(key)) expected a list of numbers, but element \(i) is \(v.typeName)", at: key)
+            }
+            return x
+        }
+    }
+
+    /// A list of strings.
+    func strings(_ key: String) throws -> [String] {
+        let items = try list(key)
+        return try items.enumerated().map { i, v in
+            guard case .string(let s) = v else {
+                throw error("\(describe(key)) expected a list of strings, but element \(i) is \(v.typeName)", at: key)
+            }
+            return s
+        }
+    }
+
+    /// A list of lists of numbers.
+    func matrix(_ key: String) throws -> [[Double]] {
+        let items = try list(key)
+        return try items.enumerated().map { i, row in
+            guard case .list(let cells) = row else {
+                throw error("\(describe(key)) expected a list of lists of numbers, but row \(i) is \(row.typeName)", at: key)
+            }
+            return try cells.enumerated().map { j, v in
+                guard case .number(let x) = v else {
+                    throw error("\(describe(key)) expected numbers, but row \(i) element \(j) is \(v.typeName)", at: key)
+                }
+                return x
+            }
+        }
+    }
+
+    /// The corpus argument `key` tokenised with `model`'s tokenizer.
+    func corpus(_ key: String, for model: Model) throws -> Corpus {
+        let v = try value(key)
+        guard case .corpus(let c) = v else { throw typeError(key, expected: "a corpus", found: v) }
+        do {
+            return try c.tokenized(with: model.tokenizer)
+        } catch let e as CoreError {
+            throw error(e.description, at: key)
+        }
+    }
+}

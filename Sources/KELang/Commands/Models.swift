@@ -1,0 +1,145 @@
+import KECore
+
+// MARK: Models and corpora
+//
+// load, corpus, entropy, perplexity, tokenize, rescale, save. Each is one declaration; the
+// numeric work is KECore's.
+
+extension Command {
+    static let load = Command(
+        "load", [.positional("\"DIR\"")], group: "models",
+        brief: "Load a Hugging Face model directory.",
+        summary: """
+            Loads a Hugging Face model directory (config.json, model.safetensors or a sharded \
+            index, tokenizer.json). Supported architectures: OLMo, Llama, GPT-NeoX (Pythia) and \
+            GPT-2. The result is a model value; every intervention on it returns a new model.
+            """,
+        example: "let m = load \"models/pythia-14m\"",
+        run: { inv in
+            let dir = try inv.string("\"DIR\"")
+            return .model(try Model.load(directory: dir))
+        })
+
+    static let corpus = Command(
+        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N")], group: "models",
+        brief: "A corpus file, tokenised when used.",
+        summary: """
+            A corpus file: .txt (one document per line) or .jsonl (a "text" field per line). \
+            `limit N` keeps the first N documents; `seq N` truncates each document to N tokens. \
+            It is tokenised by the tokenizer of the model it is used with, when first used \
+            (and cached per tokenizer), so one corpus serves several models.
+            """,
+        example: "let c = corpus \"data/wiki.txt\" limit 200 seq 128",
+        run: { inv in
+            let path = try inv.string("\"FILE\"")
+            let limit = try inv.optionalInt("limit", in: 1...Int.max)
+            let seq = try inv.optionalInt("seq", in: 1...1_000_000)
+            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq))
+        })
+
+    static let entropy = Command(
+        "entropy", [.positional("MODEL"), .keyword("on", "CORPUS")], group: "models",
+        brief: "Knowledge entropy of a model on a corpus.",
+        summary: """
+            Knowledge entropy (Kim et al. 2025). Each FFN unit i of layer l is a memory whose \
+            coefficient is its hidden activation. With m_l = mean over all corpus tokens of \
+            |coefficient| and p_l = m_l / Σ m_l, the layer entropy is H_l = −Σ_i p_l,i ln p_l,i; \
+            total = Σ_l H_l and normalized = total / (L · ln d_ff), which is 1 when every memory \
+            is equally active. Fields: total, layers, tokens, normalized. Of a list of models or \
+            checkpoints (`checkpoints "DIR"`): one result per element, with its step.
+            """,
+        example: "let e = entropy m on c\ne.total",
+        run: { inv in
+            if let results = try seriesEntropy(inv) { return results }
+            let model = try inv.model("MODEL")
+            let corpus = try inv.corpus("on", for: model)
+            let r = try knowledgeEntropy(of: model, on: corpus, progress: inv.progress)
+            return .record(entropyRecord(r))
+        })
+
+    static let perplexity = Command(
+        "perplexity", [.positional("MODEL"), .keyword("on", "CORPUS")], group: "models",
+        brief: "Perplexity of a model on a corpus.",
+        summary: """
+            Perplexity exp(loss), where loss is the mean next-token negative log-likelihood in \
+            nats over every predicted token (a document of T tokens predicts T − 1). Fields: \
+            perplexity, loss, tokens.
+            """,
+        example: "perplexity m on c",
+        run: { inv in
+            let model = try inv.model("MODEL")
+            let corpus = try inv.corpus("on", for: model)
+            let r = try KECore.perplexity(of: model, on: corpus, progress: inv.progress)
+            return .record(Record(kind: "perplexity", fields: [
+                ("perplexity", .number(r.perplexity)), ("loss", .number(r.loss)),
+                ("tokens", .number(Double(r.tokens))),
+            ], native: r))
+        })
+
+    static let tokenize = Command(
+        "tokenize", [.positional("MODEL"), .positional("\"TEXT\"")], group: "models",
+        brief: "Token ids and strings of a text.",
+        summary: """
+            Token ids and token strings of a text under the model's tokenizer, without special \
+            tokens. Fields: ids, tokens.
+            """,
+        example: "tokenize m \"Hello world\"",
+        run: { inv in
+            let model = try inv.model("MODEL")
+            let text = try inv.string("\"TEXT\"")
+            let ids = model.tokenizer.encode(text)
+            let strings = ids.map { model.tokenizer.token($0) ?? "" }
+            return .record(Record(kind: "tokens", fields: [
+                ("ids", .list(ids.map { .number(Double($0)) })),
+                ("tokens", .list(strings.map { .string($0) })),
+            ]))
+        })
+
+    static let rescale = Command(
+        "rescale", [.positional("MODEL"), .keyword("bottom", "P"), .keyword("by", "Q"), .keyword("on", "CORPUS")],
+        group: "models",
+        brief: "Revive the least active memories.",
+        summary: """
+            The paper's resuscitation: per layer, the memories whose mean |coefficient| on the \
+            corpus is at or below the P-quantile (P a percentage such as 10%, or a fraction) get \
+            their coefficient multiplied by (layer mean / own mean) · Q, so the least active \
+            memories are revived. For gated (SwiGLU) MLPs the multiplier folds exactly into row \
+            i of the up projection; for GELU MLPs it is a per-memory coefficient multiplier, \
+            folded into the value vector when saved. Returns a new model.
+            """,
+        example: "let r = rescale m bottom 10% by 2 on c",
+        run: { inv in
+            let p = try inv.fraction("bottom")
+            let q = try inv.finite("by")
+            guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: "by") }
+            let model = try inv.model("MODEL")
+            let corpus = try inv.corpus("on", for: model)
+            return .model(try model.rescaled(bottom: p, by: q, on: corpus, progress: inv.progress))
+        })
+
+    static let save = Command(
+        "save", [.positional("MODEL"), .keyword("to", "\"DIR\""), .flag("force")], group: "models",
+        brief: "Write a model as a Hugging Face directory.",
+        summary: """
+            Writes the model as a Hugging Face directory that transformers loads unchanged \
+            (pending GELU coefficient multipliers are folded into the value vectors). Refuses a \
+            non-empty existing directory unless `force` is given. Returns the path.
+            """,
+        example: "save r to \"out/rescaled\" force",
+        run: { inv in
+            let model = try inv.model("MODEL")
+            let dir = try inv.string("to")
+            try model.save(to: dir, force: inv.flag("force"))
+            return .record(Record(kind: "saved", fields: [("path", .string(dir))]))
+        })
+}
+
+/// The record of an entropy result (fields as in the JSON contract, native result kept).
+func entropyRecord(_ r: EntropyResult) -> Record {
+    Record(kind: "entropy", fields: [
+        ("total", .number(r.total)),
+        ("layers", .list(r.layers.map { .number($0) })),
+        ("tokens", .number(Double(r.tokens))),
+        ("normalized", .number(r.normalized)),
+    ], native: r)
+}

@@ -1,0 +1,69 @@
+import Foundation
+import KECore
+
+// MARK: Builtins on values
+//
+// len, range, sum, mean, min, max bind like unary minus (`len xs + 1` is `(len xs) + 1`);
+// `time` takes a whole expression.
+
+extension Command {
+    static let len = Command(
+        "len", [.positional("X")], form: .prefix, group: "values",
+        brief: "Length of a list or string.",
+        summary: "The number of elements of a list, or of characters in a string.",
+        example: "len [1, 2, 3]",
+        run: { inv in
+            let v = try inv.value("X")
+            switch v {
+            case .list(let items): return .number(Double(items.count))
+            case .string(let s): return .number(Double(s.count))
+            default: throw inv.typeError("X", expected: "a list or a string", found: v)
+            }
+        })
+
+    static let range = Command(
+        "range", [.positional("N")], form: .prefix, group: "values",
+        brief: "The list 0 … N−1.",
+        summary: "The list 0, 1, …, N − 1 (empty when N is 0).",
+        example: "for i in range 3 { i * i }",
+        run: { inv in
+            let n = try inv.int("N", in: 0...Interpreter.maxListLength)
+            return .list((0..<n).map { .number(Double($0)) })
+        })
+
+    static let sum = reduction("sum", "The sum of a list of numbers.", "sum [1, 2, 3]") { $0.reduce(0, +) }
+    static let mean = reduction("mean", "The mean of a list of numbers.", "mean e.layers") {
+        $0.reduce(0, +) / Double($0.count)
+    }
+    static let min = reduction("min", "The smallest number of a list.", "min [3, 1, 2]") { $0.min() ?? .nan }
+    static let max = reduction("max", "The largest number of a list.", "max e.layers") { $0.max() ?? .nan }
+
+    /// A builtin reducing a non-empty list of numbers to one number.
+    private static func reduction(_ name: String, _ summary: String, _ example: String,
+                                  _ f: @escaping @Sendable ([Double]) -> Double) -> Command {
+        Command(name, [.positional("LIST")], form: .prefix, group: "values", brief: summary,
+                summary: summary + " An empty list is an error.", example: example,
+                run: { inv in
+                    let xs = try inv.numbers("LIST")
+                    guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: "LIST") }
+                    return .number(f(xs))
+                })
+    }
+
+    static let time = Command(
+        "time", [.positional("EXPR")], group: "values",
+        brief: "Value of EXPR and the seconds it took.",
+        summary: """
+            Evaluates EXPR and returns its value together with the elapsed wall-clock seconds. \
+            Fields: seconds, value.
+            """,
+        example: "time entropy m on c",
+        run: { inv in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let v = try inv.value("EXPR")
+            let d = clock.now - start
+            let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            return .record(Record(kind: "timed", fields: [("seconds", .number(seconds)), ("value", v)]))
+        })
+}

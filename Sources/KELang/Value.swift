@@ -1,0 +1,148 @@
+import Foundation
+import KECore
+
+// MARK: Values
+//
+// Everything an expression can evaluate to. Results of commands (entropy, perplexity, tokens,
+// timings, and all future results) are `Record`s: a kind, ordered fields reachable with
+// member access, and optionally the native core value kept for human printing.
+
+/// A value of the experiment language.
+public enum Value: Sendable {
+    case number(Double)
+    case string(String)
+    case bool(Bool)
+    case list([Value])
+    case model(Model)
+    case corpus(CorpusValue)
+    indirect case chart(ChartValue)
+    indirect case record(Record)
+
+    /// How the value is named in type errors: "a number", "an entropy result".
+    public var typeName: String {
+        switch self {
+        case .number: return "a number"
+        case .string: return "a string"
+        case .bool: return "a boolean"
+        case .list: return "a list"
+        case .model: return "a model"
+        case .corpus: return "a corpus"
+        case .chart: return "a chart"
+        case .record(let r): return r.typeName
+        }
+    }
+}
+
+extension Value {
+    /// The names reachable with member access (`e.total`), for completion; empty when none.
+    public var fieldNames: [String] {
+        switch self {
+        case .record(let r): return r.fields.map(\.0)
+        case .model: return ["architecture", "layers", "memories", "parameters", "step", "interventions"]
+        case .corpus: return ["source", "documents", "tokens"]
+        case .chart: return ["type", "text"]
+        default: return []
+        }
+    }
+}
+
+/// A result with a kind and ordered named fields (`e.total`, `p.loss`).
+public struct Record: Sendable {
+    /// What it is: "entropy", "perplexity", "tokens", "timed", …
+    public var kind: String
+    /// Fields in display and JSON order.
+    public var fields: [(String, Value)]
+    /// The core value it was made from (e.g. `EntropyResult`), for human printing.
+    public var native: (any Sendable)?
+    /// True for rows inside results: written to JSON as a plain object, without "kind".
+    public var plain = false
+
+    public init(kind: String, fields: [(String, Value)], native: (any Sendable)? = nil) {
+        self.kind = kind
+        self.fields = fields
+        self.native = native
+    }
+
+    /// The field `name`, if present.
+    public subscript(name: String) -> Value? { fields.first(where: { $0.0 == name })?.1 }
+
+    /// "an entropy result", "a perplexity result".
+    public var typeName: String {
+        let vowel = kind.first.map { "aeiou".contains($0) } ?? false
+        return (vowel ? "an " : "a ") + kind + " result"
+    }
+}
+
+// MARK: Corpora
+
+/// A corpus as written in a script: a file and options, tokenised lazily by the tokenizer of
+/// whichever model it is used with (and cached per tokenizer).
+public final class CorpusValue: @unchecked Sendable {
+    /// The file as given.
+    public let path: String
+    public let limit: Int?
+    public let seq: Int?
+    /// Documents counted when the value was made (non-empty lines or JSONL records with text),
+    /// at most `limit`.
+    public let countedDocuments: Int
+
+    private let lock = NSLock()
+    /// Tokenisations so far, by tokenizer identity (the tokenizer is retained so identities
+    /// cannot be reused).
+    private var cache: [(tokenizer: Tokenizer, corpus: Corpus)] = []
+
+    /// Checks that the file exists and counts its documents.
+    public init(path: String, limit: Int?, seq: Int?) throws {
+        self.path = path
+        self.limit = limit
+        self.seq = seq
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CoreError("no such file", file: path)
+        }
+        guard !isDirectory.boolValue else { throw CoreError("is a directory, expected a .txt or .jsonl file", file: path) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CoreError("cannot read the file", file: path)
+        }
+        let jsonl = path.lowercased().hasSuffix(".jsonl")
+        var count = 0
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            if let limit, count >= limit { break }
+            var bytes = Array(line)
+            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+            if bytes.isEmpty { continue }
+            if jsonl {
+                guard let v = try? JSONValue.parse(bytes: bytes), let t = v["text"]?.stringValue, !t.isEmpty else { continue }
+            }
+            count += 1
+        }
+        self.countedDocuments = count
+    }
+
+    /// The corpus tokenised with `tokenizer` (cached).
+    public func tokenized(with tokenizer: Tokenizer) throws -> Corpus {
+        lock.lock()
+        if let hit = cache.first(where: { $0.tokenizer === tokenizer }) {
+            lock.unlock()
+            return hit.corpus
+        }
+        lock.unlock()
+        let corpus = try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq)
+        lock.lock()
+        cache.append((tokenizer, corpus))
+        lock.unlock()
+        return corpus
+    }
+
+    /// The most recent tokenisation, if it was used with a model already.
+    public var latest: Corpus? {
+        lock.lock()
+        defer { lock.unlock() }
+        return cache.last?.corpus
+    }
+
+    /// Documents: exact once tokenised, else as counted from the file.
+    public var documents: Int { latest?.documents.count ?? countedDocuments }
+    /// Tokens with the most recent tokenizer, or nil before any model used it.
+    public var tokens: Int? { latest?.tokenCount }
+}

@@ -1,0 +1,304 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KECore
+import KELang
+
+// MARK: Command line
+//
+//     ke [options] FILE.ke        run a script
+//     ke [options] -c 'SOURCE'    run source text
+//     ke [options]                REPL on a terminal; statements from stdin otherwise
+//
+// Errors exit 1; usage errors exit 2.
+
+/// What the command line asked for.
+struct CLIOptions: Equatable {
+    var json = false
+    var ascii = false
+    /// nil: colour when stdout is a terminal and NO_COLOR is unset.
+    var color: Bool?
+    /// nil: the terminal's width, else $COLUMNS, else 80.
+    var width: Int?
+    var source: String?
+    var file: String?
+    var notebook = false
+    /// `--notebook OUT.md SCRIPT.ke`: where the transcript goes (nil: stdout).
+    var notebookOutput: String?
+    /// `--tolerance X`: relative tolerance of `--check` (nil: 1e-3).
+    var tolerance: Double?
+    var check = false
+    var update = false
+    var help = false
+    var version = false
+}
+
+/// A usage error: a message for stderr, exit status 2.
+struct UsageError: Error, Equatable {
+    var message: String
+}
+
+/// Parses arguments and runs `ke`.
+enum CLI {
+    static let version = "ke 0.1.0"
+
+    static let usage = """
+        usage: ke [options] [FILE.ke]
+               ke [options] -c SOURCE
+               ke [options]              (REPL on a terminal; reads statements from stdin otherwise)
+
+        options:
+          -c SOURCE       run SOURCE instead of a file
+          --json          print each value as one line of JSON
+          --ascii         draw charts with ASCII only
+          --color, --no-color
+                          force ANSI colour on or off (default: on for a terminal)
+          --width N       columns for charts and tables (default: the terminal's)
+          --notebook [OUT.md] FILE
+                          render FILE.ke as a Markdown notebook (prose, code, outputs)
+                          to OUT.md, or to stdout
+          --check FILE    re-run FILE.ke and compare with FILE.md beside it (numbers
+                          within --tolerance, timings and absolute paths ignored)
+          --update FILE   re-run FILE.ke and rewrite FILE.md
+          --tolerance X   relative tolerance of --check (default 1e-3; absolute 1e-6)
+          --help          show this help
+          --version       show the version
+
+        In a script, `help` lists every command and `help NAME` explains one.
+        """
+
+    // MARK: Parsing
+
+    /// Parses the arguments (without the program name).
+    static func parse(_ args: [String]) -> Result<CLIOptions, UsageError> {
+        var o = CLIOptions()
+        var i = 0
+        var positional: [String] = []
+        func value(_ flag: String) -> Result<String, UsageError> {
+            i += 1
+            guard i < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
+            return .success(args[i])
+        }
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--json": o.json = true
+            case "--ascii": o.ascii = true
+            case "--color", "--colour": o.color = true
+            case "--no-color", "--no-colour": o.color = false
+            case "--help", "-h": o.help = true
+            case "--version", "-V": o.version = true
+            case "--notebook":
+                o.notebook = true
+                if i + 1 < args.count, args[i + 1].hasSuffix(".md") {
+                    i += 1
+                    o.notebookOutput = args[i]
+                }
+            case "--tolerance":
+                switch value(a) {
+                case .success(let s):
+                    guard let t = Double(s), t.isFinite, t >= 0 else {
+                        return .failure(UsageError(message: "--tolerance needs a non-negative number, found '\(s)'"))
+                    }
+                    o.tolerance = t
+                case .failure(let e): return .failure(e)
+                }
+            case "--check": o.check = true
+            case "--update": o.update = true
+            case "-c":
+                switch value(a) {
+                case .success(let s): o.source = s
+                case .failure(let e): return .failure(e)
+                }
+            case "--width":
+                switch value(a) {
+                case .success(let s):
+                    guard let w = Int(s), w >= 20, w <= 1000 else {
+                        return .failure(UsageError(message: "--width needs a number between 20 and 1000, found '\(s)'"))
+                    }
+                    o.width = w
+                case .failure(let e): return .failure(e)
+                }
+            case "--":
+                positional += args[(i + 1)...]
+                i = args.count
+                continue
+            default:
+                if a.hasPrefix("-") && a != "-" {
+                    return .failure(UsageError(message: "unknown option '\(a)'"))
+                }
+                positional.append(a)
+            }
+            i += 1
+        }
+        if positional.count > 1 {
+            return .failure(UsageError(message: "expected at most one script file, found \(positional.count) arguments"))
+        }
+        o.file = positional.first
+        if o.source != nil && o.file != nil {
+            return .failure(UsageError(message: "give either -c SOURCE or a script file, not both"))
+        }
+        let modes = [o.notebook, o.check, o.update].filter { $0 }.count
+        if modes > 1 { return .failure(UsageError(message: "--notebook, --check and --update exclude each other")) }
+        if modes == 1 && o.file == nil {
+            return .failure(UsageError(message: "--notebook, --check and --update need a script file"))
+        }
+        return .success(o)
+    }
+
+    // MARK: Running
+
+    /// Runs `ke` with `args`; returns the exit status.
+    static func run(_ args: [String]) -> Int32 {
+        let options: CLIOptions
+        switch parse(args) {
+        case .success(let o): options = o
+        case .failure(let e):
+            writeError("ke: \(e.message)\n\n\(usage)")
+            return 2
+        }
+        if options.help { writeOut(usage); return 0 }
+        if options.version { writeOut(version); return 0 }
+
+        let session = Session(options: sessionOptions(options), output: writeOut, errorOutput: writeError)
+        if session.options.progress { session.progress = progressBar }
+
+        if options.notebook || options.check || options.update, let file = options.file {
+            let mode: NotebookMode = options.notebook ? .render : options.check ? .check : .update
+            if let status = runNotebook(path: file, mode: mode, options: options) { return status }
+            writeError("ke: notebooks are not available in this build")
+            return 2
+        }
+        if let source = options.source {
+            return session.run(source, file: "<command line>") ? 0 : 1
+        }
+        if let file = options.file, file != "-" {
+            guard let bytes = readFile(file) else {
+                writeError("ke: cannot read '\(file)'")
+                return 1
+            }
+            switch Syntax.decode(bytes) {
+            case .success(let text): return session.run(text, file: file) ? 0 : 1
+            case .failure(let e):
+                writeError("\(file): error: \(e)")
+                return 1
+            }
+        }
+        if options.file == nil && isatty(0) != 0, let status = runREPL(session: session) {
+            return status
+        }
+        // Plain mode: the whole of stdin is one script.
+        let bytes = readAll(fd: 0)
+        switch Syntax.decode(bytes) {
+        case .success(let text): return session.run(text, file: "<stdin>") ? 0 : 1
+        case .failure(let e):
+            writeError("<stdin>: error: \(e)")
+            return 1
+        }
+    }
+
+    /// Session options from the command line and the terminal.
+    static func sessionOptions(_ o: CLIOptions) -> SessionOptions {
+        var s = SessionOptions()
+        s.json = o.json
+        s.ascii = o.ascii
+        let terminal = isatty(1) != 0
+        let noColor = getenv("NO_COLOR").map { String(cString: $0).isEmpty == false } ?? false
+        let dumb = getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
+        s.color = o.json ? false : (o.color ?? (terminal && !noColor && !dumb))
+        s.width = o.width ?? terminalWidth() ?? 80
+        s.progress = isatty(2) != 0 && !o.json
+        return s
+    }
+
+    /// Columns of the terminal on stdout, else $COLUMNS.
+    static func terminalWidth() -> Int? {
+        var w = winsize()
+        if isatty(1) != 0, ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col >= 20 { return Int(w.ws_col) }
+        if let c = getenv("COLUMNS"), let n = Int(String(cString: c)), n >= 20, n <= 1000 { return n }
+        return nil
+    }
+
+    // MARK: Hooks for the interactive shell (branch `shell`)
+
+    /// Notebook modes of `--notebook`, `--check`, `--update`.
+    enum NotebookMode { case render, check, update }
+
+    /// HOOK(shell): the interactive REPL on a terminal. Returns nil while the REPL has not
+    /// landed, which falls back to reading stdin plainly. Replace the body with
+    /// `return REPL.run(session: session)`.
+    static func runREPL(session: Session) -> Int32? {
+        REPL.run(session: session, version: version)
+    }
+
+    /// HOOK(shell): notebook rendering and checking. Returns nil while not implemented
+    /// (`ke` then exits 2 with a message). Replace the body with the notebook entry point.
+    static func runNotebook(path: String, mode: NotebookMode, options: CLIOptions) -> Int32? {
+        switch mode {
+        case .render: return Notebook.run(scriptPath: path, mode: .render(output: options.notebookOutput))
+        case .check:
+            let tolerance = options.tolerance.map { Tolerance(relative: $0) } ?? .standard
+            return Notebook.run(scriptPath: path, mode: .check(tolerance: tolerance))
+        case .update: return Notebook.run(scriptPath: path, mode: .update)
+        }
+    }
+
+    // MARK: Output
+
+    static func writeOut(_ s: String) { write(fd: 1, s + "\n") }
+
+    static func writeError(_ s: String) { write(fd: 2, s + "\n") }
+
+    /// Writes all of `s` to file descriptor `fd` (unbuffered, so stdout and stderr interleave
+    /// in order).
+    static func write(fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += n
+        }
+        bytes.removeAll()
+    }
+
+    /// A one-line progress bar on stderr, erased when done.
+    static let progressBar: ProgressHandler = { done, total, note in
+        guard total > 0 else { return }
+        if done >= total {
+            write(fd: 2, "\r\u{1B}[K")
+        } else {
+            let width = 30
+            let filled = Swift.max(0, Swift.min(width, done * width / total))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            write(fd: 2, "\r[\(bar)] \(done)/\(total) \(note)\u{1B}[K")
+        }
+    }
+
+    // MARK: Files
+
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return nil }
+        return readAll(fd: fd)
+    }
+
+    /// Everything readable from `fd` until end of file.
+    static func readAll(fd: Int32) -> [UInt8] {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+}

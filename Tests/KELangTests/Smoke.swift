@@ -1,6 +1,0 @@
-import XCTest
-@testable import KELang
-
-final class KELangSmokeTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
