@@ -297,10 +297,12 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
             if let gw = lw.gateW, let up = a.up {
                 linear(a.h2, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a.pre)
                 linear(a.h2, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: up)
-                for i in 0..<(N * F) { a.coef[i] = activate(a.pre[i], c.activation) * up[i] }
+                a.coef.update(from: a.pre, count: N * F)
+                activateInPlace(a.coef, count: N * F, c.activation, times: up)
             } else {
                 linear(a.h2, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: a.pre)
-                for i in 0..<(N * F) { a.coef[i] = activate(a.pre[i], c.activation) }
+                a.coef.update(from: a.pre, count: N * F)
+                activateInPlace(a.coef, count: N * F, c.activation)
             }
             if l < net.coefficientScale.count, let mult = net.coefficientScale[l], mult.count == F {
                 mult.withUnsafeBufferPointer { m in
@@ -342,19 +344,10 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
                     return
                 }
                 let target = Int(tokens[r + 1])
-                var mx = -Float.infinity
-                for j in 0..<V { mx = max(mx, row[j]) }
+                let mx = vmax(row, count: V)
                 let zTarget = row[target] - mx
-                // row ← exp(row − max), summed in Float blocks added in Double.
-                var s = 0.0
-                var j0 = 0
-                while j0 < V {
-                    let j1 = min(V, j0 + 512)
-                    var part: Float = 0
-                    for j in j0..<j1 { let e = expf(row[j] - mx); row[j] = e; part += e }
-                    s += Double(part)
-                    j0 = j1
-                }
+                // row ← exp(row − max) (SIMD), and its sum.
+                let s = Double(expShiftSum(row, count: V, shift: mx))
                 rowNLL.p[i] = log(s) - Double(zTarget)
                 if hasGrads {
                     // d logits = (softmax − onehot) / M
