@@ -167,7 +167,12 @@ let logitChunkRows = 256
 
 /// Runs the model on `batch`, accumulating coefficient statistics and/or streaming logits.
 func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throws {
-    let c = model.config
+    try runForward(config: model.config, params: model.params, batch: batch, request: request)
+}
+
+/// The forward pass on a configuration and parameter store (no tokenizer needed; used by training).
+func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch, request: ForwardRequest) throws {
+    let c = config
     let N = batch.count
     if N == 0 { return }
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
@@ -196,7 +201,6 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throw
         att.deallocate(); a.deallocate(); u.deallocate(); scores.deallocate()
     }
 
-    let params = model.params
     try params.data.withUnsafeBufferPointer { buf in
         // Read-only use: the pointers are typed mutable only so gradients can share `WeightPointers`.
         guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
