@@ -9,6 +9,8 @@ import KECore
 
 /// A value of the experiment language.
 public enum Value: Sendable {
+    /// Absent result (JSON null), e.g. `retention` when nothing was known before.
+    case null
     case number(Double)
     case string(String)
     case bool(Bool)
@@ -21,6 +23,7 @@ public enum Value: Sendable {
     /// How the value is named in type errors: "a number", "an entropy result".
     public var typeName: String {
         switch self {
+        case .null: return "null"
         case .number: return "a number"
         case .string: return "a string"
         case .bool: return "a boolean"

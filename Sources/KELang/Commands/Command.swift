@@ -134,6 +134,8 @@ public enum CommandRegistry {
         // looking inside (Inspect.swift)
         .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
         .generate, .checkpoints,
+        // training and fact injection (Training.swift)
+        .train, .facts, .probe, .inject,
         // values
         .len, .range, .sum, .mean, .min, .max, .time,
         // help
