@@ -235,3 +235,15 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(cfg["num_hidden_layers"]?.intValue, s.layers)
     }
 }
+
+/// Cache paths of the tiny run.
+final class WorldCachePathTests: XCTestCase {
+    func testCacheRootFollowsXDG() throws {
+        XCTAssertEqual(try TinyRunConfig.cacheRoot(environment: ["XDG_CACHE_HOME": "/x/c/", "HOME": "/h"]), "/x/c/ke")
+        XCTAssertEqual(try TinyRunConfig.cacheRoot(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/h"]), "/h/.cache/ke")
+        XCTAssertEqual(try TinyRunConfig.cacheRoot(environment: ["HOME": "/h"]), "/h/.cache/ke")
+        XCTAssertThrowsError(try TinyRunConfig.cacheRoot(environment: [:]))
+        let c = TinyRunConfig.standard
+        XCTAssertEqual(c.checkpointDirectory(root: "/r/ke", step: 100), "/r/ke/tiny-\(c.cacheKey)/step-0000100")
+    }
+}
