@@ -242,6 +242,7 @@ def main():
     held = torch.tensor([[w.ids[x] for x in d.split()] for d in w.heldout(cfg["n_held"], step=steps)])
     known, new = w.known_facts(), w.new_facts()
     known_rows = encode_probes(w, known, "mem") + encode_probes(w, known, "gen")
+    known_mem = encode_probes(w, known, "mem")
     new_rows = {"mem": encode_probes(w, new, "mem"), "gen": encode_probes(w, new, "gen")}
     states = {}
     t0 = time.time()
@@ -270,7 +271,7 @@ def main():
         e, hs, ms = entropy(model, held)
         kacc = probe(model, known_rows)[0]
         wn = math.sqrt(sum(float((p ** 2).sum()) for p in model.parameters()))
-        row = dict(step=s, H=e, layers=hs, top10=top10_share(ms), known=kacc, wnorm=wn,
+        row = dict(step=s, H=e, layers=hs, top10=top10_share(ms), known=kacc, known_mem=probe(model, known_mem)[0], wnorm=wn,
                    loss=sum(losses[max(0, s - 25):s]) / len(losses[max(0, s - 25):s]))
         if cfg["eval"] and s >= 100:
             acqs, rets, kafter = [], [], []

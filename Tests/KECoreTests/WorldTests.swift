@@ -114,6 +114,9 @@ final class WorldTests: XCTestCase {
             for d in w.trainDocuments(step: 77, batch: 10) {
                 XCTAssertEqual(d.split(separator: " ").count, w.config.sequenceLength)
             }
+            let ids = w.trainBatch(step: 77, batch: 10)
+            XCTAssertEqual(ids.count, 10)
+            XCTAssertTrue(ids.allSatisfy { $0.count == w.config.sequenceLength && $0.allSatisfy { (2..<w.vocabulary.count).contains($0) } })
             XCTAssertEqual(Set(w.vocabulary).count, w.vocabulary.count)
             XCTAssertEqual(Array(w.vocabulary.prefix(2)), ["[UNK]", "[PAD]"])
         }

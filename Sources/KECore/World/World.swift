@@ -263,6 +263,11 @@ public final class World: Sendable {
         text.split(separator: " ").map { ids[String($0)] ?? 0 }
     }
 
+    /// The training batch of `step` as token ids: `batch` rows of `sequenceLength` ids each.
+    public func trainBatch(step: Int, batch: Int) -> [[Int]] {
+        trainDocuments(step: step, batch: batch).map(encode)
+    }
+
     /// The id of `word`, if in the vocabulary.
     public func id(of word: String) -> Int? { ids[word] }
 }
