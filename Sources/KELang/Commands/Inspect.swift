@@ -299,11 +299,13 @@ extension Command {
             checkpoint is loaded when a command uses it as a model and is not kept, so a list of \
             20 costs nothing until used. `entropy SERIES on CORPUS` gives one entropy result per \
             checkpoint and `plot` of those draws entropy against step. Fields of each: name, \
-            step, path.
+            step, path. Built in: "tiny", the checkpoints of the built-in tiny run (pretrained \
+            on first use, cached under $XDG_CACHE_HOME/ke).
             """,
         example: "let s = checkpoints \"runs/olmo\"\nlet es = entropy s on c\nplot es",
         run: { inv in
             let dir = try inv.string("\"DIR\"")
+            if let tiny = try BuiltinNames.checkpoints(dir, inv) { return tiny }
             let series: CheckpointSeries
             do { series = try CheckpointSeries(directory: dir) } catch let e as CoreError {
                 throw inv.error(e.description, at: "\"DIR\"")
@@ -349,7 +351,7 @@ final class CheckpointReference: Sendable {
     func load() throws -> Model { try series.model(at: index) }
 }
 
-private func checkpointRecord(_ series: CheckpointSeries, _ i: Int) -> Record {
+func checkpointRecord(_ series: CheckpointSeries, _ i: Int) -> Record {
     let cp = series.checkpoints[i]
     var fields: [(String, Value)] = [("name", .string(cp.name))]
     if let s = cp.step { fields.append(("step", .number(Double(s)))) }

@@ -44,11 +44,14 @@ extension Command {
             (memorisation probes), gen_input[]/gen_target[] (paraphrases: generalisation probes) \
             and optionally hard_gen_input[]/hard_gen_target[] (composition). A probe is the \
             text input + " " + target; it is scored on the target's tokens only. Fields: items, \
-            memorization, generalization, composition (probe counts), source.
+            memorization, generalization, composition (probe counts), source. Built in: \
+            "tiny:known" (people of the tiny run's pretraining text, for retention) and \
+            "tiny:new" (people it never saw; their generalisation probes use unseen templates).
             """,
         example: "let f = facts \"data/fictional.json\"",
         run: { inv in
             let path = try inv.string("\"FILE\"")
+            if let tiny = try BuiltinNames.facts(path, inv) { return tiny }
             return .record(factsRecord(try FactSet.load(path: path)))
         })
 
