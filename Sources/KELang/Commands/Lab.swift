@@ -23,7 +23,7 @@ extension Command {
          .option("heads", "A"), .option("ffn", "F"), .option("lr", "X"), .option("batch", "B"),
          .option("warmup", "W"), .option("schedule", "\"NAME\""), .option("world", "W2")],
         group: "training",
-        brief: "Pretrain a tiny OLMo on the built-in world; returns its checkpoints.",
+        brief: "Pretrain a tiny OLMo; returns checkpoints.",
         summary: """
             Builds a custom tiny run the way the built-in `tiny` run is built: an OLMo (SwiGLU, \
             non-parametric LayerNorm, RoPE) initialised from N(0, 0.02) with seed S, pretrained \
