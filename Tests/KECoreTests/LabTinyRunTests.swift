@@ -68,6 +68,10 @@ final class LabTinyRunTests: XCTestCase {
         let tok = try JSONValue.parse(bytes: readFileBytes(last.path + "/tokenizer.json"))
         XCTAssertEqual(tok["model"]?["type"]?.stringValue, "WordLevel")
         XCTAssertEqual(tok, world.tokenizerJSON())
+        // AutoTokenizer needs the class named (it guesses a BPE class from tokenizer.json alone).
+        let tc = try JSONValue.parse(bytes: readFileBytes(last.path + "/tokenizer_config.json"))
+        XCTAssertEqual(tc["tokenizer_class"]?.stringValue, "PreTrainedTokenizerFast")
+        XCTAssertEqual(tc["unk_token"]?.stringValue, "[UNK]")
         // Hugging Face tensor names in the safetensors file.
         let header = try SafetensorsCheckpoint(directory: last.path)
         for name in ["model.embed_tokens.weight", "lm_head.weight", "model.layers.0.mlp.gate_proj.weight",

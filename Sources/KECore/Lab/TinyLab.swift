@@ -104,7 +104,7 @@ public final class TinyLab: Sendable {
         for s in config.checkpoints {
             let path = config.checkpointDirectory(root: root, step: s)
             guard fileExists(path + "/config.json"), fileExists(path + "/model.safetensors"),
-                  fileExists(path + "/tokenizer.json") else { return nil }
+                  fileExists(path + "/tokenizer.json"), fileExists(path + "/tokenizer_config.json") else { return nil }
             cps.append(TinyCheckpoint(step: s, path: path))
         }
         let files = TinyRunFiles(directory: dir)

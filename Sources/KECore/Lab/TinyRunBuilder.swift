@@ -126,6 +126,28 @@ public enum TinyRunBuilder {
                source: "tiny:heldout")
     }
 
+    // MARK: Checkpoints
+
+    /// Saves `model` as a Hugging Face directory (temp sibling + rename, replacing a stale one):
+    /// config.json, model.safetensors, tokenizer.json as `Model.save` writes them, plus a
+    /// tokenizer_config.json naming `PreTrainedTokenizerFast` — without it `AutoTokenizer`
+    /// guesses a BPE class for the WordLevel tokenizer.json and splits words wrongly.
+    public static func saveCheckpoint(_ model: Model, config: TinyRunConfig, to directory: String) throws {
+        let configJSON = try huggingFaceConfigJSON(for: model.config)
+        let entries = try huggingFaceEntries(config: model.config, store: model.params)
+        let tokenizerConfig = JSONValue.object([
+            ("tokenizer_class", .string("PreTrainedTokenizerFast")),
+            ("unk_token", .string("[UNK]")), ("pad_token", .string("[PAD]")),
+            ("model_max_length", .int(config.world.sequenceLength)),
+        ])
+        try writeModelDirectory(directory, force: true) { tmp in
+            try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
+            try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
+            try writeFileBytes(Array(model.tokenizer.json.serialized().utf8), to: tmp + "/tokenizer.json")
+            try writeFileBytes(Array((tokenizerConfig.serialized(pretty: true) + "\n").utf8), to: tmp + "/tokenizer_config.json")
+        }
+    }
+
     // MARK: Pretraining
 
     /// Pretrains `config`'s model and saves every checkpoint step to
@@ -152,7 +174,7 @@ public enum TinyRunBuilder {
             var report = TinyRunProgress(step: k, steps: config.steps, loss: loss, learningRate: lr)
             if checkpointSet.contains(k) {
                 let model = initial.with(params: state.net.params, addingIntervention: "pretrained \(k) steps", step: .some(k))
-                try model.save(to: config.checkpointDirectory(root: root, step: k), force: true)
+                try saveCheckpoint(model, config: config, to: config.checkpointDirectory(root: root, step: k))
                 log.checkpointSteps.append(k)
                 report.checkpoint = k
                 if let heldout {
