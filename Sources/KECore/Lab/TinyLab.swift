@@ -10,7 +10,8 @@ import Darwin
 // Layout of one run, `<root>/tiny-<cacheKey>/` (`TinyRunConfig.runDirectory(root:)`):
 //
 //   settings.txt        the configuration (`canonicalDescription`)
-//   train.txt           the pretraining stream, one document per line (step 1 row 0, row 1, …)
+//   train.txt           the pretraining stream, one document per line (step 1 row 0, row 1, …;
+//                       at most `maxTrainDocuments`)
 //   heldout.txt         held-out documents (`tiny:heldout`)
 //   known.jsonl         `tiny:known` facts (fictional-knowledge format)
 //   new.jsonl           `tiny:new` facts
@@ -160,6 +161,10 @@ public final class TinyLab: Sendable {
         }
     }
 
+    /// At most this many documents of the stream are stored as `train.txt` (`tiny:train`): the
+    /// first ones in training order. The standard run's whole stream (38,400) fits.
+    public static let maxTrainDocuments = 65_536
+
     /// Writes the missing data files (caller holds the lock).
     func writeData(_ config: TinyRunConfig, world: World) throws {
         let dir = config.runDirectory(root: root)
@@ -167,9 +172,13 @@ public final class TinyLab: Sendable {
         let f = TinyRunFiles(directory: dir)
         if !fileExists(f.trainText) {
             var text = ""
-            for k in 1...config.steps {
+            var written = 0
+            for k in 1...config.steps where written < TinyLab.maxTrainDocuments {
                 try Cancellation.shared.check()
-                for d in world.trainDocuments(step: k, batch: config.batch) { text += d; text += "\n" }
+                for d in world.trainDocuments(step: k, batch: min(config.batch, TinyLab.maxTrainDocuments - written)) {
+                    text += d; text += "\n"
+                    written += 1
+                }
             }
             try TinyLab.writeAtomically(Array(text.utf8), to: f.trainText)
         }

@@ -32,7 +32,8 @@ extension Command {
             `limit N` keeps the first N documents; `seq N` truncates each document to N tokens. \
             It is tokenised by the tokenizer of the model it is used with, when first used \
             (and cached per tokenizer), so one corpus serves several models. Built in: \
-            "tiny:train" (the tiny run's pretraining text, in training order) and "tiny:heldout" \
+            "tiny:train" (the tiny run's pretraining text in training order, at most 65,536 \
+            documents) and "tiny:heldout" \
             (fresh text from the same world).
             """,
         example: "let c = corpus \"data/wiki.txt\" limit 200 seq 128",
