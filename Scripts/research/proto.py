@@ -263,6 +263,8 @@ def main():
             print(f"step {s} loss {sum(losses[-25:]) / len(losses[-25:]):.3f} H {e:.3f} "
                   f"known {probe(model, known_rows)[0]:.3f} t {time.time() - t0:.0f}s", flush=True)
     train_time = time.time() - t0
+    if cfg.get("save"):
+        torch.save(states, cfg["save"])
     L, ff = cfg["layers"], cfg["ff"]
     hmax = L * math.log(ff)
     rows = []

@@ -30,7 +30,7 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
     public var steps = 1_200
     /// Documents per step, each `world.sequenceLength` tokens.
     public var batch = 32
-    public var learningRate = 2e-3
+    public var learningRate = 4e-3
     public var warmup = 100
     public var schedule = TinySchedule.constant
     public var decayFraction = 0.2
