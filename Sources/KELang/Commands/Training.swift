@@ -37,7 +37,7 @@ extension Command {
 
     static let facts = Command(
         "facts", [.positional("\"FILE\"")], group: "training",
-        brief: "A fact set in the fictional-knowledge format.",
+        brief: "Read a fact set (fictional knowledge).",
         summary: """
             Reads facts in the fictional-knowledge format of Chang et al. 2024 (.json list or \
             .jsonl): each item has train_context (text to train on), mem_input[]/mem_target[] \
@@ -65,7 +65,7 @@ extension Command {
             kind. Fields: memorization, generalization, composition (null without hard_gen \
             probes), each {logprob, accuracy}.
             """,
-        example: "probe m on f",
+        example: "let f = facts \"data/fictional.json\"\nprobe m on f",
         run: { inv in
             let model = try inv.model("MODEL")
             let f = try inv.facts("on")
@@ -78,7 +78,7 @@ extension Command {
          .option("batch", "B"), .option("replay", "CORPUS"), .option("retain", "FACTS2"),
          .option("every", "K"), .option("seed", "N")],
         group: "training",
-        brief: "Teach a model new facts; measure acquisition and forgetting.",
+        brief: "Teach new facts; measure what sticks.",
         summary: """
             Continued training in which the facts' train_contexts are mixed into batches of the \
             replay corpus (half of each batch, cycling through the facts; without a replay \
@@ -92,7 +92,7 @@ extension Command {
             steps; and model, the injected model. Defaults: steps 100, lr 1e-4, batch 8, every \
             = steps/10.
             """,
-        example: "let r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
+        example: "let f = facts \"data/new.json\"\nlet known = facts \"data/known.json\"\nlet r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
         run: { inv in
             let model = try inv.model("into")
             let f = try inv.facts("FACTS")
