@@ -137,7 +137,7 @@ public enum CommandRegistry {
         // training and fact injection (Training.swift)
         .train, .facts, .probe, .inject, .pretrain,
         // values
-        .len, .range, .sum, .mean, .min, .max, .time,
+        .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .time,
         // help
         .help,
     ]
