@@ -38,7 +38,7 @@ extension Command {
             Returns the checkpoint series, as `checkpoints` does (fields of each: name, step, path).
             """,
         example: """
-            let run = pretrain steps 600 layers 2 hidden 64 ffn 256 lr 2e-3 seed 3
+            let run = pretrain steps 200 layers 2 hidden 32 ffn 128 lr 2e-3 seed 3
             let es = entropy run on corpus "tiny:heldout"
             plot es
             """,

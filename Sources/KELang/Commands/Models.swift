@@ -17,7 +17,7 @@ extension Command {
             its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
             first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny".
             """,
-        example: "let m = load \"models/pythia-14m\"",
+        example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"",
         run: { inv in
             let dir = try inv.string("\"DIR\"")
             if let tiny = try BuiltinNames.load(dir, inv) { return tiny }
@@ -36,7 +36,7 @@ extension Command {
             documents) and "tiny:heldout" \
             (fresh text from the same world).
             """,
-        example: "let c = corpus \"data/wiki.txt\" limit 200 seq 128",
+        example: "let c = corpus \"tiny:heldout\" limit 200 seq 128",
         run: { inv in
             let path = try inv.string("\"FILE\"")
             let limit = try inv.optionalInt("limit", in: 1...Int.max)
