@@ -270,7 +270,7 @@ final class Interpreter {
         case .model(let m):
             return modelFields(m)
         case .corpus(let c):
-            return [("source", .string(c.path)), ("documents", .number(Double(c.documents))),
+            return [("source", .string(c.name)), ("documents", .number(Double(c.documents))),
                     ("tokens", c.tokens.map { .number(Double($0)) })]
         case .chart(let c):
             return [("type", .string(c.type)),

@@ -78,7 +78,7 @@ public enum Printer {
                 parts.append(p)
             }
             return "[" + parts.joined(separator: ", ") + "]"
-        case .corpus(let c): return "<corpus \(c.path)>"
+        case .corpus(let c): return "<corpus \(c.name)>"
         case .model(let m): return "<model \(m.config.architecture.rawValue), \(m.config.numLayers) layers>"
         case .chart(let c): return "<\(c.type) chart>"
         case .record(let r):
@@ -140,7 +140,7 @@ public enum Printer {
         }
         if let l = c.limit { parts.append("limit \(l)") }
         if let s = c.seq { parts.append("seq \(s)") }
-        return "corpus \(c.path): " + parts.joined(separator: ", ")
+        return "corpus \(c.name): " + parts.joined(separator: ", ")
     }
 
     private static func record(_ r: Record, options: SessionOptions) -> String {
@@ -335,7 +335,7 @@ public enum Printer {
                 ("kind", .string("corpus")),
                 ("documents", .int(c.documents)),
                 ("tokens", c.tokens.map { .int($0) } ?? .null),
-                ("source", .string(c.path)),
+                ("source", .string(c.name)),
             ])
         case .chart(let c):
             var pairs: [(String, JSONValue)] = [("kind", .string("chart")), ("type", .string(c.type))]

@@ -83,6 +83,8 @@ public struct Record: Sendable {
 public final class CorpusValue: @unchecked Sendable {
     /// The file as given.
     public let path: String
+    /// How it is shown and recorded: the path, or a built-in name such as `tiny:heldout`.
+    public let name: String
     public let limit: Int?
     public let seq: Int?
     /// Documents counted when the value was made (non-empty lines or JSONL records with text),
@@ -95,8 +97,9 @@ public final class CorpusValue: @unchecked Sendable {
     private var cache: [(tokenizer: Tokenizer, corpus: Corpus)] = []
 
     /// Checks that the file exists and counts its documents.
-    public init(path: String, limit: Int?, seq: Int?) throws {
+    public init(path: String, limit: Int?, seq: Int?, name: String? = nil) throws {
         self.path = path
+        self.name = name ?? path
         self.limit = limit
         self.seq = seq
         var isDirectory: ObjCBool = false
@@ -130,7 +133,8 @@ public final class CorpusValue: @unchecked Sendable {
             return hit.corpus
         }
         lock.unlock()
-        let corpus = try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq)
+        var corpus = try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq)
+        corpus.source = name
         lock.lock()
         cache.append((tokenizer, corpus))
         lock.unlock()

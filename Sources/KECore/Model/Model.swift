@@ -46,6 +46,12 @@ public final class Model: @unchecked Sendable {
             interventions: note.map { interventions + [$0] } ?? interventions, source: source)
     }
 
+    /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
+    public func named(_ source: String) -> Model {
+        Model(config: config, params: params, tokenizer: tokenizer, step: step,
+              coefficientScale: coefficientScale, interventions: interventions, source: source)
+    }
+
     /// Number of scalar parameters (as transformers counts them: tied weights once).
     public var parameterCount: Int { params.count }
 }

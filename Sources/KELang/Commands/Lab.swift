@@ -110,8 +110,8 @@ enum BuiltinNames {
         guard name.hasPrefix("tiny:") else { return nil }
         let files = try worldFiles(inv)
         switch name {
-        case "tiny:train": return .corpus(try CorpusValue(path: files.trainText, limit: limit, seq: seq))
-        case "tiny:heldout": return .corpus(try CorpusValue(path: files.heldoutText, limit: limit, seq: seq))
+        case "tiny:train": return .corpus(try CorpusValue(path: files.trainText, limit: limit, seq: seq, name: name))
+        case "tiny:heldout": return .corpus(try CorpusValue(path: files.heldoutText, limit: limit, seq: seq, name: name))
         default:
             throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\" or \"tiny:heldout\"", at: "\"FILE\"")
         }
@@ -143,7 +143,7 @@ enum BuiltinNames {
     }
 
     static func loadCheckpoint(_ cp: TinyCheckpoint, _ inv: Invocation) throws -> Model {
-        try Model.load(directory: cp.path)
+        try Model.load(directory: cp.path).named("tiny@\(cp.step)")
     }
 }
 
