@@ -95,6 +95,23 @@ func normForward(
     w: UnsafePointer<Float>?, b: UnsafePointer<Float>?,
     saveMean: UnsafeMutablePointer<Float>? = nil, saveRstd: UnsafeMutablePointer<Float>? = nil
 ) {
+    if saveMean == nil && saveRstd == nil && rows >= 256 {
+        // Inference: rows are independent, so split them across cores.
+        let D = c.hiddenSize
+        parallelRanges(rows, minChunk: 128) { r in
+            normForwardSerial(c, x + r.lowerBound * D, y + r.lowerBound * D, rows: r.count, w: w, b: b)
+        }
+        return
+    }
+    normForwardSerial(c, x, y, rows: rows, w: w, b: b, saveMean: saveMean, saveRstd: saveRstd)
+}
+
+@inline(__always)
+func normForwardSerial(
+    _ c: ModelConfig, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int,
+    w: UnsafePointer<Float>?, b: UnsafePointer<Float>?,
+    saveMean: UnsafeMutablePointer<Float>? = nil, saveRstd: UnsafeMutablePointer<Float>? = nil
+) {
     switch c.norm {
     case .rmsNorm:
         if let w {
@@ -247,10 +264,14 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
             if let gw = lw.gateW {
                 linear(h, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a)
                 linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: u)
-                activateInPlace(a, count: N * F, c.activation, times: u)
+                parallelRanges(N, minChunk: 64) { r in
+                    activateInPlace(a + r.lowerBound * F, count: r.count * F, c.activation, times: u + r.lowerBound * F)
+                }
             } else {
                 linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: a)
-                activateInPlace(a, count: N * F, c.activation)
+                parallelRanges(N, minChunk: 64) { r in
+                    activateInPlace(a + r.lowerBound * F, count: r.count * F, c.activation)
+                }
             }
             if l < request.coefficientScale.count, let mult = request.coefficientScale[l] {
                 mult.withUnsafeBufferPointer { m in
@@ -285,9 +306,21 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
     }
 }
 
-/// sums[j] += Σ_r |a[r, j]| in Double, four rows at a time.
-@inline(__always)
+/// sums[j] += Σ_r |a[r, j]| in Double; columns are split across cores (each column's sum is
+/// computed by one worker in row order, so the result does not depend on the thread count).
 func accumulateAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, into sums: UnsafeMutablePointer<Double>) {
+    if n * f < 1 << 16 {
+        accumulateAbsColumnSums(a, rows: n, cols: f, rowStride: f, into: sums)
+        return
+    }
+    parallelRanges(f, minChunk: 64) { cols in
+        accumulateAbsColumnSums(a + cols.lowerBound, rows: n, cols: cols.count, rowStride: f, into: sums + cols.lowerBound)
+    }
+}
+
+/// sums[j] += Σ_r |a[r · rowStride + j]| for j < f, in blocks of 64 rows summed in Float.
+@inline(__always)
+func accumulateAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, rowStride: Int, into sums: UnsafeMutablePointer<Double>) {
     let tmp = UnsafeMutablePointer<Float>.allocate(capacity: f)
     defer { tmp.deallocate() }
     var r = 0
@@ -296,7 +329,7 @@ func accumulateAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int
         let end = min(n, r + 64)
         tmp.initialize(repeating: 0, count: f)
         for rr in r..<end {
-            let row = a + rr * f
+            let row = a + rr * rowStride
             for j in 0..<f { tmp[j] += abs(row[j]) }
         }
         for j in 0..<f { sums[j] += Double(tmp[j]) }
