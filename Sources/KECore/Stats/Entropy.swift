@@ -117,7 +117,9 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
     }
     let loss = nll / Double(count)
     guard loss.isFinite else { throw CoreError("the loss is not finite (the model produces NaN or infinity)") }
-    return PerplexityResult(perplexity: exp(loss), loss: loss, tokens: count)
+    let ppl = exp(loss)
+    guard ppl.isFinite else { throw CoreError("perplexity exp(\(loss)) overflows: the model assigns the corpus almost no probability") }
+    return PerplexityResult(perplexity: ppl, loss: loss, tokens: count)
 }
 
 /// log softmax(row)[index], computed stably in Double.
