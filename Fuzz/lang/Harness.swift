@@ -1,7 +1,8 @@
 // MARK: libFuzzer target: lang
 //
-// The input is a script. It is scanned, parsed and run in a fresh Session, in an empty
-// working directory (so `load`, `corpus` and `save` fail cleanly: there are no files to find).
+// The input is a script. It is scanned, parsed and run in a fresh Session (whole, or chunk by
+// chunk as a notebook runs it), in an empty working directory (so `load`, `corpus` and `save`
+// fail cleanly: there are no files to find).
 // A watchdog cancels a run after one second (long `for` loops are legal, not bugs); errors must
 // come back as diagnostics. Built and run by `Scripts/fuzz lang SECONDS`.
 
@@ -36,10 +37,24 @@ public func fuzzLang(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var options = SessionOptions()
     options.width = 60
     let session = Session(options: options, output: { printed += $0.count }, errorOutput: { errors.append($0) })
+    // The shell's helpers on the same text: UTF-8 decoding, REPL continuation, notebook chunks.
+    _ = Syntax.decode(Array(UnsafeBufferPointer(start: data, count: size)))
+    _ = Syntax.needsContinuation(source)
+    let chunks = Syntax.chunks(source)
     runStarted = Date().timeIntervalSince1970
-    let ok = session.run(source, file: "fuzz.ke")
+    if size % 2 == 0 {
+        // As a script: all at once.
+        let ok = session.run(source, file: "fuzz.ke")
+        if !ok && errors.isEmpty { fatalError("a failed run reported no error") }
+    } else {
+        // As a notebook: statement by statement, each at its own first line, until an error.
+        for case .code(let code, let line) in chunks {
+            let ok = session.run(code, file: "fuzz.ke", firstLine: line)
+            if !ok && errors.isEmpty { fatalError("a failed chunk reported no error") }
+            if !ok { break }
+        }
+    }
     runStarted = 0
-    if !ok && errors.isEmpty { fatalError("a failed run reported no error") }
     for e in errors where !e.hasPrefix("fuzz.ke:") { fatalError("diagnostic without FILE:LINE:COL: \(e)") }
     // The JSON printer too, on whatever the script defined.
     options.json = true
