@@ -46,6 +46,7 @@ public enum Printer {
     /// The human rendering of `value` (no trailing newline).
     public static func human(_ value: Value, options: SessionOptions) -> String {
         switch value {
+        case .null: return "null"
         case .number(let x): return number(x)
         case .string(let s): return s
         case .bool(let b): return b ? "true" : "false"
@@ -60,6 +61,7 @@ public enum Printer {
     /// A one-line rendering for use inside lists and tables, or nil when the value needs lines.
     static func inline(_ value: Value) -> String? {
         switch value {
+        case .null: return "null"
         case .number(let x): return number(x)
         case .string(let s):
             var out = ""
@@ -81,6 +83,17 @@ public enum Printer {
         case .chart(let c): return "<\(c.type) chart>"
         case .record(let r):
             if r.kind == "saved", let p = r["path"], case .string(let s) = p { return s }
+            if let line = inspectInline(r) { return line }
+            if r.plain {
+                // Rows such as {logprob, accuracy}: "logprob -1.2, accuracy 0.5" when short.
+                var parts: [String] = []
+                for (k, v) in r.fields {
+                    guard let p = inline(v) else { return nil }
+                    parts.append("\(k) \(p)")
+                }
+                let line = parts.joined(separator: ", ")
+                return line.count <= 100 ? line : nil
+            }
             return nil
         }
     }
@@ -152,7 +165,7 @@ public enum Printer {
         case "help":
             return help(r, options: options)
         default:
-            break
+            if let text = inspectHuman(r, options: options) { return text }
         }
         return generic(r, options: options)
     }
@@ -166,7 +179,7 @@ public enum Printer {
 
     private static func generic(_ r: Record, options: SessionOptions) -> String {
         let width = r.fields.map(\.0.count).max() ?? 0
-        var lines = [r.kind]
+        var lines = r.plain ? [] : [r.kind]
         for (k, v) in r.fields {
             let body = inline(v) ?? human(v, options: options)
             let pad = String(repeating: " ", count: width - k.count)
@@ -301,6 +314,7 @@ public enum Printer {
     /// The JSON form of `value`; `nonFinite` is set when a NaN or ±∞ was written as null.
     public static func json(_ value: Value, options: SessionOptions, nonFinite: inout Bool) -> JSONValue {
         switch value {
+        case .null: return .null
         case .number(let x):
             if !x.isFinite { nonFinite = true }
             return jsonNumber(x)
@@ -332,7 +346,7 @@ public enum Printer {
             pairs.append(("text", .string(c.render(options.width, options.ascii, false))))
             return .object(pairs)
         case .record(let r):
-            var pairs: [(String, JSONValue)] = [("kind", .string(r.kind))]
+            var pairs: [(String, JSONValue)] = r.plain ? [] : [("kind", .string(r.kind))]
             for (k, v) in r.fields { pairs.append((k, json(v, options: options, nonFinite: &nonFinite))) }
             return .object(pairs)
         }

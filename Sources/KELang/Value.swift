@@ -9,6 +9,8 @@ import KECore
 
 /// A value of the experiment language.
 public enum Value: Sendable {
+    /// Absent result (JSON null), e.g. `retention` when nothing was known before.
+    case null
     case number(Double)
     case string(String)
     case bool(Bool)
@@ -21,6 +23,7 @@ public enum Value: Sendable {
     /// How the value is named in type errors: "a number", "an entropy result".
     public var typeName: String {
         switch self {
+        case .null: return "null"
         case .number: return "a number"
         case .string: return "a string"
         case .bool: return "a boolean"
@@ -54,6 +57,8 @@ public struct Record: Sendable {
     public var fields: [(String, Value)]
     /// The core value it was made from (e.g. `EntropyResult`), for human printing.
     public var native: (any Sendable)?
+    /// True for rows inside results: written to JSON as a plain object, without "kind".
+    public var plain = false
 
     public init(kind: String, fields: [(String, Value)], native: (any Sendable)? = nil) {
         self.kind = kind

@@ -163,6 +163,18 @@ final class CheckpointTests: XCTestCase {
 
     // MARK: Synthetic round trips canonical → HF → canonical
 
+    func testLoaderLayoutMatchesParameterStore() throws {
+        for a in Architecture.allCases {
+            for tied in [false, true] {
+                let c = try smallConfig(a, tied: tied)
+                let layout = canonicalLayout(for: c)
+                let store = ParameterStore(config: c)
+                XCTAssertEqual(layout.slots, store.slots)
+                XCTAssertEqual(layout.count, store.count)
+            }
+        }
+    }
+
     func testRoundTripAllArchitectures() throws {
         for a in Architecture.allCases {
             for tied in [false, true] {

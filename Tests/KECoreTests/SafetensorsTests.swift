@@ -41,7 +41,7 @@ final class SafetensorsTests: XCTestCase {
     func testRoundTripF32() throws {
         let dir = try makeTempDir(self)
         let p = dir + "/a.safetensors"
-        let a: [Float] = [1, -2.5, 3e-38, .infinity, -0.0, 1e-45, 65504, 123456.789]
+        let a: [Float] = [1, -2.5, 3e-38, .infinity, -0.0, .leastNonzeroMagnitude, 65504, 123456.789]
         let b: [Float] = (0..<6).map { Float($0) * 0.1 }
         try writeSafetensors([
             SafetensorsEntry(name: "z.last", shape: [2, 4], values: a),

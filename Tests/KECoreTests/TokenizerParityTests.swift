@@ -16,7 +16,7 @@ final class TokenizerParityTests: XCTestCase {
         let expected = try loadExpected()
         let texts = try XCTUnwrap(expected["texts"]?.arrayValue).compactMap { $0.stringValue }
         let tokenizers = try XCTUnwrap(expected["tokenizers"]?.objectValue)
-        XCTAssertEqual(tokenizers.count, 6)
+        XCTAssertEqual(tokenizers.count, 9)
         XCTAssertGreaterThan(texts.count, 30)
         for (name, spec) in tokenizers {
             let tok = try Tokenizer(contentsOf: Self.dir + "/\(name).json")

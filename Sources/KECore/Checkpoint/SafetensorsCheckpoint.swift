@@ -77,6 +77,14 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         try files[l.file].read(name, into: dest)
     }
 
+    /// The mapped data of `name` when it is F32 and 4-byte aligned (valid while this object lives).
+    func float32Pointer(_ name: String) -> UnsafePointer<Float>? {
+        guard let l = location[name], l.info.dtype == .f32 else { return nil }
+        let raw = files[l.file].rawBytes(l.info)
+        guard let p = raw.baseAddress, Int(bitPattern: p) % 4 == 0 else { return nil }
+        return p.assumingMemoryBound(to: Float.self)
+    }
+
     /// The values of `name` as Float32.
     public func floats(_ name: String) throws -> [Float] {
         guard let l = location[name] else { throw CoreError("no tensor named '\(name)'") }

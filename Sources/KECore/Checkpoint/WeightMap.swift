@@ -19,6 +19,10 @@
 // unexpected tensor is an ERROR, because it means the checkpoint has parameters the config
 // does not describe (e.g. a q/k norm), and silently dropping them would change the model.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How one Hugging Face tensor relates to canonical tensors.
 enum HFTensorRole: Equatable {
     /// Same layout as the canonical tensor.
@@ -167,16 +171,17 @@ func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
 /// dst[c·dstStride + r] = src[r·srcStride + c] for r < rows, c < cols (cache-blocked).
 func transposeBlock(_ src: UnsafePointer<Float>, srcStride: Int, rows: Int, cols: Int,
                     _ dst: UnsafeMutablePointer<Float>, dstStride: Int) {
-    let B = 32
+    // 64×64 blocks, writing destination rows contiguously (fastest variant measured here).
+    let B = 64
     var r0 = 0
     while r0 < rows {
         let r1 = min(r0 + B, rows)
         var c0 = 0
         while c0 < cols {
             let c1 = min(c0 + B, cols)
-            for r in r0..<r1 {
-                let s = src + r * srcStride
-                for c in c0..<c1 { dst[c * dstStride + r] = s[c] }
+            for c in c0..<c1 {
+                let d = dst + c * dstStride
+                for r in r0..<r1 { d[r] = src[r * srcStride + c] }
             }
             c0 = c1
         }
@@ -287,29 +292,39 @@ func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, f
     }
 
     // Values: direct tensors go straight into the store; others through one scratch buffer.
-    var store = ParameterStore(config: c)
+    // The canonical layout (as `ParameterStore(config:)` lays it out), without allocating yet.
+    let layout = canonicalLayout(for: c)
+    var slotIndex: [String: TensorSlot] = [:]
+    for slot in layout.slots { slotIndex[slot.name] = slot }
     var slotsFor: [[TensorSlot]] = []
     for s in specs {
         var list: [TensorSlot] = []
         for n in s.role.canonicalNames {
-            guard let slot = store.slot(n) else {
+            guard let slot = slotIndex[n] else {
                 throw CoreError("internal: no canonical tensor \(n) for \(s.name)", file: file)
             }
             list.append(slot)
         }
         slotsFor.append(list)
     }
+    // Every scalar is written exactly once below, so the storage can start uninitialised.
     let covered = Set(slotsFor.joined().map(\.name))
-    if let lost = store.slots.first(where: { !covered.contains($0.name) }) {
+    if let lost = layout.slots.first(where: { !covered.contains($0.name) }) {
         throw CoreError("internal: canonical tensor \(lost.name) has no checkpoint source", file: file)
     }
     var scratch: [Float] = []
-    try store.data.withUnsafeMutableBufferPointer { buf in
+    let data = try [Float](unsafeUninitializedCapacity: layout.count) { buf, initialized in
+        initialized = 0
         let base = buf.baseAddress!
+        adviseHugePages(UnsafeMutableRawPointer(base), bytes: layout.count * 4)
         for (s, slots) in zip(specs, slotsFor) {
             let n = s.shape.reduce(1, *)
             if case .direct = s.role {
                 try source.read(s.name, into: UnsafeMutableBufferPointer(start: base + slots[0].offset, count: n))
+                continue
+            }
+            if let f32 = source.float32Pointer(s.name) {
+                scatterHF(s, f32, into: base, slots: slots, config: c)  // straight from the mapping
                 continue
             }
             if scratch.count < n { scratch = [Float](repeating: 0, count: n) }
@@ -318,8 +333,34 @@ func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, f
                 scatterHF(s, tmp.baseAddress!, into: base, slots: slots, config: c)
             }
         }
+        initialized = layout.count
     }
-    return store
+    return ParameterStore(slots: layout.slots, data: data)
+}
+
+/// The slots `ParameterStore(config:)` creates, and the total scalar count.
+func canonicalLayout(for c: ModelConfig) -> (slots: [TensorSlot], count: Int) {
+    var slots: [TensorSlot] = []
+    var offset = 0
+    for (name, shape) in canonicalTensorShapes(for: c) {
+        let s = TensorSlot(name: name, shape: shape, offset: offset)
+        slots.append(s)
+        offset += s.count
+    }
+    return (slots, offset)
+}
+
+/// Asks the kernel for transparent huge pages on a large fresh buffer (fewer page faults when
+/// it is first written). A hint only: failures are ignored.
+func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int) {
+    #if os(Linux)
+    let page = 4096
+    let start = (Int(bitPattern: p) + page - 1) / page * page
+    let end = (Int(bitPattern: p) + bytes) / page * page
+    if end - start >= 4 << 20 {
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE)
+    }
+    #endif
 }
 
 /// The HF tensors of `store` as safetensors entries (inverse of `loadParameters`).

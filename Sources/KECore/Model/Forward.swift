@@ -136,11 +136,8 @@ func attentionForward(
             // Causal softmax row by row; entries above the diagonal become 0.
             for i in 0..<T {
                 let row = s + i * T
-                var mx = -Float.infinity
-                for j in 0...i where row[j] > mx { mx = row[j] }
-                var sum: Float = 0
-                for j in 0...i { let e = expf(row[j] - mx); row[j] = e; sum += e }
-                let inv = 1 / sum
+                let mx = vmax(row, count: i + 1)
+                let inv = 1 / expShiftSum(row, count: i + 1, shift: mx)
                 for j in 0...i { row[j] *= inv }
                 for j in (i + 1)..<T { row[j] = 0 }
             }
@@ -160,6 +157,9 @@ struct ForwardRequest {
     var logits: ((Int, Int, UnsafePointer<Float>) throws -> Void)?
     /// Per-layer, per-memory multipliers applied to the coefficients (interventions).
     var coefficientScale: [[Float]?] = []
+    /// Called once per layer with (layer, rows N, coefficients [N, F]) after `coefficientScale`
+    /// is applied: the per-token coefficients, e.g. for a trace. Valid only during the call.
+    var layerCoefficients: ((Int, Int, UnsafePointer<Float>) throws -> Void)? = nil
 }
 
 /// Rows of logits computed at once (bounds the [rows, V] buffer).
@@ -167,7 +167,12 @@ let logitChunkRows = 256
 
 /// Runs the model on `batch`, accumulating coefficient statistics and/or streaming logits.
 func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throws {
-    let c = model.config
+    try runForward(config: model.config, params: model.params, batch: batch, request: request)
+}
+
+/// The forward pass on a configuration and parameter store (no tokenizer needed; used by training).
+func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch, request: ForwardRequest) throws {
+    let c = config
     let N = batch.count
     if N == 0 { return }
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
@@ -196,7 +201,6 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throw
         att.deallocate(); a.deallocate(); u.deallocate(); scores.deallocate()
     }
 
-    let params = model.params
     try params.data.withUnsafeBufferPointer { buf in
         // Read-only use: the pointers are typed mutable only so gradients can share `WeightPointers`.
         guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
@@ -243,10 +247,10 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throw
             if let gw = lw.gateW {
                 linear(h, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a)
                 linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: u)
-                for i in 0..<(N * F) { a[i] = activate(a[i], c.activation) * u[i] }
+                activateInPlace(a, count: N * F, c.activation, times: u)
             } else {
                 linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: a)
-                for i in 0..<(N * F) { a[i] = activate(a[i], c.activation) }
+                activateInPlace(a, count: N * F, c.activation)
             }
             if l < request.coefficientScale.count, let mult = request.coefficientScale[l] {
                 mult.withUnsafeBufferPointer { m in
@@ -259,6 +263,7 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throw
             if let sums = request.coefficientSums {
                 accumulateAbsColumnSums(a, rows: N, cols: F, into: sums + l * F)
             }
+            if let each = request.layerCoefficients { try each(l, N, a) }
             // Down projection: the coefficient-weighted sum of value vectors.
             linear(a, rows: N, inFeatures: F, weight: lw.downW, outFeatures: D, bias: lw.downB, into: x, accumulate: true)
         }

@@ -125,10 +125,8 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
 /// log softmax(row)[index], computed stably in Double.
 @inline(__always)
 func logSoftmaxAt(_ row: UnsafePointer<Float>, count v: Int, index: Int) -> Double {
-    var mx = -Float.infinity
-    for j in 0..<v where row[j] > mx { mx = row[j] }
-    var s = 0.0
-    for j in 0..<v { s += Double(expf(row[j] - mx)) }
+    let mx = vmax(row, count: v)
+    let s = Double(sumExpShift(row, count: v, shift: mx))
     return Double(row[index] - mx) - log(s)
 }
 

@@ -28,14 +28,16 @@ struct AddedTokenMatcher {
     /// Index into `tokens` of the token ending at each node, or -1.
     private var terminal: [Int] = [-1]
     private var tokens: [AddedToken] = []
-    private var firstScalars: Set<UInt32> = []
+    /// Scalars that start some token: ASCII in a table, the rest in a set.
+    private var firstASCII = [Bool](repeating: false, count: 128)
+    private var firstOther: Set<UInt32> = []
 
     var isEmpty: Bool { tokens.isEmpty }
 
     /// Adds `token`, matched as `pattern` (its content, normalized if it is a normalized token).
     mutating func add(_ token: AddedToken, pattern: Scalars) {
         guard let f = pattern.first else { return }
-        firstScalars.insert(f.value)
+        if f.value < 128 { firstASCII[Int(f.value)] = true } else { firstOther.insert(f.value) }
         var node = 0
         for u in pattern {
             if let c = children[node][u.value] {
@@ -56,7 +58,8 @@ struct AddedTokenMatcher {
     private func find(_ s: Scalars, from: Int) -> (Int, Int, AddedToken)? {
         var i = from
         while i < s.count {
-            if firstScalars.contains(s[i].value) {
+            let v = s[i].value
+            if v < 128 ? firstASCII[Int(v)] : (!firstOther.isEmpty && firstOther.contains(v)) {
                 var node = 0, j = i, best = -1, bestEnd = i
                 while j < s.count, let c = children[node][s[j].value] {
                     node = Int(c); j += 1

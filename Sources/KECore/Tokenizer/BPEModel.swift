@@ -236,7 +236,7 @@ struct MergeHeap {
 // MARK: Vocabulary
 
 /// Largest token id accepted from a file (guards allocations against hostile input).
-let maxTokenID = 1 << 26
+let maxTokenID = 1 << 24
 
 /// Reads a `{"token": id}` vocabulary into a map and its inverse.
 func readVocab(_ pairs: [(String, JSONValue)], file: String?) throws -> ([TokenKey: Int], [String?]) {
@@ -250,6 +250,9 @@ func readVocab(_ pairs: [(String, JSONValue)], file: String?) throws -> ([TokenK
         }
         vocab[TokenKey(tok)] = id
         maxID = max(maxID, id)
+    }
+    guard maxID < 4 * vocab.count + 65_536 else {
+        throw CoreError("vocabulary ids are too sparse (largest id \(maxID) for \(vocab.count) tokens)", file: file)
     }
     var r = [String?](repeating: nil, count: maxID + 1)
     for (tok, id) in vocab { r[id] = tok.string }

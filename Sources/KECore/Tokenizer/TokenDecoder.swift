@@ -14,6 +14,8 @@ indirect enum TokenDecoder {
     case strip(content: Unicode.Scalar, start: Int, stop: Int)
     /// `▁` back to spaces; the first token loses its prefix unless `prepend_scheme` is never.
     case metaspace(replacement: Unicode.Scalar, dropFirst: Bool)
+    /// The end-of-word suffix becomes a space, except on the last token.
+    case bpe(suffix: Scalars)
     case sequence([TokenDecoder])
 
     /// Reads a `decoder` object; nil for JSON null.
@@ -45,6 +47,8 @@ indirect enum TokenDecoder {
             }
             let scheme = j["prepend_scheme"]?.stringValue ?? ((j["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
             return .metaspace(replacement: u, dropFirst: scheme != "never")
+        case "BPEDecoder":
+            return .bpe(suffix: Array((j["suffix"]?.stringValue ?? "</w>").unicodeScalars))
         case "Sequence":
             guard let items = j["decoders"]?.arrayValue else {
                 throw CoreError("tokenizer Sequence decoder has no \"decoders\" list", file: file)
@@ -71,7 +75,9 @@ indirect enum TokenDecoder {
             }
             return [String(decoding: bytes, as: UTF8.self)]
         case .replace(let pattern, let content):
+            let first: Unicode.Scalar? = { if case .literal(let p) = pattern { return p.first }; return nil }()
             return tokens.map { t in
+                if let first, !t.unicodeScalars.contains(first) { return t }  // nothing to replace
                 let s = Array(t.unicodeScalars)
                 var out = Scalars()
                 for (r, isMatch) in pattern.matches(in: s) {
@@ -119,6 +125,16 @@ indirect enum TokenDecoder {
                 }
                 return String(out)
             }
+        case .bpe(let suffix):
+            let pattern = TextPattern.literal(suffix)
+            return tokens.enumerated().map { i, t in
+                let s = Array(t.unicodeScalars)
+                var out = Scalars()
+                for (r, isMatch) in pattern.matches(in: s) {
+                    if isMatch { if i != tokens.count - 1 { out.append(" ") } } else { out.append(contentsOf: s[r]) }
+                }
+                return String(scalars: out)
+            }
         case .sequence(let items):
             var cur = tokens
             for d in items { cur = d.decodeChain(cur) }
@@ -128,8 +144,9 @@ indirect enum TokenDecoder {
 
     /// The byte of a `<0xNN>` token.
     static func fallbackByte(_ t: String) -> UInt8? {
+        guard t.utf8.count == 6 else { return nil }
         let u = Array(t.utf8)
-        guard u.count == 6, u[0] == UInt8(ascii: "<"), u[1] == UInt8(ascii: "0"), u[2] == UInt8(ascii: "x"),
+        guard u[0] == UInt8(ascii: "<"), u[1] == UInt8(ascii: "0"), u[2] == UInt8(ascii: "x"),
               u[5] == UInt8(ascii: ">") else { return nil }
         return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
     }

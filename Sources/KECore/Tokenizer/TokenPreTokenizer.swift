@@ -20,7 +20,12 @@ indirect enum TokenPreTokenizer {
     case whitespaceSplit
     /// Numeric scalars isolated (one each) or contiguous.
     case digits(individual: Bool)
+    /// SentencePiece style: spaces become `replacement`, which is prepended (always, or only to
+    /// the text's first piece), then optionally split before each `replacement`.
+    case metaspace(replacement: Unicode.Scalar, prepend: PrependScheme, split: Bool)
     case sequence([TokenPreTokenizer])
+
+    enum PrependScheme: String { case always, first, never }
 
     /// Reads a `pre_tokenizer` object; nil for JSON null.
     static func parse(_ j: JSONValue, file: String?) throws -> TokenPreTokenizer? {
@@ -42,32 +47,62 @@ indirect enum TokenPreTokenizer {
         case "Whitespace": return .whitespace
         case "WhitespaceSplit": return .whitespaceSplit
         case "Digits": return .digits(individual: j["individual_digits"]?.boolValue ?? false)
+        case "Metaspace":
+            let r = j["replacement"]?.stringValue ?? "\u{2581}"
+            guard r.unicodeScalars.count == 1, let u = r.unicodeScalars.first else {
+                throw CoreError("tokenizer Metaspace pre_tokenizer needs a one-character \"replacement\"", file: file)
+            }
+            let schemeName = j["prepend_scheme"]?.stringValue
+                ?? ((j["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
+            guard let scheme = PrependScheme(rawValue: schemeName) else {
+                throw CoreError("unsupported Metaspace prepend_scheme \"\(schemeName)\"", file: file)
+            }
+            return .metaspace(replacement: u, prepend: scheme, split: j["split"]?.boolValue ?? true)
         case "Sequence":
             guard let items = j["pretokenizers"]?.arrayValue else {
                 throw CoreError("tokenizer Sequence pre_tokenizer has no \"pretokenizers\" list", file: file)
             }
-            return .sequence(try items.compactMap { try parse($0, file: file) })
+            let parsed = try items.compactMap { try parse($0, file: file) }
+            for p in parsed.dropFirst() {
+                if case .metaspace(_, .first, _) = p {
+                    throw CoreError("a Metaspace pre_tokenizer with prepend_scheme \"first\" is only supported first in a Sequence", file: file)
+                }
+            }
+            return .sequence(parsed)
         default:
             throw CoreError("unsupported tokenizer pre_tokenizer \"\(type)\"", file: file)
         }
     }
 
-    /// Whether this ends in the byte map (so the model sees byte-level symbols).
-    var usesByteLevel: Bool {
-        switch self {
-        case .byteLevel: return true
-        case .sequence(let items): return items.contains { $0.usesByteLevel }
-        default: return false
-        }
-    }
-
-    /// Splits every piece of `pieces`; empty results are dropped.
-    func apply(_ pieces: [Scalars]) -> [Scalars] {
+    /// Splits every piece of `pieces`; empty results are dropped. `atOrigin`: the first piece
+    /// starts at the beginning of the text (for Metaspace's `first` scheme).
+    func apply(_ pieces: [Scalars], atOrigin: Bool = false) -> [Scalars] {
         switch self {
         case .sequence(let items):
             var cur = pieces
-            for p in items { cur = p.apply(cur) }
+            for (i, p) in items.enumerated() { cur = p.apply(cur, atOrigin: atOrigin && i == 0) }
             return cur
+        case .metaspace(let replacement, let prepend, let split):
+            var out: [Scalars] = []
+            for (k, var p) in pieces.enumerated() {
+                for i in p.indices where p[i] == " " { p[i] = replacement }
+                let add = prepend == .always || (prepend == .first && k == 0 && atOrigin)
+                if add && p.first != replacement { p.insert(replacement, at: 0) }
+                if split {
+                    var m: [(Range<Int>, Bool)] = []
+                    var last = 0
+                    for (i, c) in p.enumerated() where c == replacement {
+                        if last < i { m.append((last..<i, false)) }
+                        m.append((i..<(i + 1), true))
+                        last = i + 1
+                    }
+                    if last < p.count { m.append((last..<p.count, false)) }
+                    TokenPreTokenizer.splitPieces(p, m, .mergedWithNext, into: &out)
+                } else if !p.isEmpty {
+                    out.append(p)
+                }
+            }
+            return out
         case .byteLevel(let addPrefixSpace, let useRegex):
             var out: [Scalars] = []
             out.reserveCapacity(pieces.count * 2)

@@ -18,8 +18,11 @@ import Darwin
 public final class Tokenizer: @unchecked Sendable {
     /// The parsed tokenizer.json, written back unchanged by `save`.
     public let json: JSONValue
-    /// One more than the largest token id (model vocabulary and added tokens).
+    /// One more than the largest token id (model vocabulary and added tokens); equal to HF's
+    /// `get_vocab_size(with_added_tokens=True)` when ids are dense, as in every real file.
     public let vocabSize: Int
+    /// Ids of the added tokens marked special (e.g. `<|endoftext|>`).
+    public let specialTokenIDs: Set<Int>
 
     enum Model {
         case bpe(BPEModel)
@@ -86,6 +89,7 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         addedTokens = added
+        specialTokenIDs = Set(added.filter { $0.special }.map { $0.id })
         var raw = AddedTokenMatcher(), norm = AddedTokenMatcher()
         var byID: [Int: String] = [:], byContent: [TokenKey: Int] = [:]
         // HF builds its matchers from special tokens first, then the others.
@@ -129,18 +133,19 @@ public final class Tokenizer: @unchecked Sendable {
         var stage1: [TextSegment] = []
         rawMatcher.split(Array(text.unicodeScalars), into: &stage1)
         var stage2: [TextSegment] = []
-        for seg in stage1 {
+        for (k1, seg) in stage1.enumerated() {
             switch seg {
             case .token(let id): out.append(id)
             case .text(let piece):
                 stage2.removeAll(keepingCapacity: true)
                 normalizedMatcher.split(normalizer?.apply(piece) ?? piece, into: &stage2)
-                for seg2 in stage2 {
+                for (k2, seg2) in stage2.enumerated() {
                     switch seg2 {
                     case .token(let id): out.append(id)
                     case .text(let p):
                         if let pre = preTokenizer {
-                            for word in pre.apply([p]) { tokenizeWord(word, into: &out) }
+                            // A first text segment always starts at offset 0 of its parent.
+                            for word in pre.apply([p], atOrigin: k1 == 0 && k2 == 0) { tokenizeWord(word, into: &out) }
                         } else {
                             tokenizeWord(p, into: &out)
                         }
@@ -207,8 +212,6 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
-    /// Ids of the added tokens marked special (e.g. `<|endoftext|>`).
-    public var specialTokenIDs: Set<Int> { Set(addedTokens.filter { $0.special }.map { $0.id }) }
 
     /// True for a WordLevel model (whole words, no subwords).
     public var isWordLevel: Bool {

@@ -111,11 +111,12 @@ enum ByteLevelMap {
 }
 
 extension String {
-    /// A string made of `scalars`.
-    init(scalars: some Sequence<Unicode.Scalar>) {
-        var s = String.UnicodeScalarView()
-        s.append(contentsOf: scalars)
-        self = String(s)
+    /// A string made of `scalars` (encoded straight to UTF-8).
+    init(scalars: some Collection<Unicode.Scalar>) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(scalars.count * 2)
+        for u in scalars { forEachUTF8Byte(u) { bytes.append($0) } }
+        self = String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -127,7 +128,14 @@ struct TokenKey: Hashable {
     let string: String
     init(_ s: String) { string = s }
 
-    static func == (a: TokenKey, b: TokenKey) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+    static func == (a: TokenKey, b: TokenKey) -> Bool {
+        var x = a.string, y = b.string
+        return x.withUTF8 { px in
+            y.withUTF8 { py in
+                px.count == py.count && px.elementsEqual(py)
+            }
+        }
+    }
 
     func hash(into h: inout Hasher) {
         var s = string

@@ -9,16 +9,20 @@ import KECore
 extension Command {
     static let plot = Command(
         "plot", [.positional("SERIES"), .option("title", "\"…\""), .option("xlabel", "\"…\""),
-                 .option("ylabel", "\"…\""), .option("labels", "[…]"), .option("x", "LIST"), .flag("log")],
+                 .option("ylabel", "\"…\""), .option("labels", "[…]"), .option("x", "LIST"), .flag("log"),
+                 .flag("layers")],
         group: "charts",
         brief: "Line chart of one or more series.",
         summary: """
             A line chart of one series (a list of numbers) or several (a list of lists), against \
             x (default 0, 1, …), with a legend from `labels` when several. `log` puts y on a \
-            log10 axis (non-positive values are dropped).
+            log10 axis (non-positive values are dropped). Of a list of entropy results (e.g. \
+            `entropy SERIES on CORPUS`): total entropy against training step; `layers` draws one \
+            line per layer.
             """,
         example: "plot [e1.layers, e2.layers] labels [\"before\", \"after\"] title \"entropy per layer\"",
         run: { inv in
+            if let chart = try entropySeriesPlot(inv) { return chart }
             let series: [[Double]]
             let raw = try inv.list("SERIES")
             if raw.contains(where: { if case .list = $0 { return true }; return false }) {
@@ -66,16 +70,19 @@ extension Command {
         })
 
     static let hist = Command(
-        "hist", [.positional("VALUES"), .option("bins", "N"), .flag("log"), .option("title", "\"…\""),
-                 .option("xlabel", "\"…\"")],
+        "hist", [.positional("VALUES"), .option("layer", "L"), .option("bins", "N"), .flag("log"),
+                 .option("title", "\"…\""), .option("xlabel", "\"…\"")],
         group: "charts",
         brief: "Histogram of values.",
         summary: """
             A histogram: counts of the values in N equal bins (default 20) over [min, max]. \
-            `log` draws bar lengths as log10(1 + count); the printed counts stay exact.
+            `log` draws bar lengths as log10(1 + count); the printed counts stay exact. Of a \
+            coefficients result C: `hist C layer L` is the distribution of layer L's mean \
+            |coefficient| over its memories.
             """,
         example: "hist [0.1, 0.2, 0.2, 0.9] bins 4",
         run: { inv in
+            if let chart = try coefficientsHistogram(inv) { return chart }
             let values = try inv.numbers("VALUES")
             let bins = try inv.optionalInt("bins", in: 1...1000) ?? 20
             let title = try optionalString(inv, "title")
@@ -94,10 +101,13 @@ extension Command {
         brief: "Heatmap of a matrix.",
         summary: """
             Shades of a matrix (a list of rows, each a list of numbers) on a min–max scale; \
-            columns are averaged down to the width. `labels` names the rows.
+            columns are averaged down to the width. `labels` names the rows. Of a coefficients \
+            result: layers × memory percentile (most active first), each cell the mean \
+            |coefficient| of that percentile band ÷ the layer mean (1 = average).
             """,
         example: "heatmap [[1, 2, 3], [3, 2, 1]] title \"example\"",
         run: { inv in
+            if let chart = try coefficientsHeatmap(inv) { return chart }
             let matrix = try inv.matrix("MATRIX")
             let labels = inv.has("labels") ? try inv.strings("labels") : nil
             if let labels, labels.count != matrix.count {

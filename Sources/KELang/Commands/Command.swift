@@ -131,6 +131,11 @@ public enum CommandRegistry {
         .load, .corpus, .entropy, .perplexity, .tokenize, .rescale, .save,
         // charts
         .plot, .bar, .hist, .heatmap, .spark,
+        // looking inside (Inspect.swift)
+        .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
+        .generate, .checkpoints,
+        // training and fact injection (Training.swift)
+        .train, .facts, .probe, .inject,
         // values
         .len, .range, .sum, .mean, .min, .max, .time,
         // help

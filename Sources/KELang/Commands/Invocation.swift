@@ -81,6 +81,8 @@ final class Invocation {
 
     func model(_ key: String) throws -> Model {
         let v = try value(key)
+        // A checkpoint of a series (`checkpoints "DIR"`) is loaded when used as a model.
+        do { if let m = try checkpointModel(v) { return m } } catch let e as CoreError { throw error(e.description, at: key) }
         guard case .model(let m) = v else { throw typeError(key, expected: "a model", found: v) }
         return m
     }

@@ -45,10 +45,12 @@ extension Command {
             coefficient is its hidden activation. With m_l = mean over all corpus tokens of \
             |coefficient| and p_l = m_l / Σ m_l, the layer entropy is H_l = −Σ_i p_l,i ln p_l,i; \
             total = Σ_l H_l and normalized = total / (L · ln d_ff), which is 1 when every memory \
-            is equally active. Fields: total, layers, tokens, normalized.
+            is equally active. Fields: total, layers, tokens, normalized. Of a list of models or \
+            checkpoints (`checkpoints "DIR"`): one result per element, with its step.
             """,
         example: "let e = entropy m on c\ne.total",
         run: { inv in
+            if let results = try seriesEntropy(inv) { return results }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
             let r = try knowledgeEntropy(of: model, on: corpus, progress: inv.progress)

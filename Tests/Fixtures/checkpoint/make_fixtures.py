@@ -104,6 +104,7 @@ def emit(name, model, canon_fn, **save_kw):
     shutil.rmtree(d, ignore_errors=True)
     randomize(model)
     model.save_pretrained(d, **save_kw)
+    os.remove(os.path.join(d, "generation_config.json"))  # not read by ke
     sd = {k: v.float() for k, v in model.state_dict().items()}
     canon = {k: v.float().contiguous() for k, v in canon_fn(sd, model.config).items()}
     save_file(canon, os.path.join(d, "canonical.safetensors"))

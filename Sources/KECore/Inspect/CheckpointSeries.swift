@@ -1,0 +1,122 @@
+import Foundation
+
+// MARK: Checkpoint series
+//
+// A directory of checkpoint folders (each a Hugging Face model directory), ordered by the
+// training step in the folder names (`parseStep(fromName:)`). Making a series reads only the
+// listing and each config.json; weights are read when a checkpoint is used and are not kept
+// by the series, so a list of 20 checkpoints costs nothing until used and one at a time after.
+//
+// Folders whose name carries no step are kept, listed after all stepped ones in name order,
+// with `step == nil` (e.g. a `final` folder). Entries without a config.json are not checkpoints
+// and are skipped; a directory with none is an error.
+
+/// One checkpoint of a series: its metadata, and its model on demand.
+public struct SeriesCheckpoint: Sendable {
+    /// Folder name.
+    public var name: String
+    /// Full path of the folder.
+    public var path: String
+    /// Training step parsed from the name, if any.
+    public var step: Int?
+    /// The parsed config.json.
+    public var config: ModelConfig
+}
+
+/// Checkpoint folders ordered by step, with models loaded lazily.
+public final class CheckpointSeries: @unchecked Sendable {
+    /// The directory.
+    public let directory: String
+    /// Checkpoints in step order (unstepped last, by name).
+    public let checkpoints: [SeriesCheckpoint]
+
+    private let lock = NSLock()
+    /// The last tokenizer read, by the bytes of its tokenizer.json: checkpoints of one run share
+    /// a tokenizer, so it is parsed once (and corpora tokenised once per tokenizer).
+    private var tokenizerCache: (bytes: [UInt8], tokenizer: Tokenizer)?
+
+    /// Lists the checkpoint folders of `directory` and reads their configs (no weights).
+    public init(directory: String) throws {
+        guard directoryExists(directory) else { throw CoreError("no such directory", file: directory) }
+        var dir = directory
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        var found: [SeriesCheckpoint] = []
+        for name in try directoryEntries(dir) where !name.hasPrefix(".") {
+            let path = dir + "/" + name
+            guard directoryExists(path), fileExists(path + "/config.json") else { continue }
+            let config = try ModelConfig.load(path: path + "/config.json")
+            found.append(SeriesCheckpoint(name: name, path: path, step: parseStep(fromName: name), config: config))
+        }
+        guard !found.isEmpty else {
+            throw CoreError("no checkpoint folders (subdirectories with a config.json) found", file: directory)
+        }
+        found.sort { a, b in
+            switch (a.step, b.step) {
+            case let (x?, y?) where x != y: return x < y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            default: return a.name < b.name
+            }
+        }
+        self.directory = dir
+        self.checkpoints = found
+    }
+
+    /// Number of checkpoints.
+    public var count: Int { checkpoints.count }
+
+    /// Steps in order (nil for unstepped folders).
+    public var steps: [Int?] { checkpoints.map(\.step) }
+
+    /// Loads checkpoint `index` (weights and tokenizer); the series does not keep it.
+    public func model(at index: Int) throws -> Model {
+        guard index >= 0, index < checkpoints.count else {
+            throw CoreError("checkpoint \(index) does not exist: the series has \(checkpoints.count)")
+        }
+        let cp = checkpoints[index]
+        let (config, params, _) = try loadCheckpointWeights(directory: cp.path)
+        return Model(config: config, params: params, tokenizer: try tokenizer(at: cp.path),
+                     step: cp.step, source: cp.path)
+    }
+
+    /// The tokenizer of a checkpoint folder, shared with the previous one when identical.
+    private func tokenizer(at path: String) throws -> Tokenizer {
+        let tokPath = path + "/tokenizer.json"
+        guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
+        let bytes = try readFileBytes(tokPath)
+        lock.lock()
+        if let cached = tokenizerCache, cached.bytes == bytes {
+            lock.unlock()
+            return cached.tokenizer
+        }
+        lock.unlock()
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes: bytes) }
+        catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
+        let tok = try Tokenizer(json: json, file: tokPath)
+        lock.lock()
+        tokenizerCache = (bytes, tok)
+        lock.unlock()
+        return tok
+    }
+
+    /// Knowledge entropy of every checkpoint in order, loading one model at a time.
+    /// `corpus` gives the corpus tokenised for a checkpoint's tokenizer.
+    public func entropy(corpus: (Tokenizer) throws -> Corpus, progress: ProgressHandler? = nil) throws -> [EntropyResult] {
+        var out: [EntropyResult] = []
+        for i in checkpoints.indices {
+            try Cancellation.shared.check()
+            // The model is released at the end of each iteration: one checkpoint in memory at a time.
+            let model = try model(at: i)
+            out.append(try knowledgeEntropy(of: model, on: try corpus(model.tokenizer)))
+            progress?(i + 1, checkpoints.count, checkpoints[i].name)
+        }
+        return out
+    }
+
+    /// Knowledge entropy of every checkpoint on one tokenised corpus (all checkpoints must
+    /// share the tokenizer it was made with, or at least its vocabulary size).
+    public func entropy(on corpus: Corpus, progress: ProgressHandler? = nil) throws -> [EntropyResult] {
+        try entropy(corpus: { _ in corpus }, progress: progress)
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Dispatch
+
+// MARK: AdamW and learning-rate schedules
+//
+// One loop over the flat parameter buffer (gradients and both moments share its layout), with a
+// per-element weight-decay mask: decay applies to tensors with two or more dimensions (all
+// projection matrices and the embeddings), not to biases or norm weights — PyTorch's usual
+// "decay on dim ≥ 2" grouping. The update is torch.optim.AdamW's, in float32:
+//
+//   p ← p · (1 − lr·wd)
+//   m ← m + (1 − β1)(g − m)          v ← β2·v + (1 − β2)·g²
+//   p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
+//
+// preceded by torch.nn.utils.clip_grad_norm_: g ← g · min(1, max_norm / (‖g‖₂ + 1e-6)).
+
+/// AdamW hyper-parameters.
+public struct AdamWOptions: Sendable, Equatable {
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.95
+    public var eps: Double = 1e-8
+    /// Decoupled weight decay, applied to tensors with ≥ 2 dimensions only.
+    public var weightDecay: Double = 0.1
+    /// Global gradient-norm clipping threshold (nil: no clipping).
+    public var clip: Double? = 1.0
+    public init(beta1: Double = 0.9, beta2: Double = 0.95, eps: Double = 1e-8,
+                weightDecay: Double = 0.1, clip: Double? = 1.0) {
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        self.weightDecay = weightDecay; self.clip = clip
+    }
+}
+
+/// A raw pointer handed to `concurrentPerform` workers that touch disjoint ranges of it.
+struct SharedPointer<T>: @unchecked Sendable {
+    let p: UnsafeMutablePointer<T>
+}
+
+/// A contiguous run of the flat buffer with one weight-decay setting.
+struct AdamWSegment {
+    var start: Int
+    var end: Int
+    /// True for tensors with ≥ 2 dims.
+    var decays: Bool
+}
+
+/// AdamW optimiser state for one parameter layout.
+struct AdamW {
+    var options: AdamWOptions
+    /// First and second moments, laid out as the parameters.
+    var m: [Float]
+    var v: [Float]
+    /// The layout cut into runs of at most `segmentSize` elements, each with its decay flag;
+    /// segments are updated in parallel (each thread owns whole segments, so results do not
+    /// depend on the thread count).
+    let segments: [AdamWSegment]
+    /// Steps taken so far.
+    private(set) var t = 0
+
+    static let segmentSize = 1 << 18
+
+    init(layout: ParameterStore, options: AdamWOptions) {
+        self.options = options
+        m = [Float](repeating: 0, count: layout.count)
+        v = m
+        var segs: [AdamWSegment] = []
+        for s in layout.slots {
+            var a = s.offset
+            let end = s.offset + s.count
+            while a < end {
+                let b = min(end, a + AdamW.segmentSize)
+                segs.append(AdamWSegment(start: a, end: b, decays: s.shape.count >= 2))
+                a = b
+            }
+        }
+        segments = segs
+    }
+
+    /// Clips `grads` to the global norm (folded into the update) and applies one update at
+    /// learning rate `lr`. Returns the gradient norm before clipping.
+    @discardableResult
+    mutating func step(params: inout [Float], grads: inout [Float], lr: Double) -> Double {
+        let n = params.count
+        precondition(grads.count == n && m.count == n, "internal: AdamW layout mismatch")
+        if n == 0 { return 0 }
+        let segs = segments
+        // ‖g‖² per segment (Double), summed in order: deterministic.
+        var partial = [Double](repeating: 0, count: segs.count)
+        grads.withUnsafeBufferPointer { gb in
+            partial.withUnsafeMutableBufferPointer { pb in
+                let gs = SharedPointer(p: UnsafeMutablePointer(mutating: gb.baseAddress!)), ps = SharedPointer(p: pb.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: segs.count) { si in
+                    let g = gs.p, p = ps.p
+                    var ss: Float = 0, acc = 0.0
+                    var i = segs[si].start
+                    while i < segs[si].end {
+                        let e = min(segs[si].end, i + 1024)
+                        ss = 0
+                        for j in i..<e { ss += g[j] * g[j] }
+                        acc += Double(ss)
+                        i = e
+                    }
+                    p[si] = acc
+                }
+            }
+        }
+        let norm = partial.reduce(0, +).squareRoot()
+        let coef: Float = options.clip.map { Float(min(1, $0 / (norm + 1e-6))) } ?? 1
+        t += 1
+        let b1 = Float(options.beta1), b2 = Float(options.beta2)
+        let bc1 = 1 - pow(options.beta1, Double(t))
+        let bc2Sqrt = Float((1 - pow(options.beta2, Double(t))).squareRoot())
+        let stepSize = Float(lr / bc1)
+        let decay = Float(lr * options.weightDecay)
+        let eps = Float(options.eps)
+        params.withUnsafeMutableBufferPointer { pb in
+            grads.withUnsafeMutableBufferPointer { gb in
+                m.withUnsafeMutableBufferPointer { mb in
+                    v.withUnsafeMutableBufferPointer { vb in
+                        let ps = SharedPointer(p: pb.baseAddress!), gs = SharedPointer(p: gb.baseAddress!)
+                        let ms = SharedPointer(p: mb.baseAddress!), vs = SharedPointer(p: vb.baseAddress!)
+                        DispatchQueue.concurrentPerform(iterations: segs.count) { si in
+                            let p = ps.p, g = gs.p, m = ms.p, v = vs.p
+                            let keep: Float = segs[si].decays ? 1 - decay : 1
+                            for i in segs[si].start..<segs[si].end {
+                                let gi = g[i] * coef
+                                g[i] = gi
+                                p[i] *= keep
+                                m[i] += (1 - b1) * (gi - m[i])
+                                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                                let denom = v[i].squareRoot() / bc2Sqrt + eps
+                                p[i] -= stepSize * (m[i] / denom)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return norm
+    }
+}
+
+// MARK: Learning-rate schedules
+
+/// How the learning rate moves after the linear warm-up.
+public enum LRSchedule: Sendable, Equatable {
+    /// Cosine decay from the peak to `finalFraction` × peak at the last step.
+    case cosine
+    /// The peak rate throughout (after warm-up).
+    case constant
+    /// Warmup-stable-decay: the peak until the last `decayFraction` of the steps, then a linear
+    /// decay to `finalFraction` × peak.
+    case warmupStableDecay(decayFraction: Double)
+}
+
+/// Learning rate at 0-based `step` of `total`: linear warm-up over `warmup` steps
+/// (lr·(step+1)/warmup), then the schedule down to `finalFraction` × `peak` at step total − 1.
+public func learningRate(step: Int, total: Int, peak: Double, warmup: Int, schedule: LRSchedule,
+                         finalFraction: Double = 0.1) -> Double {
+    if step < warmup { return peak * Double(step + 1) / Double(warmup) }
+    let minLR = peak * finalFraction
+    let span = max(1, total - 1 - warmup)
+    let progress = min(1, Double(step - warmup) / Double(span))
+    switch schedule {
+    case .constant:
+        return peak
+    case .cosine:
+        return minLR + 0.5 * (peak - minLR) * (1 + cos(Double.pi * progress))
+    case .warmupStableDecay(let fraction):
+        let decaySteps = max(1, Int((Double(total - warmup) * min(max(fraction, 0), 1)).rounded()))
+        let decayStart = total - decaySteps
+        if step < decayStart { return peak }
+        let p = min(1, Double(step - decayStart + 1) / Double(decaySteps))
+        return peak - (peak - minLR) * p
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+// MARK: Knowledge injection (Chang et al. 2024 style)
+//
+// Continued training in which the facts' `train_context`s are mixed into the batches.
+//
+// Mixing rule: every context is tokenised and cut into consecutive windows of at most `seq`
+// tokens (windows of one token are dropped: nothing to predict). Each step's batch holds
+// `batch` documents: k = max(1, round(batch × factFraction)) fact windows, taken cyclically in
+// file order (step s uses windows s·k … s·k + k − 1, modulo their number), and batch − k replay
+// documents sampled as `train` samples (seeded shuffle, random crop to `seq`). Without a replay
+// corpus every slot holds fact windows. The learning rate follows `schedule` (constant by
+// default) after `warmup` steps, with AdamW as in `train`.
+
+/// Options of `inject`.
+public struct InjectOptions: Sendable {
+    public var steps: Int = 100
+    /// Peak learning rate.
+    public var lr: Double = 1e-4
+    /// Documents per step (fact windows + replay documents).
+    public var batch: Int = 8
+    /// Tokens per document.
+    public var seq: Int = 128
+    /// Corpus whose documents fill the rest of each batch (nil: facts only).
+    public var replay: Corpus?
+    /// Facts whose probe accuracy is tracked for retention (nil: none).
+    public var retain: FactSet?
+    /// Evaluate acquisition and retention every this many steps (0: only before and after).
+    public var evalEvery: Int = 0
+    /// Share of each batch given to fact windows when there is a replay corpus.
+    public var factFraction: Double = 0.5
+    public var warmup: Int = 0
+    public var schedule: LRSchedule = .constant
+    public var finalLRFraction: Double = 0.1
+    public var weightDecay: Double = 0.1
+    public var clip: Double? = 1.0
+    public var seed: UInt64 = 0
+    /// At most this many replay documents (the first ones) are used for the replay perplexity.
+    public var replayEvalDocuments: Int = 256
+
+    public init(steps: Int = 100, lr: Double = 1e-4, batch: Int = 8, seq: Int = 128, replay: Corpus? = nil,
+                retain: FactSet? = nil, evalEvery: Int = 0, factFraction: Double = 0.5, seed: UInt64 = 0) {
+        self.steps = steps; self.lr = lr; self.batch = batch; self.seq = seq; self.replay = replay
+        self.retain = retain; self.evalEvery = evalEvery; self.factFraction = factFraction; self.seed = seed
+    }
+
+    var trainOptions: TrainOptions {
+        TrainOptions(steps: steps, batch: batch, seq: seq, lr: lr, warmup: warmup, schedule: schedule,
+                     finalLRFraction: finalLRFraction, weightDecay: weightDecay, clip: clip, seed: seed)
+    }
+}
+
+/// Acquisition and retention measured during injection.
+public struct InjectCurve: Sendable, Equatable {
+    /// Steps at which the figures were taken (0 = before injection, the last = `steps`).
+    public var steps: [Int] = []
+    /// Pooled memorisation + generalisation accuracy on the injected facts.
+    public var acquisition: [Double] = []
+    /// Retain-set accuracy ÷ its accuracy before injection (nil entries when undefined).
+    public var retention: [Double?] = []
+}
+
+/// The outcome of `inject`.
+public struct InjectReport: Sendable {
+    /// Mean target-token accuracy over all memorisation and generalisation probes of the
+    /// injected facts after injection (pooled: mean over those probes).
+    public var acquisition: Double
+    /// After injection.
+    public var memorization: ProbeScore
+    public var generalization: ProbeScore
+    public var composition: ProbeScore?
+    /// Injected facts' scores before and after.
+    public var before: ProbeResult
+    public var after: ProbeResult
+    /// Pooled mean log-probability after minus before.
+    public var gain: Double
+    /// Retain facts' pooled accuracy after ÷ before (nil without retain set, or when before is 0).
+    public var retention: Double?
+    /// 1 − retention.
+    public var forgetting: Double?
+    public var retainBefore: ProbeResult?
+    public var retainAfter: ProbeResult?
+    /// Perplexity on (the first `replayEvalDocuments` of) the replay corpus.
+    public var replayPerplexityBefore: Double?
+    public var replayPerplexityAfter: Double?
+    public var curve: InjectCurve
+    /// Per-step training loss.
+    public var losses: [Double]
+    /// The injected model.
+    public var model: Model
+}
+
+/// Everything of the report except the model (the core works on `Network`s).
+struct InjectFigures {
+    var before: ProbeResult, after: ProbeResult
+    var retainBefore: ProbeResult?, retainAfter: ProbeResult?
+    var replayBefore: Double?, replayAfter: Double?
+    var curve: InjectCurve
+    var losses: [Double]
+}
+
+/// retention = after / before of the pooled accuracy; nil when before is 0.
+func retentionRatio(_ before: ProbeResult?, _ after: ProbeResult?) -> Double? {
+    guard let b = before?.pooled.accuracy, let a = after?.pooled.accuracy, b > 0 else { return nil }
+    return a / b
+}
+
+/// Fact contexts cut into windows of at most `seq` tokens (at least 2 tokens each).
+func factWindows(_ facts: FactSet, seq: Int, encode: (String) -> [Int]) -> [[Int]] {
+    var out: [[Int]] = []
+    for ctx in facts.contexts {
+        let ids = encode(ctx)
+        var s = 0
+        while s < ids.count {
+            let e = min(ids.count, s + seq)
+            if e - s >= 2 { out.append(Array(ids[s..<e])) }
+            s = e
+        }
+    }
+    return out
+}
+
+/// The injection loop on a network; `encode` tokenises contexts and probes.
+func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int], options o: InjectOptions,
+                   progress: ProgressHandler?) throws -> (Network, InjectFigures) {
+    let t = o.trainOptions
+    try t.validate(for: net.config)
+    guard o.evalEvery >= 0 else { throw CoreError("evalEvery must be ≥ 0") }
+    guard o.factFraction.isFinite, o.factFraction > 0, o.factFraction <= 1 else {
+        throw CoreError("the fact fraction must be in (0, 1]")
+    }
+    guard o.replayEvalDocuments >= 1 else { throw CoreError("replayEvalDocuments must be at least 1") }
+    try facts.validate()
+    let probes = try FactProbes(facts, encode: encode)
+    let retainProbes = try o.retain.map { try FactProbes($0, encode: encode) }
+    let windows = factWindows(facts, seq: o.seq, encode: encode)
+    guard !windows.isEmpty else { throw CoreError("no train_context has 2 or more tokens", file: facts.source) }
+    var sampler: BatchSampler? = nil
+    var replayEval: [[Int]] = []
+    if let replay = o.replay {
+        let s = BatchSampler(documents: replay.documents, seq: o.seq, seed: o.seed)
+        guard !s.isEmpty else { throw CoreError("no replay document with at least 2 tokens", file: replay.source) }
+        sampler = s
+        replayEval = replay.documents.filter { $0.count >= 2 }.prefix(o.replayEvalDocuments).map { Array($0.prefix(o.seq)) }
+    }
+    let k = sampler == nil ? o.batch : max(1, min(o.batch, Int((Double(o.batch) * o.factFraction).rounded())))
+
+    let before = try probes.score(net)
+    let retainBefore = try retainProbes?.score(net)
+    let replayBefore = replayEval.isEmpty ? nil : exp(try evaluationLoss(net, documents: replayEval).loss)
+    var curve = InjectCurve()
+    curve.steps.append(0)
+    curve.acquisition.append(before.pooled.accuracy)
+    if retainProbes != nil { curve.retention.append(retentionRatio(retainBefore, retainBefore)) }
+
+    var state = TrainerState(net: net, options: t.adamW)
+    var losses: [Double] = []
+    var after = before, retainAfter = retainBefore
+    for s in 0..<o.steps {
+        try Cancellation.shared.check()
+        var docs: [[Int]] = []
+        for i in 0..<k { docs.append(windows[(s * k + i) % windows.count]) }
+        if var replaySampler = sampler {
+            docs += replaySampler.next(o.batch - k)
+            sampler = replaySampler
+        }
+        let (loss, _) = try state.step(documents: docs, lr: t.lr(at: s), number: s + 1)
+        losses.append(loss)
+        let isLast = s + 1 == o.steps
+        if isLast || (o.evalEvery > 0 && (s + 1) % o.evalEvery == 0) {
+            after = try probes.score(state.net)
+            retainAfter = try retainProbes?.score(state.net)
+            curve.steps.append(s + 1)
+            curve.acquisition.append(after.pooled.accuracy)
+            if retainProbes != nil { curve.retention.append(retentionRatio(retainBefore, retainAfter)) }
+        }
+        progress?(s + 1, o.steps, String(format: "loss %.4f", loss))
+    }
+    let replayAfter = replayEval.isEmpty ? nil : exp(try evaluationLoss(state.net, documents: replayEval).loss)
+    return (state.net, InjectFigures(before: before, after: after, retainBefore: retainBefore, retainAfter: retainAfter,
+                                     replayBefore: replayBefore, replayAfter: replayAfter, curve: curve, losses: losses))
+}
+
+/// Injects `facts` into `model` by continued training (see the mixing rule above) and reports
+/// acquisition, log-probability gain, retention of `options.retain`, replay perplexity and the
+/// curve of acquisition/retention every `evalEvery` steps. The input model is unchanged; the
+/// injected model's step is the input's step + `steps` (nil when unknown).
+public func inject(_ facts: FactSet, into model: Model, options: InjectOptions,
+                   progress: ProgressHandler? = nil) throws -> InjectReport {
+    let tok = model.tokenizer
+    let (net, f) = try injectNetwork(facts, into: Network(model), encode: { tok.encode($0) }, options: options,
+                                     progress: progress)
+    let note = "inject \(facts.count) facts from \(facts.source) (\(options.steps) steps, lr \(options.lr)"
+        + (options.replay.map { ", replay \($0.source)" } ?? "") + ")"
+    let injected = model.with(params: net.params, addingIntervention: note,
+                              step: .some(model.step.map { $0 + options.steps }))
+    let retention = retentionRatio(f.retainBefore, f.retainAfter)
+    return InjectReport(
+        acquisition: f.after.pooled.accuracy, memorization: f.after.memorization,
+        generalization: f.after.generalization, composition: f.after.composition,
+        before: f.before, after: f.after, gain: f.after.pooled.logprob - f.before.pooled.logprob,
+        retention: retention, forgetting: retention.map { 1 - $0 },
+        retainBefore: f.retainBefore, retainAfter: f.retainAfter,
+        replayPerplexityBefore: f.replayBefore, replayPerplexityAfter: f.replayAfter,
+        curve: f.curve, losses: f.losses, model: injected)
+}

@@ -1,0 +1,184 @@
+import KECore
+
+// MARK: Training and fact injection
+//
+// train, facts, probe, inject. The numeric work (backward pass, AdamW, probe scoring, the
+// injection loop) is KECore's `Training/`.
+
+extension Command {
+    static let train = Command(
+        "train",
+        [.positional("MODEL"), .keyword("on", "CORPUS"), .option("steps", "N"), .option("batch", "B"),
+         .option("seq", "S"), .option("lr", "X"), .option("warmup", "W"), .option("seed", "N")],
+        group: "training",
+        brief: "Continue training a model on a corpus.",
+        summary: """
+            Continues pretraining: AdamW (β1 0.9, β2 0.95, ε 1e-8, weight decay 0.1 on matrices, \
+            gradient clipping at global norm 1.0), linear warm-up for W steps then cosine decay to \
+            10 % of the peak learning rate X. Each step takes B documents from a seeded shuffle of \
+            the corpus, each randomly cropped to S tokens; the loss is the mean next-token \
+            cross-entropy over every real token (no padding). Defaults: steps 100, batch 8, \
+            seq 128, lr 3e-4, warmup 0, seed 0. Returns a new model (the input is unchanged) \
+            whose step is the input's step + N when the input's step is known.
+            """,
+        example: "let m2 = train m on c steps 20 batch 4 seq 64 lr 1e-3",
+        run: { inv in
+            let model = try inv.model("MODEL")
+            let corpus = try inv.corpus("on", for: model)
+            var o = TrainOptions()
+            o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
+            o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
+            o.seq = try inv.optionalInt("seq", in: 2...1_000_000) ?? o.seq
+            o.warmup = try inv.optionalInt("warmup", in: 0...10_000_000) ?? o.warmup
+            if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
+            if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
+            return .model(try KECore.train(model, on: corpus, options: o, progress: inv.progress))
+        })
+
+    static let facts = Command(
+        "facts", [.positional("\"FILE\"")], group: "training",
+        brief: "Read a fact set (fictional knowledge).",
+        summary: """
+            Reads facts in the fictional-knowledge format of Chang et al. 2024 (.json list or \
+            .jsonl): each item has train_context (text to train on), mem_input[]/mem_target[] \
+            (memorisation probes), gen_input[]/gen_target[] (paraphrases: generalisation probes) \
+            and optionally hard_gen_input[]/hard_gen_target[] (composition). A probe is the \
+            text input + " " + target; it is scored on the target's tokens only. Fields: items, \
+            memorization, generalization, composition (probe counts), source.
+            """,
+        example: "let f = facts \"data/fictional.json\"",
+        run: { inv in
+            let path = try inv.string("\"FILE\"")
+            return .record(factsRecord(try FactSet.load(path: path)))
+        })
+
+    static let probe = Command(
+        "probe", [.positional("MODEL"), .keyword("on", "FACTS")], group: "training",
+        brief: "How well a model knows a fact set.",
+        summary: """
+            Teacher-forced probe scores. For each probe, with t_1…t_n the target tokens: \
+            logprob = (1/n) Σ_j log p(t_j | everything before it) and accuracy = the fraction of \
+            target tokens that are the argmax. A set's score is the mean over its probes, per \
+            kind. Fields: memorization, generalization, composition (null without hard_gen \
+            probes), each {logprob, accuracy}.
+            """,
+        example: "let f = facts \"data/fictional.json\"\nprobe m on f",
+        run: { inv in
+            let model = try inv.model("MODEL")
+            let f = try inv.facts("on")
+            return .record(probeRecord(try KECore.probe(model, on: f)))
+        })
+
+    static let inject = Command(
+        "inject",
+        [.positional("FACTS"), .keyword("into", "MODEL"), .option("steps", "N"), .option("lr", "X"),
+         .option("batch", "B"), .option("replay", "CORPUS"), .option("retain", "FACTS2"),
+         .option("every", "K"), .option("seed", "N")],
+        group: "training",
+        brief: "Teach new facts; measure what sticks.",
+        summary: """
+            Continued training in which the facts' train_contexts are mixed into batches of the \
+            replay corpus (half of each batch, cycling through the facts; without a replay \
+            corpus every row is a fact), constant learning rate X, AdamW as in `train`. Reports \
+            acquisition = mean target-token accuracy over the injected facts' memorisation and \
+            generalisation probes AFTER injection (also memorization and generalization, each \
+            {accuracy, logprob}); gain = logprob after − before (not the headline: a model can \
+            start confidently wrong); retention = retain-set accuracy after ÷ before (null when \
+            nothing was known before), forgetting = 1 − retention, retain_before, retain_after; \
+            replay perplexity before and after; curve = {step, acquisition, retention} every K \
+            steps; and model, the injected model. Defaults: steps 100, lr 1e-4, batch 8, every \
+            = steps/10.
+            """,
+        example: "let f = facts \"data/new.json\"\nlet known = facts \"data/known.json\"\nlet r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
+        run: { inv in
+            let model = try inv.model("into")
+            let f = try inv.facts("FACTS")
+            var o = InjectOptions()
+            o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
+            o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
+            if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
+            if inv.has("replay") { o.replay = try inv.corpus("replay", for: model) }
+            if inv.has("retain") { o.retain = try inv.facts("retain") }
+            o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.steps / 10)
+            if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
+            let r = try KECore.inject(f, into: model, options: o, progress: inv.progress)
+            return .record(injectionRecord(r))
+        })
+}
+
+// MARK: Records
+
+/// `{kind: "facts", items, memorization, generalization, composition, source}`.
+func factsRecord(_ f: FactSet) -> Record {
+    let mem = f.items.reduce(0) { $0 + $1.memorization.count }
+    let gen = f.items.reduce(0) { $0 + $1.generalization.count }
+    let comp = f.items.reduce(0) { $0 + ($1.composition?.count ?? 0) }
+    return Record(kind: "facts", fields: [
+        ("items", .number(Double(f.items.count))),
+        ("memorization", .number(Double(mem))),
+        ("generalization", .number(Double(gen))),
+        ("composition", .number(Double(comp))),
+        ("source", .string(f.source)),
+    ], native: f)
+}
+
+/// `{logprob, accuracy}` as a plain (kind-less) record.
+func scoreRecord(_ s: ProbeScore) -> Value {
+    var r = Record(kind: "score", fields: [("logprob", .number(s.logprob)), ("accuracy", .number(s.accuracy))])
+    r.plain = true
+    return .record(r)
+}
+
+/// `{kind: "probe", memorization, generalization, composition|null}`.
+func probeRecord(_ p: ProbeResult) -> Record {
+    Record(kind: "probe", fields: [
+        ("memorization", scoreRecord(p.memorization)),
+        ("generalization", scoreRecord(p.generalization)),
+        ("composition", p.composition.map(scoreRecord) ?? .null),
+    ], native: p)
+}
+
+/// The injection report (issue 4's field list).
+func injectionRecord(_ r: InjectReport) -> Record {
+    func opt(_ x: Double?) -> Value { x.map { .number($0) } ?? .null }
+    var curve = Record(kind: "curve", fields: [
+        ("step", .list(r.curve.steps.map { .number(Double($0)) })),
+        ("acquisition", .list(r.curve.acquisition.map { .number($0) })),
+        ("retention", .list(r.curve.steps.indices.map { i in
+            i < r.curve.retention.count ? opt(r.curve.retention[i]) : .null
+        })),
+    ])
+    curve.plain = true
+    return Record(kind: "injection", fields: [
+        ("acquisition", .number(r.acquisition)),
+        ("memorization", scoreRecord(r.memorization)),
+        ("generalization", scoreRecord(r.generalization)),
+        ("gain", .number(r.gain)),
+        ("retention", opt(r.retention)),
+        ("forgetting", opt(r.forgetting)),
+        ("retain_before", opt(r.retainBefore?.pooled.accuracy)),
+        ("retain_after", opt(r.retainAfter?.pooled.accuracy)),
+        ("replay_perplexity_before", opt(r.replayPerplexityBefore)),
+        ("replay_perplexity_after", opt(r.replayPerplexityAfter)),
+        ("curve", .record(curve)),
+        ("model", .model(r.model)),
+    ], native: r)
+}
+
+extension Invocation {
+    /// The fact-set argument `key`.
+    func facts(_ key: String) throws -> FactSet {
+        let v = try value(key)
+        if case .record(let r) = v, r.kind == "facts", let f = r.native as? FactSet { return f }
+        throw typeError(key, expected: "a fact set", found: v)
+    }
+
+    /// A finite number > 0 (or ≥ 0 with `allowZero`).
+    func positive(_ key: String, allowZero: Bool = false) throws -> Double {
+        let x = try finite(key)
+        guard x > 0 || (allowZero && x == 0) else {
+            throw error("'\(key)' must be \(allowZero ? "≥ 0" : "> 0"), found \(Printer.number(x))", at: key)
+        }
+        return x
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import XCTest
+@testable import KECore
+
+/// The SIMD exp/erf/tanh and activations against libm over a dense grid of inputs.
+final class VectorMathTests: XCTestCase {
+    func grid() -> [Float] {
+        var xs: [Float] = []
+        var x: Float = -30
+        while x <= 30 { xs.append(x); x += 0.0173 }
+        return xs + [0, -0.0, 1e-8, -1e-8, 80, -80, 100, -100]
+    }
+
+    func lanes(_ xs: [Float], _ f: (F8) -> F8) -> [Float] {
+        var out: [Float] = []
+        var i = 0
+        while i < xs.count {
+            var v = F8(repeating: 0)
+            for j in 0..<8 where i + j < xs.count { v[j] = xs[i + j] }
+            let r = f(v)
+            for j in 0..<8 where i + j < xs.count { out.append(r[j]) }
+            i += 8
+        }
+        return out
+    }
+
+    func testExpIsAccurateToAFewUlp() {
+        let xs = grid().filter { $0 > -87 && $0 < 88 }
+        for (x, y) in zip(xs, lanes(xs, vexp)) {
+            let want = expf(x)
+            XCTAssertEqual(y, want, accuracy: 4 * want.ulp, "exp(\(x))")
+        }
+    }
+
+    func testErfAndTanh() {
+        let xs = grid()
+        for (x, y) in zip(xs, lanes(xs, verf)) { XCTAssertEqual(y, erff(x), accuracy: max(3e-7, 4 * abs(erff(x)).ulp), "erf(\(x))") }
+        for (x, y) in zip(xs, lanes(xs, vtanh)) {
+            XCTAssertEqual(y, tanhf(x), accuracy: max(3e-7, 4 * abs(tanhf(x)).ulp), "tanh(\(x))")
+        }
+    }
+
+    func testActivationsMatchScalarForms() {
+        let xs = grid().filter { abs($0) < 20 }
+        for a in [Activation.silu, .gelu, .geluTanh, .relu] {
+            var v = xs
+            v.withUnsafeMutableBufferPointer { activateInPlace($0.baseAddress!, count: $0.count, a) }
+            for (x, y) in zip(xs, v) {
+                let want = activate(x, a)
+                XCTAssertEqual(y, want, accuracy: 1e-6 * max(1, abs(want)), "\(a)(\(x))")
+            }
+        }
+    }
+
+    func testSoftmaxHelpers() {
+        var row: [Float] = (0..<37).map { Float($0) * 0.37 - 5 }
+        let mx = row.withUnsafeBufferPointer { vmax($0.baseAddress!, count: $0.count) }
+        XCTAssertEqual(mx, row.max())
+        let want = row.reduce(Float(0)) { $0 + expf($1 - mx) }
+        let s1 = row.withUnsafeBufferPointer { sumExpShift($0.baseAddress!, count: $0.count, shift: mx) }
+        let s2 = row.withUnsafeMutableBufferPointer { expShiftSum($0.baseAddress!, count: $0.count, shift: mx) }
+        XCTAssertEqual(s1, want, accuracy: 1e-5 * want)
+        XCTAssertEqual(s2, want, accuracy: 1e-5 * want)
+        XCTAssertEqual(row[36], 1, accuracy: 1e-6)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+@testable import KECore
+@testable import KELang
+
+/// train, facts, probe, inject through the language, on the Hugging Face fixtures.
+final class TrainingLangTests: XCTestCase {
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+
+    func testProbeMatchesTransformersAndHasTheContractShape() throws {
+        let exp = try JSONValue.parse(bytes: readFileBytes(fixtures + "/models/olmo/expected.json"))
+        let probes = exp["probes"]?.arrayValue ?? []
+        func mean(_ kind: String, _ field: String) -> Double {
+            let xs = probes.filter { $0["kind"]?.stringValue == kind }.compactMap { $0[field]?.doubleValue }
+            return xs.reduce(0, +) / Double(max(1, xs.count))
+        }
+        let r = Captured(json: true).run("""
+            let m = load "\(fixtures)/models/olmo"
+            let f = facts "\(fixtures)/facts.json"
+            f
+            probe m on f
+            """)
+        XCTAssertTrue(r.ok, r.errors.joined(separator: "\n"))
+        guard r.outputs.count == 2 else { return XCTFail("\(r.outputs)") }
+        let facts = try JSONValue.parse(r.outputs[0])
+        XCTAssertEqual(facts["kind"]?.stringValue, "facts")
+        XCTAssertEqual(facts["items"]?.intValue, 2)
+        let p = try JSONValue.parse(r.outputs[1])
+        XCTAssertEqual(p.objectValue?.map(\.0), ["kind", "memorization", "generalization", "composition"])
+        XCTAssertTrue(p["composition"]?.isNull ?? false)
+        XCTAssertEqual(p["memorization"]?["logprob"]?.doubleValue ?? 0, mean("mem", "mean_logprob"), accuracy: 1e-4)
+        XCTAssertEqual(p["generalization"]?["logprob"]?.doubleValue ?? 0, mean("gen", "mean_logprob"), accuracy: 1e-4)
+        XCTAssertEqual(p["memorization"]?["accuracy"]?.doubleValue ?? -1, mean("mem", "accuracy"), accuracy: 1e-9)
+    }
+
+    func testInjectReportFieldsAndRetentionAtZeroLearningRate() throws {
+        let r = Captured(json: true).run("""
+            let m = load "\(fixtures)/models/neox"
+            let f = facts "\(fixtures)/facts.json"
+            let c = corpus "\(fixtures)/corpus.txt"
+            let m2 = train m on c steps 40 batch 4 seq 32 lr 3e-3
+            let before = probe m2 on f
+            let r = inject f into m2 steps 3 lr 0 batch 2 replay c retain f every 1
+            r.acquisition == before.memorization.accuracy * 0 + r.acquisition
+            r.curve.step
+            len r.curve.retention
+            r.replay_perplexity_before == r.replay_perplexity_after
+            (perplexity r.model on c).loss == (perplexity m2 on c).loss
+            """)
+        XCTAssertTrue(r.ok, r.errors.joined(separator: "\n"))
+        XCTAssertEqual(r.outputs, ["true", "[0,1,2,3]", "4", "true", "true"])
+    }
+
+    func testInjectionRaisesAccuracyAndTrainingLowersLoss() throws {
+        let r = Captured(json: true).run("""
+            let m = load "\(fixtures)/models/llama_gqa"
+            let f = facts "\(fixtures)/facts.json"
+            let c = corpus "\(fixtures)/corpus.txt"
+            (perplexity (train m on c steps 30 batch 4 seq 32 lr 3e-3) on c).loss < (perplexity m on c).loss
+            let r = inject f into m steps 60 lr 3e-3 batch 2
+            r.acquisition > (probe m on f).memorization.accuracy
+            r
+            """)
+        XCTAssertTrue(r.ok, r.errors.joined(separator: "\n"))
+        guard r.outputs.count == 3 else { return XCTFail("\(r.outputs)") }
+        XCTAssertEqual(Array(r.outputs.prefix(2)), ["true", "true"])
+        let rep = try JSONValue.parse(r.outputs[2])
+        XCTAssertEqual(rep.objectValue?.map(\.0), [
+            "kind", "acquisition", "memorization", "generalization", "gain", "retention", "forgetting",
+            "retain_before", "retain_after", "replay_perplexity_before", "replay_perplexity_after", "curve", "model",
+        ])
+        XCTAssertEqual(rep["model"]?["kind"]?.stringValue, "model")
+        XCTAssertTrue(rep["retention"]?.isNull ?? false, "no retain set: retention is null")
+    }
+
+    func testTrainingArgumentErrors() {
+        for (src, message) in [
+            ("train 3 on 4", "expected a model"),
+            ("probe (load \"\(fixtures)/models/olmo\") on 5", "expected a fact set"),
+            ("facts \"\(fixtures)/nope.json\"", "no such file"),
+        ] {
+            let r = Captured(json: true).run(src)
+            XCTAssertFalse(r.ok, src)
+            XCTAssertTrue(r.errors.joined().contains(message), "\(src): \(r.errors)")
+        }
+    }
+}
