@@ -33,8 +33,11 @@ final class Interpreter {
 
     func execute(_ statement: Stmt) throws {
         switch statement {
-        case .binding(let name, _, let value):
-            globals[name] = try evaluate(value)
+        case .binding(let name, let position, let value):
+            let v = try evaluate(value)
+            // Ctrl-C while the value was computed (even at its very end): keep the old binding.
+            if Cancellation.shared.isCancelled { throw LangError("interrupted", at: position) }
+            globals[name] = v
         case .expression(let e):
             let v = try evaluate(e)
             try emit(v, e.position)

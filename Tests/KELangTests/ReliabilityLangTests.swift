@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import KELang
+import KECore
 
 // MARK: Issue 8 audit: the language
 //
@@ -112,6 +113,39 @@ final class ReliabilityLangTests: XCTestCase {
         XCTAssertFalse(r.ok)
         XCTAssertEqual(r.outputs, [])
         XCTAssertEqual(c.session.variableNames, [])
+    }
+
+    // MARK: Ctrl-C
+
+    /// Ctrl-C (the shared cancellation flag, set here from the progress callback as the shell's
+    /// SIGINT handler would) stops a long command with an error; the variable it was to replace
+    /// keeps its old value, and the next run works.
+    func testInterruptLeavesValuesUnchanged() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+        let c = Captured()
+        XCTAssertTrue(c.run("""
+            let m = load "\(fixtures)/models/llama_gqa"
+            let before = m
+            let c = corpus "\(fixtures)/corpus.txt"
+            """).ok)
+        var o = c.session.options
+        o.progress = true
+        c.session.options = o
+        c.session.progress = { _, _, _ in Cancellation.shared.cancel() }
+        for command in ["train m on c steps 50 batch 2 seq 16 lr 1e-3", "rescale m bottom 10% by 2 on c"] {
+            let r = c.run("let m = \(command)")
+            XCTAssertFalse(r.ok, command)
+            XCTAssertTrue(r.firstError?.hasPrefix("t.ke:1:") ?? false, "\(command): \(r.errors)")
+            XCTAssertTrue(r.errors.joined().contains("cancelled") || r.errors.joined().contains("interrupted"), "\(r.errors)")
+            c.session.progress = nil
+            XCTAssertEqual(c.run("m == before").outputs, ["true"], "\(command) replaced m")
+            c.session.progress = { _, _, _ in Cancellation.shared.cancel() }
+        }
+        // A cancelled loop stops too, keeping what it had done.
+        c.session.progress = nil
+        let r = c.run("let n = 0\nfor i in range 1000 { let n = n + 1 }\nn")
+        XCTAssertEqual(r.outputs, ["1000"])
     }
 
     // MARK: Files
