@@ -181,3 +181,36 @@ final class ReliabilityLangTests: XCTestCase {
         }
     }
 }
+
+// MARK: The ke binary's exit statuses
+
+extension CLITests {
+    /// Script errors of every kind exit 1 with `FILE:LINE:COL: error:` first on stderr, after the
+    /// values printed before the error; usage errors exit 2; nothing traps.
+    func testReliabilityExitStatuses() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ke-rel-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String)] = [
+            ("1\nlet m = load \"\(dir.path)/none\"", "s.ke:2:9: error: none: no such model directory"),
+            ("1\n1e308 * 10", "s.ke:2:7: error: the result of '*' is too large (beyond ±1.8e308)"),
+            ("1\n" + String(repeating: "(", count: 100_000), "s.ke:2:257: error: too deeply nested (more than 256 levels)"),
+            ("1\nlet s = \"open", "s.ke:2:9: error: unterminated string"),
+            ("1\nrange 20000000", "s.ke:2:7: error: 'range' must be between 0 and 10000000, found 20000000"),
+        ]
+        for (source, first) in cases {
+            let script = dir.appendingPathComponent("s.ke")
+            try source.write(to: script, atomically: true, encoding: .utf8)
+            let r = try ke([script.path])
+            XCTAssertEqual(r.status, 1, source)
+            let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertEqual(lines.first.map { String($0).replacingOccurrences(of: dir.path + "/", with: "") }, first)
+            // A syntax error runs nothing; a runtime error runs what came before it.
+            let isSyntax = source.contains("(((") || source.contains("\"open")
+            XCTAssertEqual(r.stdout, isSyntax ? "" : "1\n", source)
+        }
+        XCTAssertEqual(try ke(["--width"]).status, 2)
+        XCTAssertEqual(try ke(["--tolerance", "nan", "--check", "x.ke"]).status, 2)
+        XCTAssertEqual(try ke(["-c", ""]).status, 0)
+    }
+}
