@@ -85,6 +85,27 @@ final class ReliabilityCheckpointTests: XCTestCase {
         assertNamedError(p, "header length 3 exceeds the 2 bytes after the length field") { _ = try SafetensorsFile(path: p) }
     }
 
+    /// Every kind of bad header names the file, and says which tensor and what is wrong.
+    func testEveryHeaderProblemNamesTheFileAndTensor() throws {
+        let dir = try makeTempDir(self)
+        let p = dir + "/model.safetensors"
+        let cases: [(String, [UInt8], String)] = [
+            ("{\"a\": ", [], "header is not valid JSON"),
+            (#"{"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}"#, [0], "tensor 'w': unknown dtype \"F8_E4M3\""),
+            (#"{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#, [0, 0, 0, 0], "tensor 'w': data_offsets end 8 is past the data section (4 bytes)"),
+            (#"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "v": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}}"#,
+             [UInt8](repeating: 0, count: 8), "tensors 'w' and 'v' overlap in the data section"),
+            (#"{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#, [UInt8](repeating: 0, count: 8), "tensor 'w': data_offsets span 8 bytes but F32 shape [3] needs 12"),
+            (#"{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 0]}}"#, [], "tensor 'w': element count overflows"),
+            (#"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}}"#, [], "tensor 'w': data_offsets [-4, 0] are not ordered"),
+            (#"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 1e300]}}"#, [], "tensor 'w': data_offsets must be [begin, end] integers"),
+        ]
+        for (header, data, fragment) in cases {
+            try writeRawSafetensors(p, header: header, data: data)
+            assertNamedError(p, fragment) { _ = try SafetensorsFile(path: p) }
+        }
+    }
+
     /// A directory in place of model.safetensors, and an empty file.
     func testWeightsFileThatIsNotAFile() throws {
         let dir = try makeTempDir(self)
