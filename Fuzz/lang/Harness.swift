@@ -1,8 +1,9 @@
 // MARK: libFuzzer target: lang
 //
 // The input is a script. It is scanned, parsed and run in a fresh Session (whole, or chunk by
-// chunk as a notebook runs it), in an empty working directory (so `load`, `corpus` and `save`
-// fail cleanly: there are no files to find).
+// chunk as a notebook runs it) where `m`, `c` and `f` are a fixture model, corpus and fact set,
+// in an empty working directory (so `load`, `corpus` and `facts` of relative paths fail
+// cleanly; scripts containing `save` are skipped, they would fill it with copies).
 // A watchdog cancels a run after one second (long `for` loops are legal, not bugs); errors must
 // come back as diagnostics. Built and run by `Scripts/fuzz lang SECONDS`.
 
@@ -28,15 +29,32 @@ nonisolated(unsafe) let setUp: Void = {
     watchdog.start()
 }()
 
+/// `m` (the tiny Llama fixture), `c` (the fixture corpus) and `f` (the fixture facts), loaded
+/// once and defined in every session, so scripts reach the model, training and inspection
+/// commands.
+nonisolated(unsafe) let predefined: [(String, Value)] = {
+    let root = ProcessInfo.processInfo.environment["KE_FUZZ_FIXTURES"] ?? "Tests/Fixtures"
+    let s = Session(output: { _ in }, errorOutput: { fatalError("fixtures: \($0)") })
+    s.run("""
+        let m = load "\(root)/models/llama_gqa"
+        let c = corpus "\(root)/corpus.txt"
+        let f = facts "\(root)/facts.json"
+        """, file: "prelude.ke")
+    return ["m", "c", "f"].compactMap { n in s.value(of: n).map { (n, $0) } }
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLang(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = setUp
     let source = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
+    // `save` would fill the scratch directory with model copies.
+    if source.contains("save") { return -1 }
     var printed = 0
     var errors: [String] = []
     var options = SessionOptions()
     options.width = 60
     let session = Session(options: options, output: { printed += $0.count }, errorOutput: { errors.append($0) })
+    for (name, value) in predefined { session.define(name, value) }
     // The shell's helpers on the same text: UTF-8 decoding, REPL continuation, notebook chunks.
     _ = Syntax.decode(Array(UnsafeBufferPointer(start: data, count: size)))
     _ = Syntax.needsContinuation(source)

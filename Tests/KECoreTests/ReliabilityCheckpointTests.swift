@@ -252,4 +252,36 @@ final class ReliabilityCheckpointTests: XCTestCase {
         assertNamedError(other, "holds no config.json") { try model.save(to: other, force: true) }
         XCTAssertEqual(try directoryEntries(other), ["a.jpg"])
     }
+
+    // MARK: Fuzzing seeds
+
+    /// The committed seeds of the safetensors, config and tokenizer fuzz targets (crash inputs
+    /// included, as `crash-*`) are accepted or rejected with a CoreError; never anything else.
+    func testFuzzSeedsAreAcceptedOrRejectedCleanly() throws {
+        let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz").path
+        func seeds(_ target: String) throws -> [(String, [UInt8])] {
+            let dir = fuzz + "/" + target + "/seeds"
+            return try FileManager.default.contentsOfDirectory(atPath: dir).sorted().map { ($0, try readFileBytes(dir + "/" + $0)) }
+        }
+        var accepted = 0, rejected = 0
+        func outcome(_ name: String, _ body: () throws -> Void) {
+            do { try body(); accepted += 1 } catch is CoreError { rejected += 1 } catch { XCTFail("\(name): \(error)") }
+        }
+        for (name, bytes) in try seeds("safetensors") {
+            outcome(name) { _ = try bytes.withUnsafeBytes { try parseSafetensorsHeader($0, file: name) } }
+        }
+        for (name, bytes) in try seeds("config") {
+            outcome(name) { _ = try ModelConfig(huggingFaceJSON: String(decoding: bytes, as: UTF8.self), file: name) }
+        }
+        for (name, bytes) in try seeds("tokenizer") where name.hasSuffix(".json") {
+            outcome(name) {
+                let json: JSONValue
+                do { json = try JSONValue.parse(bytes: bytes) } catch { throw CoreError("not JSON", file: name) }
+                _ = try Tokenizer(json: json, file: name).encode("Hello  world, it's 3.14")
+            }
+        }
+        XCTAssertGreaterThan(accepted, 15)
+        XCTAssertGreaterThan(rejected, 8)
+    }
 }
