@@ -31,6 +31,7 @@ struct CLIOptions: Equatable {
     var update = false
     var help = false
     var version = false
+    var doctor = false
 }
 
 /// A usage error: a message for stderr, exit status 2.
@@ -63,6 +64,7 @@ enum CLI {
           --tolerance X   relative tolerance of --check (default 1e-3; absolute 1e-6)
           --help          show this help
           --version       show the version
+          --doctor        show the BLAS kernel, threads and measured sgemm speed
 
         In a script, `help` lists every command and `help NAME` explains one.
         """
@@ -88,6 +90,7 @@ enum CLI {
             case "--no-color", "--no-colour": o.color = false
             case "--help", "-h": o.help = true
             case "--version", "-V": o.version = true
+            case "--doctor": o.doctor = true
             case "--notebook":
                 o.notebook = true
                 if i + 1 < args.count, args[i + 1].hasSuffix(".md") {
@@ -159,6 +162,7 @@ enum CLI {
         }
         if options.help { writeOut(usage); return 0 }
         if options.version { writeOut(version); return 0 }
+        if options.doctor { writeOut(doctorReport()); return 0 }
 
         let session = Session(options: sessionOptions(options), output: writeOut, errorOutput: writeError)
         if session.options.progress { session.progress = progressBar }
@@ -300,5 +304,22 @@ enum CLI {
             out.append(contentsOf: buffer[0..<n])
         }
         return out
+    }
+}
+
+// MARK: --doctor
+
+extension CLI {
+    /// The BLAS set-up and this machine's measured sgemm rate (the ceiling of every pass).
+    static func doctorReport() -> String {
+        let coreType = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } ?? "unset"
+        var lines = [version]
+        lines.append("OpenBLAS kernel   \(blasCoreName)  (OPENBLAS_CORETYPE=\(coreType))")
+        lines.append("OpenBLAS threads  \(blasThreads)")
+        for n in [512, 1024, 2048] {
+            let rate = measureSgemmRate(size: n)
+            lines.append(String(format: "sgemm %4d³       %.1f GFLOP/s", n, rate / 1e9))
+        }
+        return lines.joined(separator: "\n")
     }
 }

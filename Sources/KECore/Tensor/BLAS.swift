@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 // MARK: Matrix products through OpenBLAS
 //
@@ -52,4 +53,26 @@ public var blasThreads: Int { Int(openblas_get_num_threads()) }
 public var blasCoreName: String {
     guard let p = openblas_get_corename() else { return "unknown" }
     return String(cString: p)
+}
+
+/// Measured FLOP/s of a square `size`³ sgemm (best of a few runs after a warm-up).
+public func measureSgemmRate(size n: Int, repeats: Int = 5) -> Double {
+    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    var best = Double.infinity
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            c.withUnsafeMutableBufferPointer { pc in
+                guard let x = pa.baseAddress, let y = pb.baseAddress, let z = pc.baseAddress else { return }
+                sgemm(m: n, n: n, k: n, a: x, b: y, c: z)
+                for _ in 0..<repeats {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    sgemm(m: n, n: n, k: n, a: x, b: y, c: z)
+                    let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                    best = min(best, dt)
+                }
+            }
+        }
+    }
+    return 2 * Double(n) * Double(n) * Double(n) / best
 }

@@ -88,20 +88,7 @@ public struct TrainResult: Sendable {
 
 // MARK: Sampling
 
-/// SplitMix64: a small deterministic generator for batch sampling.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in 0..<n (n ≥ 1).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-}
+// (`SplitMix64` is the public generator in `World/SplitMix64.swift`: same algorithm.)
 
 /// Deterministic batches of documents: seeded shuffles of the corpus, random crops to `seq`.
 struct BatchSampler {

@@ -135,9 +135,9 @@ public enum CommandRegistry {
         .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
         .generate, .checkpoints,
         // training and fact injection (Training.swift)
-        .train, .facts, .probe, .inject,
+        .train, .facts, .probe, .inject, .pretrain,
         // values
-        .len, .range, .sum, .mean, .min, .max, .time,
+        .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .time,
         // help
         .help,
     ]

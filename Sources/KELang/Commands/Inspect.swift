@@ -95,7 +95,7 @@ extension Command {
             coefficients (after any intervention). Fields: layer, tokens (each: position, id, \
             token, memories (each: index, coefficient)).
             """,
-        example: "trace m \"The capital of France is\" layer 1 top 3",
+        example: "trace m \"the birthplace of\" layer 1 top 3",
         run: { inv in
             let model = try inv.model("MODEL")
             let text = try inv.string("\"TEXT\"")
@@ -180,7 +180,7 @@ extension Command {
             ("Ġthe") or a text that is exactly one token (" the"). Fields: token, id, memories \
             (each: layer, index, score).
             """,
-        example: "search m \" the\" top 5",
+        example: "search m \"the\" top 5",
         run: { inv in
             let model = try inv.model("MODEL")
             let text = try inv.string("\"TOKEN\"")
@@ -233,7 +233,7 @@ extension Command {
             projection for gated MLPs, a coefficient multiplier for GELU MLPs (folded into the \
             value vector on save). The original is unchanged.
             """,
-        example: "let a = ablate m layer 1 memories [5]\npredict a \"The capital of France is\"",
+        example: "let a = ablate m layer 1 memories [5]\npredict a \"the birthplace of\"",
         run: { inv in
             let model = try inv.model("MODEL")
             let l = try layerArgument(inv, "layer", layers: model.config.numLayers)
@@ -251,7 +251,7 @@ extension Command {
             position, p_t = exp(z_t) / Σ_u exp(z_u). Lists the K most probable (default 10). \
             Fields: top (each: id, token, probability).
             """,
-        example: "predict m \"The capital of France is\" top 5",
+        example: "predict m \"the birthplace of\" top 5",
         run: { inv in
             let model = try inv.model("MODEL")
             let text = try inv.string("\"TEXT\"")
@@ -274,7 +274,7 @@ extension Command {
             Fields: prompt, text (the continuation), ids (its token ids), stop ("tokens" or \
             "positions").
             """,
-        example: "generate m \"The capital of France is\" tokens 10",
+        example: "generate m \"the birthplace of\" tokens 10",
         run: { inv in
             let model = try inv.model("MODEL")
             let text = try inv.string("\"TEXT\"")
@@ -299,11 +299,13 @@ extension Command {
             checkpoint is loaded when a command uses it as a model and is not kept, so a list of \
             20 costs nothing until used. `entropy SERIES on CORPUS` gives one entropy result per \
             checkpoint and `plot` of those draws entropy against step. Fields of each: name, \
-            step, path.
+            step, path. Built in: "tiny", the checkpoints of the built-in tiny run (pretrained \
+            on first use, cached under $XDG_CACHE_HOME/ke).
             """,
-        example: "let s = checkpoints \"runs/olmo\"\nlet es = entropy s on c\nplot es",
+        example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es",
         run: { inv in
             let dir = try inv.string("\"DIR\"")
+            if let tiny = try BuiltinNames.checkpoints(dir, inv) { return tiny }
             let series: CheckpointSeries
             do { series = try CheckpointSeries(directory: dir) } catch let e as CoreError {
                 throw inv.error(e.description, at: "\"DIR\"")
@@ -349,7 +351,7 @@ final class CheckpointReference: Sendable {
     func load() throws -> Model { try series.model(at: index) }
 }
 
-private func checkpointRecord(_ series: CheckpointSeries, _ i: Int) -> Record {
+func checkpointRecord(_ series: CheckpointSeries, _ i: Int) -> Record {
     let cp = series.checkpoints[i]
     var fields: [(String, Value)] = [("name", .string(cp.name))]
     if let s = cp.step { fields.append(("step", .number(Double(s)))) }

@@ -12,11 +12,15 @@ extension Command {
         summary: """
             Loads a Hugging Face model directory (config.json, model.safetensors or a sharded \
             index, tokenizer.json). Supported architectures: OLMo, Llama, GPT-NeoX (Pythia) and \
-            GPT-2. The result is a model value; every intervention on it returns a new model.
+            GPT-2. The result is a model value; every intervention on it returns a new model. \
+            Built in: "tiny" is the final checkpoint of the built-in tiny run and "tiny@STEP" \
+            its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
+            first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny".
             """,
-        example: "let m = load \"models/pythia-14m\"",
+        example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"",
         run: { inv in
             let dir = try inv.string("\"DIR\"")
+            if let tiny = try BuiltinNames.load(dir, inv) { return tiny }
             return .model(try Model.load(directory: dir))
         })
 
@@ -27,13 +31,17 @@ extension Command {
             A corpus file: .txt (one document per line) or .jsonl (a "text" field per line). \
             `limit N` keeps the first N documents; `seq N` truncates each document to N tokens. \
             It is tokenised by the tokenizer of the model it is used with, when first used \
-            (and cached per tokenizer), so one corpus serves several models.
+            (and cached per tokenizer), so one corpus serves several models. Built in: \
+            "tiny:train" (the tiny run's pretraining text in training order, at most 65,536 \
+            documents) and "tiny:heldout" \
+            (fresh text from the same world).
             """,
-        example: "let c = corpus \"data/wiki.txt\" limit 200 seq 128",
+        example: "let c = corpus \"tiny:heldout\" limit 200 seq 128",
         run: { inv in
             let path = try inv.string("\"FILE\"")
             let limit = try inv.optionalInt("limit", in: 1...Int.max)
             let seq = try inv.optionalInt("seq", in: 1...1_000_000)
+            if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, inv) { return tiny }
             return .corpus(try CorpusValue(path: path, limit: limit, seq: seq))
         })
 

@@ -44,11 +44,14 @@ extension Command {
             (memorisation probes), gen_input[]/gen_target[] (paraphrases: generalisation probes) \
             and optionally hard_gen_input[]/hard_gen_target[] (composition). A probe is the \
             text input + " " + target; it is scored on the target's tokens only. Fields: items, \
-            memorization, generalization, composition (probe counts), source.
+            memorization, generalization, composition (probe counts), source. Built in: \
+            "tiny:known" (people of the tiny run's pretraining text, for retention) and \
+            "tiny:new" (people it never saw; their generalisation probes use unseen templates).
             """,
-        example: "let f = facts \"data/fictional.json\"",
+        example: "let f = facts \"tiny:new\"\nlet g = facts \"Tests/Fixtures/facts.json\"",
         run: { inv in
             let path = try inv.string("\"FILE\"")
+            if let tiny = try BuiltinNames.facts(path, inv) { return tiny }
             return .record(factsRecord(try FactSet.load(path: path)))
         })
 
@@ -62,7 +65,7 @@ extension Command {
             kind. Fields: memorization, generalization, composition (null without hard_gen \
             probes), each {logprob, accuracy}.
             """,
-        example: "let f = facts \"data/fictional.json\"\nprobe m on f",
+        example: "let f = facts \"tiny:known\"\nprobe m on f",
         run: { inv in
             let model = try inv.model("MODEL")
             let f = try inv.facts("on")
@@ -89,7 +92,7 @@ extension Command {
             steps; and model, the injected model. Defaults: steps 100, lr 1e-4, batch 8, every \
             = steps/10.
             """,
-        example: "let f = facts \"data/new.json\"\nlet known = facts \"data/known.json\"\nlet r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
+        example: "let f = facts \"tiny:new\"\nlet known = facts \"tiny:known\"\nlet r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
         run: { inv in
             let model = try inv.model("into")
             let f = try inv.facts("FACTS")

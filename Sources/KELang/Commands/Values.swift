@@ -3,7 +3,7 @@ import KECore
 
 // MARK: Builtins on values
 //
-// len, range, sum, mean, min, max bind like unary minus (`len xs + 1` is `(len xs) + 1`);
+// len, range, sum, mean, min, max, log, exp, sqrt bind like unary minus (`len xs + 1` is `(len xs) + 1`);
 // `time` takes a whole expression.
 
 extension Command {
@@ -49,6 +49,36 @@ extension Command {
                     let r = f(xs)
                     guard r.isFinite else { throw inv.error("'\(name)' is too large (beyond ±1.8e308)", at: "LIST") }
                     return .number(r)
+                })
+    }
+
+    static let log = elementwise("log", "Natural logarithm, elementwise on lists.",
+                                 "log 256", domain: "a positive number") { $0 > 0 ? Foundation.log($0) : nil }
+    static let exp = elementwise("exp", "e to the power x, elementwise on lists.",
+                                 "exp 1", domain: "a number below 709") { $0 < 709 ? Foundation.exp($0) : nil }
+    static let sqrt = elementwise("sqrt", "Square root, elementwise on lists.",
+                                  "sqrt 2", domain: "a non-negative number") { $0 >= 0 ? $0.squareRoot() : nil }
+
+    /// A builtin applying `f` to a number or to every number of a list; nil from `f` is a
+    /// domain error naming the offending value.
+    private static func elementwise(_ name: String, _ summary: String, _ example: String, domain: String,
+                                    _ f: @escaping @Sendable (Double) -> Double?) -> Command {
+        Command(name, [.positional("X")], form: .prefix, group: "values", brief: summary,
+                summary: summary + " Outside its domain (\(domain)) it is an error, never NaN.",
+                example: example,
+                run: { inv in
+                    func apply(_ x: Double) throws -> Double {
+                        guard let y = f(x), y.isFinite else {
+                            throw inv.error("'\(name)' needs \(domain), found \(Printer.number(x))", at: "X")
+                        }
+                        return y
+                    }
+                    let v = try inv.value("X")
+                    switch v {
+                    case .number(let x): return .number(try apply(x))
+                    case .list: return .list(try inv.numbers("X").map { .number(try apply($0)) })
+                    default: throw inv.typeError("X", expected: "a number or a list of numbers", found: v)
+                    }
                 })
     }
 

@@ -1,0 +1,286 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: The tiny-run cache
+//
+// Layout of one run, `<root>/tiny-<cacheKey>/` (`TinyRunConfig.runDirectory(root:)`):
+//
+//   settings.txt        the configuration (`canonicalDescription`)
+//   train.txt           the pretraining stream, one document per line (step 1 row 0, row 1, …;
+//                       at most `maxTrainDocuments`)
+//   heldout.txt         held-out documents (`tiny:heldout`)
+//   known.jsonl         `tiny:known` facts (fictional-knowledge format)
+//   new.jsonl           `tiny:new` facts
+//   step-0000025/ …     one Hugging Face directory per checkpoint step
+//   log.json            losses, learning rates, held-out entropy per checkpoint
+//   complete            written last: the run is usable
+//
+// Every file and checkpoint directory is written to a temporary sibling and renamed into place,
+// so whatever exists is whole. Only a run with `complete` is ever used as a checkpoint series;
+// a run without it (an interrupted build) is rebuilt from step 0 (its checkpoints are deleted
+// first; the data files are deterministic and kept). Builds hold an exclusive `flock` on
+// `<root>/tiny-<cacheKey>.lock`: a second process (or thread) waits for it and then finds the
+// finished run. The data files alone (enough for the corpus and fact names) are written under
+// the same lock without training.
+
+/// The data files of a run (texts and facts), all present and whole.
+public struct TinyRunFiles: Sendable, Equatable {
+    public var directory: String
+    public var trainText: String { directory + "/train.txt" }
+    public var heldoutText: String { directory + "/heldout.txt" }
+    public var knownFacts: String { directory + "/known.jsonl" }
+    public var newFacts: String { directory + "/new.jsonl" }
+}
+
+/// One saved checkpoint of a run.
+public struct TinyCheckpoint: Sendable, Equatable {
+    public var step: Int
+    public var path: String
+}
+
+/// A complete run in the cache.
+public struct TinyRun: Sendable {
+    public var config: TinyRunConfig
+    /// `<root>/tiny-<cacheKey>`.
+    public var directory: String
+    /// Checkpoints in step order (the last one is the final model).
+    public var checkpoints: [TinyCheckpoint]
+    public var files: TinyRunFiles
+    /// The build's history (nil if `log.json` is unreadable).
+    public var log: TinyRunLog?
+
+    /// The checkpoint after `step`, or nil.
+    public func checkpoint(step: Int) -> TinyCheckpoint? { checkpoints.first { $0.step == step } }
+}
+
+/// The cache of tiny runs under one root directory (normally `$XDG_CACHE_HOME/ke`).
+public final class TinyLab: Sendable {
+    /// The cache root.
+    public let root: String
+
+    public init(root: String) {
+        self.root = TinyLab.trimSlash(root)
+    }
+
+    /// The cache at `TinyRunConfig.cacheRoot` of the current environment (read with `getenv`,
+    /// so changes made while the process runs are seen).
+    public static func standard() throws -> TinyLab {
+        TinyLab(root: try TinyRunConfig.cacheRoot(environment: currentEnvironment(["XDG_CACHE_HOME", "HOME"])))
+    }
+
+    /// The configuration the built-in `tiny` names use: `TinyRunConfig.standard`, or
+    /// `TinyRunConfig.test` when the environment variable `KE_TINY_CONFIG` is `test` (the test
+    /// suite sets it so it never builds the full run).
+    public static func builtinConfig() throws -> TinyRunConfig {
+        switch currentEnvironment(["KE_TINY_CONFIG"])["KE_TINY_CONFIG"] ?? "" {
+        case "", "standard": return .standard
+        case "test": return .test
+        case let other: throw CoreError("KE_TINY_CONFIG must be 'standard' or 'test', found '\(other)'")
+        }
+    }
+
+    static func currentEnvironment(_ names: [String]) -> [String: String] {
+        var env: [String: String] = [:]
+        for n in names { if let v = getenv(n) { env[n] = String(cString: v) } }
+        return env
+    }
+
+    static func trimSlash(_ p: String) -> String {
+        var s = p
+        while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
+        return s
+    }
+
+    // MARK: Lookup without building
+
+    /// The run of `config` if it is complete in the cache (no lock, no building).
+    public func completedRun(_ config: TinyRunConfig) -> TinyRun? {
+        let dir = config.runDirectory(root: root)
+        guard fileExists(dir + "/complete") else { return nil }
+        var cps: [TinyCheckpoint] = []
+        for s in config.checkpoints {
+            let path = config.checkpointDirectory(root: root, step: s)
+            guard fileExists(path + "/config.json"), fileExists(path + "/model.safetensors"),
+                  fileExists(path + "/tokenizer.json"), fileExists(path + "/tokenizer_config.json") else { return nil }
+            cps.append(TinyCheckpoint(step: s, path: path))
+        }
+        let files = TinyRunFiles(directory: dir)
+        guard TinyLab.dataComplete(files) else { return nil }
+        let log = (try? readFileBytes(dir + "/log.json")).flatMap { try? JSONValue.parse(bytes: $0) }
+            .flatMap { try? TinyRunLog(json: $0) }
+        return TinyRun(config: config, directory: dir, checkpoints: cps, files: files, log: log)
+    }
+
+    static func dataComplete(_ f: TinyRunFiles) -> Bool {
+        [f.trainText, f.heldoutText, f.knownFacts, f.newFacts].allSatisfy(fileExists)
+            && fileExists(f.directory + "/settings.txt")
+    }
+
+    // MARK: Building on first use
+
+    /// The complete run of `config`, built first if the cache has none. Waits for another
+    /// process building the same run. `progress` sees every step of a build (never called on a
+    /// cache hit). Cancellable through `Cancellation.shared` (also while waiting).
+    public func run(_ config: TinyRunConfig, measureEntropy: Bool = true,
+                    progress: TinyRunProgressHandler? = nil) throws -> TinyRun {
+        if let hit = completedRun(config) { return hit }
+        try config.validate()
+        return try withLock(config) {
+            if let hit = completedRun(config) { return hit }   // built while we waited
+            let world = try World(config.world)
+            let dir = config.runDirectory(root: root)
+            try writeData(config, world: world)
+            // A half-built run: drop its checkpoints, log and temporaries; keep the data.
+            try? removeIfExists(dir + "/complete")
+            for name in try directoryEntries(dir) where name.hasPrefix("step-") || name.hasPrefix(".") || name == "log.json" {
+                removeTree(dir + "/" + name)
+            }
+            let log = try TinyRunBuilder.build(config, world: world, root: root, measureEntropy: measureEntropy,
+                                               progress: progress)
+            try TinyLab.writeAtomically(Array(log.json.serialized(pretty: true).utf8), to: dir + "/log.json")
+            try TinyLab.writeAtomically(Array(config.canonicalDescription.utf8), to: dir + "/complete")
+            guard let run = completedRun(config) else {
+                throw CoreError("the tiny run was built but its directory is incomplete", file: dir)
+            }
+            return run
+        }
+    }
+
+    /// The data files of `config`'s run (texts and facts), written first if missing; no training.
+    public func files(_ config: TinyRunConfig) throws -> TinyRunFiles {
+        let files = TinyRunFiles(directory: config.runDirectory(root: root))
+        if TinyLab.dataComplete(files) { return files }
+        try config.validate()
+        return try withLock(config) {
+            if !TinyLab.dataComplete(files) { try writeData(config, world: try World(config.world)) }
+            return files
+        }
+    }
+
+    /// At most this many documents of the stream are stored as `train.txt` (`tiny:train`): the
+    /// first ones in training order. The standard run's whole stream (38,400) fits.
+    public static let maxTrainDocuments = 65_536
+
+    /// Writes the missing data files (caller holds the lock).
+    func writeData(_ config: TinyRunConfig, world: World) throws {
+        let dir = config.runDirectory(root: root)
+        try makeDirectories(dir)
+        let f = TinyRunFiles(directory: dir)
+        if !fileExists(f.trainText) {
+            var text = ""
+            var written = 0
+            for k in 1...config.steps where written < TinyLab.maxTrainDocuments {
+                try Cancellation.shared.check()
+                for d in world.trainDocuments(step: k, batch: min(config.batch, TinyLab.maxTrainDocuments - written)) {
+                    text += d; text += "\n"
+                    written += 1
+                }
+            }
+            try TinyLab.writeAtomically(Array(text.utf8), to: f.trainText)
+        }
+        if !fileExists(f.heldoutText) {
+            let text = world.heldoutDocuments(count: config.heldoutDocuments, step: config.steps).map { $0 + "\n" }.joined()
+            try TinyLab.writeAtomically(Array(text.utf8), to: f.heldoutText)
+        }
+        if !fileExists(f.knownFacts) {
+            try TinyLab.writeAtomically(Array(World.jsonLines(world.knownFacts()).utf8), to: f.knownFacts)
+        }
+        if !fileExists(f.newFacts) {
+            try TinyLab.writeAtomically(Array(World.jsonLines(world.newFacts()).utf8), to: f.newFacts)
+        }
+        // Last: its presence (with the four above) marks the data as whole.
+        if !fileExists(dir + "/settings.txt") {
+            try TinyLab.writeAtomically(Array(config.canonicalDescription.utf8), to: dir + "/settings.txt")
+        }
+    }
+
+    // MARK: Locking
+
+    /// Runs `body` holding the exclusive lock of `config`'s run. Polls every 50 ms so a
+    /// cancellation (Ctrl-C) ends the wait.
+    func withLock<T>(_ config: TinyRunConfig, _ body: () throws -> T) throws -> T {
+        try makeDirectories(root)
+        let path = root + "/tiny-" + config.cacheKey + ".lock"
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CoreError("cannot open the lock file: \(String(cString: strerror(errno)))", file: path)
+        }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw CoreError("cannot lock: \(String(cString: strerror(errno)))", file: path)
+            }
+            try Cancellation.shared.check()
+            usleep(50_000)
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    // MARK: Files
+
+    /// Writes `bytes` to a temporary sibling, flushes it and renames it over `path`.
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let tmp = parentDirectory(path) + "/." + baseName(path) + ".ke-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        do {
+            try writeFileBytes(bytes, to: tmp)
+            let fd = open(tmp, O_RDONLY)
+            if fd >= 0 { _ = fsync(fd); close(fd) }
+            guard rename(tmp, path) == 0 else {
+                throw CoreError("cannot move the file into place: \(String(cString: strerror(errno)))", file: path)
+            }
+        } catch {
+            _ = unlink(tmp)
+            throw error
+        }
+    }
+
+    func removeIfExists(_ path: String) throws {
+        if fileExists(path), unlink(path) != 0 {
+            throw CoreError("cannot remove: \(String(cString: strerror(errno)))", file: path)
+        }
+    }
+
+    static func parentDirectory(_ p: String) -> String {
+        guard let slash = p.lastIndex(of: "/") else { return "." }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+
+    static func baseName(_ p: String) -> String {
+        guard let slash = p.lastIndex(of: "/") else { return p }
+        return String(p[p.index(after: slash)...])
+    }
+}
+
+/// `mkdir -p`: creates `path` and its missing parents (mode 0755).
+func makeDirectories(_ path: String) throws {
+    if directoryExists(path) { return }
+    let parent = TinyLab.parentDirectory(path)
+    if parent != path && parent != "." && parent != "/" { try makeDirectories(parent) }
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw CoreError("cannot create directory: \(String(cString: strerror(errno)))", file: path)
+    }
+    guard directoryExists(path) else { throw CoreError("exists and is not a directory", file: path) }
+}
+
+// MARK: Custom runs
+
+extension TinyLab {
+    /// Checkpoint steps for a run of `steps` steps: the standard run's spacing (early ones at
+    /// 1/48, 1/24, 1/12 of the run, then 1/6 … 1) scaled to `steps`, rounded, duplicates and
+    /// zeros dropped; always ends at `steps`.
+    public static func checkpointSteps(forSteps steps: Int) -> [Int] {
+        let fractions: [Double] = [1.0 / 48, 1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 4, 1.0 / 3, 1.0 / 2, 2.0 / 3, 5.0 / 6, 1]
+        var out: [Int] = []
+        for f in fractions {
+            let s = Swift.min(steps, Swift.max(1, Int((Double(steps) * f).rounded())))
+            if out.last.map({ s > $0 }) ?? true { out.append(s) }
+        }
+        if out.last != steps { out.append(steps) }
+        return out
+    }
+}
