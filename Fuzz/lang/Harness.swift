@@ -15,8 +15,8 @@ import KECore
 nonisolated(unsafe) var runStarted: Double = 0
 
 /// Moves into an empty directory and starts the watchdog, once.
-nonisolated(unsafe) let setUp: Void = {
-    let dir = "/dev/shm/ke-fuzz-lang-\(getpid())"
+let setUp: Void = {
+    let dir = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-lang-\(getpid())"
     mkdir(dir, 0o700)
     chdir(dir)
     let watchdog = Thread {
@@ -32,7 +32,7 @@ nonisolated(unsafe) let setUp: Void = {
 /// `m` (the tiny Llama fixture), `c` (the fixture corpus) and `f` (the fixture facts), loaded
 /// once and defined in every session, so scripts reach the model, training and inspection
 /// commands.
-nonisolated(unsafe) let predefined: [(String, Value)] = {
+let predefined: [(String, Value)] = {
     let root = ProcessInfo.processInfo.environment["KE_FUZZ_FIXTURES"] ?? "Tests/Fixtures"
     let s = Session(output: { _ in }, errorOutput: { fatalError("fixtures: \($0)") })
     s.run("""

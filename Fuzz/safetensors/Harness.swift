@@ -9,7 +9,7 @@ import Foundation
 @testable import KECore
 
 /// Fixture configs (gpt2, gpt_neox, llama_gqa, olmo_bf16) the tensors are mapped onto.
-nonisolated(unsafe) let configs: [ModelConfig] = {
+let configs: [ModelConfig] = {
     let root = ProcessInfo.processInfo.environment["KE_FUZZ_FIXTURES"] ?? "Tests/Fixtures"
     return ["gpt2", "gpt_neox", "llama_gqa", "olmo_bf16"].compactMap {
         try? ModelConfig.load(path: "\(root)/checkpoint/\($0)/config.json")
@@ -17,8 +17,8 @@ nonisolated(unsafe) let configs: [ModelConfig] = {
 }()
 
 /// A private directory holding model.safetensors.
-nonisolated(unsafe) let directory: String = {
-    let d = "/dev/shm/ke-fuzz-safetensors-\(getpid())"
+let directory: String = {
+    let d = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-safetensors-\(getpid())"
     mkdir(d, 0o700)
     return d
 }()

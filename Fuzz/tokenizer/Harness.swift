@@ -8,7 +8,7 @@ import Foundation
 @testable import KECore
 
 /// The fixture tokenizers that encode the input as text.
-nonisolated(unsafe) let fixed: [Tokenizer] = {
+let fixed: [Tokenizer] = {
     let root = ProcessInfo.processInfo.environment["KE_FUZZ_FIXTURES"] ?? "Tests/Fixtures"
     let names = ["bytelevel_bpe", "llama3_split", "nfc_prefix", "sentencepiece_bpe",
                  "wordlevel_whitespace", "wordlevel_wssplit"]
