@@ -3,7 +3,8 @@
 // The input is a script. It is scanned, parsed and run in a fresh Session (whole, or chunk by
 // chunk as a notebook runs it) where `m`, `c` and `f` are a fixture model, corpus and fact set,
 // in an empty working directory (so `load`, `corpus` and `facts` of relative paths fail
-// cleanly; scripts containing `save` are skipped, they would fill it with copies).
+// cleanly; scripts containing `save` are skipped, they would fill it with copies, and so are
+// `pretrain` and the built-in "tiny" run, which take minutes to build).
 // A watchdog cancels a run after one second (long `for` loops are legal, not bugs); errors must
 // come back as diagnostics. Built and run by `Scripts/fuzz lang SECONDS`.
 
@@ -47,8 +48,9 @@ let predefined: [(String, Value)] = {
 public func fuzzLang(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = setUp
     let source = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
-    // `save` would fill the scratch directory with model copies.
-    if source.contains("save") { return -1 }
+    // `save` would fill the scratch directory with model copies; `pretrain` and the built-in
+    // "tiny" run take minutes to build.
+    if source.contains("save") || source.contains("pretrain") || source.contains("tiny") { return -1 }
     var printed = 0
     var errors: [String] = []
     var options = SessionOptions()
