@@ -33,8 +33,11 @@ final class Interpreter {
 
     func execute(_ statement: Stmt) throws {
         switch statement {
-        case .binding(let name, _, let value):
-            globals[name] = try evaluate(value)
+        case .binding(let name, let position, let value):
+            let v = try evaluate(value)
+            // Ctrl-C while the value was computed (even at its very end): keep the old binding.
+            if Cancellation.shared.isCancelled { throw LangError("interrupted", at: position) }
+            globals[name] = v
         case .expression(let e):
             let v = try evaluate(e)
             try emit(v, e.position)
@@ -136,14 +139,20 @@ final class Interpreter {
     private func arithmetic(_ op: BinaryOperator, _ l: Value, _ r: Value, at position: SourcePosition) throws -> Value {
         switch (l, r) {
         case (.number(let a), .number(let b)):
+            let result: Double
             switch op {
-            case .add: return .number(a + b)
-            case .subtract: return .number(a - b)
-            case .multiply: return .number(a * b)
+            case .add: result = a + b
+            case .subtract: result = a - b
+            case .multiply: result = a * b
             default:
                 if b == 0 { throw LangError("division by zero", at: position) }
-                return .number(a / b)
+                result = a / b
             }
+            // Numbers in the language are finite; an infinite result is an overflow, never printed.
+            guard result.isFinite else {
+                throw LangError("the result of '\(op.rawValue)' is too large (beyond ±1.8e308)", at: position)
+            }
+            return .number(result)
         case (.list(let a), .list(let b)) where op == .add:
             guard a.count + b.count <= Interpreter.maxListLength else {
                 throw LangError("list too long (more than \(Interpreter.maxListLength) elements)", at: position)

@@ -118,7 +118,9 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
     }
     let loss = nll / Double(count)
     guard loss.isFinite else { throw CoreError("the loss is not finite (the model produces NaN or infinity)") }
-    return PerplexityResult(perplexity: exp(loss), loss: loss, tokens: count)
+    let ppl = exp(loss)
+    guard ppl.isFinite else { throw CoreError("perplexity exp(\(loss)) overflows: the model assigns the corpus almost no probability") }
+    return PerplexityResult(perplexity: ppl, loss: loss, tokens: count)
 }
 
 /// log softmax(row)[index], computed stably in Double.
@@ -147,7 +149,9 @@ public func resuscitationMultipliers(means m: [Double], fraction: Double, factor
     let thr = quantile(m, fraction)
     let layerMean = m.reduce(0, +) / Double(max(1, m.count))
     return m.map { x in
-        (x <= thr && x > 0) ? Float(layerMean / x * factor) : 1
+        guard x <= thr && x > 0 else { return 1 }
+        // factor 0 silences the memory (0 · ∞ would be NaN when x is tiny).
+        return factor == 0 ? 0 : Float(layerMean / x * factor)
     }
 }
 
@@ -164,6 +168,11 @@ extension Model {
         guard factor.isFinite, factor >= 0 else { throw CoreError("the factor must be a finite number ≥ 0") }
         let stats = try coefficientStatistics(of: self, on: corpus, progress: progress)
         let mults = stats.means.map { resuscitationMultipliers(means: $0, fraction: fraction, factor: factor) }
+        for (l, m) in mults.enumerated() {
+            if let i = m.firstIndex(where: { !$0.isFinite }) {
+                throw CoreError("layer \(l), memory \(i): the multiplier (layer mean / own mean) · \(factor) overflows (own mean |coefficient| \(stats.means[l][i]))", file: corpus.source)
+            }
+        }
         let note = "rescale bottom \(formatPercent(fraction)) by \(factor) on \(corpus.source)"
         return try scalingMemories(mults, note: note)
     }

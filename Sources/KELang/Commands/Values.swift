@@ -46,7 +46,9 @@ extension Command {
                 run: { inv in
                     let xs = try inv.numbers("LIST")
                     guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: "LIST") }
-                    return .number(f(xs))
+                    let r = f(xs)
+                    guard r.isFinite else { throw inv.error("'\(name)' is too large (beyond ±1.8e308)", at: "LIST") }
+                    return .number(r)
                 })
     }
 
