@@ -95,17 +95,28 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
     var count = 0
     let total = corpus.tokenCount
     var done = 0
+    var rowLogProbs = [Double](repeating: 0, count: logitChunkRows)
     for batch in packedBatches(corpus.documents) {
         let tokens = batch.tokens, positions = batch.positions
         let N = batch.count
         try runForward(model: model, batch: batch, request: ForwardRequest(
             coefficientSums: nil,
             logits: { r0, rows, logits in
-                for i in 0..<rows {
-                    let r = r0 + i
-                    guard r + 1 < N, positions[r + 1] == positions[r] + 1 else { continue }
-                    let target = Int(tokens[r + 1])
-                    nll -= logSoftmaxAt(logits + i * V, count: V, index: target)
+                // Rows' log-probabilities in parallel (one row per worker at a time), then
+                // summed in row order so the result does not depend on the thread count.
+                rowLogProbs.withUnsafeMutableBufferPointer { lp in
+                    guard let out = lp.baseAddress else { return }
+                    parallelRanges(rows, minChunk: 16) { range in
+                        for i in range {
+                            let r = r0 + i
+                            // +∞ marks "no next token" (a log-probability is never +∞; NaN still propagates).
+                            guard r + 1 < N, positions[r + 1] == positions[r] + 1 else { out[i] = .infinity; continue }
+                            out[i] = logSoftmaxAt(logits + i * V, count: V, index: Int(tokens[r + 1]))
+                        }
+                    }
+                }
+                for i in 0..<rows where rowLogProbs[i] != .infinity {
+                    nll -= rowLogProbs[i]
                     count += 1
                 }
             },
