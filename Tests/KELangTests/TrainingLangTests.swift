@@ -85,4 +85,25 @@ final class TrainingLangTests: XCTestCase {
             XCTAssertTrue(r.errors.joined().contains(message), "\(src): \(r.errors)")
         }
     }
+    func testOptimiserOptionsChangeTheRunAndAreChecked() {
+        let r = Captured(json: true).run("""
+            let m = load "\(fixtures)/models/olmo"
+            let c = corpus "\(fixtures)/corpus.txt"
+            let a = (perplexity (train m on c steps 10 batch 2 seq 16 lr 3e-3) on c).loss
+            let b = (perplexity (train m on c steps 10 batch 2 seq 16 lr 3e-3 schedule "constant" wd 0 clip 0 beta1 0.8 beta2 0.99 eps 1e-6 final 0.5) on c).loss
+            a == b
+            a == (perplexity (train m on c steps 10 batch 2 seq 16 lr 3e-3) on c).loss
+            """)
+        XCTAssertTrue(r.ok, r.errors.joined(separator: "\n"))
+        XCTAssertEqual(r.outputs, ["false", "true"], "options change the run; the default run is deterministic")
+        for (opt, message) in [("schedule \"linear\"", "must be \"cosine\", \"constant\" or \"wsd\""),
+                               ("beta1 1", "must be in [0, 1)"), ("final 2", "must be between 0 and 1"),
+                               ("wd -1", "must be ≥ 0")] {
+            let e = Captured(json: true).run("""
+                train (load "\(fixtures)/models/olmo") on (corpus "\(fixtures)/corpus.txt") steps 1 \(opt)
+                """)
+            XCTAssertFalse(e.ok, opt)
+            XCTAssertTrue(e.errors.joined().contains(message), "\(opt): \(e.errors)")
+        }
+    }
 }

@@ -9,7 +9,9 @@ extension Command {
     static let train = Command(
         "train",
         [.positional("MODEL"), .keyword("on", "CORPUS"), .option("steps", "N"), .option("batch", "B"),
-         .option("seq", "S"), .option("lr", "X"), .option("warmup", "W"), .option("seed", "N")],
+         .option("seq", "S"), .option("lr", "X"), .option("warmup", "W"), .option("seed", "N"),
+         .option("schedule", "\"NAME\""), .option("final", "F"), .option("wd", "D"), .option("clip", "C"),
+         .option("beta1", "B1"), .option("beta2", "B2"), .option("eps", "E")],
         group: "training",
         brief: "Continue training a model on a corpus.",
         summary: """
@@ -18,10 +20,14 @@ extension Command {
             10 % of the peak learning rate X. Each step takes B documents from a seeded shuffle of \
             the corpus, each randomly cropped to S tokens; the loss is the mean next-token \
             cross-entropy over every real token (no padding). Defaults: steps 100, batch 8, \
-            seq 128, lr 3e-4, warmup 0, seed 0. Returns a new model (the input is unchanged) \
-            whose step is the input's step + N when the input's step is known.
+            seq 128, lr 3e-4, warmup 0, seed 0. Optimiser options: schedule "cosine" (default), \
+            "constant" or "wsd" (warmup–stable–decay, decaying over the last 20 %); final F, the \
+            fraction of the peak the schedule ends at (0.1); wd D, weight decay on matrices (0.1); \
+            clip C, the global gradient-norm limit (1.0; 0 turns clipping off); beta1, beta2, eps \
+            (0.9, 0.95, 1e-8). Returns a new model (the input is unchanged) whose step is the \
+            input's step + N when the input's step is known.
             """,
-        example: "let m2 = train m on c steps 20 batch 4 seq 64 lr 1e-3",
+        example: "let m2 = train m on c steps 20 batch 4 seq 64 lr 1e-3\nlet m3 = train m on c steps 20 lr 1e-3 schedule \"constant\" wd 0 clip 0.5",
         run: { inv in
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
@@ -32,6 +38,30 @@ extension Command {
             o.warmup = try inv.optionalInt("warmup", in: 0...10_000_000) ?? o.warmup
             if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
             if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
+            if inv.has("schedule") {
+                switch try inv.string("schedule") {
+                case "cosine": o.schedule = .cosine
+                case "constant": o.schedule = .constant
+                case "wsd": o.schedule = .warmupStableDecay(decayFraction: 0.2)
+                case let other:
+                    throw inv.error("'train … schedule' must be \"cosine\", \"constant\" or \"wsd\", found \"\(other)\"", at: "schedule")
+                }
+            }
+            if inv.has("final") {
+                o.finalLRFraction = try inv.positive("final", allowZero: true)
+                guard o.finalLRFraction <= 1 else { throw inv.error("'train … final' must be between 0 and 1", at: "final") }
+            }
+            if inv.has("wd") { o.weightDecay = try inv.positive("wd", allowZero: true) }
+            if inv.has("clip") {
+                let c = try inv.positive("clip", allowZero: true)
+                o.clip = c == 0 ? nil : c
+            }
+            for (key, range) in [("beta1", 0.0..<1.0), ("beta2", 0.0..<1.0)] where inv.has(key) {
+                let b = try inv.finite(key)
+                guard range.contains(b) else { throw inv.error("'train … \(key)' must be in [0, 1)", at: key) }
+                if key == "beta1" { o.beta1 = b } else { o.beta2 = b }
+            }
+            if inv.has("eps") { o.eps = try inv.positive("eps") }
             return .model(try KECore.train(model, on: corpus, options: o, progress: inv.progress))
         })
 
