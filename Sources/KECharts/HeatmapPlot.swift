@@ -101,20 +101,7 @@ struct HeatmapPlot: Sendable {
         // Bottom frame with column-index ticks.
         let ticks = columnTicks(columnCount: columnCount, groups: columnGroups.count, cellWidth: cellWidth,
                                 offset: leftWidth + 1, lineWidth: width)
-        var bottom = Array(repeating: frame.horizontal, count: cells)
-        for tick in ticks where tick.cell < cells { bottom[tick.cell] = frame.bottomTick }
-        lines.append(String(repeating: " ", count: leftWidth) + String(frame.bottomLeft) + String(bottom)
-                     + String(frame.bottomRight))
-        var tickLine = Array(repeating: Character(" "), count: width)
-        for tick in ticks {
-            for (offset, character) in tick.label.enumerated() where tick.start + offset < width {
-                tickLine[tick.start + offset] = character
-            }
-        }
-        lines.append(String(tickLine))
-        if let xlabel, !xlabel.isEmpty {
-            lines.append(TextLayout.centered(xlabel, width: cells, offset: leftWidth + 1, ascii: ascii))
-        }
+        lines += frame.bottomAxis(ticks: ticks, cells: cells, leftWidth: leftWidth, width: width, xlabel: xlabel, ascii: ascii)
 
         // Scale: min, the shade ramp, max (indented under the plot when it fits), then any note.
         lines += scaleLines(lo: lo, hi: hi, shades: shades, indent: leftWidth + 1, width: width, options: options,
@@ -172,25 +159,18 @@ struct HeatmapPlot: Sendable {
         return "(cell = mean of up to " + parts.joined(separator: " x ") + ")"
     }
 
-    /// A column tick: cell position in the plot, label and label start column.
-    struct ColumnTick {
-        var cell: Int
-        var label: String
-        var start: Int
-    }
-
     /// Integer column-index ticks at the finest 1-2-5 step leaving three blanks between labels.
-    func columnTicks(columnCount: Int, groups: Int, cellWidth: Int, offset: Int, lineWidth: Int) -> [ColumnTick] {
+    func columnTicks(columnCount: Int, groups: Int, cellWidth: Int, offset: Int, lineWidth: Int) -> [AxisTick] {
         let last = Double(columnCount - 1)
         var step = 1.0
         for _ in 0..<40 {
-            func tick(_ column: Int) -> ColumnTick {
+            func tick(_ column: Int) -> AxisTick {
                 let cell = cellWidth > 1 ? column * cellWidth + (cellWidth - 1) / 2 : column * groups / columnCount
                 let label = String(column)
                 let start = min(max(0, offset + cell - (label.count - 1) / 2), max(0, lineWidth - label.count))
-                return ColumnTick(cell: cell, label: label, start: start)
+                return AxisTick(cell: cell, label: label, start: start)
             }
-            func separated(_ ticks: [ColumnTick]) -> Bool {
+            func separated(_ ticks: [AxisTick]) -> Bool {
                 zip(ticks, ticks.dropFirst()).allSatisfy { $0.start + $0.label.count + 3 <= $1.start }
             }
             var ticks = Ticks.multiples(of: step, lo: 0, hi: last).map { tick(Int($0)) }

@@ -121,20 +121,7 @@ struct LinePlot: Sendable {
         }
         let xTicks = xAxisTicks(lo: xLo, hi: xHi, columns: columns, pixelWidth: pixelWidth,
                                 pixelsPerColumn: canvas.pixelsPerColumn, integral: x == nil, offset: leftWidth + 1)
-        var bottom = Array(repeating: frame.horizontal, count: columns)
-        for tick in xTicks where tick.column >= 0 && tick.column < columns { bottom[tick.column] = frame.bottomTick }
-        lines.append(String(repeating: " ", count: leftWidth) + String(frame.bottomLeft) + String(bottom)
-                     + String(frame.bottomRight))
-        var tickLine = Array(repeating: Character(" "), count: width)
-        for tick in xTicks {
-            for (offset, character) in tick.label.enumerated() where tick.start + offset < width {
-                tickLine[tick.start + offset] = character
-            }
-        }
-        lines.append(String(tickLine))
-        if let xlabel, !xlabel.isEmpty {
-            lines.append(TextLayout.centered(xlabel, width: columns, offset: leftWidth + 1, ascii: ascii))
-        }
+        lines += frame.bottomAxis(ticks: xTicks, cells: columns, leftWidth: leftWidth, width: width, xlabel: xlabel, ascii: ascii)
         if showLegend && !legendRight {
             lines += bottomLegend(names, width: width, options: options)
         }
@@ -236,26 +223,19 @@ struct LinePlot: Sendable {
         }
     }
 
-    /// An x tick: its canvas column, label and label start column in the full line.
-    struct XTick {
-        var column: Int
-        var label: String
-        var start: Int
-    }
-
     /// Nice x ticks inside `lo...hi` whose labels do not overlap (integers only when `integral`).
     func xAxisTicks(lo: Double, hi: Double, columns: Int, pixelWidth: Int, pixelsPerColumn: Int,
-                    integral: Bool, offset: Int) -> [XTick] {
+                    integral: Bool, offset: Int) -> [AxisTick] {
         var step = Ticks.niceStep(span: hi - lo, target: max(2, columns / 8))
         if integral { step = max(step, 1) }
         let lineWidth = offset + columns + 1
         for _ in 0..<40 {
             let values = Ticks.multiples(of: step, lo: lo, hi: hi)
             let labels = NumberFormat.ticks(values, step: step)
-            let ticks = zip(values, labels).map { value, label -> XTick in
+            let ticks = zip(values, labels).map { value, label -> AxisTick in
                 let column = Ticks.position(value, lo: lo, hi: hi, count: pixelWidth) / pixelsPerColumn
                 let start = min(max(0, offset + column - (label.count - 1) / 2), max(0, lineWidth - label.count))
-                return XTick(column: column, label: label, start: start)
+                return AxisTick(cell: column, label: label, start: start)
             }
             let separated = zip(ticks, ticks.dropFirst()).allSatisfy { $0.start + $0.label.count + 1 < $1.start }
             if separated { return ticks }
