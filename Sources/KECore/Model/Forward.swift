@@ -177,6 +177,10 @@ struct ForwardRequest {
     /// Called once per layer with (layer, rows N, coefficients [N, F]) after `coefficientScale`
     /// is applied: the per-token coefficients, e.g. for a trace. Valid only during the call.
     var layerCoefficients: ((Int, Int, UnsafePointer<Float>) throws -> Void)? = nil
+    /// Row r's next-token log-probability log softmax(logits_r)[targets[r]] is written to
+    /// out[r] (rows with a negative target are left alone), without materialising full rows
+    /// of logits: the LM head runs over vocabulary tiles with a running log-sum-exp.
+    var targetLogProbs: (targets: UnsafePointer<Int32>, out: UnsafeMutablePointer<Double>)? = nil
 }
 
 /// Rows of logits computed at once (bounds the [rows, V] buffer).
@@ -289,9 +293,13 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
             linear(a, rows: N, inFeatures: F, weight: lw.downW, outFeatures: D, bias: lw.downB, into: x, accumulate: true)
         }
 
-        guard let emit = request.logits else { return }
-        // Final norm and LM head, in chunks of rows.
+        if request.logits == nil && request.targetLogProbs == nil { return }
         normForward(c, x, h, rows: N, w: w.finalNormW, b: w.finalNormB)
+        if let (targets, out) = request.targetLogProbs {
+            try headLogProbs(h, rows: N, dim: D, unembed: w.unembed, vocab: V, targets: targets, into: out)
+        }
+        guard let emit = request.logits else { return }
+        // LM head in chunks of rows.
         let chunk = min(logitChunkRows, N)
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: chunk * V)
         defer { logits.deallocate() }
@@ -303,6 +311,54 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
             try emit(r0, rows, logits)
             r0 += rows
         }
+    }
+}
+
+/// out[r] = log softmax(h_r · Eᵀ)[targets[r]] for every row with targets[r] ≥ 0.
+///
+/// The head runs over tiles of the vocabulary, each one GEMM over all rows (so the output
+/// embedding is packed once per batch rather than once per chunk of rows); each row keeps a
+/// running maximum and a Float64 sum of exponentials rescaled to it.
+func headLogProbs(
+    _ h: UnsafePointer<Float>, rows n: Int, dim d: Int, unembed: UnsafePointer<Float>, vocab v: Int,
+    targets: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Double>
+) throws {
+    // About 4M floats of logits at a time, in whole 16-column blocks.
+    let tile = min(v, max(256, ((1 << 22) / max(1, n)) / 16 * 16))
+    let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * tile)
+    let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    let rowSum = UnsafeMutablePointer<Double>.allocate(capacity: n)
+    let picked = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    rowMax.initialize(repeating: -.infinity, count: n)
+    rowSum.initialize(repeating: 0, count: n)
+    picked.initialize(repeating: .nan, count: n)
+    defer { logits.deallocate(); rowMax.deallocate(); rowSum.deallocate(); picked.deallocate() }
+    var v0 = 0
+    while v0 < v {
+        try Cancellation.shared.check()
+        let vt = min(tile, v - v0)
+        // logits[n, vt] = h · E[v0..<v0+vt]ᵀ
+        sgemm(transB: true, m: n, n: vt, k: d, a: h, b: unembed + v0 * d, c: logits, ldc: vt)
+        parallelRanges(n, minChunk: 64) { rows in
+            for r in rows {
+                let row = logits + r * vt
+                let m = vmax(row, count: vt)
+                let s = Double(sumExpShift(row, count: vt, shift: m))
+                let old = rowMax[r]
+                if m > old {
+                    rowSum[r] = rowSum[r] * exp(Double(old) - Double(m)) + s
+                    rowMax[r] = m
+                } else {
+                    rowSum[r] += s * exp(Double(m) - Double(old))
+                }
+                let t = Int(targets[r]) - v0
+                if t >= 0 && t < vt { picked[r] = row[t] }
+            }
+        }
+        v0 += vt
+    }
+    for r in 0..<n where targets[r] >= 0 {
+        out[r] = Double(picked[r]) - Double(rowMax[r]) - log(rowSum[r])
     }
 }
 

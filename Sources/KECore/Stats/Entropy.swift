@@ -34,13 +34,23 @@ public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: 
     let sums = UnsafeMutablePointer<Double>.allocate(capacity: L * F)
     sums.initialize(repeating: 0, count: L * F)
     defer { sums.deallocate() }
+    // Each batch sums into its own buffer (batches run in parallel); the buffers are added to
+    // the totals in batch order, so the result does not depend on the thread count.
+    let batches = packedBatches(corpus.documents)
     var done = 0
-    for batch in packedBatches(corpus.documents) {
-        try runForward(model: model, batch: batch,
-                       request: ForwardRequest(coefficientSums: sums, logits: nil, coefficientScale: model.coefficientScale))
-        done += batch.count
+    try inParallelRounds(batches.count, work: { b -> [Double] in
+        var part = [Double](repeating: 0, count: L * F)
+        try part.withUnsafeMutableBufferPointer { p in
+            try runForward(model: model, batch: batches[b],
+                           request: ForwardRequest(coefficientSums: p.baseAddress, logits: nil,
+                                                   coefficientScale: model.coefficientScale))
+        }
+        return part
+    }, combine: { b, part in
+        for i in 0..<(L * F) { sums[i] += part[i] }
+        done += batches[b].count
         progress?(done, total, "")
-    }
+    })
     var means: [[Double]] = []
     for l in 0..<L {
         var m = [Double](repeating: 0, count: F)
@@ -90,40 +100,39 @@ public func knowledgeEntropy(from stats: CoefficientStats, step: Int? = nil) thr
 
 /// Perplexity of `model` on `corpus`: exp of the mean next-token NLL over every predicted token.
 public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> PerplexityResult {
-    let V = model.config.vocabSize
     var nll = 0.0
     var count = 0
     let total = corpus.tokenCount
     var done = 0
-    var rowLogProbs = [Double](repeating: 0, count: logitChunkRows)
-    for batch in packedBatches(corpus.documents) {
+    // Batches run in parallel; each returns its rows' log-probabilities, which are summed in
+    // row order so the result does not depend on the thread count.
+    let batches = packedBatches(corpus.documents)
+    try inParallelRounds(batches.count, work: { b -> [Double] in
+        let batch = batches[b]
         let tokens = batch.tokens, positions = batch.positions
         let N = batch.count
-        try runForward(model: model, batch: batch, request: ForwardRequest(
-            coefficientSums: nil,
-            logits: { r0, rows, logits in
-                // Rows' log-probabilities in parallel (one row per worker at a time), then
-                // summed in row order so the result does not depend on the thread count.
-                rowLogProbs.withUnsafeMutableBufferPointer { lp in
-                    guard let out = lp.baseAddress else { return }
-                    parallelRanges(rows, minChunk: 16) { range in
-                        for i in range {
-                            let r = r0 + i
-                            // +∞ marks "no next token" (a log-probability is never +∞; NaN still propagates).
-                            guard r + 1 < N, positions[r + 1] == positions[r] + 1 else { out[i] = .infinity; continue }
-                            out[i] = logSoftmaxAt(logits + i * V, count: V, index: Int(tokens[r + 1]))
-                        }
-                    }
-                }
-                for i in 0..<rows where rowLogProbs[i] != .infinity {
-                    nll -= rowLogProbs[i]
-                    count += 1
-                }
-            },
-            coefficientScale: model.coefficientScale))
-        done += N
+        // Each row's target is the next token of its document (−1 at a document's end); rows
+        // without one keep +∞ (a log-probability is never +∞; NaN still propagates).
+        var targets = [Int32](repeating: -1, count: N)
+        for r in 0..<(N - 1) where positions[r + 1] == positions[r] + 1 { targets[r] = tokens[r + 1] }
+        var logProbs = [Double](repeating: .infinity, count: N)
+        try targets.withUnsafeBufferPointer { t in
+            try logProbs.withUnsafeMutableBufferPointer { lp in
+                guard let tp = t.baseAddress, let out = lp.baseAddress else { return }
+                try runForward(model: model, batch: batch, request: ForwardRequest(
+                    coefficientSums: nil, logits: nil, coefficientScale: model.coefficientScale,
+                    targetLogProbs: (tp, out)))
+            }
+        }
+        return logProbs
+    }, combine: { b, logProbs in
+        for lp in logProbs where lp != .infinity {
+            nll -= lp
+            count += 1
+        }
+        done += batches[b].count
         progress?(done, total, "")
-    }
+    })
     guard count > 0 else {
         throw CoreError("no token to predict: every document has fewer than 2 tokens", file: corpus.source)
     }

@@ -1,3 +1,4 @@
+import CBLAS
 import Dispatch
 import Foundation
 
@@ -17,7 +18,7 @@ let elementwiseWorkers: Int = {
 /// `minChunk` items. Each index is handled exactly once, by one worker.
 @inline(__always)
 func parallelRanges(_ n: Int, minChunk: Int, _ body: (Range<Int>) -> Void) {
-    let workers = min(elementwiseWorkers, n / max(1, minChunk))
+    let workers = elementwiseSerial ? 1 : min(elementwiseWorkers, n / max(1, minChunk))
     if workers <= 1 { body(0..<n); return }
     let per = (n + workers - 1) / workers
     withoutActuallyEscaping(body) { b in
@@ -33,4 +34,59 @@ func parallelRanges(_ n: Int, minChunk: Int, _ body: (Range<Int>) -> Void) {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ v: T) { value = v }
+}
+
+// MARK: Data parallelism over independent batches
+//
+// For small and medium models, splitting one GEMM across cores leaves the elementwise kernels
+// between GEMMs waiting on thread hand-offs, and OpenBLAS's own threads yield against ours. When
+// the work is many independent batches (an entropy or perplexity pass), it is faster to give each
+// core whole batches and let every GEMM run single-threaded in its caller.
+
+/// True while `inParallelRounds` runs workers: elementwise loops then stay on their worker.
+nonisolated(unsafe) private var elementwiseSerial = false
+
+/// Runs `work(i)` for i in 0..<count, `W` at a time (W = the BLAS thread count, capped by
+/// `KE_THREADS`), each worker calling OpenBLAS single-threaded; then `combine(i, result)` on the
+/// calling thread, in index order. A last round with fewer than W items runs one item at a time
+/// with all threads inside each GEMM. Results never depend on the number of workers, provided
+/// `work` itself does not. The first error thrown by any `work` is rethrown after its round.
+func inParallelRounds<R>(
+    _ count: Int, work: (Int) throws -> R, combine: (Int, R) throws -> Void
+) throws {
+    let blas = Int(openblas_get_num_threads())
+    let W = max(1, min(blas, elementwiseWorkers))
+    var i = 0
+    while i < count {
+        let n = min(W, count - i)
+        if n < 2 || elementwiseSerial {
+            try combine(i, try work(i))
+            i += 1
+            continue
+        }
+        var results = [R?](repeating: nil, count: n)
+        var errors = [Error?](repeating: nil, count: n)
+        let first = i
+        openblas_set_num_threads(1)
+        elementwiseSerial = true
+        results.withUnsafeMutableBufferPointer { res in
+            errors.withUnsafeMutableBufferPointer { errs in
+                withoutActuallyEscaping(work) { w in
+                    let box = UncheckedBox((w, res, errs))
+                    DispatchQueue.concurrentPerform(iterations: n) { j in
+                        let (w, res, errs) = box.value
+                        do { res[j] = try w(first + j) } catch { errs[j] = error }
+                    }
+                }
+            }
+        }
+        elementwiseSerial = false
+        openblas_set_num_threads(Int32(blas))
+        if let e = errors.compactMap({ $0 }).first { throw e }
+        for j in 0..<n {
+            guard let r = results[j] else { throw CoreError("internal: a parallel batch produced no result") }
+            try combine(first + j, r)
+        }
+        i += n
+    }
 }
