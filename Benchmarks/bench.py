@@ -3,6 +3,7 @@
 
     python3 Benchmarks/bench.py build DIR      # writes the workload: DIR/model (HF dir), DIR/corpus.txt
     python3 Benchmarks/bench.py torch DIR      # times PyTorch + transformers on it, prints JSON lines
+    python3 Benchmarks/bench.py build-1b DIR   # an OLMo-1B-shaped BF16 checkpoint: DIR/model, DIR/corpus.txt
 
 The workload: a Pythia-70m-shaped GPT-NeoX (hidden 512, 6 layers, d_ff 2048, 8 heads, rotary
 0.25, vocab 50304) with random weights, and a corpus of 64 documents that each tokenise to at
@@ -23,7 +24,6 @@ WORDS = ("the of and to in is was for on that with as by at from his her an whic
 
 def build(out: Path):
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
     out.mkdir(parents=True, exist_ok=True)
@@ -36,15 +36,7 @@ def build(out: Path):
     model = GPTNeoXForCausalLM(cfg)
     model.save_pretrained(model_dir, safe_serialization=True)
     # A byte-level tokenizer: 256 byte symbols and no merges, so every byte is a token.
-    byte_vocab = {c: i for i, c in enumerate(pre_tokenizers.ByteLevel.alphabet())}
-    tok = Tokenizer(models.BPE(vocab=byte_vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.save(str(model_dir / "tokenizer.json"))
-    rng = random.Random(0)
-    with open(out / "corpus.txt", "w") as f:
-        for _ in range(64):
-            f.write(" ".join(rng.choice(WORDS) for _ in range(80)) + "\n")
+    build_tokenizer_and_corpus(out)
 
 
 def docs(out: Path, seq=256):
@@ -127,9 +119,44 @@ def bench_torch(out: Path):
                       "tokens_per_s": n / t, "threads": threads}), flush=True)
 
 
+def build_1b(out: Path):
+    """OLMo-1B's shape (hidden 2048, 16 layers, 16 heads, d_ff 8192, vocab 50304, tied
+    embeddings, non-parametric LayerNorm) with random BF16 weights (std 0.02), 2.4 GB."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import OlmoConfig, OlmoForCausalLM
+
+    model_dir = out / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    cfg = OlmoConfig(hidden_size=2048, num_hidden_layers=16, num_attention_heads=16,
+                     intermediate_size=8192, vocab_size=50304, max_position_embeddings=2048,
+                     tie_word_embeddings=True, torch_dtype="bfloat16")
+    cfg.save_pretrained(model_dir)
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in OlmoForCausalLM(cfg).state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    tensors = {k: (torch.randn(shape, generator=g) * 0.02).to(torch.bfloat16)
+               for k, shape in shapes.items() if k != "lm_head.weight"}
+    save_file(tensors, str(model_dir / "model.safetensors"), metadata={"format": "pt"})
+    build_tokenizer_and_corpus(out, docs=16)
+
+
+def build_tokenizer_and_corpus(out: Path, docs=64):
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    byte_vocab = {c: i for i, c in enumerate(pre_tokenizers.ByteLevel.alphabet())}
+    tok = Tokenizer(models.BPE(vocab=byte_vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.save(str(out / "model" / "tokenizer.json"))
+    rng = random.Random(0)
+    with open(out / "corpus.txt", "w") as f:
+        for _ in range(docs):
+            f.write(" ".join(rng.choice(WORDS) for _ in range(80)) + "\n")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "torch"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "torch", "build-1b"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     path = Path(sys.argv[2])
-    build(path) if sys.argv[1] == "build" else bench_torch(path)
+    {"build": build, "torch": bench_torch, "build-1b": build_1b}[sys.argv[1]](path)

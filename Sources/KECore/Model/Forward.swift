@@ -88,6 +88,123 @@ struct WeightPointers {
     }
 }
 
+// MARK: Weights as the inference pass reads them
+
+/// A weight matrix [out, in]: f32, or bf16 bits converted to f32 a tile of rows at a time.
+enum MatrixWeights {
+    case f32(UnsafePointer<Float>)
+    case bf16(UnsafePointer<UInt16>)
+
+    var isBF16: Bool { if case .bf16 = self { return true } else { return false } }
+
+    /// Row r (`width` values) into `dst` as f32.
+    @inline(__always)
+    func row(_ r: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f32(let p): dst.update(from: p + r * width, count: width)
+        case .bf16(let p): convertBF16(p + r * width, dst, count: width)
+        }
+    }
+}
+
+/// One layer's weights for the inference pass: vectors always f32, matrices f32 or bf16.
+struct InferenceLayer {
+    var attnNormW, attnNormB, mlpNormW, mlpNormB: UnsafePointer<Float>?
+    var qB, kB, vB, oB, upB, downB: UnsafePointer<Float>?
+    var q, k, v, o, up, down: MatrixWeights
+    var gate: MatrixWeights?
+}
+
+/// All weights for the inference pass.
+struct InferenceWeights {
+    var embed: MatrixWeights
+    var posEmbed: MatrixWeights?
+    var finalNormW, finalNormB: UnsafePointer<Float>?
+    var unembed: MatrixWeights
+    var layers: [InferenceLayer]
+
+    /// Views of an f32 parameter store.
+    init(_ w: WeightPointers) {
+        func m(_ p: UnsafeMutablePointer<Float>) -> MatrixWeights { .f32(UnsafePointer(p)) }
+        func v(_ p: UnsafeMutablePointer<Float>?) -> UnsafePointer<Float>? { p.map { UnsafePointer($0) } }
+        embed = m(w.embed)
+        posEmbed = w.posEmbed.map(m)
+        finalNormW = v(w.finalNormW); finalNormB = v(w.finalNormB)
+        unembed = m(w.unembed)
+        layers = w.layers.map { l in
+            InferenceLayer(
+                attnNormW: v(l.attnNormW), attnNormB: v(l.attnNormB), mlpNormW: v(l.mlpNormW), mlpNormB: v(l.mlpNormB),
+                qB: v(l.qB), kB: v(l.kB), vB: v(l.vB), oB: v(l.oB), upB: v(l.upB), downB: v(l.downB),
+                q: m(l.qW), k: m(l.kW), v: m(l.vW), o: m(l.oW), up: m(l.upW), down: m(l.downW),
+                gate: l.gateW.map(m))
+        }
+    }
+
+    /// Views of bf16 weights: `bits` is the start of `compact.bits`, `vectors` of `compact.vectors`.
+    init(_ compact: CompactWeights, config c: ModelConfig, bits: UnsafePointer<UInt16>, vectors: UnsafePointer<Float>) throws {
+        var index: [String: TensorSlot] = [:]
+        for s in compact.slots { index[s.name] = s }
+        func m(_ name: String) throws -> MatrixWeights {
+            guard let s = index[name] else { throw CoreError("internal: parameter '\(name)' missing") }
+            return .bf16(bits + s.offset)
+        }
+        func om(_ name: String) -> MatrixWeights? { index[name].map { .bf16(bits + $0.offset) } }
+        func v(_ name: String) -> UnsafePointer<Float>? { compact.vectorOffset[name].map { vectors + $0 } }
+        embed = try m("embed")
+        posEmbed = om("pos_embed")
+        finalNormW = v("final_norm.w"); finalNormB = v("final_norm.b")
+        unembed = c.tieWordEmbeddings ? embed : try m("lm_head")
+        var ls: [InferenceLayer] = []
+        for i in 0..<c.numLayers {
+            let p = "L\(i)."
+            ls.append(InferenceLayer(
+                attnNormW: v(p + "attn_norm.w"), attnNormB: v(p + "attn_norm.b"),
+                mlpNormW: v(p + "mlp_norm.w"), mlpNormB: v(p + "mlp_norm.b"),
+                qB: v(p + "q.b"), kB: v(p + "k.b"), vB: v(p + "v.b"), oB: v(p + "o.b"),
+                upB: v(p + "up.b"), downB: v(p + "down.b"),
+                q: try m(p + "q.w"), k: try m(p + "k.w"), v: try m(p + "v.w"), o: try m(p + "o.w"),
+                up: try m(p + "up.w"), down: try m(p + "down.w"), gate: om(p + "gate.w")))
+        }
+        layers = ls
+    }
+}
+
+/// Output rows of a bf16 matrix converted per sgemm: `bf16TileRows × inFeatures` floats of scratch.
+let bf16TileRows = 256
+
+/// y[n, out] = x[n, in] · Wᵀ (+ bias): `linear` for either kind of weights. A bf16 matrix is
+/// converted `bf16TileRows` output rows at a time into `scratch` (≥ bf16TileRows × in floats),
+/// each tile one sgemm writing its block of columns of y.
+func linear(
+    _ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int, weight: MatrixWeights, outFeatures: Int,
+    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+    scratch: UnsafeMutablePointer<Float>
+) {
+    switch weight {
+    case .f32(let w):
+        linear(x, rows: n, inFeatures: inFeatures, weight: w, outFeatures: outFeatures, bias: bias, into: y, accumulate: accumulate)
+    case .bf16(let w):
+        if let bias, !accumulate {
+            for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        let beta: Float = accumulate || bias != nil ? 1 : 0
+        var o0 = 0
+        while o0 < outFeatures {
+            let rows = min(bf16TileRows, outFeatures - o0)
+            convertBF16(w + o0 * inFeatures, scratch, count: rows * inFeatures)
+            sgemm(transB: true, m: n, n: rows, k: inFeatures, a: x, b: scratch, beta: beta,
+                  c: y + o0, ldc: outFeatures)
+            o0 += rows
+        }
+        if let bias, accumulate {
+            for r in 0..<n {
+                let row = y + r * outFeatures
+                for j in 0..<outFeatures { row[j] += bias[j] }
+            }
+        }
+    }
+}
+
 /// Applies the configured normalisation.
 @inline(__always)
 func normForward(
@@ -187,12 +304,34 @@ struct ForwardRequest {
 let logitChunkRows = 256
 
 /// Runs the model on `batch`, accumulating coefficient statistics and/or streaming logits.
+/// A model kept as bf16 runs on its bf16 weights (unless it has been converted to f32 already).
 func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throws {
+    if let compact = model.compact, model.paramsIfExpanded == nil {
+        try compact.bits.withUnsafeBufferPointer { b in
+            try compact.vectors.withUnsafeBufferPointer { v in
+                guard let bits = b.baseAddress else { throw CoreError("model has no parameters") }
+                let vectors = v.baseAddress ?? UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 0))
+                let w = try InferenceWeights(compact, config: model.config, bits: bits, vectors: vectors)
+                try runForward(config: model.config, weights: w, batch: batch, request: request)
+            }
+        }
+        return
+    }
     try runForward(config: model.config, params: model.params, batch: batch, request: request)
 }
 
 /// The forward pass on a configuration and parameter store (no tokenizer needed; used by training).
 func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch, request: ForwardRequest) throws {
+    try params.data.withUnsafeBufferPointer { buf in
+        // Read-only use: the pointers are typed mutable only so gradients can share `WeightPointers`.
+        guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
+        let w = try WeightPointers(store: params, config: config, base: UnsafeMutablePointer(mutating: base))
+        try runForward(config: config, weights: InferenceWeights(w), batch: batch, request: request)
+    }
+}
+
+/// The forward pass proper.
+func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedBatch, request: ForwardRequest) throws {
     let c = config
     let N = batch.count
     if N == 0 { return }
@@ -222,18 +361,18 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
         att.deallocate(); a.deallocate(); u.deallocate(); scores.deallocate()
     }
 
-    try params.data.withUnsafeBufferPointer { buf in
-        // Read-only use: the pointers are typed mutable only so gradients can share `WeightPointers`.
-        guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
-        let w = try WeightPointers(store: params, config: c, base: UnsafeMutablePointer(mutating: base))
-
+    // Scratch for bf16 weight tiles (see `linear(…, scratch:)`); one float when weights are f32.
+    let tileFloats = bf16TileRows * max(D, F, qDim)
+    let wt = UnsafeMutablePointer<Float>.allocate(capacity: w.embed.isBF16 ? tileFloats : 1)
+    defer { wt.deallocate() }
+    do {
         // Embeddings: x = embed[tok] (+ pos_embed[pos]).
         for r in 0..<N {
-            (x + r * D).update(from: w.embed + Int(batch.tokens[r]) * D, count: D)
+            w.embed.row(Int(batch.tokens[r]), width: D, into: x + r * D)
             if let pe = w.posEmbed {
-                let pr = pe + Int(batch.positions[r]) * D
+                pe.row(Int(batch.positions[r]), width: D, into: h)
                 let xr = x + r * D
-                for j in 0..<D { xr[j] += pr[j] }
+                for j in 0..<D { xr[j] += h[j] }
             }
         }
 
@@ -241,9 +380,9 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
             try Cancellation.shared.check()
             // Attention: h = norm1(x); q, k, v; RoPE; attention; o-projection.
             normForward(c, x, h, rows: N, w: lw.attnNormW, b: lw.attnNormB)
-            linear(h, rows: N, inFeatures: D, weight: lw.qW, outFeatures: qDim, bias: lw.qB, into: q)
-            linear(h, rows: N, inFeatures: D, weight: lw.kW, outFeatures: kvDim, bias: lw.kB, into: k)
-            linear(h, rows: N, inFeatures: D, weight: lw.vW, outFeatures: kvDim, bias: lw.vB, into: v)
+            linear(h, rows: N, inFeatures: D, weight: lw.q, outFeatures: qDim, bias: lw.qB, into: q, scratch: wt)
+            linear(h, rows: N, inFeatures: D, weight: lw.k, outFeatures: kvDim, bias: lw.kB, into: k, scratch: wt)
+            linear(h, rows: N, inFeatures: D, weight: lw.v, outFeatures: kvDim, bias: lw.vB, into: v, scratch: wt)
             if let clip = c.clipQKV {
                 for i in 0..<(N * qDim) { q[i] = min(max(q[i], -clip), clip) }
                 for i in 0..<(N * kvDim) { k[i] = min(max(k[i], -clip), clip); v[i] = min(max(v[i], -clip), clip) }
@@ -258,21 +397,21 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
             // MLP input: parallel residual reads the layer input, sequential reads x + attn.
             if c.parallelResidual {
                 normForward(c, x, h, rows: N, w: lw.mlpNormW, b: lw.mlpNormB)
-                linear(att, rows: N, inFeatures: qDim, weight: lw.oW, outFeatures: D, bias: lw.oB, into: x, accumulate: true)
+                linear(att, rows: N, inFeatures: qDim, weight: lw.o, outFeatures: D, bias: lw.oB, into: x, accumulate: true, scratch: wt)
             } else {
-                linear(att, rows: N, inFeatures: qDim, weight: lw.oW, outFeatures: D, bias: lw.oB, into: x, accumulate: true)
+                linear(att, rows: N, inFeatures: qDim, weight: lw.o, outFeatures: D, bias: lw.oB, into: x, accumulate: true, scratch: wt)
                 normForward(c, x, h, rows: N, w: lw.mlpNormW, b: lw.mlpNormB)
             }
 
             // Coefficients a[N, F].
-            if let gw = lw.gateW {
-                linear(h, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a)
-                linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: u)
+            if let gw = lw.gate {
+                linear(h, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a, scratch: wt)
+                linear(h, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upB, into: u, scratch: wt)
                 parallelRanges(N, minChunk: 64) { r in
                     activateInPlace(a + r.lowerBound * F, count: r.count * F, c.activation, times: u + r.lowerBound * F)
                 }
             } else {
-                linear(h, rows: N, inFeatures: D, weight: lw.upW, outFeatures: F, bias: lw.upB, into: a)
+                linear(h, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upB, into: a, scratch: wt)
                 parallelRanges(N, minChunk: 64) { r in
                     activateInPlace(a + r.lowerBound * F, count: r.count * F, c.activation)
                 }
@@ -290,7 +429,7 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
             }
             if let each = request.layerCoefficients { try each(l, N, a) }
             // Down projection: the coefficient-weighted sum of value vectors.
-            linear(a, rows: N, inFeatures: F, weight: lw.downW, outFeatures: D, bias: lw.downB, into: x, accumulate: true)
+            linear(a, rows: N, inFeatures: F, weight: lw.down, outFeatures: D, bias: lw.downB, into: x, accumulate: true, scratch: wt)
         }
 
         if request.logits == nil && request.targetLogProbs == nil { return }
@@ -307,7 +446,7 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
         while r0 < N {
             try Cancellation.shared.check()
             let rows = min(chunk, N - r0)
-            linear(h + r0 * D, rows: rows, inFeatures: D, weight: w.unembed, outFeatures: V, bias: nil, into: logits)
+            linear(h + r0 * D, rows: rows, inFeatures: D, weight: w.unembed, outFeatures: V, bias: nil, into: logits, scratch: wt)
             try emit(r0, rows, logits)
             r0 += rows
         }
@@ -320,12 +459,15 @@ func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch,
 /// embedding is packed once per batch rather than once per chunk of rows); each row keeps a
 /// running maximum and a Float64 sum of exponentials rescaled to it.
 func headLogProbs(
-    _ h: UnsafePointer<Float>, rows n: Int, dim d: Int, unembed: UnsafePointer<Float>, vocab v: Int,
+    _ h: UnsafePointer<Float>, rows n: Int, dim d: Int, unembed: MatrixWeights, vocab v: Int,
     targets: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Double>
 ) throws {
     // About 4M floats of logits at a time, in whole 16-column blocks.
     let tile = min(v, max(256, ((1 << 22) / max(1, n)) / 16 * 16))
     let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * tile)
+    // bf16 weights: the tile's rows of the output embedding in f32.
+    let rowsF32 = UnsafeMutablePointer<Float>.allocate(capacity: unembed.isBF16 ? tile * d : 1)
+    defer { rowsF32.deallocate() }
     let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: n)
     let rowSum = UnsafeMutablePointer<Double>.allocate(capacity: n)
     let picked = UnsafeMutablePointer<Float>.allocate(capacity: n)
@@ -338,7 +480,14 @@ func headLogProbs(
         try Cancellation.shared.check()
         let vt = min(tile, v - v0)
         // logits[n, vt] = h · E[v0..<v0+vt]ᵀ
-        sgemm(transB: true, m: n, n: vt, k: d, a: h, b: unembed + v0 * d, c: logits, ldc: vt)
+        let e: UnsafePointer<Float>
+        switch unembed {
+        case .f32(let p): e = p + v0 * d
+        case .bf16(let p):
+            convertBF16(p + v0 * d, rowsF32, count: vt * d)
+            e = UnsafePointer(rowsF32)
+        }
+        sgemm(transB: true, m: n, n: vt, k: d, a: h, b: e, c: logits, ldc: vt)
         parallelRanges(n, minChunk: 64) { rows in
             for r in rows {
                 let row = logits + r * vt

@@ -1,3 +1,5 @@
+import Foundation
+
 // MARK: Model
 //
 // A loaded transformer: configuration, parameters, tokenizer, and the record of interventions
@@ -7,8 +9,22 @@
 /// A decoder-only transformer with its tokenizer.
 public final class Model: @unchecked Sendable {
     public let config: ModelConfig
-    /// Parameters in canonical layout (see `Parameters.swift`).
-    public let params: ParameterStore
+    /// Parameters in canonical layout (see `Parameters.swift`). For a model kept as bf16
+    /// (`compact`), the first use converts the whole model to f32 once and keeps that copy.
+    public var params: ParameterStore {
+        guard let compact else { return stored ?? ParameterStore(slots: [], data: []) }
+        lock.lock()
+        defer { lock.unlock() }
+        if let stored = expandedCopy { return stored }
+        let p = compact.expanded()
+        expandedCopy = p
+        return p
+    }
+    private let stored: ParameterStore?
+    /// The bf16 parameters of a model loaded with `keepBF16` (nil otherwise).
+    public let compact: CompactWeights?
+    private var expandedCopy: ParameterStore?
+    private let lock = NSLock()
     public let tokenizer: Tokenizer
     /// Training step of this checkpoint, when known (from the directory name or metadata).
     public let step: Int?
@@ -26,7 +42,8 @@ public final class Model: @unchecked Sendable {
         coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
     ) {
         self.config = config
-        self.params = params
+        self.stored = params
+        self.compact = nil
         self.tokenizer = tokenizer
         self.step = step
         self.coefficientScale = coefficientScale ?? Array(repeating: nil, count: config.numLayers)
@@ -34,12 +51,42 @@ public final class Model: @unchecked Sendable {
         self.source = source
     }
 
+    /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
+    public init(
+        config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
+        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
+    ) {
+        self.config = config
+        self.stored = nil
+        self.compact = compact
+        self.tokenizer = tokenizer
+        self.step = step
+        self.coefficientScale = coefficientScale ?? Array(repeating: nil, count: config.numLayers)
+        self.interventions = interventions
+        self.source = source
+    }
+
+    /// The f32 parameters if they exist already (always, unless the model is kept as bf16 and
+    /// nothing has needed f32 yet).
+    var paramsIfExpanded: ParameterStore? {
+        guard compact != nil else { return stored }
+        lock.lock()
+        defer { lock.unlock() }
+        return expandedCopy
+    }
+
     /// A copy with some fields replaced.
     public func with(
         params: ParameterStore? = nil, coefficientScale: [[Float]?]? = nil,
         addingIntervention note: String? = nil, step: Int?? = nil
     ) -> Model {
-        Model(
+        if params == nil, let compact, paramsIfExpanded == nil {
+            return Model(
+                config: config, compact: compact, tokenizer: tokenizer, step: step ?? self.step,
+                coefficientScale: coefficientScale ?? self.coefficientScale,
+                interventions: note.map { interventions + [$0] } ?? interventions, source: source)
+        }
+        return Model(
             config: config, params: params ?? self.params, tokenizer: tokenizer,
             step: step ?? self.step,
             coefficientScale: coefficientScale ?? self.coefficientScale,
@@ -48,10 +95,14 @@ public final class Model: @unchecked Sendable {
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
-        Model(config: config, params: params, tokenizer: tokenizer, step: step,
-              coefficientScale: coefficientScale, interventions: interventions, source: source)
+        if let compact, paramsIfExpanded == nil {
+            return Model(config: config, compact: compact, tokenizer: tokenizer, step: step,
+                         coefficientScale: coefficientScale, interventions: interventions, source: source)
+        }
+        return Model(config: config, params: params, tokenizer: tokenizer, step: step,
+                     coefficientScale: coefficientScale, interventions: interventions, source: source)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
-    public var parameterCount: Int { params.count }
+    public var parameterCount: Int { compact?.count ?? params.count }
 }

@@ -131,6 +131,57 @@ func activateInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, _ a: Activa
     }
 }
 
+/// d act(x) / dx for eight lanes.
+@inline(__always)
+func vactivateGrad(_ x: F8, _ a: Activation) -> F8 {
+    switch a {
+    case .silu:
+        let s = 1 / (1 + vexp(-x))
+        return s * (1 + x * (1 - s))
+    case .gelu:
+        let cdf = 0.5 * (1 + verf(x * 0.70710678118654752))
+        let pdf = vexp(-0.5 * x * x) * 0.39894228040143268  // 1/sqrt(2π)
+        return cdf + x * pdf
+    case .geluTanh:
+        let k: Float = 0.79788456080286536
+        let t = vtanh(k * (x + 0.044715 * x * x * x))
+        let du = k * (1 + 3 * 0.044715 * x * x)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+    case .relu:
+        return F8(repeating: 1).replacing(with: 0, where: .!(x .> 0))
+    }
+}
+
+/// Backward of `activateInPlace`, in place on the coefficient gradient `g` (= ∂L/∂coef):
+/// plain, g[i] ← g[i]·act′(pre[i]); gated (coef = act(pre)·up), dup[i] ← g[i]·act(pre[i]) and
+/// g[i] ← g[i]·up[i]·act′(pre[i]).
+func activationBackward(
+    _ g: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, up: UnsafePointer<Float>?,
+    dup: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation
+) {
+    var i = 0
+    if let up {
+        while i + 8 <= n {
+            let dc = load8(g + i), p = load8(pre + i)
+            store8(dc * vactivate(p, a), dup + i)
+            store8(dc * load8(up + i) * vactivateGrad(p, a), g + i)
+            i += 8
+        }
+        while i < n {
+            let dc = g[i], p = pre[i]
+            dup[i] = dc * activate(p, a)
+            g[i] = dc * up[i] * activateGrad(p, a)
+            i += 1
+        }
+    } else {
+        while i + 8 <= n {
+            store8(load8(g + i) * vactivateGrad(load8(pre + i), a), g + i)
+            i += 8
+        }
+        while i < n { g[i] *= activateGrad(pre[i], a); i += 1 }
+    }
+}
+
 /// In place: x[i] = e^(x[i] − shift); returns Σ x[i] (Float lanes, summed at the end).
 @inline(__always)
 func expShiftSum(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {

@@ -77,29 +77,52 @@ struct AdamW {
 
     /// Clips `grads` to the global norm (folded into the update) and applies one update at
     /// learning rate `lr`. Returns the gradient norm before clipping.
+    ///
+    /// `adding`, when not empty, is a second gradient buffer (another shard's) added into
+    /// `grads` during the norm pass, so the sum costs no extra sweep over memory. `grads` is left
+    /// holding the unclipped (summed) gradient.
     @discardableResult
-    mutating func step(params: inout [Float], grads: inout [Float], lr: Double) -> Double {
+    mutating func step(params: inout [Float], grads: inout [Float], lr: Double, adding extra: [Float] = []) -> Double {
         let n = params.count
         precondition(grads.count == n && m.count == n, "internal: AdamW layout mismatch")
+        precondition(extra.isEmpty || extra.count == n, "internal: AdamW second gradient layout mismatch")
         if n == 0 { return 0 }
         let segs = segments
-        // ‖g‖² per segment (Double), summed in order: deterministic.
+        // ‖g‖² per segment (Double over blocks of 1024, 8 Float lanes within a block), summed in
+        // segment order: deterministic.
         var partial = [Double](repeating: 0, count: segs.count)
-        grads.withUnsafeBufferPointer { gb in
-            partial.withUnsafeMutableBufferPointer { pb in
-                let gs = SharedPointer(p: UnsafeMutablePointer(mutating: gb.baseAddress!)), ps = SharedPointer(p: pb.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: segs.count) { si in
-                    let g = gs.p, p = ps.p
-                    var ss: Float = 0, acc = 0.0
-                    var i = segs[si].start
-                    while i < segs[si].end {
-                        let e = min(segs[si].end, i + 1024)
-                        ss = 0
-                        for j in i..<e { ss += g[j] * g[j] }
-                        acc += Double(ss)
-                        i = e
+        grads.withUnsafeMutableBufferPointer { gb in
+            extra.withUnsafeBufferPointer { eb in
+                partial.withUnsafeMutableBufferPointer { pb in
+                    let gs = SharedPointer(p: gb.baseAddress!), ps = SharedPointer(p: pb.baseAddress!)
+                    let es = extra.isEmpty ? nil : eb.baseAddress.map { SharedPointer(p: UnsafeMutablePointer(mutating: $0)) }
+                    DispatchQueue.concurrentPerform(iterations: segs.count) { si in
+                        let g = gs.p
+                        var acc = 0.0
+                        var i = segs[si].start
+                        let end = segs[si].end
+                        while i < end {
+                            let e = min(end, i + 1024)
+                            var lanes = F8(repeating: 0)
+                            var tail: Float = 0
+                            var j = i
+                            if let x = es?.p {
+                                while j + 8 <= e {
+                                    let v = load8(g + j) + load8(x + j)
+                                    store8(v, g + j)
+                                    lanes += v * v
+                                    j += 8
+                                }
+                                while j < e { g[j] += x[j]; tail += g[j] * g[j]; j += 1 }
+                            } else {
+                                while j + 8 <= e { let v = load8(g + j); lanes += v * v; j += 8 }
+                                while j < e { tail += g[j] * g[j]; j += 1 }
+                            }
+                            acc += Double(lanes.sum() + tail)
+                            i = e
+                        }
+                        ps.p[si] = acc
                     }
-                    p[si] = acc
                 }
             }
         }
@@ -121,14 +144,27 @@ struct AdamW {
                         DispatchQueue.concurrentPerform(iterations: segs.count) { si in
                             let p = ps.p, g = gs.p, m = ms.p, v = vs.p
                             let keep: Float = segs[si].decays ? 1 - decay : 1
-                            for i in segs[si].start..<segs[si].end {
+                            var i = segs[si].start
+                            let end = segs[si].end
+                            // Eight lanes at a time; the same operations in the same order as the
+                            // scalar tail, so every element gets the same result either way.
+                            while i + 8 <= end {
+                                let gi = load8(g + i) * coef
+                                let mi = load8(m + i) + (1 - b1) * (gi - load8(m + i))
+                                let vi = b2 * load8(v + i) + (1 - b2) * gi * gi
+                                let denom = vi.squareRoot() / bc2Sqrt + eps
+                                store8(mi, m + i)
+                                store8(vi, v + i)
+                                store8(load8(p + i) * keep - stepSize * (mi / denom), p + i)
+                                i += 8
+                            }
+                            while i < end {
                                 let gi = g[i] * coef
-                                g[i] = gi
-                                p[i] *= keep
                                 m[i] += (1 - b1) * (gi - m[i])
                                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
                                 let denom = v[i].squareRoot() / bc2Sqrt + eps
-                                p[i] -= stepSize * (m[i] / denom)
+                                p[i] = p[i] * keep - stepSize * (m[i] / denom)
+                                i += 1
                             }
                         }
                     }

@@ -1,5 +1,4 @@
 import Foundation
-import Dispatch
 
 // MARK: Training forward and backward pass (llm.c style)
 //
@@ -33,19 +32,40 @@ struct Network {
 
 // MARK: Scratch memory
 
-/// Zero-filled Float buffers freed together.
+/// Zero-filled Float buffers freed together, reusable across training steps.
+///
+/// `make` hands out buffers in order; after `reset`, the same sequence of requests gets the same
+/// blocks back (re-zeroed), so a training loop touches fresh pages only on its first step.
 final class Arena {
-    private var blocks: [UnsafeMutablePointer<Float>] = []
+    private var blocks: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+    private var cursor = 0
 
-    /// A zero-filled buffer of `count` floats (at least one).
-    func make(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
-        p.initialize(repeating: 0, count: max(1, count))
-        blocks.append(p)
+    /// A buffer of `count` floats (at least one), zero-filled unless `zeroed` is false (for
+    /// buffers the caller overwrites completely before reading).
+    func make(_ count: Int, zeroed: Bool = true) -> UnsafeMutablePointer<Float> {
+        let n = max(1, count)
+        if cursor < blocks.count, blocks[cursor].capacity >= n {
+            let p = blocks[cursor].pointer
+            if zeroed { p.update(repeating: 0, count: n) }
+            cursor += 1
+            return p
+        }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        p.initialize(repeating: 0, count: zeroed ? n : 0)
+        if cursor < blocks.count {
+            blocks[cursor].pointer.deallocate()
+            blocks[cursor] = (p, n)
+        } else {
+            blocks.append((p, n))
+        }
+        cursor += 1
         return p
     }
 
-    deinit { for b in blocks { b.deallocate() } }
+    /// Makes every block available again (their contents are dead).
+    func reset() { cursor = 0 }
+
+    deinit { for b in blocks { b.pointer.deallocate() } }
 }
 
 /// Activations of one layer kept for the backward pass.
@@ -211,12 +231,18 @@ func predictionCount(_ batch: PackedBatch) -> Int {
 /// Mean next-token cross-entropy of `batch` under `net` and, when `grads` is given, its gradient
 /// with respect to every parameter (written into `grads.data`, which must have the layout of
 /// `net.params`; it is overwritten). Returns the loss (nats, Double).
-func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePointer<Float>?) throws -> Double {
+///
+/// `normalizer` replaces the batch's own prediction count as the divisor of the summed NLL (and so
+/// of the gradients): a shard of a larger batch divides by the whole batch's count, so the shards'
+/// losses and gradients add up to the batch's. `workspace` keeps the activation buffers between
+/// calls (a training loop passes the same one every step).
+func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePointer<Float>?,
+                      normalizer: Int? = nil, workspace: Arena? = nil) throws -> Double {
     let c = net.config
     try checkBatch(batch, c)
     let N = batch.count
-    let M = predictionCount(batch)
-    guard M > 0 else { throw CoreError("no token to predict: every document has fewer than 2 tokens") }
+    let M = normalizer ?? predictionCount(batch)
+    guard M > 0, N > 0 else { throw CoreError("no token to predict: every document has fewer than 2 tokens") }
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
     let H = c.numHeads, KV = c.numKVHeads
     let qDim = H * c.headDim, kvDim = KV * c.headDim
@@ -226,25 +252,28 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
     var probTotal = 0
     for T in batch.lengths { probOffsets.append(probTotal); probTotal += H * T * T }
 
-    let arena = Arena()
+    let arena = workspace ?? Arena()
+    arena.reset()
     // MARK: Activations
     var acts: [LayerActivations] = []
+    // Buffers the pass overwrites completely are not zeroed (`make(_, zeroed: false)`).
+    func full(_ count: Int) -> UnsafeMutablePointer<Float> { arena.make(count, zeroed: false) }
     for _ in 0..<c.numLayers {
         acts.append(LayerActivations(
-            xIn: arena.make(N * D), mean1: arena.make(N), rstd1: arena.make(N), h1: arena.make(N * D),
-            qPre: c.clipQKV != nil ? arena.make(N * qDim) : nil,
-            kPre: c.clipQKV != nil ? arena.make(N * kvDim) : nil,
-            vPre: c.clipQKV != nil ? arena.make(N * kvDim) : nil,
-            q: arena.make(N * qDim), k: arena.make(N * kvDim), v: arena.make(N * kvDim),
-            probs: arena.make(probTotal), att: arena.make(N * qDim),
-            xMid: c.parallelResidual ? nil : arena.make(N * D),
-            mean2: arena.make(N), rstd2: arena.make(N), h2: arena.make(N * D),
-            pre: arena.make(N * F), up: c.gatedMLP ? arena.make(N * F) : nil, coef: arena.make(N * F)))
+            xIn: full(N * D), mean1: arena.make(N), rstd1: arena.make(N), h1: full(N * D),
+            qPre: c.clipQKV != nil ? full(N * qDim) : nil,
+            kPre: c.clipQKV != nil ? full(N * kvDim) : nil,
+            vPre: c.clipQKV != nil ? full(N * kvDim) : nil,
+            q: full(N * qDim), k: full(N * kvDim), v: full(N * kvDim),
+            probs: full(probTotal), att: full(N * qDim),
+            xMid: c.parallelResidual ? nil : full(N * D),
+            mean2: arena.make(N), rstd2: arena.make(N), h2: full(N * D),
+            pre: full(N * F), up: c.gatedMLP ? full(N * F) : nil, coef: full(N * F)))
     }
-    let xFinal = arena.make(N * D)          // [N, D] final residual stream
+    let xFinal = full(N * D)                // [N, D] final residual stream
     let meanF = arena.make(N), rstdF = arena.make(N)
-    let hF = arena.make(N * D)              // [N, D] final norm output
-    let scratch = arena.make(maxT * maxT)   // [T, T]
+    let hF = full(N * D)                    // [N, D] final norm output
+    let scratch = full(maxT * maxT)         // [T, T]
     let hasGrads = grads != nil
 
     return try net.params.data.withUnsafeBufferPointer { buf -> Double in
@@ -320,9 +349,11 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
             return try WeightPointers(store: net.params, config: c, base: gb)
         }
         let dres = hasGrads ? arena.make(N * D) : xFinal   // ∂L/∂(residual stream) [N, D]
-        let dhF = hasGrads ? arena.make(N * D) : xFinal    // ∂L/∂(final norm output) [N, D]
-        let chunk = min(logitChunkRows, N)
-        let logits = arena.make(chunk * V)                  // [rows, V]
+        let dhF = hasGrads ? full(N * D) : xFinal          // ∂L/∂(final norm output) [N, D]
+        // Rows of logits at once: up to 32M floats, so the output embedding's gradient is
+        // updated (and the embedding packed) as few times as possible.
+        let chunk = min(N, max(logitChunkRows, (1 << 25) / max(1, V)))
+        let logits = full(chunk * V)                        // [rows, V]
         let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: chunk)
         defer { rowLoss.deallocate() }
         let invM = 1 / Float(M)
@@ -334,26 +365,28 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
             linear(hF + r0 * D, rows: rows, inFeatures: D, weight: w.unembed, outFeatures: V, bias: nil, into: logits)
             // Softmax rows in parallel; each row's NLL lands in its own slot and the slots are
             // summed in order, so the result does not depend on scheduling.
-            let rowNLL = SharedPointer(p: rowLoss), lg = SharedPointer(p: logits), first = r0
-            DispatchQueue.concurrentPerform(iterations: rows) { i in
-                let r = first + i
-                let row = lg.p + i * V
-                rowNLL.p[i] = 0
-                guard r + 1 < N, positions[r + 1] == positions[r] + 1 else {
-                    if hasGrads { row.update(repeating: 0, count: V) }
-                    return
-                }
-                let target = Int(tokens[r + 1])
-                let mx = vmax(row, count: V)
-                let zTarget = row[target] - mx
-                // row ← exp(row − max) (SIMD), and its sum.
-                let s = Double(expShiftSum(row, count: V, shift: mx))
-                rowNLL.p[i] = log(s) - Double(zTarget)
-                if hasGrads {
-                    // d logits = (softmax − onehot) / M
-                    let inv = Float(1 / s) * invM
-                    for j in 0..<V { row[j] *= inv }
-                    row[target] -= invM
+            let first = r0
+            parallelRanges(rows, minChunk: 16) { range in
+                for i in range {
+                    let r = first + i
+                    let row = logits + i * V
+                    rowLoss[i] = 0
+                    guard r + 1 < N, positions[r + 1] == positions[r] + 1 else {
+                        if hasGrads { row.update(repeating: 0, count: V) }
+                        continue
+                    }
+                    let target = Int(tokens[r + 1])
+                    let mx = vmax(row, count: V)
+                    let zTarget = row[target] - mx
+                    // row ← exp(row − max) (SIMD), and its sum.
+                    let s = Double(expShiftSum(row, count: V, shift: mx))
+                    rowLoss[i] = log(s) - Double(zTarget)
+                    if hasGrads {
+                        // d logits = (softmax − onehot) / M
+                        let inv = Float(1 / s) * invM
+                        for j in 0..<V { row[j] *= inv }
+                        row[target] -= invM
+                    }
                 }
             }
             for i in 0..<rows { nll += rowLoss[i] }
@@ -370,12 +403,12 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
         // MARK: Backward
         normBackward(c, dy: dhF, x: xFinal, mean: meanF, rstd: rstdF, rows: N, w: w.finalNormW,
                      dx: dres, dw: g.finalNormW, db: g.finalNormB)
-        let dh = arena.make(N * D)                 // [N, D] ∂L/∂(norm output)
-        let dmid = c.parallelResidual ? dres : arena.make(N * D)  // [N, D] ∂L/∂x_mid (sequential)
-        let dq = arena.make(N * qDim), datt = arena.make(N * qDim)
+        let dh = full(N * D)                       // [N, D] ∂L/∂(norm output)
+        let dmid = c.parallelResidual ? dres : full(N * D)  // [N, D] ∂L/∂x_mid (sequential)
+        let dq = full(N * qDim), datt = full(N * qDim)
         let dk = arena.make(N * kvDim), dv = arena.make(N * kvDim)
-        let dpre = arena.make(N * F)               // [N, F] ∂L/∂pre (and ∂L/∂coef first)
-        let dup = c.gatedMLP ? arena.make(N * F) : dpre
+        let dpre = full(N * F)                     // [N, F] ∂L/∂pre (and ∂L/∂coef first)
+        let dup = c.gatedMLP ? full(N * F) : dpre
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
             try Cancellation.shared.check()
             let a = acts[l], lw = w.layers[l], lg = g.layers[l]
@@ -395,14 +428,11 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
                 }
             }
             // Activation: coef = act(pre)·up (gated) or act(pre).
-            if let up = a.up {
-                for i in 0..<(N * F) {
-                    let dc = dpre[i], p = a.pre[i]
-                    dup[i] = dc * activate(p, c.activation)
-                    dpre[i] = dc * up[i] * activateGrad(p, c.activation)
-                }
-            } else {
-                for i in 0..<(N * F) { dpre[i] *= activateGrad(a.pre[i], c.activation) }
+            let pre = a.pre, up = a.up
+            parallelRanges(N, minChunk: 64) { r in
+                let o = r.lowerBound * F
+                activationBackward(dpre + o, pre: pre + o, up: up.map { $0 + o }, dup: dup + o,
+                                   count: r.count * F, c.activation)
             }
             // MLP projections → dh [N, D].
             if let gw = lw.gateW, let ggw = lg.gateW {

@@ -127,11 +127,69 @@ struct BatchSampler {
 
 // MARK: Optimiser loop
 
-/// A network with its AdamW state and gradient buffer: one `step` per batch.
+/// Whether a batch of `documents` is split into two shards computed side by side.
+///
+/// Two shards when there are at least two documents and the second gradient buffer stays small
+/// (≤ 256M parameters, 1 GB). The split depends only on the documents, never on the thread count,
+/// so a run gives the same numbers on one core or many.
+func trainingShards(_ documents: [[Int]], parameters: Int) -> [[[Int]]] {
+    let docs = documents.filter { !$0.isEmpty }
+    guard docs.count >= 2, parameters <= 1 << 28 else { return [docs] }
+    // Cut where the two halves' token counts are closest.
+    let total = docs.reduce(0) { $0 + $1.count }
+    var best = 1, bestGap = Int.max, prefix = 0
+    for k in 1..<docs.count {
+        prefix += docs[k - 1].count
+        let gap = abs(total - 2 * prefix)
+        if gap < bestGap { best = k; bestGap = gap }
+    }
+    return [Array(docs[..<best]), Array(docs[best...])]
+}
+
+/// Loss and gradients of one training batch, computed in shards (see `trainingShards`): each
+/// shard runs on its own core with single-threaded GEMMs into its own gradient buffer, dividing
+/// by the whole batch's prediction count. `spare` is the second buffer (allocated on first use,
+/// kept between steps); it is added into `grads` when `combine` is true, otherwise the caller
+/// adds it (AdamW does so in its norm pass). Returns the loss and whether `spare` was used.
+func shardedLossAndGradients(_ net: Network, documents: [[Int]], grads: UnsafeMutablePointer<Float>,
+                             spare: inout [Float], combine: Bool = true,
+                             workspaces: [Arena] = [Arena(), Arena()]) throws -> (loss: Double, usedSpare: Bool) {
+    let shards = trainingShards(documents, parameters: net.params.count)
+    if shards.count == 1 {
+        return (try lossAndGradients(net, batch: PackedBatch(documents: shards[0]), grads: grads,
+                                     workspace: workspaces.first), false)
+    }
+    let batches = shards.map { PackedBatch(documents: $0) }
+    let M = batches.reduce(0) { $0 + predictionCount($1) }
+    guard M > 0 else { throw CoreError("no token to predict: every document has fewer than 2 tokens") }
+    let n = net.params.count
+    if spare.count != n { spare = [Float](repeating: 0, count: n) }
+    var loss = 0.0
+    try spare.withUnsafeMutableBufferPointer { sb in
+        guard let second = sb.baseAddress else { throw CoreError("model has no parameters") }
+        let buffers = UncheckedBox([grads, second])
+        try inParallelRounds(batches.count, work: { s in
+            try lossAndGradients(net, batch: batches[s], grads: buffers.value[s], normalizer: M,
+                                 workspace: s < workspaces.count ? workspaces[s] : nil)
+        }, combine: { _, l in loss += l })
+        if combine {
+            parallelRanges(n, minChunk: 1 << 16) { r in
+                for i in r { grads[i] += second[i] }
+            }
+        }
+    }
+    return (loss, true)
+}
+
+/// A network with its AdamW state and gradient buffers: one `step` per batch.
 struct TrainerState {
     var net: Network
     var optimizer: AdamW
     var grads: [Float]
+    /// The second shard's gradients (see `shardedLossAndGradients`).
+    var spare: [Float] = []
+    /// Activation buffers of each shard, kept between steps.
+    let workspaces = [Arena(), Arena()]
 
     init(net: Network, options: AdamWOptions) {
         self.net = net
@@ -142,20 +200,24 @@ struct TrainerState {
     /// One AdamW step on `documents` at learning rate `lr`; `number` (1-based) names the step in
     /// errors. Returns the loss before the update and the gradient norm.
     mutating func step(documents: [[Int]], lr: Double, number: Int) throws -> (loss: Double, gradNorm: Double) {
-        let batch = PackedBatch(documents: documents)
         // Move the gradient buffer out so no second reference to the parameters outlives the
         // loss call (the update below must not trigger a copy-on-write of ~4 bytes/parameter).
         var g = grads
         grads = []
         defer { grads = g }
-        let loss = try g.withUnsafeMutableBufferPointer { gb -> Double in
+        var spareGrads = spare
+        spare = []
+        defer { spare = spareGrads }
+        let (loss, usedSpare) = try g.withUnsafeMutableBufferPointer { gb -> (Double, Bool) in
             guard let base = gb.baseAddress else { throw CoreError("model has no parameters") }
-            return try lossAndGradients(net, batch: batch, grads: base)
+            return try shardedLossAndGradients(net, documents: documents, grads: base, spare: &spareGrads,
+                                               combine: false, workspaces: workspaces)
         }
         guard loss.isFinite else {
             throw CoreError("step \(number): the loss became \(loss.isNaN ? "NaN" : "infinite"); try a lower learning rate")
         }
-        let norm = optimizer.step(params: &net.params.data, grads: &g, lr: lr)
+        let norm = optimizer.step(params: &self.net.params.data, grads: &g, lr: lr,
+                                  adding: usedSpare ? spareGrads : [])
         guard norm.isFinite else {
             throw CoreError("step \(number): the gradient became \(norm.isNaN ? "NaN" : "infinite"); try a lower learning rate")
         }

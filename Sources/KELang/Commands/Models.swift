@@ -7,7 +7,7 @@ import KECore
 
 extension Command {
     static let load = Command(
-        "load", [.positional("\"DIR\"")], group: "models",
+        "load", [.positional("\"DIR\""), .flag("bf16")], group: "models",
         brief: "Load a Hugging Face model directory.",
         summary: """
             Loads a Hugging Face model directory (config.json, model.safetensors or a sharded \
@@ -15,13 +15,22 @@ extension Command {
             GPT-2. The result is a model value; every intervention on it returns a new model. \
             Built in: "tiny" is the final checkpoint of the built-in tiny run and "tiny@STEP" \
             its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
-            first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny".
+            first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny". \
+            With `bf16` the weights stay bfloat16 in memory (2 bytes a parameter instead of 4) and \
+            each matrix is converted a tile at a time inside the forward pass: exact for BF16 \
+            checkpoints, rounded for F32/F16 ones. Commands that need f32 weights (train, save, \
+            memory, …) convert the model once when first used.
             """,
-        example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"",
+        example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"\nlet b = load \"Tests/Fixtures/models/olmo_clip\" bf16",
         run: { inv in
             let dir = try inv.string("\"DIR\"")
-            if let tiny = try BuiltinNames.load(dir, inv) { return tiny }
-            return .model(try Model.load(directory: dir))
+            let bf16 = inv.flag("bf16")
+            if let tiny = try BuiltinNames.load(dir, inv) {
+                if bf16, case .model(let m) = tiny { return .model(m.keepingBF16()) }
+                return tiny
+            }
+            let model = try Model.load(directory: dir)
+            return .model(bf16 ? model.keepingBF16() : model)
         })
 
     static let corpus = Command(
