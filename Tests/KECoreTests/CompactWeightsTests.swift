@@ -5,16 +5,7 @@ import XCTest
 /// numbers of the same bf16 weights expanded to f32, for every fixture architecture.
 final class CompactWeightsTests: XCTestCase {
 
-    func logits(_ model: Model, _ docs: [[Int]]) throws -> [Float] {
-        let V = model.config.vocabSize
-        let batch = PackedBatch(documents: docs)
-        var out = [Float](repeating: .nan, count: batch.count * V)
-        try runForward(model: model, batch: batch, request: ForwardRequest(
-            coefficientSums: nil,
-            logits: { r0, rows, l in for i in 0..<(rows * V) { out[r0 * V + i] = l[i] } },
-            coefficientScale: model.coefficientScale))
-        return out
-    }
+    func logits(_ model: Model, _ docs: [[Int]]) throws -> [Float] { try packedLogits(model, docs) }
 
     func testBF16ModelsMatchTheirF32Expansion() throws {
         for name in Fixtures.modelNames {
@@ -50,5 +41,18 @@ final class CompactWeightsTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(bf16.compact).expanded().data, f32.params.data)
         let docs = Fixtures.docs(try Fixtures.expected("olmo_clip"))
         XCTAssertLessThan(maxAbsDiff(try logits(bf16, docs), try logits(f32, docs)), 1e-5)
+    }
+
+    func testLoadingAsBF16ReadsTensorByTensorToTheSameBits() throws {
+        // Every fixture layout (fused QKV, Conv1D transposes, sharded files, F16/BF16 sources):
+        // loading straight to bf16 equals loading to f32 and rounding.
+        for name in Fixtures.modelNames {
+            let direct = try Model.load(directory: Fixtures.modelDir(name), keepBF16: true)
+            let rounded = try Model.load(directory: Fixtures.modelDir(name)).keepingBF16()
+            XCTAssertTrue(direct.isBF16, name)
+            XCTAssertEqual(try XCTUnwrap(direct.compact).bits, try XCTUnwrap(rounded.compact).bits, name)
+            XCTAssertEqual(try XCTUnwrap(direct.compact).vectors, try XCTUnwrap(rounded.compact).vectors, name)
+        }
+        XCTAssertThrowsError(try Model.load(directory: "/nonexistent/model", keepBF16: true))
     }
 }

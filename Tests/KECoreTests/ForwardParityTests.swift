@@ -6,21 +6,10 @@ import XCTest
 final class ForwardParityTests: XCTestCase {
 
     /// Logits of one document run alone.
-    func logits(_ model: Model, _ doc: [Int]) throws -> [Float] {
-        try logits(model, [doc], scale: model.coefficientScale)
-    }
+    func logits(_ model: Model, _ doc: [Int]) throws -> [Float] { try packedLogits(model, [doc]) }
 
     func logits(_ model: Model, _ docs: [[Int]], scale: [[Float]?]) throws -> [Float] {
-        let V = model.config.vocabSize
-        let batch = PackedBatch(documents: docs)
-        var out = [Float](repeating: .nan, count: batch.count * V)
-        try runForward(model: model, batch: batch, request: ForwardRequest(
-            coefficientSums: nil,
-            logits: { r0, rows, l in
-                for i in 0..<(rows * V) { out[r0 * V + i] = l[i] }
-            },
-            coefficientScale: scale))
-        return out
+        try packedLogits(model, docs, scale: scale)
     }
 
     func testLogitsMatchTransformers() throws {

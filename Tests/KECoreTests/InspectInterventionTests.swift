@@ -7,15 +7,7 @@ import XCTest
 final class InspectInterventionTests: XCTestCase {
 
     /// Logits [T, V] of one document.
-    func logits(_ model: Model, _ doc: [Int]) throws -> [Float] {
-        let V = model.config.vocabSize
-        var out = [Float](repeating: .nan, count: doc.count * V)
-        try runForward(model: model, batch: PackedBatch(documents: [doc]), request: ForwardRequest(
-            coefficientSums: nil,
-            logits: { r0, rows, l in for i in 0..<(rows * V) { out[r0 * V + i] = l[i] } },
-            coefficientScale: model.coefficientScale))
-        return out
-    }
+    func logits(_ model: Model, _ doc: [Int]) throws -> [Float] { try packedLogits(model, [doc]) }
 
     func testAblateMatchesTransformers() throws {
         for name in Fixtures.modelNames {

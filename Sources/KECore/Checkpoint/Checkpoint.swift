@@ -57,16 +57,27 @@ public func loadCheckpointWeights(directory: String) throws -> (config: ModelCon
 
 extension Model {
     /// Loads a Hugging Face model directory: config.json, model.safetensors (or a sharded
-    /// index), tokenizer.json.
-    public static func load(directory: String) throws -> Model {
+    /// index), tokenizer.json. With `keepBF16` the parameters stay bf16 in memory (see
+    /// `CompactWeights`), read one tensor at a time so the whole model never exists in f32.
+    public static func load(directory: String, keepBF16: Bool = false) throws -> Model {
+        func tokenizer() throws -> Tokenizer {
+            let tokPath = directory + "/tokenizer.json"
+            guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
+            let tokJSON: JSONValue
+            do { tokJSON = try JSONValue.parse(bytes: try readFileBytes(tokPath)) }
+            catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
+            return try Tokenizer(json: tokJSON, file: tokPath)
+        }
+        if keepBF16 {
+            guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
+            let config = try ModelConfig.load(path: directory + "/config.json")
+            let source = try SafetensorsCheckpoint(directory: directory)
+            let compact = try loadParametersBF16(config: config, from: source, file: directory)
+            return Model(config: config, compact: compact, tokenizer: try tokenizer(),
+                         step: parseStep(fromName: directory), source: directory)
+        }
         let (config, params, step) = try loadCheckpointWeights(directory: directory)
-        let tokPath = directory + "/tokenizer.json"
-        guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
-        let tokJSON: JSONValue
-        do { tokJSON = try JSONValue.parse(bytes: try readFileBytes(tokPath)) }
-        catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
-        let tokenizer = try Tokenizer(json: tokJSON, file: tokPath)
-        return Model(config: config, params: params, tokenizer: tokenizer, step: step, source: directory)
+        return Model(config: config, params: params, tokenizer: try tokenizer(), step: step, source: directory)
     }
 
     // MARK: Saving

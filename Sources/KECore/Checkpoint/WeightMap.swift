@@ -249,8 +249,10 @@ func gatherHF(_ spec: HFTensorSpec, from store: UnsafePointer<Float>, slots: [Te
 
 // MARK: Loading and saving parameter stores
 
-/// Reads the parameters of `config` from `source`, checking names, dtypes and shapes.
-func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> ParameterStore {
+/// What loading needs: the canonical layout, the checkpoint's tensors and, for each, the
+/// canonical slots it fills. Checks names, dtypes and shapes.
+func planLoad(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String?) throws
+    -> (layout: (slots: [TensorSlot], count: Int), specs: [HFTensorSpec], slotsFor: [[TensorSlot]]) {
     let names = Set(source.names)
     let prefix = hfPrefixes(c.architecture).first { names.contains($0 + hfEmbeddingName(c.architecture)) }
         ?? hfPrefixes(c.architecture)[0]
@@ -312,6 +314,12 @@ func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, f
     if let lost = layout.slots.first(where: { !covered.contains($0.name) }) {
         throw CoreError("internal: canonical tensor \(lost.name) has no checkpoint source", file: file)
     }
+    return (layout, specs, slotsFor)
+}
+
+/// Reads the parameters of `config` from `source`, checking names, dtypes and shapes.
+func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> ParameterStore {
+    let (layout, specs, slotsFor) = try planLoad(config: c, from: source, file: file)
     var scratch: [Float] = []
     let data = try [Float](unsafeUninitializedCapacity: layout.count) { buf, initialized in
         initialized = 0
@@ -338,6 +346,40 @@ func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, f
     return ParameterStore(slots: layout.slots, data: data)
 }
 
+/// Reads the parameters of `config` from `source` as bf16 bits (see `CompactWeights`), one
+/// tensor at a time: memory holds the bf16 parameters plus one tensor in f32, never the whole
+/// model in f32.
+func loadParametersBF16(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> CompactWeights {
+    let (layout, specs, slotsFor) = try planLoad(config: c, from: source, file: file)
+    var hf: [Float] = [], canonical: [Float] = []
+    let bits = try [UInt16](unsafeUninitializedCapacity: layout.count) { buf, initialized in
+        initialized = 0
+        guard let base = buf.baseAddress else { return }
+        for (s, slots) in zip(specs, slotsFor) {
+            let n = s.shape.reduce(1, *)
+            if hf.count < n { hf = [Float](repeating: 0, count: n) }
+            // The canonical span the tensor fills (its slots, and anything between them).
+            let lo = slots.map(\.offset).min() ?? 0
+            let hi = slots.map { $0.offset + $0.count }.max() ?? 0
+            if canonical.count < hi - lo { canonical = [Float](repeating: 0, count: hi - lo) }
+            try hf.withUnsafeMutableBufferPointer { h in
+                try canonical.withUnsafeMutableBufferPointer { cb in
+                    guard let hp = h.baseAddress, let cp = cb.baseAddress else { return }
+                    try source.read(s.name, into: UnsafeMutableBufferPointer(start: hp, count: n))
+                    // scatterHF addresses slots by absolute offset: shift the base down by `lo`.
+                    scatterHF(s, hp, into: cp - lo, slots: slots, config: c)
+                    for slot in slots {
+                        let src = cp + (slot.offset - lo), dst = base + slot.offset
+                        for i in 0..<slot.count { dst[i] = floatToBF16Bits(src[i]) }
+                    }
+                }
+            }
+        }
+        initialized = layout.count
+    }
+    return CompactWeights(slots: layout.slots, bits: bits)
+}
+
 /// The slots `ParameterStore(config:)` creates, and the total scalar count.
 func canonicalLayout(for c: ModelConfig) -> (slots: [TensorSlot], count: Int) {
     var slots: [TensorSlot] = []
@@ -348,19 +390,6 @@ func canonicalLayout(for c: ModelConfig) -> (slots: [TensorSlot], count: Int) {
         offset += s.count
     }
     return (slots, offset)
-}
-
-/// Asks the kernel for transparent huge pages on a large fresh buffer (fewer page faults when
-/// it is first written). A hint only: failures are ignored.
-func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int) {
-    #if os(Linux)
-    let page = 4096
-    let start = (Int(bitPattern: p) + page - 1) / page * page
-    let end = (Int(bitPattern: p) + bytes) / page * page
-    if end - start >= 4 << 20 {
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE)
-    }
-    #endif
 }
 
 /// The HF tensors of `store` as safetensors entries (inverse of `loadParameters`).

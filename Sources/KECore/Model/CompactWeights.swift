@@ -19,10 +19,22 @@ public final class CompactWeights: Sendable {
     let vectors: [Float]
     let vectorOffset: [String: Int]
 
-    /// Rounds `store` to bf16 (exact when its values came from bf16).
-    init(_ store: ParameterStore) {
-        slots = store.slots
-        bits = store.data.withUnsafeBufferPointer { src in
+    /// Bits in the canonical layout `slots`.
+    init(slots: [TensorSlot], bits: [UInt16]) {
+        self.slots = slots
+        self.bits = bits
+        var v: [Float] = [], offsets: [String: Int] = [:]
+        for s in slots where s.shape.count == 1 {
+            offsets[s.name] = v.count
+            v.append(contentsOf: bits[s.offset..<(s.offset + s.count)].map(bf16ToFloat))
+        }
+        vectors = v
+        vectorOffset = offsets
+    }
+
+    /// Rounds `store` to bf16, to nearest even (exact when its values came from bf16).
+    convenience init(_ store: ParameterStore) {
+        let bits = store.data.withUnsafeBufferPointer { src in
             [UInt16](unsafeUninitializedCapacity: src.count) { dst, n in
                 if let s = src.baseAddress, let d = dst.baseAddress {
                     parallelRanges(src.count, minChunk: 1 << 20) { r in
@@ -32,14 +44,7 @@ public final class CompactWeights: Sendable {
                 n = src.count
             }
         }
-        var v: [Float] = [], offsets: [String: Int] = [:]
-        for s in store.slots where s.shape.count == 1 {
-            offsets[s.name] = v.count
-            // Rounded like the matrices, so the model is the same whichever view reads it.
-            v.append(contentsOf: store.data[s.offset..<(s.offset + s.count)].map { bf16ToFloat(floatToBF16Bits($0)) })
-        }
-        vectors = v
-        vectorOffset = offsets
+        self.init(slots: store.slots, bits: bits)
     }
 
     /// Number of scalars.

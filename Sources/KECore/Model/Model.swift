@@ -37,27 +37,29 @@ public final class Model: @unchecked Sendable {
     /// Where it was loaded from, if anywhere.
     public let source: String?
 
-    public init(
+    public convenience init(
         config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
         coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
     ) {
-        self.config = config
-        self.stored = params
-        self.compact = nil
-        self.tokenizer = tokenizer
-        self.step = step
-        self.coefficientScale = coefficientScale ?? Array(repeating: nil, count: config.numLayers)
-        self.interventions = interventions
-        self.source = source
+        self.init(config: config, stored: params, compact: nil, tokenizer: tokenizer, step: step,
+                  coefficientScale: coefficientScale, interventions: interventions, source: source)
     }
 
     /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
-    public init(
+    public convenience init(
         config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
         coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
     ) {
+        self.init(config: config, stored: nil, compact: compact, tokenizer: tokenizer, step: step,
+                  coefficientScale: coefficientScale, interventions: interventions, source: source)
+    }
+
+    private init(
+        config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
+        step: Int?, coefficientScale: [[Float]?]?, interventions: [String], source: String?
+    ) {
         self.config = config
-        self.stored = nil
+        self.stored = stored
         self.compact = compact
         self.tokenizer = tokenizer
         self.step = step

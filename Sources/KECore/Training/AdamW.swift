@@ -60,8 +60,8 @@ struct AdamW {
 
     init(layout: ParameterStore, options: AdamWOptions) {
         self.options = options
-        m = [Float](repeating: 0, count: layout.count)
-        v = m
+        m = zeroFloats(layout.count)
+        v = zeroFloats(layout.count)
         var segs: [AdamWSegment] = []
         for s in layout.slots {
             var a = s.offset

@@ -50,7 +50,7 @@ final class Arena {
             cursor += 1
             return p
         }
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let p = allocateFloats(n)
         p.initialize(repeating: 0, count: zeroed ? n : 0)
         if cursor < blocks.count {
             blocks[cursor].pointer.deallocate()

@@ -163,7 +163,7 @@ func shardedLossAndGradients(_ net: Network, documents: [[Int]], grads: UnsafeMu
     let M = batches.reduce(0) { $0 + predictionCount($1) }
     guard M > 0 else { throw CoreError("no token to predict: every document has fewer than 2 tokens") }
     let n = net.params.count
-    if spare.count != n { spare = [Float](repeating: 0, count: n) }
+    if spare.count != n { spare = zeroFloats(n) }
     var loss = 0.0
     try spare.withUnsafeMutableBufferPointer { sb in
         guard let second = sb.baseAddress else { throw CoreError("model has no parameters") }
@@ -194,7 +194,7 @@ struct TrainerState {
     init(net: Network, options: AdamWOptions) {
         self.net = net
         self.optimizer = AdamW(layout: net.params, options: options)
-        self.grads = [Float](repeating: 0, count: net.params.count)
+        self.grads = zeroFloats(net.params.count)
     }
 
     /// One AdamW step on `documents` at learning rate `lr`; `number` (1-based) names the step in

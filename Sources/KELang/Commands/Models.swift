@@ -29,8 +29,7 @@ extension Command {
                 if bf16, case .model(let m) = tiny { return .model(m.keepingBF16()) }
                 return tiny
             }
-            let model = try Model.load(directory: dir)
-            return .model(bf16 ? model.keepingBF16() : model)
+            return .model(try Model.load(directory: dir, keepBF16: bf16))
         })
 
     static let corpus = Command(
