@@ -305,33 +305,36 @@ let logitChunkRows = 256
 
 /// Runs the model on `batch`, accumulating coefficient statistics and/or streaming logits.
 /// A model kept as bf16 runs on its bf16 weights (unless it has been converted to f32 already).
-func runForward(model: Model, batch: PackedBatch, request: ForwardRequest) throws {
+func runForward(model: Model, batch: PackedBatch, request: ForwardRequest, workspace: Arena? = nil) throws {
     if let compact = model.compact, model.paramsIfExpanded == nil {
         try compact.bits.withUnsafeBufferPointer { b in
             try compact.vectors.withUnsafeBufferPointer { v in
                 guard let bits = b.baseAddress else { throw CoreError("model has no parameters") }
                 let vectors = v.baseAddress ?? UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 0))
                 let w = try InferenceWeights(compact, config: model.config, bits: bits, vectors: vectors)
-                try runForward(config: model.config, weights: w, batch: batch, request: request)
+                try runForward(config: model.config, weights: w, batch: batch, request: request, workspace: workspace)
             }
         }
         return
     }
-    try runForward(config: model.config, params: model.params, batch: batch, request: request)
+    try runForward(config: model.config, params: model.params, batch: batch, request: request, workspace: workspace)
 }
 
 /// The forward pass on a configuration and parameter store (no tokenizer needed; used by training).
-func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch, request: ForwardRequest) throws {
+func runForward(config: ModelConfig, params: ParameterStore, batch: PackedBatch, request: ForwardRequest,
+                workspace: Arena? = nil) throws {
     try params.data.withUnsafeBufferPointer { buf in
         // Read-only use: the pointers are typed mutable only so gradients can share `WeightPointers`.
         guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
         let w = try WeightPointers(store: params, config: config, base: UnsafeMutablePointer(mutating: base))
-        try runForward(config: config, weights: InferenceWeights(w), batch: batch, request: request)
+        try runForward(config: config, weights: InferenceWeights(w), batch: batch, request: request, workspace: workspace)
     }
 }
 
-/// The forward pass proper.
-func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedBatch, request: ForwardRequest) throws {
+/// The forward pass proper. Its activation buffers come from `workspace` when given (kept for the
+/// next batch), else they are allocated and freed here.
+func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedBatch, request: ForwardRequest,
+                workspace: Arena? = nil) throws {
     let c = config
     let N = batch.count
     if N == 0 { return }
@@ -346,25 +349,18 @@ func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedB
     }
     let rope = RopeTable(rotaryDim: c.rotaryDim, theta: c.ropeTheta, positions: max(1, maxT))
 
-    // Workspace.
-    let x = allocateFloats(N * D)
-    let h = allocateFloats(N * D)
-    let q = allocateFloats(N * qDim)
-    let k = allocateFloats(N * kvDim)
-    let v = allocateFloats(N * kvDim)
-    let att = allocateFloats(N * qDim)
-    let a = allocateFloats(N * F)
-    let u = allocateFloats(c.gatedMLP ? N * F : 1)
-    let scores = allocateFloats(max(1, maxT * maxT))
-    defer {
-        x.deallocate(); h.deallocate(); q.deallocate(); k.deallocate(); v.deallocate()
-        att.deallocate(); a.deallocate(); u.deallocate(); scores.deallocate()
-    }
+    // Workspace: every buffer is written before it is read.
+    let arena = workspace ?? Arena()
+    arena.reset()
+    func buffer(_ n: Int) -> UnsafeMutablePointer<Float> { arena.make(n, zeroed: false) }
+    let x = buffer(N * D), h = buffer(N * D)
+    let q = buffer(N * qDim), k = buffer(N * kvDim), v = buffer(N * kvDim), att = buffer(N * qDim)
+    let a = buffer(N * F), u = buffer(c.gatedMLP ? N * F : 1)
+    let scores = buffer(max(1, maxT * maxT))
 
     // Scratch for bf16 weight tiles (see `linear(…, scratch:)`); one float when weights are f32.
     let tileFloats = bf16TileRows * max(D, F, qDim)
-    let wt = UnsafeMutablePointer<Float>.allocate(capacity: w.embed.isBF16 ? tileFloats : 1)
-    defer { wt.deallocate() }
+    let wt = buffer(w.embed.isBF16 ? tileFloats : 1)
     do {
         // Embeddings: x = embed[tok] (+ pos_embed[pos]).
         for r in 0..<N {

@@ -38,13 +38,15 @@ public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: 
     // Each batch sums into its own buffer (batches run in parallel); the buffers are added to
     // the totals in batch order, so the result does not depend on the thread count.
     let batches = packedBatches(corpus.documents)
+    let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
     var done = 0
-    try inParallelRounds(batches.count, work: { b -> [Double] in
+    try inParallelRounds(batches.count, work: { b, slot -> [Double] in
         var part = [Double](repeating: 0, count: L * F)
         try part.withUnsafeMutableBufferPointer { p in
             try runForward(model: model, batch: batches[b],
                            request: ForwardRequest(coefficientSums: p.baseAddress, logits: nil,
-                                                   coefficientScale: model.coefficientScale))
+                                                   coefficientScale: model.coefficientScale),
+                           workspace: workspaces[slot])
         }
         return part
     }, combine: { b, part in
@@ -108,7 +110,8 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
     // Batches run in parallel; each returns its rows' log-probabilities, which are summed in
     // row order so the result does not depend on the thread count.
     let batches = packedBatches(corpus.documents)
-    try inParallelRounds(batches.count, work: { b -> [Double] in
+    let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
+    try inParallelRounds(batches.count, work: { b, slot -> [Double] in
         let batch = batches[b]
         let tokens = batch.tokens, positions = batch.positions
         let N = batch.count
@@ -122,7 +125,7 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
                 guard let tp = t.baseAddress, let out = lp.baseAddress else { return }
                 try runForward(model: model, batch: batch, request: ForwardRequest(
                     coefficientSums: nil, logits: nil, coefficientScale: model.coefficientScale,
-                    targetLogProbs: (tp, out)))
+                    targetLogProbs: (tp, out)), workspace: workspaces[slot])
             }
         }
         return logProbs

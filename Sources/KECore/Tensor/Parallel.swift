@@ -43,24 +43,28 @@ struct UncheckedBox<T>: @unchecked Sendable {
 // the work is many independent batches (an entropy or perplexity pass), it is faster to give each
 // core whole batches and let every GEMM run single-threaded in its caller.
 
+/// Workers of `inParallelRounds`: the BLAS thread count, capped by `KE_THREADS`.
+var parallelRoundSlots: Int { max(1, min(Int(openblas_get_num_threads()), elementwiseWorkers)) }
+
 /// True while `inParallelRounds` runs workers: elementwise loops then stay on their worker.
 nonisolated(unsafe) private var elementwiseSerial = false
 
-/// Runs `work(i)` for i in 0..<count, `W` at a time (W = the BLAS thread count, capped by
+/// Runs `work(i, slot)` for i in 0..<count, `W` at a time (W = the BLAS thread count, capped by
 /// `KE_THREADS`), each worker calling OpenBLAS single-threaded; then `combine(i, result)` on the
-/// calling thread, in index order. A last round with fewer than W items runs one item at a time
+/// calling thread, in index order. `slot` (< `parallelRoundSlots`) is never used by two running
+/// items at once, so per-slot workspaces can be reused. A last round with fewer than W items runs one item at a time
 /// with all threads inside each GEMM. Results never depend on the number of workers, provided
 /// `work` itself does not. The first error thrown by any `work` is rethrown after its round.
 func inParallelRounds<R>(
-    _ count: Int, work: (Int) throws -> R, combine: (Int, R) throws -> Void
+    _ count: Int, work: (Int, Int) throws -> R, combine: (Int, R) throws -> Void
 ) throws {
     let blas = Int(openblas_get_num_threads())
-    let W = max(1, min(blas, elementwiseWorkers))
+    let W = parallelRoundSlots
     var i = 0
     while i < count {
         let n = min(W, count - i)
         if n < 2 || elementwiseSerial {
-            try combine(i, try work(i))
+            try combine(i, try work(i, 0))
             i += 1
             continue
         }
@@ -75,7 +79,7 @@ func inParallelRounds<R>(
                     let box = UncheckedBox((w, res, errs))
                     DispatchQueue.concurrentPerform(iterations: n) { j in
                         let (w, res, errs) = box.value
-                        do { res[j] = try w(first + j) } catch { errs[j] = error }
+                        do { res[j] = try w(first + j, j) } catch { errs[j] = error }
                     }
                 }
             }

@@ -30,44 +30,6 @@ struct Network {
     }
 }
 
-// MARK: Scratch memory
-
-/// Zero-filled Float buffers freed together, reusable across training steps.
-///
-/// `make` hands out buffers in order; after `reset`, the same sequence of requests gets the same
-/// blocks back (re-zeroed), so a training loop touches fresh pages only on its first step.
-final class Arena {
-    private var blocks: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
-    private var cursor = 0
-
-    /// A buffer of `count` floats (at least one), zero-filled unless `zeroed` is false (for
-    /// buffers the caller overwrites completely before reading).
-    func make(_ count: Int, zeroed: Bool = true) -> UnsafeMutablePointer<Float> {
-        let n = max(1, count)
-        if cursor < blocks.count, blocks[cursor].capacity >= n {
-            let p = blocks[cursor].pointer
-            if zeroed { p.update(repeating: 0, count: n) }
-            cursor += 1
-            return p
-        }
-        let p = allocateFloats(n)
-        p.initialize(repeating: 0, count: zeroed ? n : 0)
-        if cursor < blocks.count {
-            blocks[cursor].pointer.deallocate()
-            blocks[cursor] = (p, n)
-        } else {
-            blocks.append((p, n))
-        }
-        cursor += 1
-        return p
-    }
-
-    /// Makes every block available again (their contents are dead).
-    func reset() { cursor = 0 }
-
-    deinit { for b in blocks { b.pointer.deallocate() } }
-}
-
 /// Activations of one layer kept for the backward pass.
 struct LayerActivations {
     /// Layer input (residual stream). [N, D]

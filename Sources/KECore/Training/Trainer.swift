@@ -168,7 +168,7 @@ func shardedLossAndGradients(_ net: Network, documents: [[Int]], grads: UnsafeMu
     try spare.withUnsafeMutableBufferPointer { sb in
         guard let second = sb.baseAddress else { throw CoreError("model has no parameters") }
         let buffers = UncheckedBox([grads, second])
-        try inParallelRounds(batches.count, work: { s in
+        try inParallelRounds(batches.count, work: { s, _ in
             try lossAndGradients(net, batch: batches[s], grads: buffers.value[s], normalizer: M,
                                  workspace: s < workspaces.count ? workspaces[s] : nil)
         }, combine: { _, l in loss += l })
