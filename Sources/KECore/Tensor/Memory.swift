@@ -28,6 +28,20 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
     return p
 }
 
+/// A copy of `a` on huge pages when large (for buffers that will be written, e.g. parameters
+/// about to be trained: the copy-on-write copy would otherwise fault in 4 KB pages).
+func privateCopy(_ a: [Float]) -> [Float] {
+    a.withUnsafeBufferPointer { src in
+        [Float](unsafeUninitializedCapacity: src.count) { buf, n in
+            if let base = buf.baseAddress, let s = src.baseAddress {
+                adviseHugePages(UnsafeMutableRawPointer(base), bytes: src.count * 4)
+                base.initialize(from: s, count: src.count)
+            }
+            n = src.count
+        }
+    }
+}
+
 /// `count` zeros, on huge pages when large.
 func zeroFloats(_ count: Int) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { buf, n in

@@ -107,7 +107,7 @@ func addColumnSums(_ dy: UnsafePointer<Float>, rows n: Int, cols m: Int, into db
 }
 
 /// Backward of y = x·Wᵀ + b for x [n, inF], W [outF, inF]:
-/// dx (+)= dy·W, dW += dyᵀ·x, db += Σ_r dy.
+/// dx (+)= dy·W, dW = dyᵀ·x (overwritten: each weight is used once per pass), db += Σ_r dy.
 @inline(__always)
 func linearBackward(
     dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows n: Int, inFeatures: Int, outFeatures: Int,
@@ -118,8 +118,8 @@ func linearBackward(
         // dx[n, in] = dy[n, out] · W[out, in]
         sgemm(m: n, n: inFeatures, k: outFeatures, a: dy, b: w, beta: accumulateDx ? 1 : 0, c: dx)
     }
-    // dW[out, in] += dy[n, out]ᵀ · x[n, in]
-    sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, b: x, beta: 1, c: dw)
+    // dW[out, in] = dy[n, out]ᵀ · x[n, in]
+    sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, b: x, beta: 0, c: dw)
     if let db { addColumnSums(dy, rows: n, cols: outFeatures, into: db) }
 }
 
@@ -183,6 +183,14 @@ func checkBatch(_ batch: PackedBatch, _ c: ModelConfig) throws {
     if c.numKVHeads < 1 || c.numHeads % c.numKVHeads != 0 {
         throw CoreError("\(c.numHeads) attention heads cannot be grouped over \(c.numKVHeads) key/value heads")
     }
+}
+
+/// True for parameters whose gradient `lossAndGradients` writes whole rather than accumulates:
+/// the projection matrices of every layer, and the output head when it is not tied.
+func gradientIsOverwritten(_ name: String, tied: Bool) -> Bool {
+    if name == "lm_head" { return !tied }
+    guard name.hasPrefix("L") else { return false }
+    return [".q.w", ".k.w", ".v.w", ".o.w", ".gate.w", ".up.w", ".down.w"].contains { name.hasSuffix($0) }
 }
 
 /// Number of real next-token predictions in `batch`: Σ_doc (T − 1).
@@ -307,7 +315,11 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
 
         // MARK: Loss, and the LM head backward, in chunks of rows
         let g: WeightPointers? = try grads.map { gb in
-            gb.initialize(repeating: 0, count: net.params.count)
+            // Zero what is accumulated into; the layer matrices (written by `linearBackward`) and
+            // an untied output head (written by its first chunk) are overwritten instead.
+            for slot in net.params.slots where !gradientIsOverwritten(slot.name, tied: c.tieWordEmbeddings) {
+                (gb + slot.offset).initialize(repeating: 0, count: slot.count)
+            }
             return try WeightPointers(store: net.params, config: c, base: gb)
         }
         let dres = hasGrads ? arena.make(N * D) : xFinal   // ∂L/∂(residual stream) [N, D]
@@ -355,7 +367,8 @@ func lossAndGradients(_ net: Network, batch: PackedBatch, grads: UnsafeMutablePo
             if let g {
                 // d hF[rows, D] = dlogits · U;  dU[V, D] += dlogitsᵀ · hF
                 sgemm(m: rows, n: D, k: V, a: logits, b: w.unembed, c: dhF + r0 * D)
-                sgemm(transA: true, m: V, n: D, k: rows, a: logits, b: hF + r0 * D, beta: 1, c: g.unembed)
+                sgemm(transA: true, m: V, n: D, k: rows, a: logits, b: hF + r0 * D,
+                      beta: r0 == 0 && !c.tieWordEmbeddings ? 0 : 1, c: g.unembed)
             }
             r0 += rows
         }

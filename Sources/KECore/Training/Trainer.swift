@@ -192,6 +192,9 @@ struct TrainerState {
     let workspaces = [Arena(), Arena()]
 
     init(net: Network, options: AdamWOptions) {
+        // The parameters are shared with the input model; the first update would copy them.
+        var net = net
+        net.params.data = privateCopy(net.params.data)
         self.net = net
         self.optimizer = AdamW(layout: net.params, options: options)
         self.grads = zeroFloats(net.params.count)
