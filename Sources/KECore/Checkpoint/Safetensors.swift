@@ -295,8 +295,7 @@ func convertToFloat32(_ src: UnsafeRawBufferPointer, dtype: SafetensorsDType, in
         memcpy(d, s, n * 4)
     case .bf16:
         for i in 0..<n {
-            let b = s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-            d[i] = Float(bitPattern: UInt32(b) << 16)
+            d[i] = bf16ToFloat(s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
         }
     case .f16:
         halfToFloatTable.withUnsafeBufferPointer { table in

@@ -14,6 +14,8 @@ import Foundation
 public final class CompactWeights: Sendable {
     /// The canonical layout (as `ParameterStore`), with one bf16 value per scalar.
     let slots: [TensorSlot]
+    /// `slots` by name.
+    let slotIndex: [String: TensorSlot]
     let bits: [UInt16]
     /// The 1-D tensors (norm weights, biases) as f32 (bf16 values), each at `vectorOffset[name]`.
     let vectors: [Float]
@@ -22,6 +24,7 @@ public final class CompactWeights: Sendable {
     /// Bits in the canonical layout `slots`.
     init(slots: [TensorSlot], bits: [UInt16]) {
         self.slots = slots
+        self.slotIndex = Dictionary(slots.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.bits = bits
         var v: [Float] = [], offsets: [String: Int] = [:]
         for s in slots where s.shape.count == 1 {
@@ -56,7 +59,7 @@ public final class CompactWeights: Sendable {
             [Float](unsafeUninitializedCapacity: src.count) { dst, n in
                 if let s = src.baseAddress, let d = dst.baseAddress {
                     parallelRanges(src.count, minChunk: 1 << 20) { r in
-                        for i in r { d[i] = bf16ToFloat(s[i]) }
+                        convertBF16(s + r.lowerBound, d + r.lowerBound, count: r.count)
                     }
                 }
                 n = src.count

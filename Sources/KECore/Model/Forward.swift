@@ -140,16 +140,19 @@ struct InferenceWeights {
         }
     }
 
-    /// Views of bf16 weights: `bits` is the start of `compact.bits`, `vectors` of `compact.vectors`.
-    init(_ compact: CompactWeights, config c: ModelConfig, bits: UnsafePointer<UInt16>, vectors: UnsafePointer<Float>) throws {
-        var index: [String: TensorSlot] = [:]
-        for s in compact.slots { index[s.name] = s }
+    /// Views of bf16 weights: `bits` is the start of `compact.bits`, `vectors` of `compact.vectors`
+    /// (nil when the model has no 1-D tensors).
+    init(_ compact: CompactWeights, config c: ModelConfig, bits: UnsafePointer<UInt16>, vectors: UnsafePointer<Float>?) throws {
+        let index = compact.slotIndex
         func m(_ name: String) throws -> MatrixWeights {
             guard let s = index[name] else { throw CoreError("internal: parameter '\(name)' missing") }
             return .bf16(bits + s.offset)
         }
         func om(_ name: String) -> MatrixWeights? { index[name].map { .bf16(bits + $0.offset) } }
-        func v(_ name: String) -> UnsafePointer<Float>? { compact.vectorOffset[name].map { vectors + $0 } }
+        func v(_ name: String) -> UnsafePointer<Float>? {
+            guard let vectors, let o = compact.vectorOffset[name] else { return nil }
+            return vectors + o
+        }
         embed = try m("embed")
         posEmbed = om("pos_embed")
         finalNormW = v("final_norm.w"); finalNormB = v("final_norm.b")
@@ -310,8 +313,7 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest, works
         try compact.bits.withUnsafeBufferPointer { b in
             try compact.vectors.withUnsafeBufferPointer { v in
                 guard let bits = b.baseAddress else { throw CoreError("model has no parameters") }
-                let vectors = v.baseAddress ?? UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 0))
-                let w = try InferenceWeights(compact, config: model.config, bits: bits, vectors: vectors)
+                let w = try InferenceWeights(compact, config: model.config, bits: bits, vectors: v.baseAddress)
                 try runForward(config: model.config, weights: w, batch: batch, request: request, workspace: workspace)
             }
         }
@@ -431,7 +433,9 @@ func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedB
         if request.logits == nil && request.targetLogProbs == nil { return }
         normForward(c, x, h, rows: N, w: w.finalNormW, b: w.finalNormB)
         if let (targets, out) = request.targetLogProbs {
-            try headLogProbs(h, rows: N, dim: D, unembed: w.unembed, vocab: V, targets: targets, into: out)
+            let tile = headTileColumns(rows: N, vocab: V)
+            try headLogProbs(h, rows: N, dim: D, unembed: w.unembed, vocab: V, targets: targets, into: out,
+                             logits: buffer(N * tile), embeddingRows: buffer(w.unembed.isBF16 ? tile * D : 1))
         }
         guard let emit = request.logits else { return }
         // LM head in chunks of rows.
@@ -449,28 +453,31 @@ func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedB
     }
 }
 
-/// out[r] = log softmax(h_r · Eᵀ)[targets[r]] for every row with targets[r] ≥ 0.
+/// Vocabulary entries per tile of `headLogProbs`: about 4M floats of logits at a time, in whole
+/// 16-column blocks.
+func headTileColumns(rows n: Int, vocab v: Int) -> Int {
+    min(v, max(256, ((1 << 22) / max(1, n)) / 16 * 16))
+}
+
+/// out[r] = log softmax(h_r · Eᵀ)[targets[r]] for every row with targets[r] ≥ 0. `logits` holds
+/// n × `headTileColumns` floats; `embeddingRows` holds that many rows of E in f32 when E is bf16.
 ///
 /// The head runs over tiles of the vocabulary, each one GEMM over all rows (so the output
 /// embedding is packed once per batch rather than once per chunk of rows); each row keeps a
 /// running maximum and a Float64 sum of exponentials rescaled to it.
 func headLogProbs(
     _ h: UnsafePointer<Float>, rows n: Int, dim d: Int, unembed: MatrixWeights, vocab v: Int,
-    targets: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Double>
+    targets: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Double>,
+    logits: UnsafeMutablePointer<Float>, embeddingRows rowsF32: UnsafeMutablePointer<Float>
 ) throws {
-    // About 4M floats of logits at a time, in whole 16-column blocks.
-    let tile = min(v, max(256, ((1 << 22) / max(1, n)) / 16 * 16))
-    let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * tile)
-    // bf16 weights: the tile's rows of the output embedding in f32.
-    let rowsF32 = UnsafeMutablePointer<Float>.allocate(capacity: unembed.isBF16 ? tile * d : 1)
-    defer { rowsF32.deallocate() }
+    let tile = headTileColumns(rows: n, vocab: v)
     let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: n)
     let rowSum = UnsafeMutablePointer<Double>.allocate(capacity: n)
     let picked = UnsafeMutablePointer<Float>.allocate(capacity: n)
     rowMax.initialize(repeating: -.infinity, count: n)
     rowSum.initialize(repeating: 0, count: n)
     picked.initialize(repeating: .nan, count: n)
-    defer { logits.deallocate(); rowMax.deallocate(); rowSum.deallocate(); picked.deallocate() }
+    defer { rowMax.deallocate(); rowSum.deallocate(); picked.deallocate() }
     var v0 = 0
     while v0 < v {
         try Cancellation.shared.check()

@@ -77,32 +77,25 @@ public final class Model: @unchecked Sendable {
         return expandedCopy
     }
 
-    /// A copy with some fields replaced.
+    /// A copy with some fields replaced. Without new `params`, the copy shares this model's
+    /// storage as it is now (bf16, or f32).
     public func with(
         params: ParameterStore? = nil, coefficientScale: [[Float]?]? = nil,
         addingIntervention note: String? = nil, step: Int?? = nil
     ) -> Model {
-        if params == nil, let compact, paramsIfExpanded == nil {
-            return Model(
-                config: config, compact: compact, tokenizer: tokenizer, step: step ?? self.step,
-                coefficientScale: coefficientScale ?? self.coefficientScale,
-                interventions: note.map { interventions + [$0] } ?? interventions, source: source)
-        }
+        let keepBF16 = params == nil && isBF16
         return Model(
-            config: config, params: params ?? self.params, tokenizer: tokenizer,
-            step: step ?? self.step,
+            config: config, stored: keepBF16 ? nil : params ?? self.params, compact: keepBF16 ? compact : nil,
+            tokenizer: tokenizer, step: step ?? self.step,
             coefficientScale: coefficientScale ?? self.coefficientScale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source)
     }
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
-        if let compact, paramsIfExpanded == nil {
-            return Model(config: config, compact: compact, tokenizer: tokenizer, step: step,
-                         coefficientScale: coefficientScale, interventions: interventions, source: source)
-        }
-        return Model(config: config, params: params, tokenizer: tokenizer, step: step,
-                     coefficientScale: coefficientScale, interventions: interventions, source: source)
+        Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
+              tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
+              interventions: interventions, source: source)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
