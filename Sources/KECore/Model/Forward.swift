@@ -245,6 +245,30 @@ func normForwardSerial(
 
 // MARK: Attention
 
+/// Where each head's rows live in the packed q [N, H·hd] and k/v [N, KV·hd] matrices: shared by
+/// the attention forward and backward, so both read the same views.
+struct AttentionLayout {
+    let heads, headDim: Int
+    /// Row strides of q (and its gradients, the attention output) and of k/v.
+    let qStride, kvStride: Int
+    /// Query heads per key/value head.
+    let group: Int
+    /// 1/√hd.
+    let scale: Float
+
+    init(_ c: ModelConfig) {
+        heads = c.numHeads; headDim = c.headDim
+        qStride = c.numHeads * c.headDim; kvStride = c.numKVHeads * c.headDim
+        group = c.numHeads / c.numKVHeads
+        scale = 1 / Float(c.headDim).squareRoot()
+    }
+
+    /// Offset of query head h of the document starting at row `start`.
+    @inline(__always) func q(_ start: Int, _ h: Int) -> Int { start * qStride + h * headDim }
+    /// Offset of the key/value head serving query head h.
+    @inline(__always) func kv(_ start: Int, _ h: Int) -> Int { start * kvStride + (h / group) * headDim }
+}
+
 /// Causal self-attention for one packed batch, per document and head.
 ///
 /// q [N, H·hd], k/v [N, KV·hd] → out [N, H·hd]. `probs`, when given, receives each document's
@@ -255,17 +279,12 @@ func attentionForward(
     scratch: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>? = nil,
     probOffsets: [Int]? = nil
 ) {
-    let H = c.numHeads, KV = c.numKVHeads, hd = c.headDim
-    let qStride = H * hd, kvStride = KV * hd
-    let group = H / KV
-    let scale = 1 / Float(hd).squareRoot()
+    let L = AttentionLayout(c)
+    let hd = L.headDim, qStride = L.qStride, kvStride = L.kvStride, scale = L.scale
     for (d, start) in batch.starts.enumerated() {
         let T = batch.lengths[d]
-        for h in 0..<H {
-            let kvh = h / group
-            let qh = q + start * qStride + h * hd
-            let kh = k + start * kvStride + kvh * hd
-            let vh = v + start * kvStride + kvh * hd
+        for h in 0..<L.heads {
+            let qh = q + L.q(start, h), kh = k + L.kv(start, h), vh = v + L.kv(start, h)
             let s: UnsafeMutablePointer<Float>
             if let probs, let probOffsets { s = probs + probOffsets[d] + h * T * T } else { s = scratch }
             // s[T, T] = scale · q_h · k_hᵀ
@@ -279,7 +298,7 @@ func attentionForward(
                 for j in (i + 1)..<T { row[j] = 0 }
             }
             // out_h[T, hd] = s · v_h
-            sgemm(m: T, n: hd, k: T, a: s, lda: T, b: vh, ldb: kvStride, c: out + start * qStride + h * hd, ldc: qStride)
+            sgemm(m: T, n: hd, k: T, a: s, lda: T, b: vh, ldb: kvStride, c: out + L.q(start, h), ldc: qStride)
         }
     }
 }

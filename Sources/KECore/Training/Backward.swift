@@ -134,22 +134,15 @@ func attentionBackward(
     dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
     scratch dP: UnsafeMutablePointer<Float>
 ) {
-    let H = c.numHeads, KV = c.numKVHeads, hd = c.headDim
-    let qStride = H * hd, kvStride = KV * hd
-    let group = H / KV
-    let scale = 1 / Float(hd).squareRoot()
+    let L = AttentionLayout(c)
+    let hd = L.headDim, qStride = L.qStride, kvStride = L.kvStride, scale = L.scale
     for (d, start) in batch.starts.enumerated() {
         let T = batch.lengths[d]
-        for h in 0..<H {
-            let kvh = h / group
+        for h in 0..<L.heads {
             let P = probs + probOffsets[d] + h * T * T                // [T, T]
-            let dOh = dOut + start * qStride + h * hd                  // [T, hd] stride qStride
-            let qh = q + start * qStride + h * hd
-            let kh = k + start * kvStride + kvh * hd
-            let vh = v + start * kvStride + kvh * hd
-            let dqh = dq + start * qStride + h * hd
-            let dkh = dk + start * kvStride + kvh * hd
-            let dvh = dv + start * kvStride + kvh * hd
+            let qo = L.q(start, h), kvo = L.kv(start, h)             // [T, hd] views, strides qStride / kvStride
+            let dOh = dOut + qo, qh = q + qo, dqh = dq + qo
+            let kh = k + kvo, vh = v + kvo, dkh = dk + kvo, dvh = dv + kvo
             // dP[T, T] = dO_h · v_hᵀ
             sgemm(transB: true, m: T, n: T, k: hd, a: dOh, lda: qStride, b: vh, ldb: kvStride, c: dP, ldc: T)
             // dv_h[T, hd] += Pᵀ · dO_h
