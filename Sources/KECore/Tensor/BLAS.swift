@@ -1,9 +1,24 @@
 import CBLAS
 import Dispatch
+import Foundation
 
 // MARK: Matrix products through OpenBLAS
 //
 // Every matrix product in the project goes through `cblas_sgemm`. All matrices are row-major.
+
+/// Which code computes matrix products.
+public enum MatrixProductKernel: String, Sendable {
+    /// ke's own kernel (`fixedOrderGEMM`): the same bits on every CPU and thread count.
+    case fixedOrder = "fixed-order"
+    /// OpenBLAS's kernel for this CPU: its rounding depends on the CPU and the kernel chosen.
+    case openBLAS = "openblas"
+}
+
+/// The kernel in use: `KE_GEMM=openblas` selects OpenBLAS, anything else ke's fixed-order kernel.
+nonisolated(unsafe) public var matrixProductKernel: MatrixProductKernel = {
+    if let v = getenv("KE_GEMM"), String(cString: v) == "openblas" { return .openBLAS }
+    return .fixedOrder
+}()
 
 /// C[m,n] = alpha · A[m,k] · B[k,n] + beta · C, with A or B optionally transposed in storage.
 ///
@@ -20,6 +35,12 @@ public func sgemm(
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
+    if matrixProductKernel == .fixedOrder {
+        fixedOrderGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                       threads: elementwiseSerial ? 1 : elementwiseWorkers)
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -47,7 +47,7 @@ struct UncheckedBox<T>: @unchecked Sendable {
 var parallelRoundSlots: Int { max(1, min(Int(openblas_get_num_threads()), elementwiseWorkers)) }
 
 /// True while `inParallelRounds` runs workers: elementwise loops then stay on their worker.
-nonisolated(unsafe) private var elementwiseSerial = false
+nonisolated(unsafe) var elementwiseSerial = false
 
 /// Runs `work(i, slot)` for i in 0..<count, `W` at a time (W = the BLAS thread count, capped by
 /// `KE_THREADS`), each worker calling OpenBLAS single-threaded; then `combine(i, result)` on the
