@@ -69,7 +69,7 @@ final class ForwardParityTests: XCTestCase {
             let corpus = Corpus(documents: docs, source: "fixture")
             let stats = try coefficientStatistics(of: model, on: corpus)
             for l in 0..<model.config.numLayers {
-                let got = resuscitationMultipliers(means: stats.means[l], fraction: 0.5, factor: 2)
+                let got = try resuscitationMultipliers(means: stats.means[l], fraction: 0.5, factor: 2)
                 let want = try arrays.floats("rescale.multipliers.\(l)")
                 XCTAssertLessThan(maxAbsDiff(got, want), 1e-4 * Double(want.max() ?? 1), "\(name) layer \(l)")
             }

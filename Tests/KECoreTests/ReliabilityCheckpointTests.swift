@@ -237,7 +237,7 @@ final class ReliabilityCheckpointTests: XCTestCase {
         let parent = try makeTempDir(self)
         var config = model.config
         config.hiddenSize += 1
-        let inconsistent = Model(config: config, params: model.params, tokenizer: model.tokenizer)
+        let inconsistent = try Model(config: config, params: model.params, tokenizer: model.tokenizer)
         assertCoreError("would not reproduce") { try inconsistent.save(to: parent + "/out") }
         XCTAssertEqual(try directoryEntries(parent), [])
         let file = parent + "/afile"

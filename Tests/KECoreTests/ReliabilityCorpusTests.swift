@@ -119,13 +119,13 @@ final class ReliabilityCorpusTests: XCTestCase {
 
     /// Resuscitation multipliers: factor 0 silences the bottom memories (never 0 · ∞ = NaN),
     /// and ordinary means give finite multipliers.
-    func testResuscitationMultipliersAreNeverNaN() {
-        XCTAssertEqual(resuscitationMultipliers(means: [1e-300, 1, 1e300], fraction: 0.5, factor: 0), [0, 0, 1])
+    func testResuscitationMultipliersAreNeverNaN() throws {
+        XCTAssertEqual(try resuscitationMultipliers(means: [1e-300, 1, 1e300], fraction: 0.5, factor: 0), [0, 0, 1])
         let means: [[Double]] = [[], [0], [0, 0, 0], [1e-6, 1, 1e6], [3, 1, 2, 0]]
         for m in means {
             for fraction in [0, 0.1, 0.5, 1] {
                 for factor in [0, 1, 1e6] {
-                    let r = resuscitationMultipliers(means: m, fraction: fraction, factor: factor)
+                    let r = try resuscitationMultipliers(means: m, fraction: fraction, factor: factor)
                     XCTAssertEqual(r.count, m.count)
                     XCTAssertTrue(r.allSatisfy { $0.isFinite }, "\(m) \(fraction) \(factor) → \(r)")
                 }
@@ -142,7 +142,7 @@ final class ReliabilityCorpusTests: XCTestCase {
         guard let up = p.slot("L0.up.w"), let upB = p.slot("L0.up.b") else { return XCTFail("no up projection") }
         for j in 0..<D { p.data[up.offset + j] *= 1e-30 }
         p.data[upB.offset] *= 1e-30
-        let quiet = Model(config: m.config, params: p, tokenizer: m.tokenizer)
+        let quiet = try Model(config: m.config, params: p, tokenizer: m.tokenizer)
         let corpus = Corpus(documents: [[1, 2, 3, 4], [5, 6, 7]], source: "c.txt")
         assertNamedError("c.txt", "layer 0, memory 0: the multiplier") {
             _ = try quiet.rescaled(bottom: 0.1, by: 1e9, on: corpus)

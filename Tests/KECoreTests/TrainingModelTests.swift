@@ -18,7 +18,7 @@ final class TrainingModelTests: XCTestCase {
         XCTAssertTrue(notes.items.allSatisfy { $0.hasPrefix("loss ") })
         // Unknown step stays unknown.
         let fresh = try Model.load(directory: Fixtures.modelDir("gpt2"))
-        XCTAssertNil(try train(fresh.with(step: .some(nil)), on: corpus, options: TrainOptions(steps: 1, batch: 2, seq: 16)).step)
+        XCTAssertNil(try train(try fresh.with(step: .some(nil)), on: corpus, options: TrainOptions(steps: 1, batch: 2, seq: 16)).step)
     }
 
     func testInjectReportOnFixtureFacts() throws {

@@ -73,11 +73,11 @@ extension Model {
             let config = try ModelConfig.load(path: directory + "/config.json")
             let source = try SafetensorsCheckpoint(directory: directory)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
-            return Model(config: config, compact: compact, tokenizer: try tokenizer(),
+            return try Model(config: config, compact: compact, tokenizer: try tokenizer(),
                          step: parseStep(fromName: directory), source: directory)
         }
         let (config, params, step) = try loadCheckpointWeights(directory: directory)
-        return Model(config: config, params: params, tokenizer: try tokenizer(), step: step, source: directory)
+        return try Model(config: config, params: params, tokenizer: try tokenizer(), step: step, source: directory)
     }
 
     // MARK: Saving

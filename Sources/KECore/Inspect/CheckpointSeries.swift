@@ -75,7 +75,7 @@ public final class CheckpointSeries: @unchecked Sendable {
         }
         let cp = checkpoints[index]
         let (config, params, _) = try loadCheckpointWeights(directory: cp.path)
-        return Model(config: config, params: params, tokenizer: try tokenizer(at: cp.path),
+        return try Model(config: config, params: params, tokenizer: try tokenizer(at: cp.path),
                      step: cp.step, source: cp.path)
     }
 

@@ -116,7 +116,7 @@ public enum TinyRunBuilder {
                 }
             }
         }
-        return Model(config: mc, params: params, tokenizer: try tokenizer(for: world), step: 0,
+        return try Model(config: mc, params: params, tokenizer: try tokenizer(for: world), step: 0,
                      interventions: ["tiny run \(config.cacheKey): initialised (seed \(config.initSeed), std \(config.initStd))"])
     }
 
@@ -173,7 +173,7 @@ public enum TinyRunBuilder {
             log.losses.append(loss); log.learningRates.append(lr); log.gradNorms.append(norm)
             var report = TinyRunProgress(step: k, steps: config.steps, loss: loss, learningRate: lr)
             if checkpointSet.contains(k) {
-                let model = initial.with(params: state.net.params, addingIntervention: "pretrained \(k) steps", step: .some(k))
+                let model = try initial.with(params: state.net.params, addingIntervention: "pretrained \(k) steps", step: .some(k))
                 try saveCheckpoint(model, config: config, to: config.checkpointDirectory(root: root, step: k))
                 log.checkpointSteps.append(k)
                 report.checkpoint = k

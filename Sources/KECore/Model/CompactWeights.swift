@@ -89,9 +89,10 @@ func convertBF16(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float
 extension Model {
     /// The same model with its parameters kept as bf16 (rounded to nearest even; exact for
     /// weights that came from a BF16 checkpoint). Interventions and multipliers are kept.
-    public func keepingBF16() -> Model {
+    /// - Throws: `CoreError` if this model's memory multipliers do not fit its shape.
+    public func keepingBF16() throws -> Model {
         if compact != nil && paramsIfExpanded == nil { return self }
-        return Model(config: config, compact: CompactWeights(params), tokenizer: tokenizer, step: step,
+        return try Model(config: config, compact: CompactWeights(params), tokenizer: tokenizer, step: step,
                      coefficientScale: coefficientScale, interventions: interventions, source: source)
     }
 

@@ -37,33 +37,38 @@ public final class Model: @unchecked Sendable {
     /// Where it was loaded from, if anywhere.
     public let source: String?
 
+    /// - Throws: `CoreError` when `coefficientScale` is not one entry per layer, or an entry is
+    ///   not `intermediateSize` finite multipliers.
     public convenience init(
         config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
         coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
-    ) {
+    ) throws {
         self.init(config: config, stored: params, compact: nil, tokenizer: tokenizer, step: step,
-                  coefficientScale: coefficientScale, interventions: interventions, source: source)
+                  coefficientScale: try validatedCoefficientScale(coefficientScale, config: config),
+                  interventions: interventions, source: source)
     }
 
     /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
+    /// - Throws: `CoreError` for a `coefficientScale` of the wrong shape, as the f32 initialiser.
     public convenience init(
         config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
         coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
-    ) {
+    ) throws {
         self.init(config: config, stored: nil, compact: compact, tokenizer: tokenizer, step: step,
-                  coefficientScale: coefficientScale, interventions: interventions, source: source)
+                  coefficientScale: try validatedCoefficientScale(coefficientScale, config: config),
+                  interventions: interventions, source: source)
     }
 
     private init(
         config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
-        step: Int?, coefficientScale: [[Float]?]?, interventions: [String], source: String?
+        step: Int?, coefficientScale: [[Float]?], interventions: [String], source: String?
     ) {
         self.config = config
         self.stored = stored
         self.compact = compact
         self.tokenizer = tokenizer
         self.step = step
-        self.coefficientScale = coefficientScale ?? Array(repeating: nil, count: config.numLayers)
+        self.coefficientScale = coefficientScale
         self.interventions = interventions
         self.source = source
     }
@@ -79,15 +84,16 @@ public final class Model: @unchecked Sendable {
 
     /// A copy with some fields replaced. Without new `params`, the copy shares this model's
     /// storage as it is now (bf16, or f32).
+    /// - Throws: `CoreError` for a `coefficientScale` of the wrong shape (see `init`).
     public func with(
         params: ParameterStore? = nil, coefficientScale: [[Float]?]? = nil,
         addingIntervention note: String? = nil, step: Int?? = nil
-    ) -> Model {
+    ) throws -> Model {
         let keepBF16 = params == nil && isBF16
+        let scale = try coefficientScale.map { try validatedCoefficientScale($0, config: config) } ?? self.coefficientScale
         return Model(
             config: config, stored: keepBF16 ? nil : params ?? self.params, compact: keepBF16 ? compact : nil,
-            tokenizer: tokenizer, step: step ?? self.step,
-            coefficientScale: coefficientScale ?? self.coefficientScale,
+            tokenizer: tokenizer, step: step ?? self.step, coefficientScale: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source)
     }
 
@@ -100,4 +106,24 @@ public final class Model: @unchecked Sendable {
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
     public var parameterCount: Int { compact?.count ?? params.count }
+}
+
+/// `scale` checked against `config`: one entry per layer (nil: no multipliers), each
+/// `intermediateSize` finite numbers. nil stands for no multipliers anywhere.
+/// - Throws: `CoreError` naming the layer and both counts.
+func validatedCoefficientScale(_ scale: [[Float]?]?, config: ModelConfig) throws -> [[Float]?] {
+    guard let scale else { return Array(repeating: nil, count: config.numLayers) }
+    guard scale.count == config.numLayers else {
+        throw CoreError("memory multipliers are given for \(scale.count) layers, but the model has \(config.numLayers)")
+    }
+    for (l, m) in scale.enumerated() {
+        guard let m else { continue }
+        guard m.count == config.intermediateSize else {
+            throw CoreError("layer \(l): \(m.count) memory multipliers given, but the layer has \(config.intermediateSize) memories")
+        }
+        if let i = m.firstIndex(where: { !$0.isFinite }) {
+            throw CoreError("layer \(l), memory \(i): the multiplier \(m[i]) is not a finite number")
+        }
+    }
+    return scale
 }

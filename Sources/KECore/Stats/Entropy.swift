@@ -157,8 +157,11 @@ func logSoftmaxAt(_ row: UnsafePointer<Float>, count v: Int, index: Int) -> Doub
 
 // MARK: Resuscitation
 
-/// The `q`-quantile of `values` with linear interpolation (torch.quantile's default).
-public func quantile(_ values: [Double], _ q: Double) -> Double {
+/// The `q`-quantile of `values` with linear interpolation (torch.quantile's default); 0 for no values.
+/// - Throws: `CoreError` when `q` is not in [0, 1] or a value is NaN (both are errors in torch too).
+public func quantile(_ values: [Double], _ q: Double) throws -> Double {
+    guard q >= 0, q <= 1 else { throw CoreError("a quantile must be between 0 and 1, not \(q)") }
+    guard !values.contains(where: { $0.isNaN }) else { throw CoreError("cannot take a quantile of values that include NaN") }
     let s = values.sorted()
     guard !s.isEmpty else { return 0 }
     let pos = q * Double(s.count - 1)
@@ -169,8 +172,9 @@ public func quantile(_ values: [Double], _ q: Double) -> Double {
 /// Per-memory multipliers of the resuscitation rule for one layer: memories whose mean
 /// |coefficient| is ≤ the `fraction`-quantile get (layer mean / own mean) · `factor`; others 1.
 /// A memory that never fires (mean 0) keeps 1: no finite multiplier can revive it.
-public func resuscitationMultipliers(means m: [Double], fraction: Double, factor: Double) -> [Float] {
-    let thr = quantile(m, fraction)
+/// - Throws: `CoreError` when `fraction` is not in [0, 1] (see `quantile`).
+public func resuscitationMultipliers(means m: [Double], fraction: Double, factor: Double) throws -> [Float] {
+    let thr = try quantile(m, fraction)
     let layerMean = m.reduce(0, +) / Double(max(1, m.count))
     return m.map { x in
         guard x <= thr && x > 0 else { return 1 }
@@ -191,7 +195,7 @@ extension Model {
         }
         guard factor.isFinite, factor >= 0 else { throw CoreError("the factor must be a finite number ≥ 0") }
         let stats = try coefficientStatistics(of: self, on: corpus, progress: progress)
-        let mults = stats.means.map { resuscitationMultipliers(means: $0, fraction: fraction, factor: factor) }
+        let mults = try stats.means.map { try resuscitationMultipliers(means: $0, fraction: fraction, factor: factor) }
         for (l, m) in mults.enumerated() {
             if let i = m.firstIndex(where: { !$0.isFinite }) {
                 throw CoreError("layer \(l), memory \(i): the multiplier (layer mean / own mean) · \(factor) overflows (own mean |coefficient| \(stats.means[l][i]))", file: corpus.source)
@@ -201,11 +205,13 @@ extension Model {
         return try scalingMemories(mults, note: note)
     }
 
-    /// A copy whose coefficients are multiplied per memory (`multipliers[layer][memory]`):
-    /// folded into the up projection for gated MLPs, kept as `coefficientScale` otherwise.
+    /// A copy whose coefficients are multiplied per memory (`multipliers[layer][memory]`, nil for
+    /// a layer left alone): folded into the up projection for gated MLPs, kept as
+    /// `coefficientScale` otherwise.
+    /// - Throws: `CoreError` when `multipliers` is not [numLayers][intermediateSize] finite numbers.
     public func scalingMemories(_ multipliers: [[Float]?], note: String) throws -> Model {
         let c = config
-        guard multipliers.count == c.numLayers else { throw CoreError("internal: one multiplier list per layer expected") }
+        _ = try validatedCoefficientScale(multipliers, config: c)
         if c.gatedMLP {
             var p = params
             for (l, mult) in multipliers.enumerated() {
@@ -220,14 +226,14 @@ extension Model {
                     }
                 }
             }
-            return with(params: p, addingIntervention: note)
+            return try with(params: p, addingIntervention: note)
         }
         var scale = coefficientScale
         for (l, mult) in multipliers.enumerated() {
             guard let mult else { continue }
             if let old = scale[l] { scale[l] = zip(old, mult).map { $0 * $1 } } else { scale[l] = mult }
         }
-        return with(coefficientScale: scale, addingIntervention: note)
+        return try with(coefficientScale: scale, addingIntervention: note)
     }
 }
 

@@ -81,11 +81,18 @@ struct AdamW {
     /// `adding`, when not empty, is a second gradient buffer (another shard's) added into
     /// `grads` during the norm pass, so the sum costs no extra sweep over memory. `grads` is left
     /// holding the unclipped (summed) gradient.
+    /// - Throws: `CoreError` when `params`, `grads`, `adding` (if not empty) and the optimiser's
+    ///   moments do not all have the same length, or `lr` is not a finite number ≥ 0.
     @discardableResult
-    mutating func step(params: inout [Float], grads: inout [Float], lr: Double, adding extra: [Float] = []) -> Double {
+    mutating func step(params: inout [Float], grads: inout [Float], lr: Double, adding extra: [Float] = []) throws -> Double {
         let n = params.count
-        precondition(grads.count == n && m.count == n, "internal: AdamW layout mismatch")
-        precondition(extra.isEmpty || extra.count == n, "internal: AdamW second gradient layout mismatch")
+        guard grads.count == n, m.count == n, v.count == n else {
+            throw CoreError("AdamW: \(n) parameters, \(grads.count) gradients and \(m.count) moments; all must agree")
+        }
+        guard extra.isEmpty || extra.count == n else {
+            throw CoreError("AdamW: the second gradient buffer has \(extra.count) entries for \(n) parameters")
+        }
+        guard lr.isFinite, lr >= 0 else { throw CoreError("AdamW: the learning rate must be a finite number ≥ 0, not \(lr)") }
         if n == 0 { return 0 }
         let segs = segments
         // ‖g‖² per segment (Double over blocks of 1024, 8 Float lanes within a block), summed in

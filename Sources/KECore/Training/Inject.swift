@@ -192,7 +192,7 @@ public func inject(_ facts: FactSet, into model: Model, options: InjectOptions,
                                      progress: progress)
     let note = "inject \(facts.count) facts from \(facts.source) (\(options.steps) steps, lr \(options.lr)"
         + (options.replay.map { ", replay \($0.source)" } ?? "") + ")"
-    let injected = model.with(params: net.params, addingIntervention: note,
+    let injected = try model.with(params: net.params, addingIntervention: note,
                               step: .some(model.step.map { $0 + options.steps }))
     let retention = retentionRatio(f.retainBefore, f.retainAfter)
     return InjectReport(

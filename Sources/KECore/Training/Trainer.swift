@@ -219,7 +219,7 @@ struct TrainerState {
         guard loss.isFinite else {
             throw CoreError("step \(number): the loss became \(loss.isNaN ? "NaN" : "infinite"); try a lower learning rate")
         }
-        let norm = optimizer.step(params: &self.net.params.data, grads: &g, lr: lr,
+        let norm = try optimizer.step(params: &self.net.params.data, grads: &g, lr: lr,
                                   adding: usedSpare ? spareGrads : [])
         guard norm.isFinite else {
             throw CoreError("step \(number): the gradient became \(norm.isNaN ? "NaN" : "infinite"); try a lower learning rate")
@@ -258,7 +258,7 @@ public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, p
                                                      source: corpus.source, options: options, progress: progress)
     let o = options
     let note = "train \(o.steps) steps on \(corpus.source) (batch \(o.batch)×\(o.seq), lr \(o.lr), \(scheduleName(o.schedule)))"
-    let trained = model.with(params: net.params, addingIntervention: note, step: .some(model.step.map { $0 + o.steps }))
+    let trained = try model.with(params: net.params, addingIntervention: note, step: .some(model.step.map { $0 + o.steps }))
     return TrainResult(model: trained, losses: losses, learningRates: lrs, gradNorms: norms)
 }
 

@@ -26,7 +26,7 @@ extension Command {
             let dir = try inv.string("\"DIR\"")
             let bf16 = inv.flag("bf16")
             if let tiny = try BuiltinNames.load(dir, inv) {
-                if bf16, case .model(let m) = tiny { return .model(m.keepingBF16()) }
+                if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
                 return tiny
             }
             return .model(try Model.load(directory: dir, keepBF16: bf16))
