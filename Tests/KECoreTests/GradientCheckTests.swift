@@ -21,6 +21,7 @@ final class GradientCheckTests: XCTestCase {
         let net = testNetwork(arch)
         let batch = PackedBatch(documents: randomDocs(lengths, vocab: net.config.vocabSize, seed: 7))
         let (l0, g) = try gradients(net, batch)
+        // Same float32 forward (fixed-order products), loss summed in Double in both paths.
         XCTAssertEqual(l0, try loss(net, batch), accuracy: 1e-9, "loss with and without gradients", file: file, line: line)
         var rng = TestRNG(42)
         var worst = 0.0

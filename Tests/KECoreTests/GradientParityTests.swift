@@ -104,6 +104,7 @@ final class GradientParityTests: XCTestCase {
                 XCTAssertEqual(r["n_input"]?.intValue, tok[i].targetStart)
                 let lp = try XCTUnwrap(r["mean_logprob"]?.doubleValue), acc = try XCTUnwrap(r["accuracy"]?.doubleValue)
                 XCTAssertEqual(scores[i].logprob, lp, accuracy: 1e-4, "\(name) probe \(i) logprob")
+                // Both sides are hits / n for the same small n: equal up to the last ulp.
                 XCTAssertEqual(scores[i].accuracy, acc, accuracy: 1e-9, "\(name) probe \(i) accuracy")
                 let s = sums[mine[i].kind] ?? (0, 0, 0)
                 sums[mine[i].kind] = (s.lp + lp, s.acc + acc, s.n + 1)

@@ -65,6 +65,7 @@ final class InspectCoefficientsTests: XCTestCase {
             for (row, layer) in zip(prof, s.layers) {
                 XCTAssertEqual(row.count, 8)
                 XCTAssertEqual(row, row.sorted(by: >))
+                // Two Double sums of the same ≤ 256 means in different groupings: ~1e-14 relative.
                 XCTAssertEqual(row.reduce(0, +) / 8, layer.mean.reduce(0, +) / F, accuracy: 1e-9)
             }
         }

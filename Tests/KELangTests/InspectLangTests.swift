@@ -99,6 +99,7 @@ final class InspectLangTests: XCTestCase {
         XCTAssertEqual(matrix.count, 2)
         let row = matrix.first?.arrayValue?.compactMap(\.doubleValue) ?? []
         XCTAssertEqual(row.count, 64)
+        // 64 Doubles printed to JSON (shortest round trip) and summed: a few ulps of 1.
         XCTAssertEqual(row.reduce(0, +) / 64, 1, accuracy: 1e-9)
         XCTAssertEqual(out[3]["labels"], .array([.string("L0"), .string("L1")]))
         XCTAssertEqual(out[4]["matrix"], .array([.array([.int(1), .int(2)]), .array([.int(3), .int(4)])]))

@@ -31,6 +31,7 @@ final class TrainingLangTests: XCTestCase {
         XCTAssertTrue(p["composition"]?.isNull ?? false)
         XCTAssertEqual(p["memorization"]?["logprob"]?.doubleValue ?? 0, mean("mem", "mean_logprob"), accuracy: 1e-4)
         XCTAssertEqual(p["generalization"]?["logprob"]?.doubleValue ?? 0, mean("gen", "mean_logprob"), accuracy: 1e-4)
+        // Accuracies are ratios of small integers averaged in Double: equal to a few ulps.
         XCTAssertEqual(p["memorization"]?["accuracy"]?.doubleValue ?? -1, mean("mem", "accuracy"), accuracy: 1e-9)
     }
 
