@@ -127,6 +127,8 @@ extension Command {
             let model = try inv.model("into")
             let f = try inv.facts("FACTS")
             var o = InjectOptions()
+            // Rows are cropped to 128 tokens, or to the model's context when it is shorter.
+            o.seq = Swift.min(o.seq, model.config.maxPositions)
             o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
             o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
             if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
