@@ -76,8 +76,12 @@ public var blasCoreName: String {
     return String(cString: p)
 }
 
-/// Measured FLOP/s of a square `size`³ sgemm (best of a few runs after a warm-up).
-public func measureSgemmRate(size n: Int, repeats: Int = 5) -> Double {
+/// Measured FLOP/s of a square `size`³ product with `kernel` (best of a few runs after a
+/// warm-up), using every thread.
+public func measureSgemmRate(size n: Int, repeats: Int = 5, kernel: MatrixProductKernel = matrixProductKernel) -> Double {
+    let saved = matrixProductKernel
+    matrixProductKernel = kernel
+    defer { matrixProductKernel = saved }
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     var best = Double.infinity

@@ -16,8 +16,9 @@ import Dispatch
 // into row blocks, or a weight matrix into column tiles, gives the same bits), nor on the CPU.
 // SIMD8 lanes are independent elements, and `addingProduct` is an IEEE fused multiply-add on
 // every machine (one vfmadd instruction with AVX2+FMA, `fmaf` without). Blocking follows
-// Goto & van de Geijn (2008): B is packed in KC × NR panels, A in MR × KC panels, and the
-// register tile of MR × NR accumulators is stored to C between k-blocks, which rounds nothing.
+// Goto & van de Geijn (2008): B is packed in KC × NR panels, A in MR × KC panels (or read in
+// place for a narrow C), and the register tile of MR × NR accumulators is stored to C between k-blocks,
+// which rounds nothing.
 
 /// Rows of C in one register tile.
 let gemmMR = 6
@@ -82,7 +83,9 @@ func fixedOrderGEMM(
 
 // MARK: Blocking and packing
 
-/// One worker's share: C[rows, cols], the Goto loop nest jc → pc → ic → jr → ir.
+/// One worker's share: C[rows, cols], the Goto loop nest jc → pc → ic → jr → ir. A is packed
+/// per block, or read in place (its rows, or columns when transposed, are the register tile's
+/// broadcast streams) when C is narrow.
 private func gemmBlock(
     transA: Bool, transB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -92,8 +95,14 @@ private func gemmBlock(
     let mcMax = min(gemmMC, roundUp(rows.count, gemmMR))
     let kcMax = min(gemmKC, k)
     let packedB = UnsafeMutablePointer<Float>.allocate(capacity: kcMax * ncMax)
-    let packedA = UnsafeMutablePointer<Float>.allocate(capacity: kcMax * mcMax)
-    defer { packedB.deallocate(); packedA.deallocate() }
+    // Packing A costs one pass over its block and pays off when the block is reused across
+    // several column panels (its rows are then contiguous, with no cache-set conflicts between
+    // rows a power of two apart); α ≠ 1 is applied while packing.
+    let packsA = alpha != 1 || cols.count > 4 * gemmNR
+    let packedA: UnsafeMutablePointer<Float>? = packsA ? .allocate(capacity: kcMax * mcMax) : nil
+    defer { packedB.deallocate(); packedA?.deallocate() }
+    // Element (i, kk) of A's block is at base + i·rowStride + kk·kStride.
+    let rowStride = transA ? 1 : lda, kStride = transA ? lda : 1
     var jc = cols.lowerBound
     while jc < cols.upperBound {
         let nc = min(gemmNC, cols.upperBound - jc)
@@ -105,14 +114,18 @@ private func gemmBlock(
             var ic = rows.lowerBound
             while ic < rows.upperBound {
                 let mc = min(gemmMC, rows.upperBound - ic)
-                packA(transA: transA, a: a, lda: lda, i0: ic, mc: mc, k0: pc, kc: kc, alpha: alpha, into: packedA)
+                if let packedA {
+                    packA(transA: transA, a: a, lda: lda, i0: ic, mc: mc, k0: pc, kc: kc, alpha: alpha, into: packedA)
+                }
                 var jr = 0
                 while jr < nc {
                     let nr = min(gemmNR, nc - jr)
                     var ir = 0
                     while ir < mc {
                         let mr = min(gemmMR, mc - ir)
-                        microTile(kc: kc, a: packedA + ir * kc, b: packedB + jr * kc,
+                        let panel = packedA.map { APanel(base: UnsafePointer($0) + ir * kc, rowStride: 1, kStride: gemmMR, rows: mr) }
+                            ?? APanel(base: a + (ic + ir) * rowStride + pc * kStride, rowStride: rowStride, kStride: kStride, rows: mr)
+                        microTile(kc: kc, a: panel, b: packedB + jr * kc,
                                   c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, rows: mr, cols: nr,
                                   accumulate: accumulate)
                         ir += gemmMR
@@ -125,6 +138,16 @@ private func gemmBlock(
         }
         jc += gemmNC
     }
+}
+
+/// Up to MR rows of A over one k-block: element (r, kk) at base + r·rowStride + kk·kStride.
+struct APanel {
+    let base: UnsafePointer<Float>
+    let rowStride: Int, kStride: Int
+    /// Valid rows (≤ MR); the register tile's other rows repeat the last one and are discarded.
+    let rows: Int
+
+    @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> { base + min(r, rows - 1) * rowStride }
 }
 
 @inline(__always)
@@ -143,8 +166,12 @@ private func packB(
         if !transB {
             for kk in 0..<kc {
                 let src = b + (k0 + kk) * ldb + j0 + p, out = panel + kk * gemmNR
-                out.update(from: src, count: w)
-                if w < gemmNR { (out + w).update(repeating: 0, count: gemmNR - w) }
+                if w == gemmNR {
+                    UnsafeMutableRawPointer(out).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                } else {
+                    for jj in 0..<w { out[jj] = src[jj] }
+                    for jj in w..<gemmNR { out[jj] = 0 }
+                }
             }
         } else {
             if w < gemmNR { panel.update(repeating: 0, count: kc * gemmNR) }
@@ -170,12 +197,13 @@ private func packA(
         let panel = dst + p * kc
         if h < gemmMR { panel.update(repeating: 0, count: kc * gemmMR) }
         if !transA {
-            for ii in 0..<h {
-                let src = a + (i0 + p + ii) * lda + k0
+            let src = a + (i0 + p) * lda + k0
+            for kk in 0..<kc {
+                let out = panel + kk * gemmMR
                 if alpha == 1 {
-                    for kk in 0..<kc { panel[kk * gemmMR + ii] = src[kk] }
+                    for ii in 0..<h { out[ii] = src[ii * lda + kk] }
                 } else {
-                    for kk in 0..<kc { panel[kk * gemmMR + ii] = alpha * src[kk] }
+                    for ii in 0..<h { out[ii] = alpha * src[ii * lda + kk] }
                 }
             }
         } else {
@@ -194,11 +222,11 @@ private func packA(
 
 // MARK: Register tile
 
-/// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel over kc, through a full MR × NR register tile.
+/// C[0..<rows, 0..<cols] (+)= A · Bpanel over kc, through a full MR × NR register tile.
 /// Edge tiles go through a local buffer so no element outside C is read or written.
 @inline(__always)
 private func microTile(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: APanel, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool
 ) {
     if rows == gemmMR && cols == gemmNR {
@@ -207,19 +235,20 @@ private func microTile(
     }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmMR * gemmNR) { tile in
         guard let t = tile.baseAddress else { return }
-        t.update(repeating: 0, count: gemmMR * gemmNR)
+        for i in 0..<(gemmMR * gemmNR) { t[i] = 0 }
         if accumulate {
-            for i in 0..<rows { (t + i * gemmNR).update(from: c + i * ldc, count: cols) }
+            for i in 0..<rows { for j in 0..<cols { t[i * gemmNR + j] = c[i * ldc + j] } }
         }
         microKernel(kc: kc, a: a, b: b, c: t, ldc: gemmNR, accumulate: accumulate)
-        for i in 0..<rows { (c + i * ldc).update(from: t + i * gemmNR, count: cols) }
+        for i in 0..<rows { for j in 0..<cols { c[i * ldc + j] = t[i * gemmNR + j] } }
     }
 }
 
 /// The 6 × 16 register tile: 12 SIMD8 accumulators, one fused multiply-add chain per element.
-@inline(__always)
+/// Never inlined: compiled on its own, the accumulators stay in registers.
+@inline(never)
 private func microKernel(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: APanel, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
 ) {
     typealias V = SIMD8<Float>
@@ -239,22 +268,26 @@ private func microKernel(
         c40 = load(c + 4 * ldc); c41 = load(c + 4 * ldc + 8)
         c50 = load(c + 5 * ldc); c51 = load(c + 5 * ldc + 8)
     }
-    var ap = a, bp = b
+    let a0 = a.row(0), a1 = a.row(1), a2 = a.row(2), a3 = a.row(3), a4 = a.row(4), a5 = a.row(5)
+    let ks = a.kStride
+    var o = 0, bp = b
     for _ in 0..<kc {
         let b0 = load(bp), b1 = load(bp + 8)
-        var x = V(repeating: ap[0])
+        var x = V(repeating: a0[o])
         c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
-        x = V(repeating: ap[1])
+        x = V(repeating: a1[o])
         c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
-        x = V(repeating: ap[2])
+        x = V(repeating: a2[o])
         c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
-        x = V(repeating: ap[3])
+        x = V(repeating: a3[o])
         c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
-        x = V(repeating: ap[4])
+        x = V(repeating: a4[o])
         c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
-        x = V(repeating: ap[5])
+        x = V(repeating: a5[o])
         c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
-        ap += gemmMR; bp += gemmNR
+        // Wrapping adds: o < kc·ks and bp stays inside the packed panel, so neither can
+        // overflow, and an overflow check in this loop costs the accumulators their registers.
+        o &+= ks; bp += gemmNR
     }
     store(c00, c); store(c01, c + 8)
     store(c10, c + ldc); store(c11, c + ldc + 8)
