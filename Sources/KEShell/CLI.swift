@@ -64,7 +64,8 @@ enum CLI {
           --tolerance X   relative tolerance of --check (default 1e-3; absolute 1e-6)
           --help          show this help
           --version       show the version
-          --doctor        show the BLAS kernel, threads and measured sgemm speed
+          --doctor        show the CPU, which matrix-product kernel is in use (and whether
+                          results are reproducible), and both kernels' measured speed
 
         In a script, `help` lists every command and `help NAME` explains one.
         """
@@ -310,16 +311,45 @@ enum CLI {
 // MARK: --doctor
 
 extension CLI {
-    /// The BLAS set-up and this machine's measured sgemm rate (the ceiling of every pass).
+    /// The CPU's vector extensions, which kernel computes matrix products and whether results
+    /// are on the reproducible path, and the measured speed of both kernels on this machine.
     static func doctorReport() -> String {
         let coreType = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } ?? "unset"
+        let flags = BLASSetup.cpuFlags()
+        let vector = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16"].filter(flags.contains)
+        let inUse = matrixProductKernel
         var lines = [version]
-        lines.append("OpenBLAS kernel   \(blasCoreName)  (OPENBLAS_CORETYPE=\(coreType))")
-        lines.append("OpenBLAS threads  \(blasThreads)")
+        lines.append("CPU               \(cpuModelName() ?? "unknown")")
+        lines.append("vector extensions \(vector.isEmpty ? "none found" : vector.joined(separator: " "))")
+        switch inUse {
+        case .fixedOrder:
+            lines.append("matrix products   fixed-order (ke's kernel): reproducible, the same bits on every x86-64 CPU and thread count")
+            if !(flags.contains("avx2") && flags.contains("fma")) {
+                lines.append("                  (no AVX2+FMA here: same bits, but each fused multiply-add is a library call, slowly)")
+            }
+        case .openBLAS:
+            lines.append("matrix products   OpenBLAS (KE_GEMM=openblas): NOT reproducible; results change with the CPU, the kernel and the thread count")
+        }
+        lines.append("OpenBLAS kernel   \(blasCoreName)  (OPENBLAS_CORETYPE=\(coreType))\(inUse == .openBLAS ? "" : ", used only with KE_GEMM=openblas")")
+        lines.append("threads           \(blasThreads)")
+        let other: MatrixProductKernel = inUse == .fixedOrder ? .openBLAS : .fixedOrder
+        var ratio = 0.0
         for n in [512, 1024, 2048] {
-            let rate = measureSgemmRate(size: n)
-            lines.append(String(format: "sgemm %4d³       %.1f GFLOP/s", n, rate / 1e9))
+            let a = measureSgemmRate(size: n, kernel: inUse), b = measureSgemmRate(size: n, kernel: other)
+            ratio = b / a
+            lines.append(String(format: "sgemm %4d³       %.1f GFLOP/s %@  (%@ %.1f)", n, a / 1e9, inUse.rawValue, other.rawValue, b / 1e9))
+        }
+        if inUse == .fixedOrder && ratio > 1.1 {
+            lines.append(String(format: "advice            OpenBLAS is %.0f%% faster here on large products; KE_GEMM=openblas trades reproducibility for that speed", (ratio - 1) * 100))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The first `model name` of /proc/cpuinfo.
+    static func cpuModelName() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return nil }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
 }
