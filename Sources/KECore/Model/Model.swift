@@ -36,27 +36,35 @@ public final class Model: @unchecked Sendable {
     public let interventions: [String]
     /// Where it was loaded from, if anywhere.
     public let source: String?
+    /// The directory it was loaded from and its end-of-sequence ids (nil for models not loaded
+    /// from a directory). `save` copies that directory's non-weight files.
+    public let directoryInfo: ModelDirectoryInfo?
 
     public convenience init(
         config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
-        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
+        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        directoryInfo: ModelDirectoryInfo? = nil
     ) {
         self.init(config: config, stored: params, compact: nil, tokenizer: tokenizer, step: step,
-                  coefficientScale: coefficientScale, interventions: interventions, source: source)
+                  coefficientScale: coefficientScale, interventions: interventions, source: source,
+                  directoryInfo: directoryInfo)
     }
 
     /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
     public convenience init(
         config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
-        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
+        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        directoryInfo: ModelDirectoryInfo? = nil
     ) {
         self.init(config: config, stored: nil, compact: compact, tokenizer: tokenizer, step: step,
-                  coefficientScale: coefficientScale, interventions: interventions, source: source)
+                  coefficientScale: coefficientScale, interventions: interventions, source: source,
+                  directoryInfo: directoryInfo)
     }
 
     private init(
         config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
-        step: Int?, coefficientScale: [[Float]?]?, interventions: [String], source: String?
+        step: Int?, coefficientScale: [[Float]?]?, interventions: [String], source: String?,
+        directoryInfo: ModelDirectoryInfo?
     ) {
         self.config = config
         self.stored = stored
@@ -66,6 +74,7 @@ public final class Model: @unchecked Sendable {
         self.coefficientScale = coefficientScale ?? Array(repeating: nil, count: config.numLayers)
         self.interventions = interventions
         self.source = source
+        self.directoryInfo = directoryInfo
     }
 
     /// The f32 parameters if they exist already (always, unless the model is kept as bf16 and
@@ -88,14 +97,15 @@ public final class Model: @unchecked Sendable {
             config: config, stored: keepBF16 ? nil : params ?? self.params, compact: keepBF16 ? compact : nil,
             tokenizer: tokenizer, step: step ?? self.step,
             coefficientScale: coefficientScale ?? self.coefficientScale,
-            interventions: note.map { interventions + [$0] } ?? interventions, source: source)
+            interventions: note.map { interventions + [$0] } ?? interventions, source: source,
+            directoryInfo: directoryInfo)
     }
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
         Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
               tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
-              interventions: interventions, source: source)
+              interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).

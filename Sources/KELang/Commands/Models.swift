@@ -138,7 +138,13 @@ extension Command {
         brief: "Write a model as a Hugging Face directory.",
         summary: """
             Writes the model as a Hugging Face directory that transformers loads unchanged \
-            (pending GELU coefficient multipliers are folded into the value vectors). Refuses a \
+            (pending GELU coefficient multipliers are folded into the value vectors): \
+            config.json (the source's, with every key kept and the dtype set to float32), \
+            model.safetensors (float32), and every other top-level file of the directory the \
+            model was loaded from copied unchanged (tokenizer.json, tokenizer_config.json, \
+            special_tokens_map.json, generation_config.json, chat templates, README, licence); \
+            weight files (.safetensors, .bin, .pt, .gguf, index files) and sub-directories are \
+            not copied. Written to a temporary directory and renamed into place. Refuses a \
             non-empty existing directory unless `force` is given. Returns the path.
             """,
         example: "save r to \"out/rescaled\" force",
