@@ -7,7 +7,7 @@ import XCTest
 ///   KE_BENCH_GENERATE=1 swift test -c release --skip-build --filter GenerationBenchmarkTests
 /// The model is a Pythia-70m-shaped GPT-NeoX (hidden 512, 6 layers, 8 heads, d_ff 2048,
 /// vocabulary 50,304, 2,048 positions) with random weights; the prompt is the fixture tokenizer's
-/// encoding of a sentence (10 tokens), and 200 tokens are generated (no early stop).
+/// encoding of a sentence (16 tokens), and 200 tokens are generated (no early stop).
 final class GenerationBenchmarkTests: XCTestCase {
     func testTokensPerSecond() throws {
         guard ProcessInfo.processInfo.environment["KE_BENCH_GENERATE"] != nil else {
