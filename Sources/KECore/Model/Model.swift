@@ -39,6 +39,9 @@ public final class Model: @unchecked Sendable {
     /// The directory it was loaded from and its end-of-sequence ids (nil for models not loaded
     /// from a directory). `save` copies that directory's non-weight files.
     public let directoryInfo: ModelDirectoryInfo?
+    /// Numbers measured when this model was made (e.g. `perplexity_before`/`perplexity_after`
+    /// of a rescale), in order; shown with the model. Models derived from it start without.
+    public let measurements: [(name: String, value: Double)]
 
     public convenience init(
         config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
@@ -64,7 +67,7 @@ public final class Model: @unchecked Sendable {
     private init(
         config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
         step: Int?, coefficientScale: [[Float]?]?, interventions: [String], source: String?,
-        directoryInfo: ModelDirectoryInfo?
+        directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = []
     ) {
         self.config = config
         self.stored = stored
@@ -75,6 +78,7 @@ public final class Model: @unchecked Sendable {
         self.interventions = interventions
         self.source = source
         self.directoryInfo = directoryInfo
+        self.measurements = measurements
     }
 
     /// The f32 parameters if they exist already (always, unless the model is kept as bf16 and
@@ -105,7 +109,16 @@ public final class Model: @unchecked Sendable {
     public func named(_ source: String) -> Model {
         Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
               tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
-              interventions: interventions, source: source, directoryInfo: directoryInfo)
+              interventions: interventions, source: source, directoryInfo: directoryInfo,
+              measurements: measurements)
+    }
+
+    /// The same model (same storage) carrying `measurements` (replacing any it had).
+    public func measured(_ measurements: [(name: String, value: Double)]) -> Model {
+        Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
+              tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
+              interventions: interventions, source: source, directoryInfo: directoryInfo,
+              measurements: measurements)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
