@@ -10,7 +10,7 @@ Usage::
 
 ``DIR`` is loaded with ``AutoModelForCausalLM.from_pretrained(DIR, dtype=float32,
 attn_implementation="eager")`` and run on every corpus document, each alone. The documents are
-``REF_DIR/expected.json``'s ``docs`` when that file exists, otherwise ``Tests/Fixtures/corpus.txt``
+``REF_DIR/expected.json``'s ``docs`` when that file has them, otherwise ``Tests/Fixtures/corpus.txt``
 encoded (no special tokens) with ``DIR/tokenizer.json`` (or ``REF_DIR/tokenizer.json``).
 
 Reference logits: ``logits.<d>`` from ``REF_DIR/expected.safetensors`` when it exists, otherwise
@@ -18,8 +18,14 @@ Reference logits: ``logits.<d>`` from ``REF_DIR/expected.safetensors`` when it e
 document 0 is compared, against tensor ``KEY`` of ``expected.safetensors`` (for example
 ``--expect rescale.logits.0`` to check a saved rescaled model, ``ablate.logits.0`` for an ablation).
 
+When ``REF_DIR`` has a ``tokenizer_config.json``, ``generation_config.json`` or a chat template,
+the directories' metadata is compared too, as transformers loads it: the tokenizer's special
+tokens (``AutoTokenizer.special_tokens_map`` and ``all_special_ids``), the chat template and the
+rendering of a short conversation with it, and ``GenerationConfig.from_pretrained(...).to_dict()``
+(without ``transformers_version``); every difference is a mismatch.
+
 Prints the max absolute difference per document and overall; exit status 0 when it is at most
-``--tol``, 1 on a mismatch, 2 when something cannot be loaded.
+``--tol`` (and the metadata agrees), 1 on a mismatch, 2 when something cannot be loaded.
 """
 
 import argparse
@@ -51,7 +57,7 @@ def logits(model, ids):
 
 def documents(dir_: pathlib.Path, ref: pathlib.Path) -> list:
     exp = ref / "expected.json"
-    if exp.exists():
+    if exp.exists() and "docs" in json.loads(exp.read_text()):
         return json.loads(exp.read_text())["docs"]
     from tokenizers import Tokenizer
 
@@ -61,6 +67,49 @@ def documents(dir_: pathlib.Path, ref: pathlib.Path) -> list:
     tok = Tokenizer.from_file(str(tok_path))
     lines = (ROOT / "Tests" / "Fixtures" / "corpus.txt").read_text(encoding="utf-8").splitlines()
     return [tok.encode(l, add_special_tokens=False).ids for l in lines if l.strip()]
+
+
+def has_metadata(ref: pathlib.Path) -> bool:
+    names = ["tokenizer_config.json", "generation_config.json", "chat_template.jinja", "chat_template.json"]
+    return any((ref / n).exists() for n in names)
+
+
+def metadata(path: pathlib.Path) -> dict:
+    """What transformers makes of a directory's tokenizer and generation settings."""
+    import transformers
+
+    out = {}
+    tok = transformers.AutoTokenizer.from_pretrained(str(path))
+    out["special_tokens_map"] = {k: (sorted(map(str, v)) if isinstance(v, list) else str(v))
+                                 for k, v in tok.special_tokens_map.items()}
+    out["all_special_ids"] = sorted(tok.all_special_ids)
+    out["eos_token"] = (tok.eos_token, tok.eos_token_id)
+    out["chat_template"] = tok.chat_template
+    if tok.chat_template:
+        out["chat_rendered"] = tok.apply_chat_template(
+            [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello!"}],
+            tokenize=False, add_generation_prompt=True)
+    try:
+        gen = transformers.GenerationConfig.from_pretrained(str(path)).to_dict()
+        gen.pop("transformers_version", None)
+        gen = {k: v for k, v in gen.items() if v is not None}
+    except OSError:
+        gen = None
+    out["generation_config"] = gen
+    return out
+
+
+def check_metadata(dir_: pathlib.Path, ref: pathlib.Path) -> bool:
+    got, want = metadata(dir_), metadata(ref)
+    ok = True
+    for key in want:
+        same = got.get(key) == want[key]
+        ok = ok and same
+        shown = want[key] if key != "chat_template" else (f"{len(want[key] or '')} characters" if want[key] else None)
+        print(f"{key}: {'same' if same else 'DIFFERENT'} ({shown!r})" if same
+              else f"{key}: DIFFERENT: saved {got.get(key)!r}, source {want[key]!r}")
+    print(f"metadata -> {'OK' if ok else 'MISMATCH'}")
+    return ok
 
 
 def main() -> int:
@@ -97,6 +146,14 @@ def main() -> int:
         print(f"load failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
 
+    meta_ok = True
+    if has_metadata(args.ref):
+        try:
+            meta_ok = check_metadata(args.dir, args.ref)
+        except Exception as e:  # noqa: BLE001 - report any load failure as exit 2
+            print(f"metadata load failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return 2
+
     worst = 0.0
     for i, (d, r) in enumerate(zip(docs, refs)):
         got = logits(model, d)
@@ -108,7 +165,7 @@ def main() -> int:
         print(f"doc {i}: {len(d):3d} tokens  max |Δlogit| = {diff:.3e}")
     ok = worst <= args.tol
     print(f"overall max |Δlogit| = {worst:.3e} (tol {args.tol:g}) -> {'OK' if ok else 'MISMATCH'}")
-    return 0 if ok else 1
+    return 0 if ok and meta_ok else 1
 
 
 if __name__ == "__main__":

@@ -317,6 +317,6 @@ final class Interpreter {
             ("parameters", .number(Double(m.parameterCount))),
             ("step", m.step.map { .number(Double($0)) }),
             ("interventions", .list(m.interventions.map { .string($0) })),
-        ]
+        ] + m.measurements.map { ($0.name, .number($0.value)) }
     }
 }

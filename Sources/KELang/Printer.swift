@@ -128,6 +128,14 @@ public enum Printer {
                 lines.append((i == 0 ? "  interventions  " : "                 ") + note)
             }
         }
+        let measured = Dictionary(m.measurements.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+        if let before = measured["perplexity_before"], let after = measured["perplexity_after"] {
+            lines.append("  perplexity     \(number(before)) before, \(number(after)) after, on the rescale's corpus")
+            if after > 2 * before {
+                lines.append("  warning: the rescale raised the perplexity on its own corpus "
+                             + "\(number(after / before))-fold (more than 2×)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -329,7 +337,7 @@ public enum Printer {
                 ("memories", .int(m.config.intermediateSize)),
                 ("parameters", .int(m.parameterCount)),
                 ("step", m.step.map { .int($0) } ?? .null),
-            ])
+            ] + m.measurements.map { ($0.name, jsonNumber($0.value)) })
         case .corpus(let c):
             return .object([
                 ("kind", .string("corpus")),

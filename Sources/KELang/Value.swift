@@ -41,7 +41,8 @@ extension Value {
     public var fieldNames: [String] {
         switch self {
         case .record(let r): return r.fields.map(\.0)
-        case .model: return ["architecture", "layers", "memories", "parameters", "step", "interventions"]
+        case .model(let m):
+            return ["architecture", "layers", "memories", "parameters", "step", "interventions"] + m.measurements.map(\.name)
         case .corpus: return ["source", "documents", "tokens"]
         case .chart: return ["type", "text"]
         default: return []

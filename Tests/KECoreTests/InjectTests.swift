@@ -68,4 +68,33 @@ final class InjectTests: XCTestCase {
         XCTAssertThrowsError(try injectNetwork(facts, into: toyNetwork(), encode: charEncode,
                                                options: InjectOptions(steps: 1, evalEvery: -1), progress: nil))
     }
+
+    func testReplayPerplexityIsMeasuredOnHeldOutDocumentsOnly() throws {
+        let docs = randomDocs([12, 20, 7, 30, 9, 14, 1, 25, 18, 11, 16, 22], vocab: 64, seed: 9)
+        let split = try replaySplit(docs, fraction: 0.1)
+        XCTAssertEqual(split, try replaySplit(docs, fraction: 0.1), "the split is fixed")
+        XCTAssertEqual(split.heldout.count, 1)  // round(11 · 0.1)
+        XCTAssertEqual(split.train.count, 10)
+        XCTAssertTrue(Set(split.train).isDisjoint(with: split.heldout))
+        XCTAssertFalse((split.train + split.heldout).contains(6), "the 1-token document is unusable")
+        XCTAssertEqual(try replaySplit(docs, fraction: 0.3).heldout.count, 3)
+        XCTAssertThrowsError(try replaySplit([[1, 2], [3]], fraction: 0.1, source: "r.txt")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("r.txt: the replay corpus needs at least 2 documents"), "\(e)")
+        }
+
+        let facts = toyFacts([("Ilsby", "Werp")], source: "new")
+        let replay = Corpus(documents: docs, source: "replay")
+        var o = InjectOptions(steps: 4, lr: 3e-3, batch: 4, seq: 16, replay: replay, evalEvery: 2)
+        o.replayHeldoutFraction = 0.25
+        let net = toyNetwork()
+        let (trained, f) = try injectNetwork(facts, into: net, encode: charEncode, options: o, progress: nil)
+        let sp = try XCTUnwrap(f.replaySplit)
+        XCTAssertEqual(sp.heldout.count, 3)
+        let heldout = sp.heldout.map { Array(docs[$0].prefix(16)) }
+        XCTAssertEqual(f.replayBefore, exp(try evaluationLoss(net, documents: heldout).loss))
+        XCTAssertEqual(f.replayAfter, exp(try evaluationLoss(trained, documents: heldout).loss))
+        // The training loss is logged with the curve.
+        XCTAssertEqual(f.curve.steps, [0, 2, 4])
+        XCTAssertEqual(f.curve.loss, [nil, f.losses[1], f.losses[3]])
+    }
 }

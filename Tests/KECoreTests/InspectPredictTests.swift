@@ -68,3 +68,72 @@ final class InspectPredictTests: XCTestCase {
         XCTAssertThrowsError(try predictNext(model: model, text: "x", top: 0))
     }
 }
+
+/// Stopping at end-of-sequence as transformers does (Tests/Fixtures/chat), and the key/value
+/// cache against re-running the whole sequence.
+final class GenerationStopTests: XCTestCase {
+    func testStopsWhereTransformersStops() throws {
+        let dir = Fixtures.root + "/chat"
+        let exp = try JSONValue.parse(bytes: readFileBytes(dir + "/expected.json"))
+        let model = try Model.load(directory: dir)
+        let prompt = exp["prompt"]?.stringValue ?? ""
+        let want = (exp["generate"]?["ids"]?.arrayValue ?? []).compactMap(\.intValue)
+        let wantAll = (exp["generate_ignore_eos"]?["ids"]?.arrayValue ?? []).compactMap(\.intValue)
+        XCTAssertEqual(want.count, 6)
+        for cached in [true, false] {
+            let g = try generateGreedy(model: model, text: prompt, tokens: 16, useCache: cached)
+            XCTAssertEqual(g.input, (exp["prompt_ids"]?.arrayValue ?? []).compactMap(\.intValue))
+            XCTAssertEqual(g.generated, want, "cache \(cached)")
+            XCTAssertEqual(g.stop, "eos")
+            let all = try generateGreedy(model: model, text: prompt, tokens: 16, stopIDs: [], useCache: cached)
+            XCTAssertEqual(all.generated, wantAll, "cache \(cached)")
+            XCTAssertEqual(all.stop, "tokens")
+        }
+        // Fewer tokens than the EOS needs: stopped by the count.
+        let short = try generateGreedy(model: model, text: prompt, tokens: 3)
+        XCTAssertEqual(short.generated, Array(want.prefix(3)))
+        XCTAssertEqual(short.stop, "tokens")
+        // bf16 storage of the same model takes the same path.
+        XCTAssertEqual(try generateGreedy(model: model.keepingBF16(), text: prompt, tokens: 16).stop, "eos")
+    }
+
+    func testCacheGivesTheSameIdsOnEveryArchitecture() throws {
+        for name in Fixtures.modelNames {
+            let model = try Model.load(directory: Fixtures.modelDir(name))
+            for prompt in ["The brown fox", "Hi.", "She ordered a café au lait and"] {
+                let a = try generateGreedy(model: model, text: prompt, tokens: 40, stopIDs: [], useCache: true)
+                let b = try generateGreedy(model: model, text: prompt, tokens: 40, stopIDs: [], useCache: false)
+                XCTAssertEqual(a.generated, b.generated, "\(name) \(prompt)")
+                XCTAssertEqual(a.stop, b.stop, "\(name) \(prompt)")
+                XCTAssertEqual(a.generated.count, 40, "\(name) \(prompt)")
+            }
+            // Up to the maximum positions, also for a model with a coefficient intervention.
+            let scaled = try model.scaled(layer: 1, memories: [0, 3, 5], by: 3)
+            let a = try generateGreedy(model: scaled, text: "The brown fox", tokens: 500, stopIDs: [], useCache: true)
+            let b = try generateGreedy(model: scaled, text: "The brown fox", tokens: 500, stopIDs: [], useCache: false)
+            XCTAssertEqual(a.generated, b.generated, name)
+            XCTAssertEqual(a.stop, "positions", name)
+            XCTAssertEqual(a.input.count + a.generated.count, model.config.maxPositions, name)
+        }
+    }
+
+    func testCachedLogitsMatchTheFullPass() throws {
+        for name in Fixtures.modelNames {
+            let model = try Model.load(directory: Fixtures.modelDir(name))
+            let ids = Array(Fixtures.docs(try Fixtures.expected(name))[0].prefix(12))
+            let cache = KVCache(config: model.config, capacity: ids.count)
+            let rope = RopeTable(rotaryDim: model.config.rotaryDim, theta: model.config.ropeTheta, positions: ids.count)
+            let arena = Arena()
+            try withInferenceWeights(model) { w in
+                var t = 0
+                for chunk in [5, 1, 1, 3, 2] {
+                    let got = try runIncremental(config: model.config, weights: w, tokens: Array(ids[t..<(t + chunk)]),
+                                                 cache: cache, rope: rope, coefficientScale: model.coefficientScale, arena: arena)
+                    t += chunk
+                    let want = try lastLogits(model: model, tokens: Array(ids[0..<t]))
+                    XCTAssertLessThan(maxAbsDiff(got, want), 1e-4, "\(name) after \(t) tokens")
+                }
+            }
+        }
+    }
+}

@@ -301,7 +301,7 @@ final class InspectLangTests: XCTestCase {
         XCTAssertEqual(CommandRegistry.spec("top")?.synopsis, "top MODEL on CORPUS layer L [k K]")
         XCTAssertEqual(CommandRegistry.spec("trace")?.synopsis, "trace MODEL \"TEXT\" layer L [top K]")
         XCTAssertEqual(CommandRegistry.spec("predict")?.synopsis, "predict MODEL \"TEXT\" [top K]")
-        XCTAssertEqual(CommandRegistry.spec("generate")?.synopsis, "generate MODEL \"TEXT\" [tokens N]")
+        XCTAssertEqual(CommandRegistry.spec("generate")?.synopsis, "generate MODEL \"TEXT\" [tokens N] [ignore_eos]")
         XCTAssertEqual(CommandRegistry.spec("checkpoints")?.synopsis, "checkpoints \"DIR\"")
         XCTAssertEqual(CommandRegistry.spec("rank")?.synopsis, "rank C layer L")
         XCTAssertEqual(CommandRegistry.spec("compare")?.synopsis, "compare A B")

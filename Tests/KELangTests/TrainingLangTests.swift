@@ -70,7 +70,12 @@ final class TrainingLangTests: XCTestCase {
         XCTAssertEqual(rep.objectValue?.map(\.0), [
             "kind", "acquisition", "memorization", "generalization", "gain", "retention", "forgetting",
             "retain_before", "retain_after", "replay_perplexity_before", "replay_perplexity_after", "curve", "model",
+            "replay_heldout_fraction", "replay_heldout_documents", "replay_train_documents",
         ])
+        XCTAssertEqual(rep["curve"]?.objectValue?.map(\.0), ["step", "acquisition", "retention", "loss"])
+        XCTAssertTrue(rep["curve"]?["loss"]?.arrayValue?.first?.isNull ?? false, "no training loss at step 0")
+        XCTAssertEqual(rep["curve"]?["loss"]?.arrayValue?.dropFirst().allSatisfy { ($0.doubleValue ?? 0) > 0 }, true)
+        XCTAssertTrue(rep["replay_heldout_fraction"]?.isNull ?? false, "no replay: no split")
         XCTAssertEqual(rep["model"]?["kind"]?.stringValue, "model")
         XCTAssertTrue(rep["retention"]?.isNull ?? false, "no retain set: retention is null")
     }

@@ -73,11 +73,15 @@ extension Model {
             let config = try ModelConfig.load(path: directory + "/config.json")
             let source = try SafetensorsCheckpoint(directory: directory)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
-            return try Model(config: config, compact: compact, tokenizer: try tokenizer(),
-                         step: parseStep(fromName: directory), source: directory)
+            let tok = try tokenizer()
+            return try Model(config: config, compact: compact, tokenizer: tok,
+                         step: parseStep(fromName: directory), source: directory,
+                         directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
         }
         let (config, params, step) = try loadCheckpointWeights(directory: directory)
-        return try Model(config: config, params: params, tokenizer: try tokenizer(), step: step, source: directory)
+        let tok = try tokenizer()
+        return try Model(config: config, params: params, tokenizer: tok, step: step, source: directory,
+                     directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
     }
 
     // MARK: Saving
@@ -86,23 +90,45 @@ extension Model {
     /// existing directory unless `force` (and even then only one that holds a config.json, so
     /// a mistyped path cannot wipe an unrelated directory); writes to a temporary sibling and
     /// renames. Per-memory `coefficientScale` multipliers are folded into the weights first.
+    ///
+    /// When the model was loaded from a directory, every top-level file of that directory that
+    /// is not a weight file (`carriedOverFiles`) is copied unchanged: tokenizer.json,
+    /// tokenizer_config.json, special_tokens_map.json, generation_config.json, chat templates,
+    /// README and licence files. config.json is rewritten from the source's JSON object, keeping
+    /// every key except the dtype.
+    ///
+    /// - Throws: `CoreError` naming the file or directory when the target is refused, a source
+    ///   file cannot be read, or a file cannot be written.
     public func save(to directory: String, force: Bool = false) throws {
         let folded = try foldCoefficientScale(params, config: config, scale: coefficientScale)
+        var copies: [(name: String, path: String)] = []
+        if let dir = directoryInfo?.directory, directoryExists(dir) {
+            copies = try carriedOverFiles(of: dir).map { ($0, dir + "/" + $0) }
+        }
         try saveHuggingFaceDirectory(config: config, params: folded, tokenizerJSON: tokenizer.json,
-                                     to: directory, force: force)
+                                     copying: copies, to: directory, force: force)
     }
 }
 
-/// Writes config.json, model.safetensors (float32, HF names and layouts) and tokenizer.json
-/// into `directory` via a temporary sibling (the body of `Model.save`, without a `Model`).
+/// Writes config.json, model.safetensors (float32, HF names and layouts), the files `copying`
+/// (name in the new directory, source path; copied byte for byte) and, unless one of them is
+/// tokenizer.json, `tokenizerJSON` as tokenizer.json, into `directory` via a temporary sibling
+/// (the body of `Model.save`, without a `Model`).
 func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, tokenizerJSON: JSONValue,
+                              copying: [(name: String, path: String)] = [],
                               to directory: String, force: Bool) throws {
     let configJSON = try huggingFaceConfigJSON(for: config)
     let entries = try huggingFaceEntries(config: config, store: params)
+    // Read the copies before anything is written, so that saving over the source directory
+    // itself (with force) still copies the original files.
+    let copied = try copying.map { (name: $0.name, bytes: try readFileBytes($0.path)) }
     try writeModelDirectory(directory, force: force) { tmp in
         try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
         try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
-        try writeFileBytes(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
+        for file in copied { try writeFileBytes(file.bytes, to: tmp + "/" + file.name) }
+        if !copied.contains(where: { $0.name == "tokenizer.json" }) {
+            try writeFileBytes(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
+        }
     }
 }
 

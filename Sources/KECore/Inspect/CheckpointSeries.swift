@@ -75,8 +75,9 @@ public final class CheckpointSeries: @unchecked Sendable {
         }
         let cp = checkpoints[index]
         let (config, params, _) = try loadCheckpointWeights(directory: cp.path)
-        return try Model(config: config, params: params, tokenizer: try tokenizer(at: cp.path),
-                     step: cp.step, source: cp.path)
+        let tok = try tokenizer(at: cp.path)
+        return try Model(config: config, params: params, tokenizer: tok, step: cp.step, source: cp.path,
+                     directoryInfo: try ModelDirectoryInfo.read(directory: cp.path, config: config, tokenizer: tok))
     }
 
     /// The tokenizer of a checkpoint folder, shared with the previous one when identical.

@@ -28,7 +28,8 @@ public struct Generation: Sendable {
     public var generated: [Int]
     /// The generated text (decoding of `generated`).
     public var text: String
-    /// Why it stopped: "tokens" (N reached) or "positions" (the model's maximum length).
+    /// Why it stopped: "eos" (an end-of-sequence id was generated; it is the last of
+    /// `generated`), "tokens" (N reached) or "positions" (the model's maximum length).
     public var stop: String
 }
 
@@ -73,22 +74,61 @@ public func predictNext(model: Model, text: String, top k: Int = 10) throws -> P
     })
 }
 
-/// Greedy continuation of `text` by up to `tokens` tokens (argmax each step; the whole
-/// sequence is re-run each step), stopping early at the model's maximum positions.
-public func generateGreedy(model: Model, text: String, tokens n: Int = 20) throws -> Generation {
+/// Greedy continuation of `text` by up to `tokens` tokens (argmax each step).
+///
+/// Stops after generating an end-of-sequence id (`stopIDs`, by default the model directory's
+/// `eosTokenIDs`; the id is kept as the last generated token, as transformers does), after
+/// `tokens` tokens, or at the model's maximum positions, whichever comes first.
+///
+/// - Parameters:
+///   - tokens: the most tokens to generate (≥ 0).
+///   - stopIDs: end-of-sequence ids; nil = the model's (`directoryInfo.eosTokenIDs`), [] = never stop early.
+///   - useCache: run each new token against a key/value cache of the earlier positions (one
+///     row per layer); false re-runs the whole sequence every step (kept to check and measure
+///     the cache).
+/// - Throws: `CoreError` when the text has no tokens or more than the model's positions, the
+///   logits are not finite, or on cancel.
+public func generateGreedy(model: Model, text: String, tokens n: Int = 20, stopIDs: [Int]? = nil,
+                           useCache: Bool = true) throws -> Generation {
     guard n >= 0 else { throw CoreError("the number of tokens must not be negative") }
     let prompt = try promptTokens(model, text)
-    var seq = prompt
+    let eos = Set(stopIDs ?? model.directoryInfo?.eosTokenIDs ?? [])
+    let maxPositions = model.config.maxPositions
     var generated: [Int] = []
     var stop = "tokens"
-    while generated.count < n {
-        if seq.count >= model.config.maxPositions { stop = "positions"; break }
-        try Cancellation.shared.check()
-        let logits = try lastLogits(model: model, tokens: seq)
+    func pick(_ logits: [Float]) throws -> Int? {
         guard logits.allSatisfy(\.isFinite) else { throw CoreError("the logits are not finite (the model produces NaN or infinity)") }
-        guard let next = extremeIndices(logits, k: 1, largest: true).first else { break }
-        seq.append(next)
-        generated.append(next)
+        return extremeIndices(logits, k: 1, largest: true).first
+    }
+    if useCache {
+        let c = model.config
+        let capacity = min(prompt.count + n, maxPositions)
+        let cache = KVCache(config: c, capacity: capacity)
+        let rope = RopeTable(rotaryDim: c.rotaryDim, theta: c.ropeTheta, positions: max(1, capacity))
+        let arena = Arena()
+        try withInferenceWeights(model) { w in
+            var pending = prompt
+            while generated.count < n {
+                if cache.length + pending.count >= maxPositions { stop = "positions"; break }
+                try Cancellation.shared.check()
+                let logits = try runIncremental(config: c, weights: w, tokens: pending, cache: cache, rope: rope,
+                                                coefficientScale: model.coefficientScale, arena: arena)
+                guard let next = try pick(logits) else { break }
+                generated.append(next)
+                if eos.contains(next) { stop = "eos"; break }
+                pending = [next]
+            }
+        }
+    } else {
+        var seq = prompt
+        while generated.count < n {
+            if seq.count >= maxPositions { stop = "positions"; break }
+            try Cancellation.shared.check()
+            guard let next = try pick(try lastLogits(model: model, tokens: seq)) else { break }
+            seq.append(next)
+            generated.append(next)
+            if eos.contains(next) { stop = "eos"; break }
+        }
     }
     return Generation(prompt: text, input: prompt, generated: generated,
                       text: model.tokenizer.decode(generated), stop: stop)

@@ -93,7 +93,8 @@ extension Model {
     public func keepingBF16() throws -> Model {
         if compact != nil && paramsIfExpanded == nil { return self }
         return try Model(config: config, compact: CompactWeights(params), tokenizer: tokenizer, step: step,
-                     coefficientScale: coefficientScale, interventions: interventions, source: source)
+                     coefficientScale: coefficientScale, interventions: interventions, source: source,
+                     directoryInfo: directoryInfo)
     }
 
     /// True when the parameters are held as bf16 (not converted to f32).

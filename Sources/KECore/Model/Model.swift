@@ -36,32 +36,41 @@ public final class Model: @unchecked Sendable {
     public let interventions: [String]
     /// Where it was loaded from, if anywhere.
     public let source: String?
+    /// The directory it was loaded from and its end-of-sequence ids (nil for models not loaded
+    /// from a directory). `save` copies that directory's non-weight files.
+    public let directoryInfo: ModelDirectoryInfo?
+    /// Numbers measured when this model was made (e.g. `perplexity_before`/`perplexity_after`
+    /// of a rescale), in order; shown with the model. Models derived from it start without.
+    public let measurements: [(name: String, value: Double)]
 
     /// - Throws: `CoreError` when `coefficientScale` is not one entry per layer, or an entry is
     ///   not `intermediateSize` finite multipliers.
     public convenience init(
         config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
-        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
+        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
         self.init(config: config, stored: params, compact: nil, tokenizer: tokenizer, step: step,
                   coefficientScale: try validatedCoefficientScale(coefficientScale, config: config),
-                  interventions: interventions, source: source)
+                  interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
     /// - Throws: `CoreError` for a `coefficientScale` of the wrong shape, as the f32 initialiser.
     public convenience init(
         config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
-        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil
+        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
         self.init(config: config, stored: nil, compact: compact, tokenizer: tokenizer, step: step,
                   coefficientScale: try validatedCoefficientScale(coefficientScale, config: config),
-                  interventions: interventions, source: source)
+                  interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     private init(
         config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
-        step: Int?, coefficientScale: [[Float]?], interventions: [String], source: String?
+        step: Int?, coefficientScale: [[Float]?], interventions: [String], source: String?,
+        directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = []
     ) {
         self.config = config
         self.stored = stored
@@ -71,6 +80,8 @@ public final class Model: @unchecked Sendable {
         self.coefficientScale = coefficientScale
         self.interventions = interventions
         self.source = source
+        self.directoryInfo = directoryInfo
+        self.measurements = measurements
     }
 
     /// The f32 parameters if they exist already (always, unless the model is kept as bf16 and
@@ -94,14 +105,24 @@ public final class Model: @unchecked Sendable {
         return Model(
             config: config, stored: keepBF16 ? nil : params ?? self.params, compact: keepBF16 ? compact : nil,
             tokenizer: tokenizer, step: step ?? self.step, coefficientScale: scale,
-            interventions: note.map { interventions + [$0] } ?? interventions, source: source)
+            interventions: note.map { interventions + [$0] } ?? interventions, source: source,
+            directoryInfo: directoryInfo)
     }
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
         Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
               tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
-              interventions: interventions, source: source)
+              interventions: interventions, source: source, directoryInfo: directoryInfo,
+              measurements: measurements)
+    }
+
+    /// The same model (same storage) carrying `measurements` (replacing any it had).
+    public func measured(_ measurements: [(name: String, value: Double)]) -> Model {
+        Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
+              tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
+              interventions: interventions, source: source, directoryInfo: directoryInfo,
+              measurements: measurements)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).

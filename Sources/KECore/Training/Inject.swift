@@ -11,6 +11,12 @@ import Foundation
 // documents sampled as `train` samples (seeded shuffle, random crop to `seq`). Without a replay
 // corpus every slot holds fact windows. The learning rate follows `schedule` (constant by
 // default) after `warmup` steps, with AdamW as in `train`.
+//
+// Held-out replay: the replay corpus's documents with at least 2 tokens are split once, by a
+// seeded shuffle that does not depend on the run's seed, into a held-out part
+// (`replayHeldoutFraction`, at least one document) and a training part. Batches sample only the
+// training part; the replay perplexity is measured only on the held-out part, so it measures
+// what the model retains of text it was not trained on during injection.
 
 /// Options of `inject`.
 public struct InjectOptions: Sendable {
@@ -35,8 +41,10 @@ public struct InjectOptions: Sendable {
     public var weightDecay: Double = 0.1
     public var clip: Double? = 1.0
     public var seed: UInt64 = 0
-    /// At most this many replay documents (the first ones) are used for the replay perplexity.
+    /// At most this many held-out replay documents (the first ones) are used for the replay perplexity.
     public var replayEvalDocuments: Int = 256
+    /// Share of the replay documents held out of training to measure the replay perplexity.
+    public var replayHeldoutFraction: Double = 0.1
 
     public init(steps: Int = 100, lr: Double = 1e-4, batch: Int = 8, seq: Int = 128, replay: Corpus? = nil,
                 retain: FactSet? = nil, evalEvery: Int = 0, factFraction: Double = 0.5, seed: UInt64 = 0) {
@@ -58,6 +66,42 @@ public struct InjectCurve: Sendable, Equatable {
     public var acquisition: [Double] = []
     /// Retain-set accuracy ÷ its accuracy before injection (nil entries when undefined).
     public var retention: [Double?] = []
+    /// Training loss (mean next-token cross-entropy in nats over the batch) of the step that
+    /// ended at each logged step; nil at step 0, before any training.
+    public var loss: [Double?] = []
+}
+
+/// The split of a replay corpus into documents trained on and documents held out.
+public struct ReplaySplit: Sendable, Equatable {
+    /// Indices (into the corpus's documents) trained on, in corpus order.
+    public var train: [Int]
+    /// Indices held out for the replay perplexity, in corpus order.
+    public var heldout: [Int]
+    /// The fraction asked for.
+    public var fraction: Double
+}
+
+/// Splits the documents with at least 2 tokens of `documents` into a training and a held-out part:
+/// round(n · fraction) documents (at least 1, at most n − 1) chosen by a SplitMix64 shuffle with a
+/// fixed seed, so every injection with the same replay corpus holds out the same documents.
+///
+/// - Throws: `CoreError` when fewer than 2 documents have 2 or more tokens.
+public func replaySplit(_ documents: [[Int]], fraction: Double, source: String? = nil) throws -> ReplaySplit {
+    let usable = documents.indices.filter { documents[$0].count >= 2 }
+    guard usable.count >= 2 else {
+        throw CoreError("the replay corpus needs at least 2 documents with 2 or more tokens (one is held out to measure the replay perplexity), found \(usable.count)", file: source)
+    }
+    guard fraction.isFinite, fraction > 0, fraction < 1 else { throw CoreError("the held-out fraction must be in (0, 1)") }
+    let h = min(usable.count - 1, max(1, Int((Double(usable.count) * fraction).rounded())))
+    var order = usable
+    var rng = SplitMix64(seed: 0x7265_706C_6179)  // fixed: the split does not depend on the run's seed
+    for i in stride(from: order.count - 1, to: 0, by: -1) {
+        let j = rng.below(i + 1)
+        order.swapAt(i, j)
+    }
+    let held = Set(order.prefix(h))
+    return ReplaySplit(train: usable.filter { !held.contains($0) }, heldout: usable.filter { held.contains($0) },
+                       fraction: fraction)
 }
 
 /// The outcome of `inject`.
@@ -80,9 +124,12 @@ public struct InjectReport: Sendable {
     public var forgetting: Double?
     public var retainBefore: ProbeResult?
     public var retainAfter: ProbeResult?
-    /// Perplexity on (the first `replayEvalDocuments` of) the replay corpus.
+    /// Perplexity on (the first `replayEvalDocuments` of) the held-out replay documents, which
+    /// injection never trains on.
     public var replayPerplexityBefore: Double?
     public var replayPerplexityAfter: Double?
+    /// How the replay corpus was split (nil without replay).
+    public var replaySplit: ReplaySplit?
     public var curve: InjectCurve
     /// Per-step training loss.
     public var losses: [Double]
@@ -95,6 +142,7 @@ struct InjectFigures {
     var before: ProbeResult, after: ProbeResult
     var retainBefore: ProbeResult?, retainAfter: ProbeResult?
     var replayBefore: Double?, replayAfter: Double?
+    var replaySplit: ReplaySplit?
     var curve: InjectCurve
     var losses: [Double]
 }
@@ -137,11 +185,14 @@ func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int
     guard !windows.isEmpty else { throw CoreError("no train_context has 2 or more tokens", file: facts.source) }
     var sampler: BatchSampler? = nil
     var replayEval: [[Int]] = []
+    var split: ReplaySplit? = nil
     if let replay = o.replay {
-        let s = BatchSampler(documents: replay.documents, seq: o.seq, seed: o.seed)
+        let sp = try replaySplit(replay.documents, fraction: o.replayHeldoutFraction, source: replay.source)
+        let s = BatchSampler(documents: sp.train.map { replay.documents[$0] }, seq: o.seq, seed: o.seed)
         guard !s.isEmpty else { throw CoreError("no replay document with at least 2 tokens", file: replay.source) }
         sampler = s
-        replayEval = replay.documents.filter { $0.count >= 2 }.prefix(o.replayEvalDocuments).map { Array($0.prefix(o.seq)) }
+        split = sp
+        replayEval = sp.heldout.prefix(o.replayEvalDocuments).map { Array(replay.documents[$0].prefix(o.seq)) }
     }
     let k = sampler == nil ? o.batch : max(1, min(o.batch, Int((Double(o.batch) * o.factFraction).rounded())))
 
@@ -151,6 +202,7 @@ func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int
     var curve = InjectCurve()
     curve.steps.append(0)
     curve.acquisition.append(before.pooled.accuracy)
+    curve.loss.append(nil)
     if retainProbes != nil { curve.retention.append(retentionRatio(retainBefore, retainBefore)) }
 
     var state = TrainerState(net: net, options: t.adamW)
@@ -172,13 +224,15 @@ func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int
             retainAfter = try retainProbes?.score(state.net)
             curve.steps.append(s + 1)
             curve.acquisition.append(after.pooled.accuracy)
+            curve.loss.append(loss)
             if retainProbes != nil { curve.retention.append(retentionRatio(retainBefore, retainAfter)) }
         }
         progress?(s + 1, o.steps, String(format: "loss %.4f", loss))
     }
     let replayAfter = replayEval.isEmpty ? nil : exp(try evaluationLoss(state.net, documents: replayEval).loss)
     return (state.net, InjectFigures(before: before, after: after, retainBefore: retainBefore, retainAfter: retainAfter,
-                                     replayBefore: replayBefore, replayAfter: replayAfter, curve: curve, losses: losses))
+                                     replayBefore: replayBefore, replayAfter: replayAfter, replaySplit: split,
+                                     curve: curve, losses: losses))
 }
 
 /// Injects `facts` into `model` by continued training (see the mixing rule above) and reports
@@ -201,6 +255,6 @@ public func inject(_ facts: FactSet, into model: Model, options: InjectOptions,
         before: f.before, after: f.after, gain: f.after.pooled.logprob - f.before.pooled.logprob,
         retention: retention, forgetting: retention.map { 1 - $0 },
         retainBefore: f.retainBefore, retainAfter: f.retainAfter,
-        replayPerplexityBefore: f.replayBefore, replayPerplexityAfter: f.replayAfter,
+        replayPerplexityBefore: f.replayBefore, replayPerplexityAfter: f.replayAfter, replaySplit: f.replaySplit,
         curve: f.curve, losses: f.losses, model: injected)
 }

@@ -266,20 +266,26 @@ extension Command {
         })
 
     static let generate = Command(
-        "generate", [.positional("MODEL"), .positional("\"TEXT\""), .option("tokens", "N")], group: "inspect",
+        "generate", [.positional("MODEL"), .positional("\"TEXT\""), .option("tokens", "N"), .flag("ignore_eos")],
+        group: "inspect",
         brief: "Greedy continuation of a text.",
         summary: """
-            Continues the text greedily: N times (default 20) appends the most probable next \
-            token (argmax of the logits), stopping early at the model's maximum positions. \
-            Fields: prompt, text (the continuation), ids (its token ids), stop ("tokens" or \
-            "positions").
+            Continues the text greedily: up to N times (default 20) appends the most probable \
+            next token (argmax of the logits), as transformers' generate(do_sample=False) does. \
+            It stops after an end-of-sequence token (kept as the last token), whose ids come \
+            from the model directory's generation_config.json (`eos_token_id`, an id or a list), \
+            else tokenizer_config.json's `eos_token`, else config.json's `eos_token_id`; \
+            `ignore_eos` generates all N tokens. It also stops at the model's maximum positions. \
+            Earlier positions' keys and values are cached, so each new token costs one row. \
+            Fields: prompt, text (the continuation), ids (its token ids), stop ("eos", "tokens" \
+            or "positions").
             """,
-        example: "generate m \"the birthplace of\" tokens 10",
+        example: "generate m \"the birthplace of\" tokens 10\ngenerate m \"the birthplace of\" tokens 10 ignore_eos",
         run: { inv in
             let model = try inv.model("MODEL")
             let text = try inv.string("\"TEXT\"")
             let n = try inv.optionalInt("tokens", in: 0...100_000) ?? 20
-            let g = try generateGreedy(model: model, text: text, tokens: n)
+            let g = try generateGreedy(model: model, text: text, tokens: n, stopIDs: inv.flag("ignore_eos") ? [] : nil)
             return .record(Record(kind: "generation", fields: [
                 ("prompt", .string(g.prompt)), ("text", .string(g.text)),
                 ("ids", .list(g.generated.map { .number(Double($0)) })), ("stop", .string(g.stop)),
@@ -602,7 +608,13 @@ extension Printer {
             return lines.joined(separator: "\n")
         case "generation":
             guard let g = r.native as? Generation else { return nil }
-            let why = g.stop == "positions" ? "stopped at the model's maximum positions" : "\(g.generated.count) tokens"
+            let count = "\(g.generated.count) token\(g.generated.count == 1 ? "" : "s")"
+            let why: String
+            switch g.stop {
+            case "positions": why = "stopped at the model's maximum positions"
+            case "eos": why = "\(count), stopped at the end-of-sequence id \(g.generated.last.map(String.init) ?? "")"
+            default: why = count
+            }
             return g.prompt + (options.color ? "\u{1B}[1m" + g.text + "\u{1B}[0m" : "[" + g.text + "]") + "\n  (\(why))"
         case "checkpoint":
             return inspectInline(r)

@@ -38,6 +38,9 @@ extension Command {
         summary: """
             A corpus file: .txt (one document per line) or .jsonl (a "text" field per line). \
             `limit N` keeps the first N documents; `seq N` truncates each document to N tokens. \
+            Without `seq` documents are not truncated: each is used whole, so a document longer \
+            than a GPT-2 model's positions is an error (use `seq`), and RoPE models (OLMo, \
+            Llama, NeoX) run it past their max_position_embeddings. \
             It is tokenised by the tokenizer of the model it is used with, when first used \
             (and cached per tokenizer), so one corpus serves several models. Built in: \
             "tiny:train" (the tiny run's pretraining text in training order, at most 65,536 \
@@ -121,7 +124,10 @@ extension Command {
             their coefficient multiplied by (layer mean / own mean) · Q, so the least active \
             memories are revived. For gated (SwiGLU) MLPs the multiplier folds exactly into row \
             i of the up projection; for GELU MLPs it is a per-memory coefficient multiplier, \
-            folded into the value vector when saved. Returns a new model.
+            folded into the value vector when saved. Returns a new model carrying \
+            perplexity_before and perplexity_after, its perplexity on the same corpus before and \
+            after (one extra pass each); when the rescale more than doubles it, the model's \
+            display says so.
             """,
         example: "let r = rescale m bottom 10% by 2 on c",
         run: { inv in
@@ -130,7 +136,10 @@ extension Command {
             guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: "by") }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
-            return .model(try model.rescaled(bottom: p, by: q, on: corpus, progress: inv.progress))
+            let rescaled = try model.rescaled(bottom: p, by: q, on: corpus, progress: inv.progress)
+            let before = try KECore.perplexity(of: model, on: corpus, progress: inv.progress).perplexity
+            let after = try KECore.perplexity(of: rescaled, on: corpus, progress: inv.progress).perplexity
+            return .model(rescaled.measured([("perplexity_before", before), ("perplexity_after", after)]))
         })
 
     static let save = Command(
@@ -138,7 +147,13 @@ extension Command {
         brief: "Write a model as a Hugging Face directory.",
         summary: """
             Writes the model as a Hugging Face directory that transformers loads unchanged \
-            (pending GELU coefficient multipliers are folded into the value vectors). Refuses a \
+            (pending GELU coefficient multipliers are folded into the value vectors): \
+            config.json (the source's, with every key kept and the dtype set to float32), \
+            model.safetensors (float32), and every other top-level file of the directory the \
+            model was loaded from copied unchanged (tokenizer.json, tokenizer_config.json, \
+            special_tokens_map.json, generation_config.json, chat templates, README, licence); \
+            weight files (.safetensors, .bin, .pt, .gguf, index files) and sub-directories are \
+            not copied. Written to a temporary directory and renamed into place. Refuses a \
             non-empty existing directory unless `force` is given. Returns the path.
             """,
         example: "save r to \"out/rescaled\" force",

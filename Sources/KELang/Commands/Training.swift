@@ -118,9 +118,15 @@ extension Command {
             {accuracy, logprob}); gain = logprob after − before (not the headline: a model can \
             start confidently wrong); retention = retain-set accuracy after ÷ before (null when \
             nothing was known before), forgetting = 1 − retention, retain_before, retain_after; \
-            replay perplexity before and after; curve = {step, acquisition, retention} every K \
-            steps; and model, the injected model. Defaults: steps 100, lr 1e-4, batch 8, every \
-            = steps/10.
+            replay perplexity before and after; curve = {step, acquisition, retention, loss} every \
+            K steps, where loss is the training loss (mean next-token cross-entropy of that \
+            step's batch, null at step 0); and model, the injected model. With `replay`, the \
+            replay documents are split once by a fixed seeded shuffle (the same for every run): \
+            10 % (at least one) are held out and never trained on, and the replay perplexity is \
+            measured on those held-out documents only (at most 256, cut to 128 tokens), so it \
+            shows what injection does to text the model did not just see; \
+            replay_heldout_fraction, replay_heldout_documents and replay_train_documents give \
+            the split. Defaults: steps 100, lr 1e-4, batch 8, every = steps/10.
             """,
         example: "let f = facts \"tiny:new\"\nlet known = facts \"tiny:known\"\nlet r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
         run: { inv in
@@ -182,6 +188,7 @@ func injectionRecord(_ r: InjectReport) -> Record {
         ("retention", .list(r.curve.steps.indices.map { i in
             i < r.curve.retention.count ? opt(r.curve.retention[i]) : .null
         })),
+        ("loss", .list(r.curve.steps.indices.map { i in i < r.curve.loss.count ? opt(r.curve.loss[i]) : .null })),
     ])
     curve.plain = true
     return Record(kind: "injection", fields: [
@@ -197,6 +204,9 @@ func injectionRecord(_ r: InjectReport) -> Record {
         ("replay_perplexity_after", opt(r.replayPerplexityAfter)),
         ("curve", .record(curve)),
         ("model", .model(r.model)),
+        ("replay_heldout_fraction", opt(r.replaySplit?.fraction)),
+        ("replay_heldout_documents", opt(r.replaySplit.map { Double($0.heldout.count) })),
+        ("replay_train_documents", opt(r.replaySplit.map { Double($0.train.count) })),
     ], native: r)
 }
 
