@@ -33,9 +33,11 @@ final class ComponentTests: XCTestCase {
     func testNiceSteps() {
         XCTAssertEqual(Ticks.niceStep(span: 10, target: 5), 2)
         XCTAssertEqual(Ticks.niceStep(span: 7, target: 2), 5)
+        // pow(10, −2) · 1 in Double: within an ulp (~2e-18) of the literal 0.01
         XCTAssertEqual(Ticks.niceStep(span: 0.03, target: 3), 0.01, accuracy: 1e-15)
         XCTAssertEqual(Ticks.nextStep(2), 5)
         XCTAssertEqual(Ticks.nextStep(5), 10)
+        // 2 · pow(10, −1) in Double: within an ulp (~3e-17) of the literal 0.2
         XCTAssertEqual(Ticks.nextStep(0.1), 0.2, accuracy: 1e-15)
         XCTAssertEqual(Ticks.multiples(of: 0.1, lo: 0, hi: 0.3).count, 4)
         XCTAssertEqual(Ticks.multiples(of: 1, lo: -.greatestFiniteMagnitude, hi: .greatestFiniteMagnitude), [])

@@ -6,6 +6,7 @@ import XCTest
 final class InspectCoefficientsTests: XCTestCase {
 
     func testGini() {
+        // Gini of equal values in Double: 2·Σ i·x / (n·s) − (n+1)/n cancels to within a few ulps of 0
         XCTAssertEqual(giniCoefficient([1, 1, 1, 1]), 0, accuracy: 1e-12)
         XCTAssertEqual(giniCoefficient([0, 0, 0, 1]), 0.75, accuracy: 1e-12)  // (n − 1) / n
         // Brute force Σ|xi − xj| / (2 n² mean) on an uneven vector.
@@ -13,6 +14,7 @@ final class InspectCoefficientsTests: XCTestCase {
         var s = 0.0
         for a in x { for b in x { s += abs(a - b) } }
         let n = Double(x.count)
+        // Two Double formulas over 6 values: a few ulps of a result ≈ 0.5
         XCTAssertEqual(giniCoefficient(x), s / (2 * n * n * (x.reduce(0, +) / n)), accuracy: 1e-12)
         XCTAssertEqual(giniCoefficient([]), 0)
         XCTAssertEqual(giniCoefficient([0, 0]), 0)
@@ -30,7 +32,9 @@ final class InspectCoefficientsTests: XCTestCase {
         XCTAssertEqual(s.silent, 48)
         let p = m.map { $0 / total }
         let h = -p.reduce(0) { $0 + $1 * log($1) }
+        // Double entropy of 200 probabilities summed in another order: a few ulps (~1e-15)
         XCTAssertEqual(s.entropy, h, accuracy: 1e-12)
+        // The same entropy divided by log 200 in Double: a few ulps
         XCTAssertEqual(s.normalizedEntropy, h / log(200), accuracy: 1e-12)
         XCTAssertEqual(s.gini, giniCoefficient(m))
         XCTAssertEqual(s.mean, m)
@@ -52,9 +56,12 @@ final class InspectCoefficientsTests: XCTestCase {
             XCTAssertEqual(s.layers.count, want.count)
             let F = Double(model.config.intermediateSize)
             for (l, (got, w)) in zip(s.layers, want).enumerated() {
+                // Per-layer entropy from means agreeing with HF's to ~1e-7 relative: ~1e-8, held to 1e-5 relative
                 XCTAssertEqual(got.entropy, w, accuracy: 1e-5 * w, "\(name) layer \(l)")
+                // normalized ≤ 1: the same ~1e-8 agreement, held to 1e-5 absolute
                 XCTAssertEqual(got.normalizedEntropy, w / log(F), accuracy: 1e-5, name)
                 let hf = try Fixtures.arrays(name).floats("coef_means.\(l)").map(Double.init)
+                // Double means of float32 |coef| (≤ 1.3) vs HF's means rounded to float32 (ulp ≤ 1.2e-7): ~1e-7; 1e-5
                 XCTAssertLessThan(maxAbsDiff(got.mean, hf), 1e-5, name)
                 XCTAssertEqual(got.top1Share, (hf.max() ?? 0) / hf.reduce(0, +), accuracy: 1e-5, name)  // F < 200: 1 memory
                 XCTAssertGreaterThan(got.gini, 0); XCTAssertLessThan(got.gini, 1)
@@ -93,6 +100,7 @@ final class InspectCoefficientsTests: XCTestCase {
         XCTAssertEqual(results.count, 5)
         for (r, w) in zip(results, want) {
             XCTAssertEqual(r.step, w["step"]?.intValue)
+            // Series entropies (≈ 7) from float32 forwards vs HF's: ~1e-8 like the fixture models, held to 1e-5
             XCTAssertEqual(r.total, try XCTUnwrap(w["entropy"]?["total"]?.doubleValue), accuracy: 1e-5)
             XCTAssertEqual(r.tokens, w["entropy"]?["tokens"]?.intValue)
         }

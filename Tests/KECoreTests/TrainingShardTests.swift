@@ -32,8 +32,10 @@ final class TrainingShardTests: XCTestCase {
                                             workspaces: workspaces)
             }
             XCTAssertTrue(used, name)
-            XCTAssertEqual(l1, l2, accuracy: 1e-6, "\(name) loss")
+            // Same per-row Double NLLs, summed in two shards then combined: regrouping only, measured 2e-15
+            XCTAssertEqual(l1, l2, accuracy: 1e-12, "\(name) loss")
             let norm = sqrt(whole.reduce(0.0) { $0 + Double($1) * Double($1) })
+            // Weight gradients sum over tokens in two float32 chains then add: measured ≤ 1.4e-8 of ‖g‖; 1e-5 relative
             XCTAssertLessThan(maxAbsDiff(whole, sharded), 1e-5 * max(norm, 1), "\(name) gradients")
             // A second call reuses the workspaces and gives the same numbers.
             var again = [Float](repeating: 0, count: model.params.count)

@@ -221,8 +221,10 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(s.learningRate(atStep: 0), s.learningRate / Double(s.warmup), accuracy: 1e-12)
         var w = s; w.schedule = .warmupStableDecay; w.steps = 1000; w.decayFraction = 0.2; w.warmup = 100
         XCTAssertEqual(w.learningRate(atStep: 500), w.learningRate)
+        // Closed-form WSD schedule in Double: (1000 − 900) / 200 = 0.5 exactly, to an ulp
         XCTAssertEqual(w.learningRate(atStep: 900), w.learningRate * 0.5, accuracy: 1e-12)
         var c = s; c.schedule = .cosine; c.steps = 1000; c.warmup = 0
+        // Closed-form cosine in Double: cos(π) = −1 exactly leaves 0.1 · lr, to an ulp
         XCTAssertEqual(c.learningRate(atStep: 1000), c.learningRate * 0.1, accuracy: 1e-12)
         // Invalid settings are errors, never traps.
         var bad = s; bad.checkpoints = [10, 5]

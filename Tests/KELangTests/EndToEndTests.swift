@@ -39,14 +39,21 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(r.outputs.count, 9)
         guard r.outputs.count == 9 else { return }
         let ent = try XCTUnwrap(x["entropy"]), ppl = try XCTUnwrap(x["perplexity"])
+        // Entropy total via the shell (shortest round-trip JSON) vs HF: ~1e-8 measured in ForwardParityTests; 1e-5
         XCTAssertEqual(number(r.outputs[0]), ent["total"]?.doubleValue ?? 0, accuracy: 1e-5)
+        // normalized ≈ 0.98 carries the same ~1e-8 agreement: 1e-6
         XCTAssertEqual(number(r.outputs[1]), ent["normalized"]?.doubleValue ?? 0, accuracy: 1e-6)
         XCTAssertEqual(r.outputs[2], "\(ent["tokens"]?.intValue ?? -1)")
+        // Per-layer entropy ≈ 4: ~1e-8 agreement with HF, 1e-5
         XCTAssertEqual(number(r.outputs[3]), ent["layers"]?.arrayValue?.first?.doubleValue ?? 0, accuracy: 1e-5)
+        // Per-layer entropy ≈ 4: ~1e-8 agreement with HF, 1e-5
         XCTAssertEqual(number(r.outputs[4]), ent["layers"]?.arrayValue?.last?.doubleValue ?? 0, accuracy: 1e-5)
+        // perplexity = exp(loss): a ~2e-7 loss difference is a ~2e-7 relative difference; 1e-4
         XCTAssertEqual(number(r.outputs[5]) / (ppl["perplexity"]?.doubleValue ?? 1), 1, accuracy: 1e-4)
+        // Mean NLL ≈ 6.7 from float32 logits: ~2e-7 from HF's; 1e-4
         XCTAssertEqual(number(r.outputs[6]), ppl["loss"]?.doubleValue ?? 0, accuracy: 1e-4)
         XCTAssertEqual(r.outputs[7], "\(ppl["tokens"]?.intValue ?? -1)")
+        // Rescaled entropy (rescale computes the means once more): ~1e-8 from HF's; 1e-4
         XCTAssertEqual(number(r.outputs[8]), x["rescale"]?["entropy"]?["total"]?.doubleValue ?? 0, accuracy: 1e-4)
     }
 

@@ -53,13 +53,18 @@ final class InspectLangTests: XCTestCase {
         let want = x["entropy"]?["layers"]?.arrayValue?.compactMap(\.doubleValue) ?? []
         for (l, layer) in layers.enumerated() {
             XCTAssertEqual(keys(layer), ["entropy", "normalized", "gini", "top1_share", "silent", "mean"])
+            // Per-layer entropy from means agreeing with HF's to ~1e-7 relative: ~1e-8; 1e-5
             XCTAssertEqual(try XCTUnwrap(layer["entropy"]?.doubleValue), want[l], accuracy: 1e-5)
+            // normalized = entropy / log 128 ≤ 1: the same ~1e-8; 1e-6
             XCTAssertEqual(try XCTUnwrap(layer["normalized"]?.doubleValue), want[l] / Foundation.log(128), accuracy: 1e-6)
             let mean = layer["mean"]?.arrayValue?.compactMap(\.doubleValue) ?? []
             let hf = try arrays("neox").floats("coef_means.\(l)").map(Double.init)
             XCTAssertEqual(mean.count, 128)
+            // Double means of float32 |coef| vs HF's means rounded to float32: ~1e-7; 1e-5
             XCTAssertLessThan(zip(mean, hf).map { abs($0 - $1) }.max() ?? 1, 1e-5)
+            // Largest mean over their sum, from means within ~1e-7 of HF's: ~1e-7 on a share ≤ 0.1; 1e-5
             XCTAssertEqual(try XCTUnwrap(layer["top1_share"]?.doubleValue), (hf.max() ?? 0) / hf.reduce(0, +), accuracy: 1e-5)
+            // Gini of means within ~1e-7 of HF's (a Lipschitz function of them): ~1e-7; 1e-5
             XCTAssertEqual(layer["gini"]?.doubleValue ?? -1, giniCoefficient(hf), accuracy: 1e-5)
             XCTAssertNotNil(layer["silent"]?.intValue)
         }
@@ -131,6 +136,7 @@ final class InspectLangTests: XCTestCase {
             XCTAssertEqual(top.compactMap { $0["id"]?.intValue }, Array(order.prefix(4)), name)
             XCTAssertEqual(keys(top.first), ["id", "token", "score"])
             for t in top {
+                // float32 FMA chain over D = 32 vs HF's Double product rounded to float32: ≤ 9e-8 on scores ≤ 0.6; 1e-5
                 XCTAssertEqual(t["score"]?.doubleValue ?? .nan, Double(scores[t["id"]?.intValue ?? 0]), accuracy: 1e-5)
             }
             let bottom = v["bottom"]?.arrayValue ?? []
@@ -193,6 +199,7 @@ final class InspectLangTests: XCTestCase {
                 XCTAssertEqual(keys(top.first), ["id", "token", "probability"])
                 XCTAssertEqual(top.compactMap { $0["id"]?.intValue }, Array(order.prefix(3)), "\(name) \(key)")
                 for t in top {
+                    // Probabilities ≤ ~0.1 from float32 logits within ~5e-6 of HF's (Δp ≈ p·Δz): ≲ 5e-7; 1e-6
                     XCTAssertEqual(t["probability"]?.doubleValue ?? .nan, p[t["id"]?.intValue ?? 0], accuracy: 1e-6, "\(name) \(key)")
                 }
             }
@@ -251,6 +258,7 @@ final class InspectLangTests: XCTestCase {
         for (e, w) in zip(es, want) {
             XCTAssertEqual(e["kind"], .string("entropy"))
             XCTAssertEqual(e["step"], w["step"])
+            // Series entropies (≈ 7) from float32 forwards vs HF's: ~1e-8, held to 1e-5
             XCTAssertEqual(e["total"]?.doubleValue ?? 0, w["entropy"]?["total"]?.doubleValue ?? 1, accuracy: 1e-5)
         }
         XCTAssertEqual(out[2]["type"], .string("line"))
@@ -258,6 +266,7 @@ final class InspectLangTests: XCTestCase {
         XCTAssertEqual(out[2]["series"]?.arrayValue?.count, 1)
         XCTAssertEqual(out[3]["series"]?.arrayValue?.count, 2)
         XCTAssertEqual(out[3]["labels"], .array([.string("layer 0"), .string("layer 1")]))
+        // The same series entropy picked by index: same bound
         XCTAssertEqual(out[4].doubleValue ?? 0, want[2]["entropy"]?["total"]?.doubleValue ?? 1, accuracy: 1e-5)
         XCTAssertEqual(out[5], .int(5))
 

@@ -13,7 +13,9 @@ final class MathBuiltinsTests: XCTestCase {
             """, json: true)
         XCTAssertTrue(r.ok, r.errors.joined())
         XCTAssertEqual(r.outputs.count, 4)
+        // Double entropy of (½, ¼, ¼) printed with round-trip digits: 1.5 log 2 to a few ulps
         XCTAssertEqual(Double(r.outputs[0]) ?? 0, 1.5 * log(2.0), accuracy: 1e-12)
+        // log 256 in Double, printed with round-trip digits: exact or an ulp
         XCTAssertEqual(Double(r.outputs[1]) ?? 0, log(256.0), accuracy: 1e-12)
         XCTAssertEqual(r.outputs[2], "1")
         XCTAssertEqual(r.outputs[3], "[2,3]")
