@@ -12,7 +12,7 @@ extension Command {
     static let sums = Command(
         "sums", [.positional("MODEL"), .keyword("on", "CORPUS"), .option("shard", "I"), .option("of", "N")],
         group: "models",
-        brief: "Σ|coefficient| per memory over a corpus or one shard of it.",
+        brief: "Σ|coefficient| per memory, of a shard.",
         summary: """
             The additive part of the statistics pass: per layer and memory, Σ over tokens of \
             |coefficient|, and the token count. `shard I of N` covers documents I, I+N, I+2N, … \
@@ -59,7 +59,7 @@ extension Command {
 
     static let merge = Command(
         "merge", [.positional("\"PATH\"")], group: "models",
-        brief: "Add saved shard sums into the sums of the whole corpus.",
+        brief: "Add saved shard sums together.",
         summary: """
             Reads sums files written by `save SUMS to "FILE"` — every *.safetensors file of a \
             directory, the files matching a glob (`"out/shard-*.safetensors"`), or a list of \
@@ -68,7 +68,7 @@ extension Command {
             a shard present twice and missing shards, naming the files and shard numbers. \
             Returns sums with shard null.
             """,
-        example: "let s = merge \"out/sums\"\nentropy s",
+        example: "save (sums m on c shard 0 of 2) to \"out/s0.safetensors\"\nsave (sums m on c shard 1 of 2) to \"out/s1.safetensors\"\nentropy (merge [\"out/s0.safetensors\", \"out/s1.safetensors\"])",
         run: { inv in
             let v = try inv.value("\"PATH\"")
             var patterns: [String] = []
