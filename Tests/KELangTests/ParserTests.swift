@@ -63,12 +63,12 @@ final class ParserTests: XCTestCase {
         assertError("lod \"x\"", "1:1: error: unknown command 'lod' — did you mean 'load'?")
         assertError("let total = 1\ntotl + 1", "2:1: error: unknown name 'totl' — did you mean 'total'?")
         assertError("zzzz", "1:1: error: unknown name 'zzzz'")
-        assertError("let m = 1\nentropy m", "2:10: error: 'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS")
+        assertError("let m = 1\nentropy m", "2:1: error: 'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS")
         assertError("let m = 1\nlet c = 2\nentropy m onn c", "3:11: error: unknown keyword 'onn' for 'entropy' — did you mean 'on'?")
-        assertError("entropy", "1:8: error: 'entropy' needs MODEL — usage: entropy MODEL on CORPUS")
+        assertError("entropy", "1:8: error: 'entropy' needs MODEL — usage: entropy MODEL [on CORPUS]")
         assertError("corpus \"f\" limit", "1:17: error: 'limit' needs a value (N) — usage: corpus \"FILE\" [limit N] [seq N]")
         assertError("corpus \"f\" limit 1 limit 2", "1:20: error: 'limit' given twice to 'corpus'")
-        assertError("let m = 1\nlet c = 2\nentropy m on c limit 3", "3:16: error: 'limit' is not a keyword of 'entropy' — usage: entropy MODEL on CORPUS")
+        assertError("let m = 1\nlet c = 2\nentropy m on c limit 3", "3:16: error: 'limit' is not a keyword of 'entropy' — usage: entropy MODEL [on CORPUS]")
         assertError("bar [1] titel \"x\"", "1:9: error: unknown keyword 'titel' for 'bar' — did you mean 'title'?")
         // A name used before its `let` is unknown, even if defined later in the same text.
         assertError("y\nlet y = 1", "1:1: error: unknown name 'y'")
@@ -103,7 +103,7 @@ final class KeywordNameTests: XCTestCase {
         let r = runKE("let x = [1, 2, 3]\nlet title = \"t\"\nlet c = plot x x x title title\nc.type")
         XCTAssertTrue(r.ok, r.errors.joined())
         XCTAssertEqual(r.outputs, ["line"])
-        assertError("entropy on 3", "1:9: error: 'entropy' needs MODEL, found 'on' — usage: entropy MODEL on CORPUS")
+        assertError("entropy on 3", "1:9: error: 'entropy' needs MODEL, found 'on' — usage: entropy MODEL [on CORPUS]")
     }
 
     func testDeepButAllowedValues() {

@@ -307,8 +307,9 @@ func attentionForward(
 
 /// What the inference forward pass should produce besides the hidden states.
 struct ForwardRequest {
-    /// Per layer, per memory: Σ |coefficient| over the batch is added here ([L][F], Double).
-    var coefficientSums: UnsafeMutablePointer<Double>?
+    /// Per layer, per memory: Σ |coefficient| over the batch is added here ([L][F], exact
+    /// fixed-point accumulators, see `ExactSums`).
+    var coefficientSums: ExactSumPointers?
     /// Called with (first row, row count, logits [rows, V]) for consecutive chunks of rows.
     var logits: ((Int, Int, UnsafePointer<Float>) throws -> Void)?
     /// Per-layer, per-memory multipliers applied to the coefficients (interventions).
@@ -442,7 +443,7 @@ func runForward(config: ModelConfig, weights w: InferenceWeights, batch: PackedB
                 }
             }
             if let sums = request.coefficientSums {
-                accumulateAbsColumnSums(a, rows: N, cols: F, into: sums + l * F)
+                accumulateExactAbsColumnSums(a, rows: N, cols: F, into: sums.advanced(by: l * F))
             }
             if let each = request.layerCoefficients { try each(l, N, a) }
             // Down projection: the coefficient-weighted sum of value vectors.
@@ -533,33 +534,38 @@ func headLogProbs(
     }
 }
 
-/// sums[j] += Σ_r |a[r, j]| in Double; columns are split across cores (each column's sum is
-/// computed by one worker in row order, so the result does not depend on the thread count).
-func accumulateAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, into sums: UnsafeMutablePointer<Double>) {
+/// sums[j] += Σ_r |a[r, j]| exactly (see `ExactSums`); columns are split across cores. The
+/// fixed-point sums are integers, so the result depends neither on the thread count nor on
+/// which rows share a batch.
+func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, into sums: ExactSumPointers) {
     if n * f < 1 << 16 {
-        accumulateAbsColumnSums(a, rows: n, cols: f, rowStride: f, into: sums)
+        accumulateExactAbsColumnSums(a, rows: n, cols: f, rowStride: f, into: sums)
         return
     }
     parallelRanges(f, minChunk: 64) { cols in
-        accumulateAbsColumnSums(a + cols.lowerBound, rows: n, cols: cols.count, rowStride: f, into: sums + cols.lowerBound)
+        accumulateExactAbsColumnSums(a + cols.lowerBound, rows: n, cols: cols.count, rowStride: f,
+                                     into: sums.advanced(by: cols.lowerBound))
     }
 }
 
-/// sums[j] += Σ_r |a[r · rowStride + j]| for j < f, in blocks of 64 rows summed in Float.
+/// sums[j] += Σ_r |a[r · rowStride + j]| for j < f: each |a| in [0, 2^16) is split into whole
+/// units of 2^-32 (added to `hi`) and the rest in units of 2^-64 (added to `lo`, truncated below
+/// that); larger or non-finite values are added to `extra` in row order.
 @inline(__always)
-func accumulateAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, rowStride: Int, into sums: UnsafeMutablePointer<Double>) {
-    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: f)
-    defer { tmp.deallocate() }
-    var r = 0
-    // Sum blocks of up to 64 rows in Float, then add to the Double totals: fast and accurate.
-    while r < n {
-        let end = min(n, r + 64)
-        tmp.initialize(repeating: 0, count: f)
-        for rr in r..<end {
-            let row = a + rr * rowStride
-            for j in 0..<f { tmp[j] += abs(row[j]) }
+func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, rowStride: Int, into sums: ExactSumPointers) {
+    let hi = sums.hi, lo = sums.lo, extra = sums.extra
+    for r in 0..<n {
+        let row = a + r * rowStride
+        for j in 0..<f {
+            let x = Double(abs(row[j]))
+            let d = x * 0x1p32
+            if d < 0x1p48 {
+                let whole = d.rounded(.down)
+                hi[j] &+= UInt64(whole)
+                lo[j] &+= UInt64((d - whole) * 0x1p32)
+            } else {
+                extra[j] += x
+            }
         }
-        for j in 0..<f { sums[j] += Double(tmp[j]) }
-        r = end
     }
 }

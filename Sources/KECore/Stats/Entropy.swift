@@ -32,32 +32,13 @@ public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: 
     let total = corpus.tokenCount
     guard total > 0 else { throw CoreError("the corpus has no tokens", file: corpus.source) }
     let L = c.numLayers, F = c.intermediateSize
-    let sums = UnsafeMutablePointer<Double>.allocate(capacity: L * F)
-    sums.initialize(repeating: 0, count: L * F)
-    defer { sums.deallocate() }
-    // Each batch sums into its own buffer (batches run in parallel); the buffers are added to
-    // the totals in batch order, so the result does not depend on the thread count.
-    let batches = packedBatches(corpus.documents)
-    let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
-    var done = 0
-    try inParallelRounds(batches.count, work: { b, slot -> [Double] in
-        var part = [Double](repeating: 0, count: L * F)
-        try part.withUnsafeMutableBufferPointer { p in
-            try runForward(model: model, batch: batches[b],
-                           request: ForwardRequest(coefficientSums: p.baseAddress, logits: nil,
-                                                   coefficientScale: model.coefficientScale),
-                           workspace: workspaces[slot])
-        }
-        return part
-    }, combine: { b, part in
-        for i in 0..<(L * F) { sums[i] += part[i] }
-        done += batches[b].count
-        progress?(done, total, "")
-    })
+    // Exact fixed-point sums (see `ExactSums`): independent of batching and thread count, and
+    // equal to the sum of any sharding of the corpus.
+    let sums = try exactCoefficientSums(of: model, on: corpus, progress: progress)
     var means: [[Double]] = []
     for l in 0..<L {
         var m = [Double](repeating: 0, count: F)
-        for i in 0..<F { m[i] = sums[l * F + i] / Double(total) }
+        for i in 0..<F { m[i] = sums.value(l * F + i) / Double(total) }
         means.append(m)
     }
     return CoefficientStats(means: means, tokens: total)
@@ -190,19 +171,33 @@ extension Model {
     /// projection; GELU MLPs keep a per-memory coefficient multiplier (folded into the value
     /// vectors on save).
     public func rescaled(bottom fraction: Double, by factor: Double, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> Model {
+        try checkRescale(fraction, factor)
+        let stats = try coefficientStatistics(of: self, on: corpus, progress: progress)
+        return try rescaled(bottom: fraction, by: factor, stats: stats, source: corpus.source)
+    }
+
+    /// The same rescaling from statistics computed elsewhere (e.g. merged shard sums); `source`
+    /// names them in the intervention note and errors.
+    public func rescaled(bottom fraction: Double, by factor: Double, stats: CoefficientStats, source: String) throws -> Model {
+        try checkRescale(fraction, factor)
+        guard stats.means.count == config.numLayers, stats.means.allSatisfy({ $0.count == config.intermediateSize }) else {
+            throw CoreError("the statistics are [\(stats.means.count), \(stats.means.first?.count ?? 0)] but the model has \(config.numLayers) layers of \(config.intermediateSize) memories")
+        }
+        let mults = try stats.means.map { try resuscitationMultipliers(means: $0, fraction: fraction, factor: factor) }
+        for (l, m) in mults.enumerated() {
+            if let i = m.firstIndex(where: { !$0.isFinite }) {
+                throw CoreError("layer \(l), memory \(i): the multiplier (layer mean / own mean) · \(factor) overflows (own mean |coefficient| \(stats.means[l][i]))", file: source)
+            }
+        }
+        let note = "rescale bottom \(formatPercent(fraction)) by \(factor) on \(source)"
+        return try scalingMemories(mults, note: note)
+    }
+
+    private func checkRescale(_ fraction: Double, _ factor: Double) throws {
         guard fraction >= 0, fraction <= 1, fraction.isFinite else {
             throw CoreError("the bottom fraction must be between 0% and 100%")
         }
         guard factor.isFinite, factor >= 0 else { throw CoreError("the factor must be a finite number ≥ 0") }
-        let stats = try coefficientStatistics(of: self, on: corpus, progress: progress)
-        let mults = try stats.means.map { try resuscitationMultipliers(means: $0, fraction: fraction, factor: factor) }
-        for (l, m) in mults.enumerated() {
-            if let i = m.firstIndex(where: { !$0.isFinite }) {
-                throw CoreError("layer \(l), memory \(i): the multiplier (layer mean / own mean) · \(factor) overflows (own mean |coefficient| \(stats.means[l][i]))", file: corpus.source)
-            }
-        }
-        let note = "rescale bottom \(formatPercent(fraction)) by \(factor) on \(corpus.source)"
-        return try scalingMemories(mults, note: note)
     }
 
     /// A copy whose coefficients are multiplied per memory (`multipliers[layer][memory]`, nil for

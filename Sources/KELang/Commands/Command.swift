@@ -128,7 +128,7 @@ public enum CommandRegistry {
     /// under `Commands/`) and list it here.
     static let commands: [Command] = [
         // models and corpora
-        .load, .corpus, .entropy, .perplexity, .tokenize, .rescale, .save,
+        .load, .corpus, .entropy, .perplexity, .tokenize, .rescale, .save, .sums, .merge,
         // charts
         .plot, .bar, .hist, .heatmap, .spark,
         // looking inside (Inspect.swift)

@@ -13,7 +13,7 @@ extension Command {
     // MARK: Distributions
 
     static let coefficients = Command(
-        "coefficients", [.positional("MODEL"), .keyword("on", "CORPUS")], group: "inspect",
+        "coefficients", [.positional("MODEL"), .option("on", "CORPUS")], group: "inspect",
         brief: "Per-layer coefficient distributions.",
         summary: """
             Mean |coefficient| of every memory per layer over all corpus tokens (m_l, as for \
@@ -22,10 +22,16 @@ extension Command {
             equal, near 1 = one memory holds everything); top1_share = share of Σ m_l held by the \
             top 1 % of memories (at least one); silent = memories with m_i < 1 % of the layer \
             mean. Fields: layers (each: entropy, normalized, gini, top1_share, silent, mean), \
-            tokens. View it with hist, rank, heatmap and compare.
+            tokens. View it with hist, rank, heatmap and compare. `coefficients SUMS` computes \
+            the same from a sums value (`sums`, `merge`).
             """,
         example: "let k = coefficients m on c\nk.layers[0].gini",
         run: { inv in
+            if let s = sumsOf(try inv.value("MODEL")) {
+                if inv.has("on") { throw inv.error("'coefficients SUMS' takes no corpus: the sums were measured on one already", at: "on") }
+                return .record(coefficientsRecord(CoefficientSummary(stats: try sumsStatistics(s, inv, at: "MODEL"), step: nil)))
+            }
+            guard inv.has("on") else { throw inv.error("'coefficients' needs 'on CORPUS' — usage: coefficients MODEL on CORPUS, or coefficients SUMS") }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
             let s = try coefficientSummary(of: model, on: corpus, progress: inv.progress)
@@ -484,6 +490,12 @@ func seriesEntropy(_ inv: Invocation) throws -> Value? {
     guard case .list(let items) = try inv.value("MODEL") else { return nil }
     var out: [Value] = []
     for (i, item) in items.enumerated() {
+        if let s = sumsOf(item) {
+            var rec = entropyRecord(try knowledgeEntropy(from: try sumsStatistics(s, inv, at: "MODEL"), step: s.step))
+            if let st = s.step { rec.fields.append(("step", .number(Double(st)))) }
+            out.append(.record(rec))
+            continue
+        }
         let model: Model
         if case .model(let m) = item {
             model = m
@@ -492,6 +504,7 @@ func seriesEntropy(_ inv: Invocation) throws -> Value? {
         } else {
             throw inv.error("'entropy' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "MODEL")
         }
+        guard inv.has("on") else { throw inv.error("'entropy' of models needs 'on CORPUS'") }
         let corpus = try inv.corpus("on", for: model)
         let r = try knowledgeEntropy(of: model, on: corpus)
         var rec = entropyRecord(r)

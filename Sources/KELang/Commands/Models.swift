@@ -57,7 +57,7 @@ extension Command {
         })
 
     static let entropy = Command(
-        "entropy", [.positional("MODEL"), .keyword("on", "CORPUS")], group: "models",
+        "entropy", [.positional("MODEL"), .option("on", "CORPUS")], group: "models",
         brief: "Knowledge entropy of a model on a corpus.",
         summary: """
             Knowledge entropy (Kim et al. 2025). Each FFN unit i of layer l is a memory whose \
@@ -65,11 +65,19 @@ extension Command {
             |coefficient| and p_l = m_l / Σ m_l, the layer entropy is H_l = −Σ_i p_l,i ln p_l,i; \
             total = Σ_l H_l and normalized = total / (L · ln d_ff), which is 1 when every memory \
             is equally active. Fields: total, layers, tokens, normalized. Of a list of models or \
-            checkpoints (`checkpoints "DIR"`): one result per element, with its step.
+            checkpoints (`checkpoints "DIR"`): one result per element, with its step. \
+            `entropy SUMS` (no corpus) computes the same from a sums value (`sums`, `merge`): \
+            merged shards give exactly the figures of `entropy MODEL on CORPUS`.
             """,
         example: "let e = entropy m on c\ne.total",
         run: { inv in
             if let results = try seriesEntropy(inv) { return results }
+            if let s = sumsOf(try inv.value("MODEL")) {
+                if inv.has("on") { throw inv.error("'entropy SUMS' takes no corpus: the sums were measured on one already", at: "on") }
+                let r = try knowledgeEntropy(from: try sumsStatistics(s, inv, at: "MODEL"))
+                return .record(entropyRecord(r))
+            }
+            guard inv.has("on") else { throw inv.error("'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS") }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
             let r = try knowledgeEntropy(of: model, on: corpus, progress: inv.progress)
@@ -115,7 +123,7 @@ extension Command {
         })
 
     static let rescale = Command(
-        "rescale", [.positional("MODEL"), .keyword("bottom", "P"), .keyword("by", "Q"), .keyword("on", "CORPUS")],
+        "rescale", [.positional("MODEL"), .keyword("bottom", "P"), .keyword("by", "Q"), .option("on", "CORPUS"), .option("using", "SUMS")],
         group: "models",
         brief: "Revive the least active memories.",
         summary: """
@@ -124,10 +132,12 @@ extension Command {
             their coefficient multiplied by (layer mean / own mean) · Q, so the least active \
             memories are revived. For gated (SwiGLU) MLPs the multiplier folds exactly into row \
             i of the up projection; for GELU MLPs it is a per-memory coefficient multiplier, \
-            folded into the value vector when saved. Returns a new model carrying \
-            perplexity_before and perplexity_after, its perplexity on the same corpus before and \
-            after (one extra pass each); when the rescale more than doubles it, the model's \
-            display says so.
+            folded into the value vector when saved. With `using SUMS` instead of `on CORPUS` \
+            the means come from a sums value (e.g. `merge` of shards), which must have been \
+            measured on this model (same fingerprint). With `on CORPUS`, returns a new model \
+            carrying perplexity_before and perplexity_after, its perplexity on the same corpus \
+            before and after (one extra pass each); when the rescale more than doubles it, the \
+            model's display says so. With `using SUMS`, returns the new model.
             """,
         example: "let r = rescale m bottom 10% by 2 on c",
         run: { inv in
@@ -135,6 +145,21 @@ extension Command {
             let q = try inv.finite("by")
             guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: "by") }
             let model = try inv.model("MODEL")
+            if inv.has("using") {
+                if inv.has("on") { throw inv.error("'rescale' takes either 'on CORPUS' or 'using SUMS', not both", at: "using") }
+                let v = try inv.value("using")
+                guard let s = sumsOf(v) else { throw inv.typeError("using", expected: "a sums value", found: v) }
+                let fp: String
+                do { fp = try modelFingerprint(model) } catch let e as CoreError { throw inv.error(e.description, at: "MODEL") }
+                guard s.model == fp else {
+                    throw inv.error("the sums were measured on model \(s.model), not on this model (\(fp))", at: "using")
+                }
+                let stats = try sumsStatistics(s, inv, at: "using")
+                do {
+                    return .model(try model.rescaled(bottom: p, by: q, stats: stats, source: "sums of corpus \(s.corpus)"))
+                } catch let e as CoreError { throw inv.error(e.description, at: "using") }
+            }
+            guard inv.has("on") else { throw inv.error("'rescale' needs 'on CORPUS' or 'using SUMS' — usage: rescale MODEL bottom P by Q on CORPUS") }
             let corpus = try inv.corpus("on", for: model)
             let rescaled = try model.rescaled(bottom: p, by: q, on: corpus, progress: inv.progress)
             let before = try KECore.perplexity(of: model, on: corpus, progress: inv.progress).perplexity
@@ -154,10 +179,20 @@ extension Command {
             special_tokens_map.json, generation_config.json, chat templates, README, licence); \
             weight files (.safetensors, .bin, .pt, .gguf, index files) and sub-directories are \
             not copied. Written to a temporary directory and renamed into place. Refuses a \
-            non-empty existing directory unless `force` is given. Returns the path.
+            non-empty existing directory unless `force` is given. `save SUMS to "FILE"` writes a \
+            sums value as a safetensors file: F64 tensor `sums` [layers, d_ff] (Σ|coefficient|), \
+            U64 tensor `sums_exact` [layers, d_ff, 3] (the exact accumulators, for merge) and \
+            tokens, shard, shards, model, corpus and step in __metadata__; it never replaces an \
+            existing file (not even with force) and appears complete or not at all. Returns the path.
             """,
         example: "save r to \"out/rescaled\" force",
         run: { inv in
+            if let s = sumsOf(try inv.value("MODEL")) {
+                let file = try inv.string("to")
+                if inv.flag("force") { throw inv.error("sums files are never overwritten; 'force' does not apply to sums", at: "force") }
+                do { try s.write(to: file) } catch let e as CoreError { throw inv.error(e.description, at: "to") }
+                return .record(Record(kind: "saved", fields: [("path", .string(file))]))
+            }
             let model = try inv.model("MODEL")
             let dir = try inv.string("to")
             try model.save(to: dir, force: inv.flag("force"))

@@ -1,0 +1,444 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: Exact coefficient sums, shards and merging
+//
+// Σ_tokens |c_l,i| is kept as exact fixed-point integers: every |c| below 2^16 is split into
+// whole units of 2^-32 (`hi`) and a remainder in units of 2^-64 (`lo`, bits below 2^-64 are
+// dropped, which only touches values below 2^-40). Integer addition is associative, so the
+// sums do not depend on batch packing, thread count, sharding or the order shards are added:
+// merged shards give the one-machine sums bit for bit. |c| ≥ 2^16 or non-finite goes to
+// `extra`, a Float64 sum in token order (never reached by real checkpoints' coefficients;
+// only there can the order matter).
+
+/// Raw pointers to the accumulators of `ExactSums` (for the forward pass).
+struct ExactSumPointers {
+    var hi: UnsafeMutablePointer<UInt64>
+    var lo: UnsafeMutablePointer<UInt64>
+    var extra: UnsafeMutablePointer<Double>
+    func advanced(by n: Int) -> ExactSumPointers {
+        ExactSumPointers(hi: hi + n, lo: lo + n, extra: extra + n)
+    }
+}
+
+/// Exact per-memory sums of |coefficient| ([layers × memories], row-major).
+public struct ExactSums: Sendable, Equatable {
+    public let layers: Int
+    public let memories: Int
+    /// Whole units of 2^-32.
+    public internal(set) var hi: [UInt64]
+    /// Units of 2^-64.
+    public internal(set) var lo: [UInt64]
+    /// Values ≥ 2^16 or not finite, summed in Float64.
+    public internal(set) var extra: [Double]
+
+    public init(layers: Int, memories: Int) {
+        self.layers = layers
+        self.memories = memories
+        hi = [UInt64](repeating: 0, count: layers * memories)
+        lo = hi
+        extra = [Double](repeating: 0, count: layers * memories)
+    }
+
+    init(layers: Int, memories: Int, hi: [UInt64], lo: [UInt64], extra: [Double]) {
+        self.layers = layers; self.memories = memories; self.hi = hi; self.lo = lo; self.extra = extra
+    }
+
+    /// Runs `body` with pointers to the accumulators.
+    mutating func withPointers<R>(_ body: (ExactSumPointers) throws -> R) rethrows -> R {
+        try hi.withUnsafeMutableBufferPointer { h in
+            try lo.withUnsafeMutableBufferPointer { l in
+                try extra.withUnsafeMutableBufferPointer { e in
+                    try body(ExactSumPointers(hi: h.baseAddress!, lo: l.baseAddress!, extra: e.baseAddress!))
+                }
+            }
+        }
+    }
+
+    /// Adds `other` (same shape). Throws when an accumulator would overflow (Σ|c| ≥ 2^32 for
+    /// one memory, or more than 2^32 tokens).
+    public mutating func add(_ other: ExactSums) throws {
+        guard other.layers == layers, other.memories == memories else {
+            throw CoreError("cannot add sums of shape [\(other.layers), \(other.memories)] to [\(layers), \(memories)]")
+        }
+        for i in 0..<hi.count {
+            let (h, o1) = hi[i].addingReportingOverflow(other.hi[i])
+            let (l, o2) = lo[i].addingReportingOverflow(other.lo[i])
+            if o1 || o2 {
+                throw CoreError("layer \(i / memories), memory \(i % memories): the exact coefficient sum overflows its 64-bit fixed-point range (Σ|c| ≥ 2^32 or more than 2^32 tokens)")
+            }
+            hi[i] = h
+            lo[i] = l
+            extra[i] += other.extra[i]
+        }
+    }
+
+    /// The sum of element i as a Float64 (a fixed function of the integers, so equal integers
+    /// give equal bits).
+    public func value(_ i: Int) -> Double {
+        let carry = lo[i] >> 32
+        let h = hi[i] &+ carry
+        let l = lo[i] & 0xffff_ffff
+        let fixed = Double(h) * 0x1p-32 + Double(l) * 0x1p-64
+        return extra[i] == 0 ? fixed : fixed + extra[i]
+    }
+
+    /// All sums as Float64, row-major.
+    public var values: [Double] { (0..<hi.count).map(value) }
+}
+
+/// Σ_tokens |c_l,i| of a model over a corpus or one shard of it, with what identifies them.
+public struct CoefficientSums: Sendable {
+    public var sums: ExactSums
+    /// Tokens summed over.
+    public var tokens: Int
+    /// Which shard (documents shard, shard + shards, …); nil for a whole corpus merged from shards.
+    public var shard: Int?
+    public var shards: Int
+    /// Fingerprints of the model and of the whole corpus (see `modelFingerprint`, `corpusFingerprint`).
+    public var model: String
+    public var corpus: String
+    /// The checkpoint's training step, when known.
+    public var step: Int?
+
+    public init(sums: ExactSums, tokens: Int, shard: Int?, shards: Int, model: String, corpus: String, step: Int?) {
+        self.sums = sums; self.tokens = tokens; self.shard = shard; self.shards = shards
+        self.model = model; self.corpus = corpus; self.step = step
+    }
+
+    public var layers: Int { sums.layers }
+    public var memories: Int { sums.memories }
+
+    /// Mean |coefficient| per memory, exactly as `coefficientStatistics` computes it.
+    public func statistics() throws -> CoefficientStats {
+        guard tokens > 0 else { throw CoreError("these sums cover no tokens") }
+        let v = sums.values
+        let F = memories
+        let means = (0..<layers).map { l in (0..<F).map { v[l * F + $0] / Double(tokens) } }
+        return CoefficientStats(means: means, tokens: tokens)
+    }
+}
+
+/// Per-memory exact sums of |coefficient| over every token of `corpus`.
+public func exactCoefficientSums(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> ExactSums {
+    let c = model.config
+    let total = corpus.tokenCount
+    let L = c.numLayers, F = c.intermediateSize
+    var sums = ExactSums(layers: L, memories: F)
+    // Each batch sums into its own accumulators (batches run in parallel); they are added to the
+    // totals in batch order (integer addition: the order does not change the result).
+    let batches = packedBatches(corpus.documents)
+    let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
+    var done = 0
+    var overflow: Error?
+    try inParallelRounds(batches.count, work: { b, slot -> ExactSums in
+        var part = ExactSums(layers: L, memories: F)
+        try part.withPointers { p in
+            try runForward(model: model, batch: batches[b],
+                           request: ForwardRequest(coefficientSums: p, logits: nil,
+                                                   coefficientScale: model.coefficientScale),
+                           workspace: workspaces[slot])
+        }
+        return part
+    }, combine: { b, part in
+        do { try sums.add(part) } catch { if overflow == nil { overflow = error } }
+        done += batches[b].count
+        progress?(done, total, "")
+    })
+    if let overflow { throw overflow }
+    return sums
+}
+
+/// Sums of `model` over shard `shard` of `shards` of `corpus` (documents shard, shard + shards,
+/// … in file order), with fingerprints of the model and of the whole corpus.
+public func coefficientSums(of model: Model, on corpus: Corpus, shard: Int = 0, of shards: Int = 1,
+                            progress: ProgressHandler? = nil) throws -> CoefficientSums {
+    guard shards >= 1 else { throw CoreError("the number of shards must be at least 1") }
+    guard shard >= 0, shard < shards else { throw CoreError("shard \(shard) of \(shards) does not exist: shards are numbered 0 … \(shards - 1)") }
+    let part = corpus.shard(shard, of: shards)
+    let sums = try exactCoefficientSums(of: model, on: part, progress: progress)
+    return CoefficientSums(sums: sums, tokens: part.tokenCount, shard: shard, shards: shards,
+                           model: try modelFingerprint(model), corpus: corpusFingerprint(corpus), step: model.step)
+}
+
+extension Corpus {
+    /// Shard `i` of `n`: documents i, i + n, i + 2n, … in order.
+    public func shard(_ i: Int, of n: Int) -> Corpus {
+        if n == 1 { return self }
+        var docs: [[Int]] = []
+        var k = i
+        while k < documents.count { docs.append(documents[k]); k += n }
+        return Corpus(documents: docs, source: source)
+    }
+}
+
+// MARK: Fingerprints
+
+/// Fingerprint of a tokenised corpus: the first 16 hex digits of SHA-256 over the document
+/// count and, per document, its length and token ids (64-bit little-endian each). It changes
+/// with the file's text, `limit`, `seq` and the tokenizer.
+public func corpusFingerprint(_ corpus: Corpus) -> String {
+    var h = SHA256Hasher()
+    h.update(string: "ke-corpus-1")
+    h.update(int: corpus.documents.count)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(1 << 16)
+    func put(_ v: Int) {
+        var x = UInt64(bitPattern: Int64(v))
+        for _ in 0..<8 { bytes.append(UInt8(x & 0xff)); x >>= 8 }
+    }
+    for d in corpus.documents {
+        put(d.count)
+        for t in d { put(t) }
+        if bytes.count >= 1 << 16 { h.update(bytes); bytes.removeAll(keepingCapacity: true) }
+    }
+    h.update(bytes)
+    return String(h.hexDigest().prefix(16))
+}
+
+/// Pages read from each safetensors file for a model fingerprint.
+let fingerprintPages = 16
+let fingerprintPageBytes = 4096
+
+/// Fingerprint of a model, cheap for a 14 GB checkpoint: the first 16 hex digits of SHA-256 over
+/// its directory's `config.json`, and for every `*.safetensors` file (by name): the name, its size,
+/// its whole header (tensor names, dtypes, shapes, byte ranges) and 16 pages of 4 KiB spread evenly
+/// over its data; then the step, whether weights are kept as bf16, the interventions applied
+/// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
+/// configuration and every 97th parameter instead.
+public func modelFingerprint(_ model: Model) throws -> String {
+    var h = SHA256Hasher()
+    h.update(string: "ke-model-1")
+    var isDir: ObjCBool = false
+    if let dir = model.source, FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue {
+        let url = URL(fileURLWithPath: dir)
+        h.update(string: "config.json")
+        h.update(FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path) ?? Data())
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".safetensors") }.sorted()
+        for name in files {
+            h.update(string: name)
+            try hashSafetensorsIdentity(url.appendingPathComponent(name).path, into: &h)
+        }
+    } else {
+        h.update(string: String(describing: model.config))
+        let p = model.params.data
+        h.update(int: p.count)
+        var bytes: [UInt8] = []
+        var i = 0
+        while i < p.count {
+            var b = p[i].bitPattern
+            for _ in 0..<4 { bytes.append(UInt8(b & 0xff)); b >>= 8 }
+            i += 97
+        }
+        h.update(bytes)
+    }
+    h.update(int: model.step ?? -1)
+    h.update(string: model.compact != nil ? "bf16" : "f32")
+    for note in model.interventions { h.update(string: note) }
+    for (l, s) in model.coefficientScale.enumerated() {
+        guard let s else { continue }
+        h.update(int: l)
+        var bytes: [UInt8] = []
+        for v in s { var b = v.bitPattern; for _ in 0..<4 { bytes.append(UInt8(b & 0xff)); b >>= 8 } }
+        h.update(bytes)
+    }
+    return String(h.hexDigest().prefix(16))
+}
+
+/// Adds a safetensors file's size, header and sampled data pages to `h`.
+private func hashSafetensorsIdentity(_ path: String, into h: inout SHA256Hasher) throws {
+    guard let fh = FileHandle(forReadingAtPath: path) else { throw CoreError("cannot open the file", file: path) }
+    defer { try? fh.close() }
+    let size = Int(try fh.seekToEnd())
+    h.update(int: size)
+    try fh.seek(toOffset: 0)
+    let lenBytes = try fh.read(upToCount: 8) ?? Data()
+    guard lenBytes.count == 8 else { return }
+    var n = 0
+    for (k, b) in lenBytes.enumerated() { n |= Int(b) << (8 * k) }
+    let headerEnd = min(size, 8 + max(0, min(n, safetensorsMaxHeader)))
+    h.update(try fh.read(upToCount: headerEnd - 8) ?? Data())
+    let dataBytes = size - headerEnd
+    guard dataBytes > 0 else { return }
+    for k in 0..<fingerprintPages {
+        let off = headerEnd + Int(Double(dataBytes - 1) * Double(k) / Double(max(1, fingerprintPages - 1)))
+        let start = min(off, max(headerEnd, size - fingerprintPageBytes))
+        try fh.seek(toOffset: UInt64(start))
+        h.update(try fh.read(upToCount: min(fingerprintPageBytes, size - start)) ?? Data())
+    }
+}
+
+// MARK: Merging
+
+/// A sums file that was read, with where it came from.
+public struct SumsFile: Sendable {
+    public var path: String
+    public var sums: CoefficientSums
+    public init(path: String, sums: CoefficientSums) { self.path = path; self.sums = sums }
+}
+
+/// Adds the shards of one run in shard order. Refuses files of different models, corpora or
+/// shard counts, a shard present twice, a missing shard, and files that are already merged.
+public func mergeShards(_ files: [SumsFile]) throws -> CoefficientSums {
+    guard let first = files.first else { throw CoreError("no sums files to merge") }
+    for f in files {
+        guard f.sums.shard != nil else {
+            throw CoreError("\(f.path) holds merged sums (shard null), not a shard")
+        }
+    }
+    for f in files.dropFirst() {
+        if f.sums.model != first.sums.model {
+            throw CoreError("different models: \(first.path) has model \(first.sums.model), \(f.path) has model \(f.sums.model)")
+        }
+        if f.sums.corpus != first.sums.corpus {
+            throw CoreError("different corpora: \(first.path) has corpus \(first.sums.corpus), \(f.path) has corpus \(f.sums.corpus)")
+        }
+        if f.sums.shards != first.sums.shards {
+            throw CoreError("different shard counts: \(first.path) is shard \(first.sums.shard!) of \(first.sums.shards), \(f.path) is shard \(f.sums.shard!) of \(f.sums.shards)")
+        }
+        if f.sums.layers != first.sums.layers || f.sums.memories != first.sums.memories {
+            throw CoreError("different shapes: \(first.path) is [\(first.sums.layers), \(first.sums.memories)], \(f.path) is [\(f.sums.layers), \(f.sums.memories)]")
+        }
+    }
+    let n = first.sums.shards
+    var byShard: [Int: SumsFile] = [:]
+    for f in files {
+        let s = f.sums.shard!
+        if let other = byShard[s] {
+            throw CoreError("shard \(s) of \(n) appears twice: \(other.path) and \(f.path)")
+        }
+        byShard[s] = f
+    }
+    let missing = (0..<n).filter { byShard[$0] == nil }
+    if !missing.isEmpty {
+        let list = missing.count > 20 ? missing.prefix(20).map(String.init).joined(separator: ", ") + ", …"
+                                      : missing.map(String.init).joined(separator: ", ")
+        throw CoreError("missing shard\(missing.count == 1 ? "" : "s") \(list) of \(n) (found \(files.count) file\(files.count == 1 ? "" : "s"): \(files.map(\.path).sorted().joined(separator: ", ")))")
+    }
+    var total = ExactSums(layers: first.sums.layers, memories: first.sums.memories)
+    var tokens = 0
+    for s in 0..<n {
+        try total.add(byShard[s]!.sums.sums)
+        tokens += byShard[s]!.sums.tokens
+    }
+    return CoefficientSums(sums: total, tokens: tokens, shard: nil, shards: n,
+                           model: first.sums.model, corpus: first.sums.corpus, step: first.sums.step)
+}
+
+// MARK: Files
+
+extension CoefficientSums {
+    /// Writes a safetensors file: `sums` (F64 [L, d_ff], Σ|c| as Float64), `sums_exact` (U64
+    /// [L, d_ff, 3]: the exact accumulators hi, lo and the bits of extra) and `__metadata__`
+    /// (format, tokens, shard, shards, model, corpus, step). Never replaces an existing file:
+    /// the data goes to a temporary sibling that is hard-linked into place (which fails when
+    /// the name exists), so a reader sees either no file or the complete one.
+    public func write(to path: String) throws {
+        let L = layers, F = memories
+        var meta: [String: String] = [
+            "format": "ke-sums", "version": "1", "tokens": String(tokens),
+            "shard": shard.map(String.init) ?? "null", "shards": String(shards),
+            "model": model, "corpus": corpus, "layers": String(L), "memories": String(F),
+        ]
+        if let step { meta["step"] = String(step) }
+        var values = sums.values
+        var exact = [UInt64](repeating: 0, count: L * F * 3)
+        for i in 0..<(L * F) {
+            exact[3 * i] = sums.hi[i]
+            exact[3 * i + 1] = sums.lo[i]
+            exact[3 * i + 2] = sums.extra[i].bitPattern
+        }
+        let valueBytes = values.withUnsafeMutableBytes { Array($0) }
+        let exactBytes = exact.withUnsafeBytes { Array($0) }
+        try writeRawSafetensors([
+            ("sums", .f64, [L, F], valueBytes),
+            ("sums_exact", .u64, [L, F, 3], exactBytes),
+        ], metadata: meta, to: path)
+    }
+
+    /// Reads a file written by `write(to:)`.
+    public static func read(from path: String) throws -> CoefficientSums {
+        let f = try SafetensorsFile(path: path)
+        let m = f.metadata
+        guard m["format"] == "ke-sums" else { throw CoreError("not a ke sums file (no \"format\": \"ke-sums\" in __metadata__)", file: path) }
+        guard let tokens = m["tokens"].flatMap(Int.init), let shards = m["shards"].flatMap(Int.init),
+              let shardText = m["shard"], let model = m["model"], let corpus = m["corpus"] else {
+            throw CoreError("__metadata__ lacks tokens, shard, shards, model or corpus", file: path)
+        }
+        let shard: Int? = shardText == "null" ? nil : Int(shardText)
+        if shardText != "null" && shard == nil { throw CoreError("shard \"\(shardText)\" is not a number", file: path) }
+        guard let info = f.info("sums_exact"), info.dtype == .u64, info.shape.count == 3, info.shape[2] == 3 else {
+            throw CoreError("no U64 tensor sums_exact of shape [L, d_ff, 3]", file: path)
+        }
+        let L = info.shape[0], F = info.shape[1]
+        let raw = f.rawBytes(info)
+        var hi = [UInt64](repeating: 0, count: L * F), lo = hi
+        var extra = [Double](repeating: 0, count: L * F)
+        for i in 0..<(L * F) {
+            hi[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24 * i, as: UInt64.self))
+            lo[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24 * i + 8, as: UInt64.self))
+            extra[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24 * i + 16, as: UInt64.self)))
+        }
+        return CoefficientSums(sums: ExactSums(layers: L, memories: F, hi: hi, lo: lo, extra: extra),
+                               tokens: tokens, shard: shard, shards: shards, model: model, corpus: corpus,
+                               step: m["step"].flatMap(Int.init))
+    }
+}
+
+/// Writes tensors given as raw little-endian bytes to a new safetensors file at `path`; refuses
+/// to replace an existing file. Written to a temporary sibling, synced, then hard-linked into place.
+public func writeRawSafetensors(_ tensors: [(name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8])],
+                                metadata: [String: String], to path: String) throws {
+    if FileManager.default.fileExists(atPath: path) {
+        throw CoreError("the file exists; sums files are never overwritten", file: path)
+    }
+    // The Python library's order: larger alignment first, then by name.
+    let order = tensors.indices.sorted { x, y in
+        let (a, b) = (tensors[x], tensors[y])
+        if a.dtype.writeRank != b.dtype.writeRank { return a.dtype.writeRank < b.dtype.writeRank }
+        return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
+    }
+    var pairs: [(String, JSONValue)] = [("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) }))]
+    var offset = 0
+    for i in order {
+        let t = tensors[i]
+        guard t.bytes.count == t.shape.reduce(1, *) * t.dtype.size else {
+            throw CoreError("tensor '\(t.name)': \(t.bytes.count) bytes do not match shape \(t.shape)", file: path)
+        }
+        pairs.append((t.name, .object([
+            ("dtype", .string(t.dtype.rawValue)),
+            ("shape", .array(t.shape.map { .int($0) })),
+            ("data_offsets", .array([.int(offset), .int(offset + t.bytes.count)])),
+        ])))
+        offset += t.bytes.count
+    }
+    var header = Array(JSONValue.object(pairs).serialized().utf8)
+    while header.count % 8 != 0 { header.append(0x20) }
+    let tmp = path + ".tmp-\(getpid())"
+    guard let fp = fopen(tmp, "wb") else {
+        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: tmp)
+    }
+    var closed = false
+    defer { if !closed { fclose(fp) }; unlink(tmp) }
+    func put(_ bytes: [UInt8]) throws {
+        guard bytes.isEmpty || bytes.withUnsafeBytes({ fwrite($0.baseAddress!, 1, $0.count, fp) }) == bytes.count else {
+            throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
+        }
+    }
+    var len = UInt64(header.count).littleEndian
+    try put(withUnsafeBytes(of: &len) { Array($0) })
+    try put(header)
+    for i in order { try put(tensors[i].bytes) }
+    guard fflush(fp) == 0, fsync(fileno(fp)) == 0 else {
+        throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
+    }
+    closed = true
+    guard fclose(fp) == 0 else { throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path) }
+    guard link(tmp, path) == 0 else {
+        let msg = errno == EEXIST ? "the file exists; sums files are never overwritten" : "cannot move the temporary file into place: \(String(cString: strerror(errno)))"
+        throw CoreError(msg, file: path)
+    }
+}
