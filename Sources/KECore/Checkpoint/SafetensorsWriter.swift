@@ -63,71 +63,93 @@ public func writeSafetensors(
         counts.append(c)
     }
     let order = tensors.indices.sorted { tensors[$0].name.utf8.lexicographicallyPrecedes(tensors[$1].name.utf8) }
+    let header = safetensorsHeader(order.map { (tensors[$0].name, dtype, tensors[$0].shape, counts[$0] * dtype.size) },
+                                   metadata: metadata)
+    try writeFileAtomically(path: path, replace: true) { put in
+        try header.withUnsafeBytes { try put($0) }
+        for i in order {
+            let n = counts[i]
+            if n == 0 { continue }
+            var scratch = [Float](repeating: 0, count: n)
+            try scratch.withUnsafeMutableBufferPointer { try tensors[i].fill($0) }
+            switch dtype {
+            case .f32:
+                try scratch.withUnsafeBytes { try put($0) }
+            case .f16, .bf16:
+                var half = [UInt16](repeating: 0, count: n)
+                scratch.withUnsafeBufferPointer { s in
+                    half.withUnsafeMutableBufferPointer { h in
+                        if dtype == .f16 { for j in 0..<n { h[j] = floatToHalfBits(s[j]).littleEndian } }
+                        else { for j in 0..<n { h[j] = floatToBF16Bits(s[j]).littleEndian } }
+                    }
+                }
+                try half.withUnsafeBytes { try put($0) }
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// A safetensors file's first bytes: the 8-byte little-endian header length, then the JSON header
+/// (`__metadata__` first when given, then the tensors in the given order at consecutive data
+/// offsets), padded with spaces to a multiple of 8 bytes.
+func safetensorsHeader(
+    _ entries: [(name: String, dtype: SafetensorsDType, shape: [Int], byteCount: Int)], metadata: [String: String]?
+) -> [UInt8] {
     var pairs: [(String, JSONValue)] = []
     if let metadata {
-        pairs.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) })))
+        pairs.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0] ?? "")) })))
     }
     var offset = 0
-    for i in order {
-        let bytes = counts[i] * dtype.size
-        pairs.append((tensors[i].name, .object([
-            ("dtype", .string(dtype.rawValue)),
-            ("shape", .array(tensors[i].shape.map { .int($0) })),
-            ("data_offsets", .array([.int(offset), .int(offset + bytes)])),
+    for e in entries {
+        pairs.append((e.name, .object([
+            ("dtype", .string(e.dtype.rawValue)),
+            ("shape", .array(e.shape.map { .int($0) })),
+            ("data_offsets", .array([.int(offset), .int(offset + e.byteCount)])),
         ])))
-        offset += bytes
+        offset += e.byteCount
     }
     var header = Array(JSONValue.object(pairs).serialized().utf8)
     while header.count % 8 != 0 { header.append(0x20) }
+    return withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
+}
 
+/// Writes a file through a temporary sibling, synced before it is moved into place, so `path`
+/// appears complete or not at all. `body` writes the bytes through `put`. With `replace` an
+/// existing file is replaced (rename); without, an existing file is an error (hard link).
+/// - Throws: `CoreError` naming the file when it cannot be created, written or moved into place,
+///   or exists and `replace` is false.
+func writeFileAtomically(
+    path: String, replace: Bool, _ body: (_ put: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+) throws {
+    if !replace && access(path, F_OK) == 0 {
+        throw CoreError("the file exists and is never overwritten", file: path)
+    }
     let tmp = path + ".tmp-\(getpid())"
     guard let fp = fopen(tmp, "wb") else {
         throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: tmp)
     }
-    var ok = false
-    defer {
-        if !ok { fclose(fp); unlink(tmp) }
-    }
-    func put(_ p: UnsafeRawPointer, _ n: Int) throws {
-        guard n == 0 || fwrite(p, 1, n, fp) == n else {
+    var open = true
+    defer { if open { fclose(fp) }; unlink(tmp) }
+    try body { bytes in
+        guard bytes.isEmpty || fwrite(bytes.baseAddress, 1, bytes.count, fp) == bytes.count else {
             throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
-        }
-    }
-    var len = UInt64(header.count).littleEndian
-    try withUnsafeBytes(of: &len) { try put($0.baseAddress!, 8) }
-    try header.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
-    for i in order {
-        let n = counts[i]
-        if n == 0 { continue }
-        var scratch = [Float](repeating: 0, count: n)
-        try scratch.withUnsafeMutableBufferPointer { try tensors[i].fill($0) }
-        switch dtype {
-        case .f32:
-            try scratch.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
-        case .f16, .bf16:
-            var half = [UInt16](repeating: 0, count: n)
-            scratch.withUnsafeBufferPointer { s in
-                half.withUnsafeMutableBufferPointer { h in
-                    if dtype == .f16 { for j in 0..<n { h[j] = floatToHalfBits(s[j]).littleEndian } }
-                    else { for j in 0..<n { h[j] = floatToBF16Bits(s[j]).littleEndian } }
-                }
-            }
-            try half.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
-        default:
-            break
         }
     }
     guard fflush(fp) == 0, fsync(fileno(fp)) == 0 else {
         throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
     }
-    ok = true
-    guard fclose(fp) == 0 else {
-        unlink(tmp)
-        throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
-    }
-    guard rename(tmp, path) == 0 else {
-        let msg = String(cString: strerror(errno))
-        unlink(tmp)
-        throw CoreError("cannot rename temporary file into place: \(msg)", file: path)
+    open = false
+    guard fclose(fp) == 0 else { throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path) }
+    if replace {
+        guard rename(tmp, path) == 0 else {
+            throw CoreError("cannot rename temporary file into place: \(String(cString: strerror(errno)))", file: path)
+        }
+    } else {
+        guard link(tmp, path) == 0 else {
+            let msg = errno == EEXIST ? "the file exists and is never overwritten" : "cannot move the temporary file into place: \(String(cString: strerror(errno)))"
+            throw CoreError(msg, file: path)
+        }
     }
 }

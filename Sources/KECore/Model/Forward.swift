@@ -548,9 +548,11 @@ func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f
     }
 }
 
-/// sums[j] += Σ_r |a[r · rowStride + j]| for j < f: each |a| in [0, 2^16) is split into whole
-/// units of 2^-32 (added to `hi`) and the rest in units of 2^-64 (added to `lo`, truncated below
-/// that); larger or non-finite values are added to `extra` in row order.
+/// sums[j] += Σ_r |a[r · rowStride + j]| for j < f: each |a| in [2^-40, 2^16) (or 0) is split
+/// into whole units of 2^-32 (added to `hi`) and the rest in units of 2^-64 (added to `lo`): exact,
+/// since a float32 of at least 2^-40 has no bits below 2^-64. Smaller, larger or non-finite
+/// values are added to `extra` in row order, so a memory whose coefficients are all tiny keeps
+/// its (tiny, nonzero) mean instead of truncating to 0.
 @inline(__always)
 func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, rowStride: Int, into sums: ExactSumPointers) {
     let hi = sums.hi, lo = sums.lo, extra = sums.extra
@@ -559,7 +561,7 @@ func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f
         for j in 0..<f {
             let x = Double(abs(row[j]))
             let d = x * 0x1p32
-            if d < 0x1p48 {
+            if d < 0x1p48 && (d >= 0x1p-8 || x == 0) {
                 let whole = d.rounded(.down)
                 hi[j] &+= UInt64(whole)
                 lo[j] &+= UInt64((d - whole) * 0x1p32)

@@ -392,53 +392,21 @@ extension CoefficientSums {
 /// to replace an existing file. Written to a temporary sibling, synced, then hard-linked into place.
 public func writeRawSafetensors(_ tensors: [(name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8])],
                                 metadata: [String: String], to path: String) throws {
-    if FileManager.default.fileExists(atPath: path) {
-        throw CoreError("the file exists; sums files are never overwritten", file: path)
-    }
     // The Python library's order: larger alignment first, then by name.
     let order = tensors.indices.sorted { x, y in
         let (a, b) = (tensors[x], tensors[y])
         if a.dtype.writeRank != b.dtype.writeRank { return a.dtype.writeRank < b.dtype.writeRank }
         return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
     }
-    var pairs: [(String, JSONValue)] = [("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) }))]
-    var offset = 0
-    for i in order {
-        let t = tensors[i]
+    for t in tensors {
         guard t.bytes.count == t.shape.reduce(1, *) * t.dtype.size else {
             throw CoreError("tensor '\(t.name)': \(t.bytes.count) bytes do not match shape \(t.shape)", file: path)
         }
-        pairs.append((t.name, .object([
-            ("dtype", .string(t.dtype.rawValue)),
-            ("shape", .array(t.shape.map { .int($0) })),
-            ("data_offsets", .array([.int(offset), .int(offset + t.bytes.count)])),
-        ])))
-        offset += t.bytes.count
     }
-    var header = Array(JSONValue.object(pairs).serialized().utf8)
-    while header.count % 8 != 0 { header.append(0x20) }
-    let tmp = path + ".tmp-\(getpid())"
-    guard let fp = fopen(tmp, "wb") else {
-        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: tmp)
-    }
-    var closed = false
-    defer { if !closed { fclose(fp) }; unlink(tmp) }
-    func put(_ bytes: [UInt8]) throws {
-        guard bytes.isEmpty || bytes.withUnsafeBytes({ fwrite($0.baseAddress!, 1, $0.count, fp) }) == bytes.count else {
-            throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
-        }
-    }
-    var len = UInt64(header.count).littleEndian
-    try put(withUnsafeBytes(of: &len) { Array($0) })
-    try put(header)
-    for i in order { try put(tensors[i].bytes) }
-    guard fflush(fp) == 0, fsync(fileno(fp)) == 0 else {
-        throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path)
-    }
-    closed = true
-    guard fclose(fp) == 0 else { throw CoreError("write failed: \(String(cString: strerror(errno)))", file: path) }
-    guard link(tmp, path) == 0 else {
-        let msg = errno == EEXIST ? "the file exists; sums files are never overwritten" : "cannot move the temporary file into place: \(String(cString: strerror(errno)))"
-        throw CoreError(msg, file: path)
+    let header = safetensorsHeader(order.map { (tensors[$0].name, tensors[$0].dtype, tensors[$0].shape, tensors[$0].bytes.count) },
+                                   metadata: metadata)
+    try writeFileAtomically(path: path, replace: false) { put in
+        try header.withUnsafeBytes { try put($0) }
+        for i in order { try tensors[i].bytes.withUnsafeBytes { try put($0) } }
     }
 }
