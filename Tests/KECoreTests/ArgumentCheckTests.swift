@@ -38,9 +38,9 @@ final class ArgumentCheckTests: XCTestCase {
             assertCoreError("layer 0, memory 3") { _ = try m.scalingMemories(wrong, note: "x") }
             assertCoreError("layer 0: \(F - 1) memory multipliers given") {
                 _ = try Model(config: m.config, params: m.params, tokenizer: m.tokenizer,
-                              coefficientScale: [[Float](repeating: 1, count: F - 1)] + Array(repeating: nil, count: L - 1))
+                              memoryMultipliers: [[Float](repeating: 1, count: F - 1)] + Array(repeating: nil, count: L - 1))
             }
-            assertCoreError("for 0 layers") { _ = try m.with(coefficientScale: []) }
+            assertCoreError("for 0 layers") { _ = try m.with(memoryMultipliers: try MemoryMultipliers([], config: m.config)) }
         }
     }
 }

@@ -324,7 +324,7 @@ final class CheckpointTests: XCTestCase {
         let c = try smallConfig(.olmo)  // D 8, F 10
         let p = distinctStore(c)
         let s: [Float] = (0..<10).map { Float($0) - 2.5 }
-        let folded = try foldCoefficientScale(p, config: c, scale: [nil, s])
+        let folded = try MemoryMultipliers([nil, s], config: c).folded(into: p, config: c)
         XCTAssertEqual(folded.values("L0.up.w"), p.values("L0.up.w"))
         let up = p.values("L1.up.w")!, fup = folded.values("L1.up.w")!
         for i in 0..<10 { for d in 0..<8 { XCTAssertEqual(fup[i * 8 + d], up[i * 8 + d] * s[i]) } }
@@ -335,12 +335,13 @@ final class CheckpointTests: XCTestCase {
         let c = try smallConfig(.gpt2)  // D 6, F 10
         let p = distinctStore(c)
         let s: [Float] = (0..<10).map { 1 + Float($0) }
-        let folded = try foldCoefficientScale(p, config: c, scale: [s, nil])
+        let folded = try MemoryMultipliers([s, nil], config: c).folded(into: p, config: c)
         let down = p.values("L0.down.w")!, fd = folded.values("L0.down.w")!
         for d in 0..<6 { for i in 0..<10 { XCTAssertEqual(fd[d * 10 + i], down[d * 10 + i] * s[i]) } }
         XCTAssertEqual(folded.values("L0.up.w"), p.values("L0.up.w"))
         XCTAssertEqual(folded.values("L0.up.b"), p.values("L0.up.b"))
-        assertCoreError("has 3 entries, the MLP has 10 memories") { _ = try foldCoefficientScale(p, config: c, scale: [[1, 2, 3]]) }
+        assertCoreError("for 1 layers, but the model has 2") { _ = try MemoryMultipliers([[1, 2, 3]], config: c) }
+        assertCoreError("layer 0: 3 memory multipliers given, but the layer has 10 memories") { _ = try MemoryMultipliers([[1, 2, 3], nil], config: c) }
     }
 
     // MARK: Step names

@@ -50,13 +50,15 @@ func maxAbsDiff<T: BinaryFloatingPoint, U: BinaryFloatingPoint>(_ a: [T], _ b: [
 
 /// Logits [N, V] of `docs` packed into one batch (rows in document order), under `scale`
 /// (default: the model's own coefficient multipliers).
-func packedLogits(_ model: Model, _ docs: [[Int]], scale: [[Float]?]? = nil) throws -> [Float] {
+func packedLogits(_ model: Model, _ docs: [[Int]], scale: MemoryMultipliers? = nil) throws -> [Float] {
     let V = model.config.vocabSize
     let batch = PackedBatch(documents: docs)
     var out = [Float](repeating: .nan, count: batch.count * V)
-    try runForward(model: model, batch: batch, request: ForwardRequest(
-        coefficientSums: nil,
-        logits: { r0, rows, l in for i in 0..<(rows * V) { out[r0 * V + i] = l[i] } },
-        coefficientScale: scale ?? model.coefficientScale))
+    try withInferenceWeights(model) { w in
+        try runForward(config: model.config, weights: w, multipliers: scale ?? model.memoryMultipliers, batch: batch,
+                       request: ForwardRequest(coefficientSums: nil, logits: { r0, rows, l in
+                           for i in 0..<(rows * V) { out[r0 * V + i] = l[i] }
+                       }))
+    }
     return out
 }

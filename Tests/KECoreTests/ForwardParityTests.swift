@@ -8,7 +8,7 @@ final class ForwardParityTests: XCTestCase {
     /// Logits of one document run alone.
     func logits(_ model: Model, _ doc: [Int]) throws -> [Float] { try packedLogits(model, [doc]) }
 
-    func logits(_ model: Model, _ docs: [[Int]], scale: [[Float]?]) throws -> [Float] {
+    func logits(_ model: Model, _ docs: [[Int]], scale: MemoryMultipliers) throws -> [Float] {
         try packedLogits(model, docs, scale: scale)
     }
 
@@ -28,7 +28,7 @@ final class ForwardParityTests: XCTestCase {
                 all += want
             }
             // All documents packed into one batch give the same logits: no cross-document attention.
-            let packed = try logits(model, docs, scale: model.coefficientScale)
+            let packed = try logits(model, docs, scale: model.memoryMultipliers)
             // A row in a packed batch has the bits it has alone (fixed-order kernel), so the same bound as one document
             XCTAssertLessThan(maxAbsDiff(packed, all), 1e-4, "\(name) packed")
         }

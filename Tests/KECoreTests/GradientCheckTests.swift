@@ -7,11 +7,11 @@ import XCTest
 final class GradientCheckTests: XCTestCase {
     let lengths = [5, 9, 2, 7]
 
-    func loss(_ net: Network, _ batch: PackedBatch) throws -> Double {
+    func loss(_ net: Transformer, _ batch: PackedBatch) throws -> Double {
         try lossAndGradients(net, batch: batch, grads: nil)
     }
 
-    func gradients(_ net: Network, _ batch: PackedBatch) throws -> (Double, [Float]) {
+    func gradients(_ net: Transformer, _ batch: PackedBatch) throws -> (Double, [Float]) {
         var g = [Float](repeating: 0, count: net.params.count)
         let l = try g.withUnsafeMutableBufferPointer { try lossAndGradients(net, batch: batch, grads: $0.baseAddress!) }
         return (l, g)
@@ -66,8 +66,7 @@ final class GradientCheckTests: XCTestCase {
         let net = testNetwork(.olmoClip)
         let batch = PackedBatch(documents: randomDocs(lengths, vocab: net.config.vocabSize, seed: 7))
         var clipped = 0
-        try net.params.data.withUnsafeBufferPointer { buf in
-            let w = try WeightPointers(store: net.params, config: net.config, base: UnsafeMutablePointer(mutating: buf.baseAddress!))
+        try net.params.withWeights(config: net.config) { w in
             let D = net.config.hiddenSize, q = net.config.numHeads * net.config.headDim
             var h = [Float](repeating: 0, count: batch.count * D)
             var out = [Float](repeating: 0, count: batch.count * q)
@@ -75,7 +74,7 @@ final class GradientCheckTests: XCTestCase {
             h.withUnsafeMutableBufferPointer { hp in
                 layerNormForward(hp.baseAddress!, hp.baseAddress!, rows: batch.count, dim: D, weight: nil, bias: nil, eps: 1e-5)
                 out.withUnsafeMutableBufferPointer { op in
-                    linear(hp.baseAddress!, rows: batch.count, inFeatures: D, weight: w.layers[0].qW, outFeatures: q, bias: nil, into: op.baseAddress!)
+                    linear(hp.baseAddress!, rows: batch.count, inFeatures: D, weight: w.layers[0].q, outFeatures: q, bias: nil, into: op.baseAddress!)
                 }
             }
             clipped = out.filter { abs($0) > 0.6 }.count

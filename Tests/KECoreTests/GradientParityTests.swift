@@ -40,7 +40,7 @@ final class GradientParityTests: XCTestCase {
             // Loss and gradients.
             var g = [Float](repeating: 0, count: model.params.count)
             let loss = try g.withUnsafeMutableBufferPointer {
-                try lossAndGradients(Network(model), batch: batch, grads: $0.baseAddress!)
+                try lossAndGradients(Transformer(model), batch: batch, grads: $0.baseAddress!)
             }
             let wantLoss = try XCTUnwrap(train["loss"]?.doubleValue)
             // HF's loss is a float32 scalar (ulp 4.8e-7 at 6.7) over float32 logits: measured ≤ 5.5e-7; 1e-5
@@ -58,7 +58,7 @@ final class GradientParityTests: XCTestCase {
             }
 
             // 3 AdamW steps (lr 1e-3, constant, same batch, clip 1.0, wd 0.1 on dim ≥ 2).
-            var state = TrainerState(net: Network(model), options: AdamWOptions())
+            var state = TrainerState(net: Transformer(model), options: AdamWOptions())
             var losses: [Double] = []
             for s in 0..<3 { losses.append(try state.step(documents: docs, lr: 1e-3, number: s + 1).loss) }
             let wantLosses = train["losses"]?.doubles ?? []
@@ -97,7 +97,7 @@ final class GradientParityTests: XCTestCase {
             }
             XCTAssertEqual(recorded.count, mine.count, name)
             let tok = try mine.map { try tokenizeProbe($0.probe, encode: model.tokenizer.encode, name: name) }
-            let scores = try scoreProbes(Network(model), tok)
+            let scores = try scoreProbes(Transformer(model), tok)
             var sums: [String: (lp: Double, acc: Double, n: Int)] = [:]
             for (i, r) in recorded.enumerated() where i < mine.count {
                 XCTAssertEqual(r["kind"]?.stringValue, mine[i].kind)

@@ -11,10 +11,10 @@ final class InjectTests: XCTestCase {
         }, source: source)
     }
 
-    func toyNetwork() -> Network {
+    func toyNetwork() -> Transformer {
         var c = testConfig(.llamaGQA, vocab: 64)
         c.hiddenSize = 32; c.numHeads = 4; c.numKVHeads = 2; c.headDim = 8; c.rotaryDim = 8; c.intermediateSize = 64
-        return Network(config: c, params: randomParams(c, seed: 11, scale: 0.1), coefficientScale: [nil, nil])
+        return Transformer(config: c, params: randomParams(c, seed: 11, scale: 0.1), multipliers: try! MemoryMultipliers([nil, nil], config: c))
     }
 
     func testInjectionRaisesAccuracyToNearOne() throws {

@@ -75,11 +75,11 @@ final class InspectInterventionTests: XCTestCase {
             let model = try Model.load(directory: Fixtures.modelDir(name))
             let doc = Fixtures.docs(try Fixtures.expected(name))[0]
             let changed = try model.ablated(layer: 1, memories: [5]).scaled(layer: 0, memories: [3, 4], by: 2.5)
-            XCTAssertEqual(changed.coefficientScale.contains { $0 != nil }, !model.config.gatedMLP, name)
+            XCTAssertEqual(!changed.memoryMultipliers.isEmpty, !model.config.gatedMLP, name)
             let dir = tmp + "/" + name
             try changed.save(to: dir)
             let reloaded = try Model.load(directory: dir)
-            XCTAssertTrue(reloaded.coefficientScale.allSatisfy { $0 == nil })
+            XCTAssertTrue(reloaded.memoryMultipliers.isEmpty)
             let want = try logits(changed, doc)
             // GELU models fold the scale into W_down on save (c·s·w vs c·(s·w)): one rounding per product, measured ≤ 1.3e-6
             XCTAssertLessThan(maxAbsDiff(try logits(reloaded, doc), want), 1e-4, name)

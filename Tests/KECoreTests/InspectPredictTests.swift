@@ -128,8 +128,8 @@ final class GenerationStopTests: XCTestCase {
             try withInferenceWeights(model) { w in
                 var t = 0
                 for chunk in [5, 1, 1, 3, 2] {
-                    let got = try runIncremental(config: model.config, weights: w, tokens: Array(ids[t..<(t + chunk)]),
-                                                 cache: cache, rope: rope, coefficientScale: model.coefficientScale, arena: arena)
+                    let got = try runIncremental(config: model.config, weights: w, multipliers: model.memoryMultipliers,
+                                                 tokens: Array(ids[t..<(t + chunk)]), cache: cache, rope: rope, arena: arena)
                     t += chunk
                     let want = try lastLogits(model: model, tokens: Array(ids[0..<t]))
                     // KV-cache forward and full pass are separate float32 code paths (cached vs whole-sequence attention): the HF logit bound

@@ -44,7 +44,7 @@ final class ProbeFactTests: XCTestCase {
     }
 
     /// Sum of log p over tokens 1..<n of `doc`, from the training forward's mean loss.
-    func totalLogProb(_ net: Network, _ doc: [Int]) throws -> Double {
+    func totalLogProb(_ net: Transformer, _ doc: [Int]) throws -> Double {
         doc.count < 2 ? 0 : -(try lossAndGradients(net, batch: PackedBatch(documents: [doc]), grads: nil)) * Double(doc.count - 1)
     }
 

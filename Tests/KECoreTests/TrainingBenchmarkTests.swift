@@ -13,7 +13,7 @@ final class TrainingBenchmarkTests: XCTestCase {
                             norm: .layerNorm(bias: true), normEps: 1e-5, activation: .gelu, gatedMLP: false,
                             rotaryDim: 16, ropeTheta: 10000, learnedPositions: false, parallelResidual: true,
                             tieWordEmbeddings: false, clipQKV: nil, attentionBias: true, mlpBias: true)
-        let net = Network(config: c, params: randomParams(c, seed: 1, scale: 0.02))
+        let net = Transformer(config: c, params: randomParams(c, seed: 1, scale: 0.02))
         let docs = randomDocs(Array(repeating: 129, count: 64), vocab: 50304, seed: 2)
         var state = TrainerState(net: net, options: AdamWOptions())
         let steps = 4

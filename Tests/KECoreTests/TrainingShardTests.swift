@@ -20,7 +20,7 @@ final class TrainingShardTests: XCTestCase {
             let model = try Model.load(directory: Fixtures.modelDir(name))
             let docs = Fixtures.docs(try Fixtures.expected(name))
             guard docs.count >= 2 else { continue }
-            let net = Network(model)
+            let net = Transformer(model)
             var whole = [Float](repeating: 0, count: model.params.count)
             let l1 = try whole.withUnsafeMutableBufferPointer {
                 try lossAndGradients(net, batch: PackedBatch(documents: docs), grads: $0.baseAddress!)

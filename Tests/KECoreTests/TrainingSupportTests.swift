@@ -86,14 +86,14 @@ func randomParams(_ c: ModelConfig, seed: UInt64, scale: Float = 0.3) -> Paramet
 }
 
 /// A network for `arch` (with per-memory coefficient multipliers for `.reluScaled`).
-func testNetwork(_ arch: TestArch, seed: UInt64 = 1, vocab: Int = 23) -> Network {
+func testNetwork(_ arch: TestArch, seed: UInt64 = 1, vocab: Int = 23) -> Transformer {
     let c = testConfig(arch, vocab: vocab)
     var scale: [[Float]?] = Array(repeating: nil, count: c.numLayers)
     if arch == .reluScaled {
         var rng = TestRNG(seed &+ 99)
         scale[0] = (0..<c.intermediateSize).map { _ in 0.5 + rng.uniform() * 2 }
     }
-    return Network(config: c, params: randomParams(c, seed: seed), coefficientScale: scale)
+    return Transformer(config: c, params: randomParams(c, seed: seed), multipliers: try! MemoryMultipliers(scale, config: c))
 }
 
 /// Random documents of the given lengths.

@@ -89,7 +89,7 @@ extension Model {
     /// Writes a Hugging Face directory that transformers loads unchanged. Refuses a non-empty
     /// existing directory unless `force` (and even then only one that holds a config.json, so
     /// a mistyped path cannot wipe an unrelated directory); writes to a temporary sibling and
-    /// renames. Per-memory `coefficientScale` multipliers are folded into the weights first.
+    /// renames. Memory multipliers (`memoryMultipliers`) are folded into the weights first.
     ///
     /// When the model was loaded from a directory, every top-level file of that directory that
     /// is not a weight file (`carriedOverFiles`) is copied unchanged: tokenizer.json,
@@ -100,7 +100,7 @@ extension Model {
     /// - Throws: `CoreError` naming the file or directory when the target is refused, a source
     ///   file cannot be read, or a file cannot be written.
     public func save(to directory: String, force: Bool = false) throws {
-        let folded = try foldCoefficientScale(params, config: config, scale: coefficientScale)
+        let folded = try memoryMultipliers.folded(into: params, config: config)
         var copies: [(name: String, path: String)] = []
         if let dir = directoryInfo?.directory, directoryExists(dir) {
             copies = try carriedOverFiles(of: dir).map { ($0, dir + "/" + $0) }
@@ -130,42 +130,6 @@ func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, token
             try writeFileBytes(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
         }
     }
-}
-
-/// `params` with per-memory multipliers folded in. Gated MLPs: row i of `up.w` (and `up.b[i]`)
-/// times multiplier i, exact for the coefficient and the output. Other MLPs: column i of
-/// `down.w` times multiplier i, exact for the output (the measured coefficient of the saved
-/// model is then the unscaled one).
-func foldCoefficientScale(_ params: ParameterStore, config: ModelConfig, scale: [[Float]?]) throws -> ParameterStore {
-    var p = params
-    let F = config.intermediateSize, D = config.hiddenSize
-    for (l, scale) in scale.enumerated() {
-        guard let s = scale else { continue }
-        guard l < config.numLayers else { throw CoreError("coefficient scale given for layer \(l), model has \(config.numLayers)") }
-        guard s.count == F else {
-            throw CoreError("coefficient scale of layer \(l) has \(s.count) entries, the MLP has \(F) memories")
-        }
-        if config.gatedMLP {
-            guard let up = p.slot("L\(l).up.w"), up.count == F * D else { throw CoreError("missing tensor L\(l).up.w") }
-            let bias = p.slot("L\(l).up.b")
-            p.data.withUnsafeMutableBufferPointer { b in
-                for i in 0..<F {
-                    let row = up.offset + i * D
-                    for d in 0..<D { b[row + d] *= s[i] }
-                    if let bias { b[bias.offset + i] *= s[i] }
-                }
-            }
-        } else {
-            guard let down = p.slot("L\(l).down.w"), down.count == F * D else { throw CoreError("missing tensor L\(l).down.w") }
-            p.data.withUnsafeMutableBufferPointer { b in
-                for d in 0..<D {
-                    let row = down.offset + d * F
-                    for i in 0..<F { b[row + i] *= s[i] }
-                }
-            }
-        }
-    }
-    return p
 }
 
 // MARK: config.json writing

@@ -2,7 +2,7 @@
 //
 // Each returns a new model with a note in `interventions`; the original is unchanged. Both go
 // through `scalingMemories`, so for gated MLPs they are folded exactly into the up projection
-// and for GELU MLPs they are kept as `coefficientScale` (folded into the value vectors on save).
+// and for GELU MLPs they are kept as `memoryMultipliers` (folded into the value vectors on save).
 // Interventions compose by multiplication.
 
 extension Model {

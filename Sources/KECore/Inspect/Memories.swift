@@ -7,7 +7,7 @@ import Foundation
 // embedding W_U [V, D] (no final norm, as in Geva et al. 2022 and LM-Debugger), it shows which
 // tokens the memory promotes (large W_U · v_i) and suppresses (small).
 //
-// For GELU models with a pending `coefficientScale`, the value vector is the stored one: the
+// For GELU models with a pending `memoryMultipliers`, the value vector is the stored one: the
 // multiplier scales how strongly the memory fires, not what it writes.
 
 /// A vocabulary token with a score.

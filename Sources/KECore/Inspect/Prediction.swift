@@ -44,8 +44,7 @@ func lastLogits(model: Model, tokens: [Int]) throws -> [Float] {
             if n - 1 >= r0 && n - 1 < r0 + rows {
                 out = Array(UnsafeBufferPointer(start: l + (n - 1 - r0) * V, count: V))
             }
-        },
-        coefficientScale: model.coefficientScale))
+        }))
     guard out.count == V else { throw CoreError("internal: no logits for the last position") }
     return out
 }
@@ -104,15 +103,15 @@ public func generateGreedy(model: Model, text: String, tokens n: Int = 20, stopI
         let c = model.config
         let capacity = min(prompt.count + n, maxPositions)
         let cache = KVCache(config: c, capacity: capacity)
-        let rope = RopeTable(rotaryDim: c.rotaryDim, theta: c.ropeTheta, positions: max(1, capacity))
+        let rope = RopeTable(c, positions: max(1, capacity))
         let arena = Arena()
         try withInferenceWeights(model) { w in
             var pending = prompt
             while generated.count < n {
                 if cache.length + pending.count >= maxPositions { stop = "positions"; break }
                 try Cancellation.shared.check()
-                let logits = try runIncremental(config: c, weights: w, tokens: pending, cache: cache, rope: rope,
-                                                coefficientScale: model.coefficientScale, arena: arena)
+                let logits = try runIncremental(config: c, weights: w, multipliers: model.memoryMultipliers,
+                                                tokens: pending, cache: cache, rope: rope, arena: arena)
                 guard let next = try pick(logits) else { break }
                 generated.append(next)
                 if eos.contains(next) { stop = "eos"; break }

@@ -40,7 +40,7 @@ public func layerCoefficients(model: Model, tokens: [Int], layer: Int) throws ->
     try checkLayer(model, layer)
     let F = model.config.intermediateSize
     var out: [Float] = []
-    var request = ForwardRequest(coefficientSums: nil, logits: nil, coefficientScale: model.coefficientScale)
+    var request = ForwardRequest(coefficientSums: nil, logits: nil)
     request.layerCoefficients = { l, rows, a in
         guard l == layer else { return }
         out = Array(UnsafeBufferPointer(start: a, count: rows * F))

@@ -163,7 +163,7 @@ public enum TinyRunBuilder {
         let initial = try initialModel(config, world: world)
         let heldout = measureEntropy ? heldoutCorpus(config, world: world) : nil
         let adam = AdamWOptions(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: config.weightDecay, clip: 1.0)
-        var state = TrainerState(net: Network(initial), options: adam)
+        var state = TrainerState(net: Transformer(initial), options: adam)
         var log = TinyRunLog()
         let checkpointSet = Set(config.checkpoints)
         for k in 1...config.steps {

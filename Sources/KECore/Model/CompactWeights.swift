@@ -93,7 +93,7 @@ extension Model {
     public func keepingBF16() throws -> Model {
         if compact != nil && paramsIfExpanded == nil { return self }
         return try Model(config: config, compact: CompactWeights(params), tokenizer: tokenizer, step: step,
-                     coefficientScale: coefficientScale, interventions: interventions, source: source,
+                     memoryMultipliers: memoryMultipliers.layers, interventions: interventions, source: source,
                      directoryInfo: directoryInfo)
     }
 

@@ -5,48 +5,6 @@ import Foundation
 // All buffers are row-major; `n` rows of width `d`. These loops are the only non-BLAS
 // arithmetic on the hot path, written so the optimiser can vectorise them.
 
-/// LayerNorm over the last dimension: y = (x − mean) / sqrt(var + eps) · w + b.
-/// `w`/`b` may be nil (OLMo's non-parametric LayerNorm). Saves mean and rstd per row when asked.
-@inline(__always)
-func layerNormForward(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int,
-    weight w: UnsafePointer<Float>?, bias b: UnsafePointer<Float>?, eps: Float,
-    saveMean: UnsafeMutablePointer<Float>? = nil, saveRstd: UnsafeMutablePointer<Float>? = nil
-) {
-    for r in 0..<n {
-        let xr = x + r * d, yr = y + r * d
-        var sum: Float = 0
-        for j in 0..<d { sum += xr[j] }
-        let mean = sum / Float(d)
-        var v: Float = 0
-        for j in 0..<d { let t = xr[j] - mean; v += t * t }
-        let rstd = 1 / (v / Float(d) + eps).squareRoot()
-        saveMean?[r] = mean
-        saveRstd?[r] = rstd
-        switch (w, b) {
-        case let (w?, b?): for j in 0..<d { yr[j] = (xr[j] - mean) * rstd * w[j] + b[j] }
-        case let (w?, nil): for j in 0..<d { yr[j] = (xr[j] - mean) * rstd * w[j] }
-        default: for j in 0..<d { yr[j] = (xr[j] - mean) * rstd }
-        }
-    }
-}
-
-/// RMSNorm: y = x / sqrt(mean(x²) + eps) · w.
-@inline(__always)
-func rmsNormForward(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int,
-    weight w: UnsafePointer<Float>, eps: Float, saveRstd: UnsafeMutablePointer<Float>? = nil
-) {
-    for r in 0..<n {
-        let xr = x + r * d, yr = y + r * d
-        var ss: Float = 0
-        for j in 0..<d { ss += xr[j] * xr[j] }
-        let rstd = 1 / (ss / Float(d) + eps).squareRoot()
-        saveRstd?[r] = rstd
-        for j in 0..<d { yr[j] = xr[j] * rstd * w[j] }
-    }
-}
-
 // MARK: Activations
 
 /// act(x) for the configured activation.
@@ -86,29 +44,66 @@ func activateGrad(_ x: Float, _ a: Activation) -> Float {
 // MARK: Rotary position embedding (Hugging Face rotate-half layout)
 
 /// Cos/sin tables for positions 0..<maxPos and `rotaryDim / 2` frequencies:
-/// inv_freq_j = θ^(−2j / rotaryDim), angle = pos · inv_freq_j.
+/// inv_freq_j = θ^(−2j / rotaryDim), angle = pos · inv_freq_j, with the frequencies rescaled as
+/// `scaling` says (transformers' `modeling_rope_utils`).
 struct RopeTable {
     let half: Int
     let cos: [Float]
     let sin: [Float]
 
-    init(rotaryDim: Int, theta: Double, positions: Int) {
+    /// - Parameter positions: the positions the table covers; for `dynamic` scaling also the
+    ///   sequence length the frequencies are computed for (transformers uses max(position) + 1).
+    init(rotaryDim: Int, theta: Double, scaling: RopeScaling = .none, positions: Int) {
         half = rotaryDim / 2
         var c = [Float](repeating: 0, count: max(1, positions * half))
         var s = c
-        if half > 0 {
-            for j in 0..<half {
-                // Computed as transformers does: inv_freq in float32, angle in float32.
-                let invFreq = Float(1.0 / pow(theta, Double(2 * j) / Double(rotaryDim)))
-                for p in 0..<positions {
-                    let angle = Float(p) * invFreq
-                    c[p * half + j] = Foundation.cos(angle)
-                    s[p * half + j] = Foundation.sin(angle)
-                }
+        let invFreq = ropeInverseFrequencies(rotaryDim: rotaryDim, theta: theta, scaling: scaling, sequenceLength: positions)
+        for (j, f) in invFreq.enumerated() {
+            for p in 0..<positions {
+                // The angle in float32, as transformers computes it.
+                let angle = Float(p) * f
+                c[p * half + j] = Foundation.cos(angle)
+                s[p * half + j] = Foundation.sin(angle)
             }
         }
         cos = c
         sin = s
+    }
+
+    init(_ c: ModelConfig, positions: Int) {
+        self.init(rotaryDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: positions)
+    }
+}
+
+/// The `rotaryDim / 2` RoPE inverse frequencies (float32) for a sequence of `sequenceLength`
+/// positions.
+///
+/// - `linear`: θ^(−2j/d) / factor.
+/// - `dynamic`: for sequences longer than `originalMaxPositions`, θ is replaced by
+///   θ·(factor·len/orig − (factor − 1))^(d/(d−2)) (`_compute_dynamic_ntk_parameters`).
+/// - `llama3`: wavelengths 2π/f longer than orig/low_freq_factor are divided by `factor`, those
+///   shorter than orig/high_freq_factor kept, and those between interpolated with
+///   s = (orig/λ − low)/(high − low): f' = (1 − s)·f/factor + s·f (`_compute_llama3_parameters`).
+func ropeInverseFrequencies(rotaryDim d: Int, theta: Double, scaling: RopeScaling, sequenceLength: Int) -> [Float] {
+    var base = theta
+    if case .dynamic(let factor, let orig) = scaling, sequenceLength > orig, d > 2 {
+        let len = Double(sequenceLength)
+        base = theta * pow(factor * len / Double(orig) - (factor - 1), Double(d) / Double(d - 2))
+    }
+    return (0..<(d / 2)).map { j in
+        let f = Float(1.0 / pow(base, Double(2 * j) / Double(d)))
+        switch scaling {
+        case .none, .dynamic: return f
+        case .linear(let factor): return f / Float(factor)
+        case .llama3(let factor, let low, let high, let orig):
+            let fd = Double(f)
+            let wavelength = 2 * Double.pi / fd
+            let lowWavelength = Double(orig) / low, highWavelength = Double(orig) / high
+            if wavelength > lowWavelength { return Float(fd / factor) }
+            if wavelength < highWavelength { return f }
+            let smooth = (Double(orig) / wavelength - low) / (high - low)
+            return Float((1 - smooth) * fd / factor + smooth * fd)
+        }
     }
 }
 

@@ -28,10 +28,10 @@ public final class Model: @unchecked Sendable {
     public let tokenizer: Tokenizer
     /// Training step of this checkpoint, when known (from the directory name or metadata).
     public let step: Int?
-    /// Per-layer multipliers applied to the coefficients after the activation (nil: none).
-    /// Used for interventions on GELU MLPs that cannot be folded exactly into the up projection;
-    /// `save` folds them into the value vectors (columns of `down.w`).
-    public let coefficientScale: [[Float]?]
+    /// Coefficient multipliers applied after the activation in every pass. Used for
+    /// interventions on GELU MLPs that cannot be folded exactly into the up projection; `save`
+    /// folds them into the value vectors (columns of `down.w`). See `MemoryMultipliers`.
+    public let memoryMultipliers: MemoryMultipliers
     /// Human-readable record of what was done to this model, oldest first.
     public let interventions: [String]
     /// Where it was loaded from, if anywhere.
@@ -43,33 +43,33 @@ public final class Model: @unchecked Sendable {
     /// of a rescale), in order; shown with the model. Models derived from it start without.
     public let measurements: [(name: String, value: Double)]
 
-    /// - Throws: `CoreError` when `coefficientScale` is not one entry per layer, or an entry is
+    /// - Throws: `CoreError` when `memoryMultipliers` is not one entry per layer, or an entry is
     ///   not `intermediateSize` finite multipliers.
     public convenience init(
         config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
-        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
         self.init(config: config, stored: params, compact: nil, tokenizer: tokenizer, step: step,
-                  coefficientScale: try validatedCoefficientScale(coefficientScale, config: config),
+                  memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
-    /// - Throws: `CoreError` for a `coefficientScale` of the wrong shape, as the f32 initialiser.
+    /// - Throws: `CoreError` for `memoryMultipliers` of the wrong shape, as the f32 initialiser.
     public convenience init(
         config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
-        coefficientScale: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
         self.init(config: config, stored: nil, compact: compact, tokenizer: tokenizer, step: step,
-                  coefficientScale: try validatedCoefficientScale(coefficientScale, config: config),
+                  memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     private init(
         config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
-        step: Int?, coefficientScale: [[Float]?], interventions: [String], source: String?,
+        step: Int?, memoryMultipliers: MemoryMultipliers, interventions: [String], source: String?,
         directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = []
     ) {
         self.config = config
@@ -77,7 +77,7 @@ public final class Model: @unchecked Sendable {
         self.compact = compact
         self.tokenizer = tokenizer
         self.step = step
-        self.coefficientScale = coefficientScale
+        self.memoryMultipliers = memoryMultipliers
         self.interventions = interventions
         self.source = source
         self.directoryInfo = directoryInfo
@@ -95,16 +95,16 @@ public final class Model: @unchecked Sendable {
 
     /// A copy with some fields replaced. Without new `params`, the copy shares this model's
     /// storage as it is now (bf16, or f32).
-    /// - Throws: `CoreError` for a `coefficientScale` of the wrong shape (see `init`).
+    /// - Throws: `CoreError` when `memoryMultipliers` were made for another configuration.
     public func with(
-        params: ParameterStore? = nil, coefficientScale: [[Float]?]? = nil,
+        params: ParameterStore? = nil, memoryMultipliers: MemoryMultipliers? = nil,
         addingIntervention note: String? = nil, step: Int?? = nil
     ) throws -> Model {
         let keepBF16 = params == nil && isBF16
-        let scale = try coefficientScale.map { try validatedCoefficientScale($0, config: config) } ?? self.coefficientScale
+        let scale = try memoryMultipliers.map { try MemoryMultipliers($0.layers, config: config) } ?? self.memoryMultipliers
         return Model(
             config: config, stored: keepBF16 ? nil : params ?? self.params, compact: keepBF16 ? compact : nil,
-            tokenizer: tokenizer, step: step ?? self.step, coefficientScale: scale,
+            tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source,
             directoryInfo: directoryInfo)
     }
@@ -112,7 +112,7 @@ public final class Model: @unchecked Sendable {
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
         Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
-              tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
+              tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
               measurements: measurements)
     }
@@ -120,31 +120,11 @@ public final class Model: @unchecked Sendable {
     /// The same model (same storage) carrying `measurements` (replacing any it had).
     public func measured(_ measurements: [(name: String, value: Double)]) -> Model {
         Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
-              tokenizer: tokenizer, step: step, coefficientScale: coefficientScale,
+              tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
               measurements: measurements)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
     public var parameterCount: Int { compact?.count ?? params.count }
-}
-
-/// `scale` checked against `config`: one entry per layer (nil: no multipliers), each
-/// `intermediateSize` finite numbers. nil stands for no multipliers anywhere.
-/// - Throws: `CoreError` naming the layer and both counts.
-func validatedCoefficientScale(_ scale: [[Float]?]?, config: ModelConfig) throws -> [[Float]?] {
-    guard let scale else { return Array(repeating: nil, count: config.numLayers) }
-    guard scale.count == config.numLayers else {
-        throw CoreError("memory multipliers are given for \(scale.count) layers, but the model has \(config.numLayers)")
-    }
-    for (l, m) in scale.enumerated() {
-        guard let m else { continue }
-        guard m.count == config.intermediateSize else {
-            throw CoreError("layer \(l): \(m.count) memory multipliers given, but the layer has \(config.intermediateSize) memories")
-        }
-        if let i = m.firstIndex(where: { !$0.isFinite }) {
-            throw CoreError("layer \(l), memory \(i): the multiplier \(m[i]) is not a finite number")
-        }
-    }
-    return scale
 }

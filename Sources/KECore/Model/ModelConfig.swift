@@ -79,6 +79,36 @@ public struct ModelConfig: Sendable, Equatable {
     /// The parsed `config.json`, kept so `save` can write it back with only the changed keys.
     public var rawJSON: [String: JSONValue]
 
+    // MARK: Block options beyond the four original families (defaults: off)
+
+    /// Where the block's norms sit: before each sub-block (the default) or after it (OLMo 2/3).
+    public var normPlacement: NormPlacement = .beforeSublayer
+    /// RMSNorm of the queries and keys after their projection (OLMo 2/3, Qwen 3).
+    public var qkNorm: QKNorm = .none
+    /// Added to every norm weight before it multiplies: 1 for Gemma's `(1 + w)`, else 0.
+    public var normWeightOffset: Float = 0
+    /// Multiplies the token embeddings (Gemma: √hidden_size rounded to float32), nil: none.
+    public var embeddingScale: Float? = nil
+    /// Per layer, the sliding attention window (a query sees the `window` most recent positions,
+    /// itself included), or nil for full causal attention. Empty means full attention everywhere.
+    public var slidingWindows: [Int?] = []
+    /// How RoPE frequencies are rescaled (`rope_scaling` / `rope_parameters`).
+    public var ropeScaling: RopeScaling = .none
+    /// GPT-2 `scale_attn_by_inverse_layer_idx`: attention scores of layer l are divided by l + 1.
+    public var scaleAttentionByInverseLayerIndex: Bool = false
+    /// The embedding row whose gradient is always zero (`nn.Embedding(padding_idx:)`), when the
+    /// architecture builds its embedding with `padding_idx = pad_token_id`.
+    public var paddingIndex: Int? = nil
+
+    /// Whether the o projection has a bias when `attentionBias` is set (Qwen 2 has q/k/v
+    /// biases only).
+    public var outputProjectionBias: Bool = true
+
+    /// The sliding window of layer `l` (nil: full causal attention).
+    public func slidingWindow(layer l: Int) -> Int? {
+        l < slidingWindows.count ? slidingWindows[l] : nil
+    }
+
     public init(
         architecture: Architecture, vocabSize: Int, hiddenSize: Int, numLayers: Int,
         numHeads: Int, numKVHeads: Int, headDim: Int, intermediateSize: Int, maxPositions: Int,
@@ -96,4 +126,32 @@ public struct ModelConfig: Sendable, Equatable {
         self.clipQKV = clipQKV; self.attentionBias = attentionBias; self.mlpBias = mlpBias
         self.rawJSON = rawJSON
     }
+}
+
+/// Where a block's norms are applied.
+public enum NormPlacement: Sendable, Equatable {
+    /// x + f(norm(x)): GPT-2, GPT-NeoX, Llama, OLMo, Qwen, Mistral, Gemma.
+    case beforeSublayer
+    /// x + norm(f(x)): OLMo 2 and 3 (`post_attention_layernorm`, `post_feedforward_layernorm`).
+    case afterSublayer
+}
+
+/// RMSNorm of queries and keys after their projection, before RoPE.
+public enum QKNorm: Sendable, Equatable {
+    case none
+    /// Over the whole projection row, [H·hd] and [KV·hd] weights (OLMo 2 and 3).
+    case fullProjection
+    /// Over each head separately, one [hd] weight shared by the heads (Qwen 3).
+    case perHead
+}
+
+/// RoPE frequency rescaling, as transformers' `ROPE_INIT_FUNCTIONS` define it.
+public enum RopeScaling: Sendable, Equatable {
+    case none
+    /// `linear`: inv_freq / factor.
+    case linear(factor: Double)
+    /// `dynamic` (NTK): θ grows with the sequence once it exceeds `originalMaxPositions`.
+    case dynamic(factor: Double, originalMaxPositions: Int)
+    /// `llama3`: long wavelengths divided by `factor`, short kept, a smooth band between.
+    case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalMaxPositions: Int)
 }

@@ -92,6 +92,7 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
     // row order so the result does not depend on the thread count.
     let batches = packedBatches(corpus.documents)
     let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
+    try withInferenceWeights(model) { weights in
     try inParallelRounds(batches.count, work: { b, slot -> [Double] in
         let batch = batches[b]
         let tokens = batch.tokens, positions = batch.positions
@@ -104,9 +105,9 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
         try targets.withUnsafeBufferPointer { t in
             try logProbs.withUnsafeMutableBufferPointer { lp in
                 guard let tp = t.baseAddress, let out = lp.baseAddress else { return }
-                try runForward(model: model, batch: batch, request: ForwardRequest(
-                    coefficientSums: nil, logits: nil, coefficientScale: model.coefficientScale,
-                    targetLogProbs: (tp, out)), workspace: workspaces[slot])
+                try runForward(config: model.config, weights: weights, multipliers: model.memoryMultipliers,
+                               batch: batch, request: ForwardRequest(coefficientSums: nil, logits: nil, targetLogProbs: (tp, out)),
+                               workspace: workspaces[slot])
             }
         }
         return logProbs
@@ -118,6 +119,7 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
         done += batches[b].count
         progress?(done, total, "")
     })
+    }
     guard count > 0 else {
         throw CoreError("no token to predict: every document has fewer than 2 tokens", file: corpus.source)
     }
@@ -201,34 +203,15 @@ extension Model {
     }
 
     /// A copy whose coefficients are multiplied per memory (`multipliers[layer][memory]`, nil for
-    /// a layer left alone): folded into the up projection for gated MLPs, kept as
-    /// `coefficientScale` otherwise.
+    /// a layer left alone): folded into the up projection for gated MLPs, carried as
+    /// `memoryMultipliers` otherwise (see `MemoryMultipliers`).
     /// - Throws: `CoreError` when `multipliers` is not [numLayers][intermediateSize] finite numbers.
     public func scalingMemories(_ multipliers: [[Float]?], note: String) throws -> Model {
-        let c = config
-        _ = try validatedCoefficientScale(multipliers, config: c)
-        if c.gatedMLP {
-            var p = params
-            for (l, mult) in multipliers.enumerated() {
-                guard let mult else { continue }
-                guard let up = p.slot("L\(l).up.w") else { throw CoreError("internal: missing up projection") }
-                let D = c.hiddenSize
-                let upB = p.slot("L\(l).up.b")
-                p.data.withUnsafeMutableBufferPointer { buf in
-                    for (i, s) in mult.enumerated() where s != 1 {
-                        for j in 0..<D { buf[up.offset + i * D + j] *= s }
-                        if let upB { buf[upB.offset + i] *= s }
-                    }
-                }
-            }
-            return try with(params: p, addingIntervention: note)
+        let m = try MemoryMultipliers(multipliers, config: config)
+        if config.gatedMLP {
+            return try with(params: try m.folded(into: params, config: config), addingIntervention: note)
         }
-        var scale = coefficientScale
-        for (l, mult) in multipliers.enumerated() {
-            guard let mult else { continue }
-            if let old = scale[l] { scale[l] = zip(old, mult).map { $0 * $1 } } else { scale[l] = mult }
-        }
-        return try with(coefficientScale: scale, addingIntervention: note)
+        return try with(memoryMultipliers: memoryMultipliers.composed(with: m), addingIntervention: note)
     }
 }
 

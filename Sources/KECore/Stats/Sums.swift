@@ -133,13 +133,12 @@ public func exactCoefficientSums(of model: Model, on corpus: Corpus, progress: P
     let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
     var done = 0
     var overflow: Error?
+    try withInferenceWeights(model) { weights in
     try inParallelRounds(batches.count, work: { b, slot -> ExactSums in
         var part = ExactSums(layers: L, memories: F)
         try part.withPointers { p in
-            try runForward(model: model, batch: batches[b],
-                           request: ForwardRequest(coefficientSums: p, logits: nil,
-                                                   coefficientScale: model.coefficientScale),
-                           workspace: workspaces[slot])
+            try runForward(config: c, weights: weights, multipliers: model.memoryMultipliers, batch: batches[b],
+                           request: ForwardRequest(coefficientSums: p, logits: nil), workspace: workspaces[slot])
         }
         return part
     }, combine: { b, part in
@@ -147,6 +146,7 @@ public func exactCoefficientSums(of model: Model, on corpus: Corpus, progress: P
         done += batches[b].count
         progress?(done, total, "")
     })
+    }
     if let overflow { throw overflow }
     return sums
 }
@@ -238,7 +238,7 @@ public func modelFingerprint(_ model: Model) throws -> String {
     h.update(int: model.step ?? -1)
     h.update(string: model.compact != nil ? "bf16" : "f32")
     for note in model.interventions { h.update(string: note) }
-    for (l, s) in model.coefficientScale.enumerated() {
+    for (l, s) in model.memoryMultipliers.layers.enumerated() {
         guard let s else { continue }
         h.update(int: l)
         var bytes: [UInt8] = []

@@ -24,7 +24,7 @@ nonisolated(unsafe) public var matrixProductKernel: MatrixProductKernel = {
 ///
 /// - `transA`: A is stored as [k, m]; `transB`: B is stored as [n, k] (the usual `x · Wᵀ` for a weight W[out, in]).
 @inline(__always)
-public func sgemm(
+func sgemm(
     transA: Bool = false, transB: Bool = false,
     m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
@@ -44,27 +44,6 @@ public func sgemm(
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
-
-/// y[n, out] = x[n, in] · W[out, in]ᵀ (+ bias[out]); the linear layer of PyTorch.
-@inline(__always)
-public func linear(
-    _ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
-    weight w: UnsafePointer<Float>, outFeatures: Int,
-    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
-) {
-    if let bias, !accumulate {
-        for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
-        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: 1, c: y)
-    } else {
-        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: accumulate ? 1 : 0, c: y)
-        if let bias, accumulate {
-            for r in 0..<n {
-                let row = y + r * outFeatures
-                for j in 0..<outFeatures { row[j] += bias[j] }
-            }
-        }
-    }
 }
 
 /// The number of threads OpenBLAS uses.

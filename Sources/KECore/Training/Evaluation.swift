@@ -5,14 +5,15 @@ import Foundation
 /// Mean next-token NLL of `net` over every real prediction of `documents`, computed with the
 /// inference forward pass in packed batches. Used for replay perplexity and by the tests to
 /// check the training forward.
-func evaluationLoss(_ net: Network, documents: [[Int]]) throws -> (loss: Double, predictions: Int) {
+func evaluationLoss(_ net: Transformer, documents: [[Int]]) throws -> (loss: Double, predictions: Int) {
     let V = net.config.vocabSize
     var nll = 0.0
     var count = 0
+    try net.withInferenceWeights { weights in
     for batch in packedBatches(documents) {
         try checkBatch(batch, net.config)
         let tokens = batch.tokens, positions = batch.positions, N = batch.count
-        try runForward(config: net.config, params: net.params, batch: batch, request: ForwardRequest(
+        try runForward(config: net.config, weights: weights, multipliers: net.multipliers, batch: batch, request: ForwardRequest(
             coefficientSums: nil,
             logits: { r0, rows, logits in
                 for i in 0..<rows {
@@ -21,8 +22,8 @@ func evaluationLoss(_ net: Network, documents: [[Int]]) throws -> (loss: Double,
                     nll -= logSoftmaxAt(logits + i * V, count: V, index: Int(tokens[r + 1]))
                     count += 1
                 }
-            },
-            coefficientScale: net.coefficientScale))
+            }))
+    }
     }
     guard count > 0 else { throw CoreError("no token to predict: every document has fewer than 2 tokens") }
     return (nll / Double(count), count)

@@ -196,9 +196,10 @@ func tokenizeProbe(_ p: Probe, encode: (String) -> [Int], name: String) throws -
 
 /// Per probe (mean target log-probability, accuracy), with the probes packed into batches of at
 /// most `batchTokenBudget` tokens and run through the inference forward pass.
-func scoreProbes(_ net: Network, _ probes: [TokenizedProbe]) throws -> [(logprob: Double, accuracy: Double)] {
+func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(logprob: Double, accuracy: Double)] {
     let V = net.config.vocabSize
     var out = [(logprob: Double, accuracy: Double)](repeating: (0, 0), count: probes.count)
+    try net.withInferenceWeights { weights in
     var i = 0
     while i < probes.count {
         // Group probes [i, j) into one packed batch.
@@ -215,7 +216,7 @@ func scoreProbes(_ net: Network, _ probes: [TokenizedProbe]) throws -> [(logprob
         for (d, s) in batch.starts.enumerated() { for r in s..<(s + batch.lengths[d]) { owner[r] = d } }
         var lp = [Double](repeating: 0, count: group.count), hits = [Int](repeating: 0, count: group.count)
         let btokens = batch.tokens, positions = batch.positions
-        try runForward(config: net.config, params: net.params, batch: batch, request: ForwardRequest(
+        try runForward(config: net.config, weights: weights, multipliers: net.multipliers, batch: batch, request: ForwardRequest(
             coefficientSums: nil,
             logits: { r0, rows, logits in
                 for k in 0..<rows {
@@ -229,13 +230,13 @@ func scoreProbes(_ net: Network, _ probes: [TokenizedProbe]) throws -> [(logprob
                     for v in 1..<V where row[v] > row[best] { best = v }
                     if best == target { hits[d] += 1 }
                 }
-            },
-            coefficientScale: net.coefficientScale))
+            }))
         for (d, p) in group.enumerated() {
             let n = Double(p.tokens.count - p.targetStart)
             out[i + d] = (lp[d] / n, Double(hits[d]) / n)
         }
         i = j
+    }
     }
     return out
 }
@@ -270,7 +271,7 @@ struct FactProbes {
     }
 
     /// Scores every probe in one packed pass.
-    func score(_ net: Network) throws -> ProbeResult {
+    func score(_ net: Transformer) throws -> ProbeResult {
         let all = memorization + generalization + (composition ?? [])
         let s = try scoreProbes(net, all)
         func mean(_ r: Range<Int>) -> ProbeScore {
@@ -288,5 +289,5 @@ struct FactProbes {
 /// `hard_gen` probes) composition, each the mean over its probes of {log-probability, accuracy}.
 public func probe(_ model: Model, on facts: FactSet) throws -> ProbeResult {
     let tok = model.tokenizer
-    return try FactProbes(facts, encode: { tok.encode($0) }).score(Network(model))
+    return try FactProbes(facts, encode: { tok.encode($0) }).score(Transformer(model))
 }

@@ -137,7 +137,7 @@ public struct InjectReport: Sendable {
     public var model: Model
 }
 
-/// Everything of the report except the model (the core works on `Network`s).
+/// Everything of the report except the model (the core works on `Transformer`s).
 struct InjectFigures {
     var before: ProbeResult, after: ProbeResult
     var retainBefore: ProbeResult?, retainAfter: ProbeResult?
@@ -169,8 +169,8 @@ func factWindows(_ facts: FactSet, seq: Int, encode: (String) -> [Int]) -> [[Int
 }
 
 /// The injection loop on a network; `encode` tokenises contexts and probes.
-func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int], options o: InjectOptions,
-                   progress: ProgressHandler?) throws -> (Network, InjectFigures) {
+func injectNetwork(_ facts: FactSet, into net: Transformer, encode: (String) -> [Int], options o: InjectOptions,
+                   progress: ProgressHandler?) throws -> (Transformer, InjectFigures) {
     let t = o.trainOptions
     try t.validate(for: net.config)
     guard o.evalEvery >= 0 else { throw CoreError("evalEvery must be ≥ 0") }
@@ -242,7 +242,7 @@ func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int
 public func inject(_ facts: FactSet, into model: Model, options: InjectOptions,
                    progress: ProgressHandler? = nil) throws -> InjectReport {
     let tok = model.tokenizer
-    let (net, f) = try injectNetwork(facts, into: Network(model), encode: { tok.encode($0) }, options: options,
+    let (net, f) = try injectNetwork(facts, into: Transformer(model), encode: { tok.encode($0) }, options: options,
                                      progress: progress)
     let note = "inject \(facts.count) facts from \(facts.source) (\(options.steps) steps, lr \(options.lr)"
         + (options.replay.map { ", replay \($0.source)" } ?? "") + ")"

@@ -151,7 +151,7 @@ func trainingShards(_ documents: [[Int]], parameters: Int) -> [[[Int]]] {
 /// by the whole batch's prediction count. `spare` is the second buffer (allocated on first use,
 /// kept between steps); it is added into `grads` when `combine` is true, otherwise the caller
 /// adds it (AdamW does so in its norm pass). Returns the loss and whether `spare` was used.
-func shardedLossAndGradients(_ net: Network, documents: [[Int]], grads: UnsafeMutablePointer<Float>,
+func shardedLossAndGradients(_ net: Transformer, documents: [[Int]], grads: UnsafeMutablePointer<Float>,
                              spare: inout [Float], combine: Bool = true,
                              workspaces: [Arena] = [Arena(), Arena()]) throws -> (loss: Double, usedSpare: Bool) {
     let shards = trainingShards(documents, parameters: net.params.count)
@@ -183,7 +183,7 @@ func shardedLossAndGradients(_ net: Network, documents: [[Int]], grads: UnsafeMu
 
 /// A network with its AdamW state and gradient buffers: one `step` per batch.
 struct TrainerState {
-    var net: Network
+    var net: Transformer
     var optimizer: AdamW
     var grads: [Float]
     /// The second shard's gradients (see `shardedLossAndGradients`).
@@ -191,7 +191,7 @@ struct TrainerState {
     /// Activation buffers of each shard, kept between steps.
     let workspaces = [Arena(), Arena()]
 
-    init(net: Network, options: AdamWOptions) {
+    init(net: Transformer, options: AdamWOptions) {
         // The parameters are shared with the input model; the first update would copy them.
         var net = net
         net.params.data = privateCopy(net.params.data)
@@ -229,8 +229,8 @@ struct TrainerState {
 }
 
 /// Shared by `train` and the tests: trains `net` and returns it with the per-step history.
-func trainNetwork(_ net: Network, documents: [[Int]], source: String, options o: TrainOptions,
-                  progress: ProgressHandler?) throws -> (net: Network, losses: [Double], lrs: [Double], norms: [Double]) {
+func trainNetwork(_ net: Transformer, documents: [[Int]], source: String, options o: TrainOptions,
+                  progress: ProgressHandler?) throws -> (net: Transformer, losses: [Double], lrs: [Double], norms: [Double]) {
     try o.validate(for: net.config)
     var sampler = BatchSampler(documents: documents, seq: o.seq, seed: o.seed)
     guard !sampler.isEmpty else {
@@ -254,7 +254,7 @@ func trainNetwork(_ net: Network, documents: [[Int]], source: String, options o:
 /// learning rates, gradient norms). The returned model's step is the input's step + `steps`
 /// (nil when the input's step is unknown); its coefficient multipliers are kept.
 public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, progress: ProgressHandler? = nil) throws -> TrainResult {
-    let (net, losses, lrs, norms) = try trainNetwork(Network(model), documents: corpus.documents,
+    let (net, losses, lrs, norms) = try trainNetwork(Transformer(model), documents: corpus.documents,
                                                      source: corpus.source, options: options, progress: progress)
     let o = options
     let note = "train \(o.steps) steps on \(corpus.source) (batch \(o.batch)×\(o.seq), lr \(o.lr), \(scheduleName(o.schedule)))"
