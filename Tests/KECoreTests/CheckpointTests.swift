@@ -24,6 +24,8 @@ final class CheckpointTests: XCTestCase {
             return try ModelConfig(huggingFaceJSON: #"{"model_type":"llama","hidden_size":8,"num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"intermediate_size":10,"vocab_size":7,"attention_bias":true,"tie_word_embeddings":\#(tied)}"#)
         case .olmo:
             return try ModelConfig(huggingFaceJSON: #"{"model_type":"olmo","hidden_size":8,"num_attention_heads":2,"num_hidden_layers":2,"intermediate_size":10,"vocab_size":7,"clip_qkv":4.0,"tie_word_embeddings":\#(tied)}"#)
+        default:
+            return try ModelConfig(huggingFaceJSON: #"{"model_type":"\#(a.rawValue)","hidden_size":8,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":4,"num_hidden_layers":2,"intermediate_size":10,"vocab_size":7,"tie_word_embeddings":\#(tied)}"#)
         }
     }
 

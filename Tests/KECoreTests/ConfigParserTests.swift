@@ -92,18 +92,24 @@ final class ConfigParserTests: XCTestCase {
         XCTAssertEqual(c.activation, .silu)
     }
 
-    func testLlamaRefusesRopeScaling() {
+    func testLlamaRopeScaling() throws {
         let base = #""model_type":"llama","hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":4"#
-        expectError("{\(base),\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}}", "RoPE scaling \"linear\" is not supported")
-        expectError("{\(base),\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0}}", "RoPE scaling \"llama3\" is not supported")
-        expectError("{\(base),\"rope_parameters\":{\"rope_type\":\"yarn\",\"rope_theta\":1.0}}", "RoPE scaling \"yarn\" is not supported")
+        XCTAssertEqual(try parse("{\(base),\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}}").ropeScaling, .linear(factor: 2))
+        XCTAssertEqual(try parse("{\(base),\"max_position_embeddings\":64,\"rope_parameters\":{\"rope_type\":\"dynamic\",\"factor\":3.0}}").ropeScaling,
+                       .dynamic(factor: 3, originalMaxPositions: 64))
+        XCTAssertEqual(try parse("{\(base),\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}}").ropeScaling,
+                       .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalMaxPositions: 8192))
+        expectError("{\(base),\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0}}", "RoPE scaling \"llama3\" needs low_freq_factor")
+        expectError("{\(base),\"rope_parameters\":{\"rope_type\":\"yarn\",\"rope_theta\":1.0}}", "RoPE scaling \"yarn\" is not supported; supported: default, linear, dynamic, llama3")
         expectError("{\(base),\"rope_parameters\":5}", "\"rope_parameters\" must be an object")
     }
 
-    func testLlamaRefusesMlpBias() {
-        expectError("""
+    func testLlamaMlpBiasAddsGateUpDownBiases() throws {
+        let c = try parse("""
         {"model_type":"llama","hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":4,"mlp_bias":true}
-        """, "\"mlp_bias\": true is not supported")
+        """)
+        let names = canonicalTensorShapes(for: c).map(\.name)
+        XCTAssertTrue(names.contains("L0.gate.b") && names.contains("L0.up.b") && names.contains("L0.down.b"))
     }
 
     // MARK: GPT-NeoX
@@ -181,9 +187,48 @@ final class ConfigParserTests: XCTestCase {
         XCTAssertEqual(try parse(#"{"model_type":"gpt2","n_embd":16,"n_head":2,"n_inner":40}"#).intermediateSize, 40)
     }
 
-    func testGPT2RefusesUnsupportedOptions() {
-        expectError(#"{"model_type":"gpt2","scale_attn_by_inverse_layer_idx":true}"#, "\"scale_attn_by_inverse_layer_idx\": true is not supported")
-        expectError(#"{"model_type":"gpt2","reorder_and_upcast_attn":true}"#, "\"reorder_and_upcast_attn\": true is not supported")
+    func testGPT2Options() throws {
+        XCTAssertTrue(try parse(#"{"model_type":"gpt2","scale_attn_by_inverse_layer_idx":true}"#).scaleAttentionByInverseLayerIndex)
+        // Same mathematics in float32: accepted, nothing changes.
+        XCTAssertEqual(try parse(#"{"model_type":"gpt2","reorder_and_upcast_attn":true}"#).hiddenSize, 768)
+        expectError(#"{"model_type":"gpt2","add_cross_attention":true}"#, "\"add_cross_attention\": true is not supported")
+        expectError(#"{"model_type":"gpt2","scale_attn_weights":false}"#, "\"scale_attn_weights\": false is not supported")
+    }
+
+    /// GPT2Config's attribute_map: the generic key names are read as n_embd, n_head, n_layer, n_positions.
+    func testGPT2GenericKeyNames() throws {
+        let c = try parse(#"{"model_type":"gpt2","hidden_size":16,"num_attention_heads":2,"num_hidden_layers":3,"max_position_embeddings":40}"#)
+        XCTAssertEqual(c.hiddenSize, 16); XCTAssertEqual(c.numHeads, 2); XCTAssertEqual(c.numLayers, 3); XCTAssertEqual(c.maxPositions, 40)
+        XCTAssertEqual(try parse(#"{"model_type":"gpt2","n_embd":32,"hidden_size":16,"n_head":2}"#).hiddenSize, 32)
+    }
+
+    // MARK: Newer Llama-style families
+
+    func testFamilyDefaults() throws {
+        let base = #""hidden_size":32,"num_attention_heads":4,"num_hidden_layers":2,"intermediate_size":64"#
+        let q2 = try parse("{\"model_type\":\"qwen2\",\(base)}")
+        XCTAssertTrue(q2.attentionBias); XCTAssertFalse(q2.outputProjectionBias); XCTAssertEqual(q2.slidingWindows, [])
+        XCTAssertEqual(try parse("{\"model_type\":\"qwen2\",\(base),\"use_sliding_window\":true,\"sliding_window\":4,\"max_window_layers\":1}").slidingWindows, [nil, 4])
+        let q3 = try parse("{\"model_type\":\"qwen3\",\(base)}")
+        XCTAssertEqual(q3.headDim, 128); XCTAssertEqual(q3.qkNorm, .perHead); XCTAssertFalse(q3.attentionBias)
+        let m = try parse("{\"model_type\":\"mistral\",\(base)}")
+        XCTAssertEqual(m.numKVHeads, 8); XCTAssertEqual(m.slidingWindows, [4096, 4096])
+        XCTAssertEqual(try parse("{\"model_type\":\"mistral\",\(base),\"sliding_window\":null}").slidingWindows, [])
+        let g = try parse("{\"model_type\":\"gemma\",\(base),\"hidden_act\":\"gelu\"}")
+        XCTAssertEqual(g.activation, .geluTanh); XCTAssertTrue(g.tieWordEmbeddings); XCTAssertEqual(g.headDim, 256)
+        XCTAssertEqual(g.normWeightOffset, 1); XCTAssertEqual(g.embeddingScale, Float(Double(32).squareRoot())); XCTAssertEqual(g.paddingIndex, 0)
+        let o2 = try parse("{\"model_type\":\"olmo2\",\(base)}")
+        XCTAssertEqual(o2.normPlacement, .afterSublayer); XCTAssertEqual(o2.qkNorm, .fullProjection)
+        XCTAssertEqual(o2.normEps, 1e-5); XCTAssertEqual(o2.paddingIndex, 1)
+        XCTAssertEqual(try parse("{\"model_type\":\"olmo2\",\(base),\"pad_token_id\":null}").paddingIndex, nil)
+        let o3 = try parse("{\"model_type\":\"olmo3\",\"hidden_size\":32,\"num_attention_heads\":4,\"num_hidden_layers\":4,\"intermediate_size\":64,\"sliding_window\":3}")
+        XCTAssertEqual(o3.slidingWindows, [3, 3, 3, nil])
+        expectError("{\"model_type\":\"olmo3\",\(base),\"layer_types\":[\"full_attention\"]}", "\"layer_types\" must list one attention type for each of the 2 layers")
+        expectError("{\"model_type\":\"olmo3\",\(base),\"layer_types\":[\"full_attention\",\"chunked_attention\"]}", "is not supported; supported: sliding_attention, full_attention")
+        // Llama without the keys it can default: transformers' LlamaConfig defaults.
+        XCTAssertEqual(try parse(#"{"model_type":"llama","hidden_size":32,"num_attention_heads":4,"num_hidden_layers":1}"#).intermediateSize, 11008)
+        XCTAssertNil(try parse("{\"model_type\":\"llama\",\(base)}").paddingIndex)
+        XCTAssertEqual(try parse("{\"model_type\":\"llama\",\(base),\"pad_token_id\":5}").paddingIndex, 5)
     }
 
     // MARK: Activations
@@ -200,8 +245,8 @@ final class ConfigParserTests: XCTestCase {
     // MARK: Architecture detection and bad values
 
     func testUnknownArchitectureListsSupported() {
-        expectError(#"{"architectures":["MistralForCausalLM"],"model_type":"mistral"}"#,
-                    "unsupported architecture MistralForCausalLM; supported: OlmoForCausalLM, LlamaForCausalLM, GPTNeoXForCausalLM, GPT2LMHeadModel")
+        expectError(#"{"architectures":["BertForMaskedLM"]}"#,
+                    "unsupported architecture BertForMaskedLM; supported: OlmoForCausalLM, Olmo2ForCausalLM, Olmo3ForCausalLM, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GemmaForCausalLM, GPTNeoXForCausalLM, GPT2LMHeadModel")
         expectError(#"{"model_type":"bert"}"#, "unsupported model_type \"bert\"")
         expectError(#"{"hidden_size":8}"#, "neither \"architectures\" nor \"model_type\"")
         expectError(#"{"architectures":[]}"#, "\"architectures\" must be a non-empty list")
@@ -209,8 +254,12 @@ final class ConfigParserTests: XCTestCase {
         expectError("{", "config is not valid JSON")
     }
 
-    func testArchitecturesWinsOverModelType() throws {
-        XCTAssertEqual(try parse(#"{"architectures":["GPT2LMHeadModel"],"model_type":"llama","n_embd":16,"n_head":2}"#).architecture, .gpt2)
+    /// transformers' Auto classes pick the class by `model_type`; `architectures` is only a
+    /// fallback (base-model saves name `LlamaModel`, `GPT2Model`).
+    func testModelTypeChoosesTheClass() throws {
+        XCTAssertEqual(try parse(#"{"architectures":["GPT2LMHeadModel"],"model_type":"llama","hidden_size":16,"num_attention_heads":2,"num_hidden_layers":1,"intermediate_size":8}"#).architecture, .llama)
+        XCTAssertEqual(try parse(#"{"architectures":["LlamaModel"],"hidden_size":16,"num_attention_heads":2,"num_hidden_layers":1,"intermediate_size":8}"#).architecture, .llama)
+        XCTAssertEqual(try parse(#"{"architectures":["GPT2Model"],"n_embd":16,"n_head":2}"#).architecture, .gpt2)
     }
 
     func testImpossibleValues() {
@@ -226,7 +275,6 @@ final class ConfigParserTests: XCTestCase {
         expectError("{\(llama),\"hidden_size\":32,\"num_attention_heads\":4,\"rms_norm_eps\":-1}", "norm epsilon must be positive")
         expectError("{\(llama),\"hidden_size\":32,\"num_attention_heads\":4,\"vocab_size\":1e300}", "\"vocab_size\" must be an integer")
         expectError("{\(llama),\"hidden_size\":2147483648,\"num_attention_heads\":1}", "absurdly large")
-        expectError(#"{"model_type":"llama","hidden_size":32,"num_attention_heads":4,"num_hidden_layers":1}"#, "config is missing \"intermediate_size\"")
         expectError(#"{"model_type":"gpt2","n_embd":10,"n_head":3}"#, "n_embd 10 is not divisible by n_head 3")
         expectError(#"{"model_type":"gpt2","n_layer":0}"#, "number of layers must be positive")
     }

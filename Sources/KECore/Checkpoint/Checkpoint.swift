@@ -171,7 +171,7 @@ func generatedConfigKeys(_ c: ModelConfig) -> [String: JSONValue] {
     case .relu: act = "relu"
     }
     switch c.architecture {
-    case .olmo, .llama:
+    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma:
         d["hidden_size"] = .int(c.hiddenSize)
         d["intermediate_size"] = .int(c.intermediateSize)
         d["num_hidden_layers"] = .int(c.numLayers)

@@ -24,6 +24,8 @@
 
 /// The causal-LM classes ke can load, for error messages.
 let supportedArchitectureNames = Architecture.allCases.map(\.hfClassName).joined(separator: ", ")
+/// The `model_type` values ke can load, for error messages.
+let supportedModelTypes = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
 
 extension ModelConfig {
     /// Parses a `config.json` text.
@@ -49,10 +51,9 @@ extension ModelConfig {
         let r = ConfigReader(raw: raw, file: file)
         let arch = try r.architecture()
         switch arch {
-        case .olmo: self = try r.olmoOrLlama(arch)
-        case .llama: self = try r.olmoOrLlama(arch)
         case .gptNeoX: self = try r.gptNeoX()
         case .gpt2: self = try r.gpt2()
+        default: self = try r.llamaFamily(arch)
         }
         try r.validate(self)
     }
@@ -105,18 +106,21 @@ struct ConfigReader {
 
     // MARK: Architecture
 
+    /// The architecture, chosen as transformers' Auto classes choose it: by `model_type`; a
+    /// config without one falls back to the class named in `architectures` (causal-LM or base
+    /// model class), so `LlamaModel` base saves load as Llama.
     func architecture() throws -> Architecture {
+        if let mt = value("model_type") {
+            guard let s = mt.stringValue else { throw fail("\"model_type\" must be a string") }
+            if let a = Architecture(rawValue: s) { return a }
+            throw fail("unsupported model_type \"\(s)\"; supported: \(supportedModelTypes)")
+        }
         if let archs = value("architectures") {
             guard let list = archs.arrayValue, let first = list.first?.stringValue else {
                 throw fail("\"architectures\" must be a non-empty list of class names")
             }
-            if let a = Architecture.allCases.first(where: { $0.hfClassName == first }) { return a }
+            if let a = Architecture.allCases.first(where: { $0.hfClassName == first || $0.hfBaseClassName == first }) { return a }
             throw fail("unsupported architecture \(first); supported: \(supportedArchitectureNames)")
-        }
-        if let mt = value("model_type") {
-            guard let s = mt.stringValue else { throw fail("\"model_type\" must be a string") }
-            if let a = Architecture(rawValue: s) { return a }
-            throw fail("unsupported model_type \"\(s)\"; supported: \(supportedArchitectureNames)")
         }
         throw fail("config has neither \"architectures\" nor \"model_type\"; supported: \(supportedArchitectureNames)")
     }
@@ -125,7 +129,10 @@ struct ConfigReader {
 
     /// transformers' ACT2FN names mapped to ke's activations (mathematically identical forms only).
     func activation(_ key: String, _ def: String) throws -> Activation {
-        let name = try string(key, def)
+        try activation(named: try string(key, def), key: key)
+    }
+
+    func activation(named name: String, key: String) throws -> Activation {
         switch name {
         case "gelu", "gelu_python": return .gelu
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_python_tanh", "gelu_accurate": return .geluTanh
@@ -148,11 +155,35 @@ struct ConfigReader {
         return [:]
     }
 
-    /// Refuses RoPE variants other than the default one.
+    /// Refuses RoPE variants other than the default one (architectures without RoPE scaling).
     func checkDefaultRope(_ rp: [String: JSONValue]) throws {
         let type = rp["rope_type"]?.stringValue ?? rp["type"]?.stringValue ?? "default"
         guard type == "default" else {
-            throw fail("RoPE scaling \"\(type)\" is not supported (only the default rotary embedding)")
+            throw fail("RoPE scaling \"\(type)\" is not supported for this architecture (only the default rotary embedding)")
+        }
+    }
+
+    /// The RoPE scaling of `rp` (`rope_type` or legacy `type`): default, linear, dynamic, llama3.
+    func ropeScaling(_ rp: [String: JSONValue], maxPositions: Int) throws -> RopeScaling {
+        let type = rp["rope_type"]?.stringValue ?? rp["type"]?.stringValue ?? "default"
+        func factor() throws -> Double {
+            guard let f = try ropeNumber(rp, "factor"), f >= 1 else {
+                throw fail("RoPE scaling \"\(type)\" needs a \"factor\" ≥ 1")
+            }
+            return f
+        }
+        switch type {
+        case "default": return .none
+        case "linear": return .linear(factor: try factor())
+        case "dynamic": return .dynamic(factor: try factor(), originalMaxPositions: maxPositions)
+        case "llama3":
+            guard let low = try ropeNumber(rp, "low_freq_factor"), let high = try ropeNumber(rp, "high_freq_factor"),
+                  let orig = try ropeNumber(rp, "original_max_position_embeddings"), high > low, low > 0, orig >= 1 else {
+                throw fail("RoPE scaling \"llama3\" needs low_freq_factor < high_freq_factor and original_max_position_embeddings")
+            }
+            return .llama3(factor: try factor(), lowFrequencyFactor: low, highFrequencyFactor: high, originalMaxPositions: Int(orig))
+        default:
+            throw fail("RoPE scaling \"\(type)\" is not supported; supported: default, linear, dynamic, llama3")
         }
     }
 
@@ -164,44 +195,124 @@ struct ConfigReader {
 
     // MARK: Families
 
-    func olmoOrLlama(_ arch: Architecture) throws -> ModelConfig {
-        let D = try int("hidden_size"), H = try int("num_attention_heads")
+    /// OLMo, OLMo 2/3, Llama, Mistral, Qwen 2/3 and Gemma: the Llama block with per-family
+    /// options, defaults as each `*Config` class sets them.
+    func llamaFamily(_ arch: Architecture) throws -> ModelConfig {
+        let D = try int("hidden_size", defaults(arch).hidden), H = try int("num_attention_heads", 32)
         try positive("hidden_size", D); try positive("num_attention_heads", H)
-        let KV = try optionalInt("num_key_value_heads") ?? H
-        let headDim = try optionalInt("head_dim") ?? (D / H)
-        guard D % H == 0 else {
+        let KV = try optionalInt("num_key_value_heads") ?? (arch == .mistral ? 8 : H)
+        let explicitHeadDim: Int? = arch == .qwen3 ? 128 : arch == .gemma ? 256 : nil
+        let headDim = try optionalInt("head_dim") ?? explicitHeadDim ?? (D / H)
+        guard explicitHeadDim != nil || value("head_dim") != nil || D % H == 0 else {
             throw fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
         }
-        let rp = try ropeParameters()
-        try checkDefaultRope(rp)
-        let theta = try ropeNumber(rp, "rope_theta") ?? double("rope_theta", 10000)
+        let maxPositions = try int("max_position_embeddings", defaults(arch).positions)
+        let L = try int("num_hidden_layers", 32)
+
+        // RoPE: OLMo 3 keeps one set of parameters per layer type; the others one set.
+        var rp = try ropeParameters()
+        if arch == .olmo3 {
+            for type in ["full_attention", "sliding_attention"] {
+                if let sub = rp[type]?.dictionary {
+                    try checkDefaultRope(sub)
+                }
+            }
+            if let full = rp["full_attention"]?.dictionary { rp = full }
+        }
+        let theta = try ropeNumber(rp, "rope_theta") ?? double("rope_theta", defaults(arch).theta)
+        let scaling = try ropeScaling(rp, maxPositions: maxPositions)
+
         var norm = NormKind.rmsNorm
-        var eps = Float(try double("rms_norm_eps", 1e-6))
+        var eps = Float(try double("rms_norm_eps", arch == .olmo2 || arch == .olmo3 ? 1e-5 : 1e-6))
         var clip: Float? = nil
-        var mlpBias = false
         if arch == .olmo {
             norm = .nonParametricLayerNorm
             eps = 1e-5
-            if value("clip_qkv") != nil {
-                let c = try double("clip_qkv", 0)
-                guard c > 0 else { throw fail("\"clip_qkv\" must be positive, found \(c)") }
-                clip = Float(c)
+        }
+        if arch == .olmo || arch == .olmo2 || arch == .olmo3, value("clip_qkv") != nil {
+            let c = try double("clip_qkv", 0)
+            guard c > 0 else { throw fail("\"clip_qkv\" must be positive, found \(c)") }
+            clip = Float(c)
+        }
+        let mlpBias = arch == .llama ? try bool("mlp_bias", false) : false
+        var attentionBias = try bool("attention_bias", false)
+        var outputBias = true
+        if arch == .qwen2 { attentionBias = true; outputBias = false }      // Qwen2Attention: q/k/v biases only
+        if arch == .mistral { attentionBias = false }                       // MistralAttention: no biases
+
+        var activationName = try string("hidden_act", arch == .gemma ? "gelu_pytorch_tanh" : "silu")
+        if arch == .gemma && activationName == "gelu" { activationName = "gelu_pytorch_tanh" }  // GemmaConfig's legacy fix-up
+
+        var c = ModelConfig(
+            architecture: arch, vocabSize: try int("vocab_size", defaults(arch).vocab),
+            hiddenSize: D, numLayers: L, numHeads: H, numKVHeads: KV,
+            headDim: headDim, intermediateSize: try int("intermediate_size", defaults(arch).intermediate),
+            maxPositions: maxPositions, norm: norm, normEps: eps,
+            activation: try activation(named: activationName, key: "hidden_act"), gatedMLP: true,
+            rotaryDim: headDim, ropeTheta: theta, learnedPositions: false, parallelResidual: false,
+            tieWordEmbeddings: try bool("tie_word_embeddings", arch == .gemma), clipQKV: clip,
+            attentionBias: attentionBias, mlpBias: mlpBias, rawJSON: raw)
+        c.outputProjectionBias = outputBias
+        c.ropeScaling = scaling
+        switch arch {
+        case .olmo2:
+            c.normPlacement = .afterSublayer; c.qkNorm = .fullProjection
+        case .olmo3:
+            c.normPlacement = .afterSublayer; c.qkNorm = .fullProjection
+            c.slidingWindows = try layerWindows(layers: L, defaultTypes: (0..<L).map { ($0 + 1) % 4 != 0 }, window: 4096)
+        case .qwen2, .qwen3:
+            if arch == .qwen3 { c.qkNorm = .perHead }
+            if try bool("use_sliding_window", false) {
+                let maxWindowLayers = try int("max_window_layers", 28)
+                c.slidingWindows = try layerWindows(layers: L, defaultTypes: (0..<L).map { $0 >= maxWindowLayers }, window: 4096)
             }
-        } else {
-            mlpBias = try bool("mlp_bias", false)
-            if mlpBias {
-                throw fail("\"mlp_bias\": true is not supported (the gate projection bias has no place in ke's parameter layout)")
+        case .mistral:
+            if let w = try optionalInt("sliding_window") {
+                try positive("sliding_window", w)
+                c.slidingWindows = Array(repeating: w, count: L)
+            }
+        case .gemma:
+            c.normWeightOffset = 1
+            c.embeddingScale = Float(Double(D).squareRoot())
+        default: break
+        }
+        // Llama-family embeddings are nn.Embedding(vocab, hidden, padding_idx=pad_token_id).
+        let padDefault: Int? = arch == .olmo || arch == .olmo2 || arch == .olmo3 ? 1 : arch == .gemma ? 0 : nil
+        let pad = value("pad_token_id") == nil && raw["pad_token_id"] != nil ? nil : try optionalInt("pad_token_id") ?? padDefault
+        if let pad, pad >= 0, pad < c.vocabSize { c.paddingIndex = pad }
+        return c
+    }
+
+    /// Per-layer sliding windows from `layer_types` ("sliding_attention" / "full_attention"),
+    /// else from `defaultTypes` (true: sliding), with `sliding_window` (default `window`).
+    func layerWindows(layers L: Int, defaultTypes: [Bool], window: Int) throws -> [Int?] {
+        let w = try int("sliding_window", window)
+        try positive("sliding_window", w)
+        var sliding = defaultTypes
+        if let types = value("layer_types") {
+            guard let list = types.arrayValue, list.count == L else {
+                throw fail("\"layer_types\" must list one attention type for each of the \(L) layers")
+            }
+            sliding = try list.map { v in
+                switch v.stringValue {
+                case "sliding_attention": return true
+                case "full_attention": return false
+                default: throw fail("\"layer_types\" entry \(v.serialized()) is not supported; supported: sliding_attention, full_attention")
+                }
             }
         }
-        return ModelConfig(
-            architecture: arch, vocabSize: try int("vocab_size", arch == .olmo ? 50304 : 32000),
-            hiddenSize: D, numLayers: try int("num_hidden_layers"), numHeads: H, numKVHeads: KV,
-            headDim: headDim, intermediateSize: try int("intermediate_size"),
-            maxPositions: try int("max_position_embeddings", 2048), norm: norm, normEps: eps,
-            activation: try activation("hidden_act", "silu"), gatedMLP: true,
-            rotaryDim: headDim, ropeTheta: theta, learnedPositions: false, parallelResidual: false,
-            tieWordEmbeddings: try bool("tie_word_embeddings", false), clipQKV: clip,
-            attentionBias: try bool("attention_bias", false), mlpBias: mlpBias, rawJSON: raw)
+        return sliding.map { $0 ? w : nil }
+    }
+
+    /// The `*Config` class defaults transformers uses when a key is absent.
+    func defaults(_ a: Architecture) -> (hidden: Int, intermediate: Int, vocab: Int, positions: Int, theta: Double) {
+        switch a {
+        case .olmo, .olmo2, .olmo3: return (4096, 11008, 50304, 2048, 10000)
+        case .qwen2, .qwen3: return (4096, 22016, 151936, 32768, 10000)
+        case .mistral: return (4096, 14336, 32000, 4096 * 32, 10000)
+        case .gemma: return (3072, 24576, 256000, 8192, 10000)
+        default: return (4096, 11008, 32000, 2048, 10000)
+        }
     }
 
     func gptNeoX() throws -> ModelConfig {
@@ -233,26 +344,41 @@ struct ConfigReader {
             attentionBias: try bool("attention_bias", true), mlpBias: true, rawJSON: raw)
     }
 
+    /// GPT2Config. Its `attribute_map` lets a config use the generic names (`hidden_size`,
+    /// `num_attention_heads`, `num_hidden_layers`, `max_position_embeddings`) for `n_embd`,
+    /// `n_head`, `n_layer` and `n_positions`; the GPT-2 names win when both are present.
     func gpt2() throws -> ModelConfig {
-        let D = try int("n_embd", 768), H = try int("n_head", 12)
-        try positive("n_embd", D); try positive("n_head", H)
-        guard D % H == 0 else { throw fail("n_embd \(D) is not divisible by n_head \(H)") }
-        for key in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"] {
-            if try bool(key, false) { throw fail("GPT-2 option \"\(key)\": true is not supported") }
+        func aliased(_ key: String, _ alias: String, _ def: Int) throws -> (Int, String) {
+            if value(key) != nil || value(alias) == nil { return (try int(key, def), key) }
+            return (try int(alias), alias)
+        }
+        let (D, dKey) = try aliased("n_embd", "hidden_size", 768)
+        let (H, hKey) = try aliased("n_head", "num_attention_heads", 12)
+        let (L, _) = try aliased("n_layer", "num_hidden_layers", 12)
+        let (P, _) = try aliased("n_positions", "max_position_embeddings", 1024)
+        try positive(dKey, D); try positive(hKey, H)
+        guard D % H == 0 else { throw fail("\(dKey) \(D) is not divisible by \(hKey) \(H)") }
+        if try bool("add_cross_attention", false) {
+            throw fail("GPT-2 option \"add_cross_attention\": true is not supported (cross-attention layers need an encoder)")
         }
         if !(try bool("scale_attn_weights", true)) {
             throw fail("GPT-2 option \"scale_attn_weights\": false is not supported")
         }
+        // `reorder_and_upcast_attn` computes the scores in float32 with the scaling folded into
+        // the product: the same mathematics, and ke computes in float32 anyway.
+        _ = try bool("reorder_and_upcast_attn", false)
         let F = try optionalInt("n_inner") ?? 4 * D
-        return ModelConfig(
+        var c = ModelConfig(
             architecture: .gpt2, vocabSize: try int("vocab_size", 50257), hiddenSize: D,
-            numLayers: try int("n_layer", 12), numHeads: H, numKVHeads: H, headDim: D / H,
-            intermediateSize: F, maxPositions: try int("n_positions", 1024),
+            numLayers: L, numHeads: H, numKVHeads: H, headDim: D / H,
+            intermediateSize: F, maxPositions: P,
             norm: .layerNorm(bias: true), normEps: Float(try double("layer_norm_epsilon", 1e-5)),
             activation: try activation("activation_function", "gelu_new"), gatedMLP: false,
             rotaryDim: 0, ropeTheta: 10000, learnedPositions: true, parallelResidual: false,
             tieWordEmbeddings: try bool("tie_word_embeddings", true), clipQKV: nil,
             attentionBias: true, mlpBias: true, rawJSON: raw)
+        c.scaleAttentionByInverseLayerIndex = try bool("scale_attn_by_inverse_layer_idx", false)
+        return c
     }
 
     // MARK: Validation

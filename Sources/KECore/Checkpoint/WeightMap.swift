@@ -58,7 +58,7 @@ struct HFTensorSpec: Equatable {
 /// Prefix candidates, preferred (published) first.
 func hfPrefixes(_ a: Architecture) -> [String] {
     switch a {
-    case .olmo, .llama: return ["model.", ""]
+    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma: return ["model.", ""]
     case .gptNeoX: return ["gpt_neox.", ""]
     case .gpt2: return ["transformer.", ""]
     }
@@ -67,7 +67,7 @@ func hfPrefixes(_ a: Architecture) -> [String] {
 /// The embedding's name without prefix (used to detect the prefix).
 func hfEmbeddingName(_ a: Architecture) -> String {
     switch a {
-    case .olmo, .llama: return "embed_tokens.weight"
+    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma: return "embed_tokens.weight"
     case .gptNeoX: return "embed_in.weight"
     case .gpt2: return "wte.weight"
     }
@@ -92,23 +92,37 @@ func huggingFaceTensorSpecs(for c: ModelConfig, prefix p: String, headName: Stri
         }
     }
     switch c.architecture {
-    case .olmo, .llama:
+    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma:
+        let pre = c.normPlacement == .beforeSublayer
         add("\(p)embed_tokens.weight", [V, D], .direct("embed"))
         for l in 0..<c.numLayers {
             let h = "\(p)layers.\(l)", L = "L\(l)"
-            norm("\(h).input_layernorm", "\(L).attn_norm")
+            if pre { norm("\(h).input_layernorm", "\(L).attn_norm") }
             for (n, rows, canon) in [("q", qDim, "q"), ("k", kvDim, "k"), ("v", kvDim, "v")] {
                 add("\(h).self_attn.\(n)_proj.weight", [rows, D], .direct("\(L).\(canon).w"))
                 if c.attentionBias { add("\(h).self_attn.\(n)_proj.bias", [rows], .direct("\(L).\(canon).b")) }
             }
+            switch c.qkNorm {
+            case .none: break
+            case .fullProjection:
+                add("\(h).self_attn.q_norm.weight", [qDim], .direct("\(L).q_norm.w"))
+                add("\(h).self_attn.k_norm.weight", [kvDim], .direct("\(L).k_norm.w"))
+            case .perHead:
+                add("\(h).self_attn.q_norm.weight", [c.headDim], .direct("\(L).q_norm.w"))
+                add("\(h).self_attn.k_norm.weight", [c.headDim], .direct("\(L).k_norm.w"))
+            }
             add("\(h).self_attn.o_proj.weight", [D, qDim], .direct("\(L).o.w"))
-            if c.attentionBias { add("\(h).self_attn.o_proj.bias", [D], .direct("\(L).o.b")) }
-            norm("\(h).post_attention_layernorm", "\(L).mlp_norm")
+            if c.attentionBias && c.outputProjectionBias { add("\(h).self_attn.o_proj.bias", [D], .direct("\(L).o.b")) }
+            // Pre-norm blocks call the MLP's norm post_attention_layernorm; OLMo 2 and 3 use that
+            // name for the norm of the attention output.
+            norm("\(h).post_attention_layernorm", pre ? "\(L).mlp_norm" : "\(L).post_attn_norm")
             add("\(h).mlp.gate_proj.weight", [F, D], .direct("\(L).gate.w"))
+            if c.mlpBias { add("\(h).mlp.gate_proj.bias", [F], .direct("\(L).gate.b")) }
             add("\(h).mlp.up_proj.weight", [F, D], .direct("\(L).up.w"))
             if c.mlpBias { add("\(h).mlp.up_proj.bias", [F], .direct("\(L).up.b")) }
             add("\(h).mlp.down_proj.weight", [D, F], .direct("\(L).down.w"))
             if c.mlpBias { add("\(h).mlp.down_proj.bias", [D], .direct("\(L).down.b")) }
+            if !pre { norm("\(h).post_feedforward_layernorm", "\(L).post_mlp_norm") }
         }
         norm("\(p)norm", "final_norm")
         if !c.tieWordEmbeddings { add(headName ?? "lm_head.weight", [V, D], .direct("lm_head")) }

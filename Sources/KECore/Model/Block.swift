@@ -181,7 +181,7 @@ func blockForward(
 
     // Coefficients a[N, F], one activation per row (so a row's values do not depend on the others).
     if let gw = lw.gate, let up = a.up {
-        linear(hm, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: nil, into: a.pre, scratch: wt)
+        linear(hm, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: lw.gateBias, into: a.pre, scratch: wt)
         linear(hm, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upBias, into: up, scratch: wt)
         if a.coef != a.pre { a.coef.update(from: a.pre, count: N * F) }
         let coef = a.coef
@@ -284,7 +284,7 @@ func blockBackward(
     let hm: UnsafePointer<Float> = preNorms || c.parallelResidual ? UnsafePointer(a.h2) : UnsafePointer(a.xMid ?? a.h2)
     if let gw = lw.gate, let ggw = lg.gate {
         linearBackward(dy: dpre, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: gw,
-                       dx: dh, accumulateDx: false, dw: ggw, db: nil)
+                       dx: dh, accumulateDx: false, dw: ggw, db: lg.gateBias)
         linearBackward(dy: dup, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: lw.up,
                        dx: dh, accumulateDx: true, dw: lg.up, db: lg.upBias)
     } else {

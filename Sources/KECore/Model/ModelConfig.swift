@@ -7,7 +7,13 @@
 /// The architecture families ke supports, named as in Hugging Face `model_type`.
 public enum Architecture: String, Sendable, CaseIterable {
     case olmo = "olmo"
+    case olmo2 = "olmo2"
+    case olmo3 = "olmo3"
     case llama = "llama"
+    case mistral = "mistral"
+    case qwen2 = "qwen2"
+    case qwen3 = "qwen3"
+    case gemma = "gemma"
     case gptNeoX = "gpt_neox"
     case gpt2 = "gpt2"
 
@@ -15,11 +21,36 @@ public enum Architecture: String, Sendable, CaseIterable {
     public var hfClassName: String {
         switch self {
         case .olmo: return "OlmoForCausalLM"
+        case .olmo2: return "Olmo2ForCausalLM"
+        case .olmo3: return "Olmo3ForCausalLM"
         case .llama: return "LlamaForCausalLM"
+        case .mistral: return "MistralForCausalLM"
+        case .qwen2: return "Qwen2ForCausalLM"
+        case .qwen3: return "Qwen3ForCausalLM"
+        case .gemma: return "GemmaForCausalLM"
         case .gptNeoX: return "GPTNeoXForCausalLM"
         case .gpt2: return "GPT2LMHeadModel"
         }
     }
+
+    /// The base-model class (no head) transformers saves for `AutoModel`.
+    public var hfBaseClassName: String {
+        switch self {
+        case .olmo: return "OlmoModel"
+        case .olmo2: return "Olmo2Model"
+        case .olmo3: return "Olmo3Model"
+        case .llama: return "LlamaModel"
+        case .mistral: return "MistralModel"
+        case .qwen2: return "Qwen2Model"
+        case .qwen3: return "Qwen3Model"
+        case .gemma: return "GemmaModel"
+        case .gptNeoX: return "GPTNeoXModel"
+        case .gpt2: return "GPT2Model"
+        }
+    }
+
+    /// Llama-style layout: `model.layers.N.self_attn.{q,k,v,o}_proj`, `mlp.{gate,up,down}_proj`.
+    public var isLlamaLayout: Bool { self != .gptNeoX && self != .gpt2 }
 }
 
 /// Normalisation layer kind.

@@ -20,7 +20,7 @@
 //   L{i}.mlp_norm.w/.b [D]       pre-MLP norm
 //   L{i}.post_attn_norm.w, L{i}.post_mlp_norm.w [D]  norms after the sub-blocks (OLMo 2),
 //                                 which then have no attn_norm / mlp_norm
-//   L{i}.gate.w [F, D]           gated MLPs only (SwiGLU: act(gate·x))
+//   L{i}.gate.w [F, D] L{i}.gate.b [F]  gated MLPs only (SwiGLU: act(gate·x + b))
 //   L{i}.up.w [F, D]   L{i}.up.b [F]    up projection (for GELU MLPs: W_in)
 //   L{i}.down.w [D, F] L{i}.down.b [D]  value vectors: column i of down.w is memory i
 
@@ -65,7 +65,10 @@ public func canonicalTensorShapes(for c: ModelConfig) -> [(name: String, shape: 
         out.append(("\(p).o.w", [D, qDim]))
         if c.attentionBias && c.outputProjectionBias { out.append(("\(p).o.b", [D])) }
         if pre { norm("\(p).mlp_norm") } else { norm("\(p).post_attn_norm") }
-        if c.gatedMLP { out.append(("\(p).gate.w", [F, D])) }
+        if c.gatedMLP {
+            out.append(("\(p).gate.w", [F, D]))
+            if c.mlpBias { out.append(("\(p).gate.b", [F])) }
+        }
         out.append(("\(p).up.w", [F, D]))
         if c.mlpBias { out.append(("\(p).up.b", [F])) }
         out.append(("\(p).down.w", [D, F]))
@@ -151,7 +154,7 @@ struct LayerTensors<Matrix, Vector> {
     var mlpNormW, mlpNormB: Vector?
     var gate: Matrix?
     var up, down: Matrix
-    var upBias, downBias: Vector?
+    var gateBias, upBias, downBias: Vector?
     var postMLPNorm: Vector?
 
     /// The same tensors with every matrix passed through `m` and every vector through `v`.
@@ -163,7 +166,7 @@ struct LayerTensors<Matrix, Vector> {
             qNorm: try qNorm.map(v), kNorm: try kNorm.map(v), postAttnNorm: try postAttnNorm.map(v),
             mlpNormW: try mlpNormW.map(v), mlpNormB: try mlpNormB.map(v),
             gate: try gate.map(m), up: try m(up), down: try m(down),
-            upBias: try upBias.map(v), downBias: try downBias.map(v), postMLPNorm: try postMLPNorm.map(v))
+            gateBias: try gateBias.map(v), upBias: try upBias.map(v), downBias: try downBias.map(v), postMLPNorm: try postMLPNorm.map(v))
     }
 }
 
@@ -212,7 +215,7 @@ extension ModelTensors where Matrix == Int, Vector == Int {
                 qNorm: opt(p + "q_norm.w"), kNorm: opt(p + "k_norm.w"), postAttnNorm: opt(p + "post_attn_norm.w"),
                 mlpNormW: opt(p + "mlp_norm.w"), mlpNormB: opt(p + "mlp_norm.b"),
                 gate: opt(p + "gate.w"), up: try req(p + "up.w"), down: try req(p + "down.w"),
-                upBias: opt(p + "up.b"), downBias: opt(p + "down.b"), postMLPNorm: opt(p + "post_mlp_norm.w"))
+                gateBias: opt(p + "gate.b"), upBias: opt(p + "up.b"), downBias: opt(p + "down.b"), postMLPNorm: opt(p + "post_mlp_norm.w"))
         }
     }
 }
