@@ -15,6 +15,9 @@ enum Fixtures {
     static let modelNames = [
         "olmo", "olmo_clip", "llama_gqa", "llama_tied", "llama_sharded",
         "neox", "neox_legacy", "gpt2", "gpt2_noprefix",
+        "olmo2", "olmo3", "qwen2", "qwen3", "mistral", "gemma",
+        "llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_bias", "llama_pad",
+        "llama_base", "gpt2_inverse_layer", "gpt2_upcast", "gpt2_generic_keys", "gpt2_base",
     ]
 
     static func modelDir(_ name: String) -> String { root + "/models/" + name }

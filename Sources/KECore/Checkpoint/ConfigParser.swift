@@ -267,7 +267,8 @@ struct ConfigReader {
                 c.slidingWindows = try layerWindows(layers: L, defaultTypes: (0..<L).map { $0 >= maxWindowLayers }, window: 4096)
             }
         case .mistral:
-            if let w = try optionalInt("sliding_window") {
+            // MistralConfig: sliding_window 4096 unless the key says null.
+            if let w = raw["sliding_window"] == nil ? 4096 : try optionalInt("sliding_window") {
                 try positive("sliding_window", w)
                 c.slidingWindows = Array(repeating: w, count: L)
             }

@@ -92,14 +92,18 @@ public func generateGreedy(model: Model, text: String, tokens n: Int = 20, stopI
     guard n >= 0 else { throw CoreError("the number of tokens must not be negative") }
     let prompt = try promptTokens(model, text)
     let eos = Set(stopIDs ?? model.directoryInfo?.eosTokenIDs ?? [])
-    let maxPositions = model.config.maxPositions
+    let maxPositions = model.config.positionLimit
     var generated: [Int] = []
     var stop = "tokens"
     func pick(_ logits: [Float]) throws -> Int? {
         guard logits.allSatisfy(\.isFinite) else { throw CoreError("the logits are not finite (the model produces NaN or infinity)") }
         return extremeIndices(logits, k: 1, largest: true).first
     }
-    if useCache {
+    // Dynamic RoPE recomputes every position's rotation as the sequence grows, so cached keys
+    // would go stale: such models run the full pass at every step.
+    var dynamicRope = false
+    if case .dynamic = model.config.ropeScaling { dynamicRope = true }
+    if useCache && !dynamicRope {
         let c = model.config
         let capacity = min(prompt.count + n, maxPositions)
         let cache = KVCache(config: c, capacity: capacity)

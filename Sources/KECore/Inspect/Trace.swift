@@ -28,7 +28,7 @@ public struct TraceResult: Sendable {
 func promptTokens(_ model: Model, _ text: String) throws -> [Int] {
     let ids = model.tokenizer.encode(text)
     guard !ids.isEmpty else { throw CoreError("the text has no tokens") }
-    let P = model.config.maxPositions
+    let P = model.config.positionLimit
     if ids.count > P {
         throw CoreError("the text has \(ids.count) tokens but the model has only \(P) positions")
     }

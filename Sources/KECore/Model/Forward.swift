@@ -111,7 +111,7 @@ func runForward(config c: ModelConfig, weights w: InferenceWeights, multipliers:
     try checkBatch(batch, c)
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
     let maxT = batch.maxLength
-    let rope = RopeTable(c, positions: max(1, maxT))
+    let rope = RopeTable(c, batch: batch)
 
     // Workspace: every buffer is written before it is read.
     let arena = workspace ?? Arena()

@@ -50,14 +50,58 @@ struct RopeTable {
     let half: Int
     let cos: [Float]
     let sin: [Float]
+    /// Per row of a packed batch, where its document's table starts in `cos`/`sin` (empty: every
+    /// row uses the table at 0). Only `dynamic` scaling has more than one table.
+    let rowOffsets: [Int]
 
     /// - Parameter positions: the positions the table covers; for `dynamic` scaling also the
     ///   sequence length the frequencies are computed for (transformers uses max(position) + 1).
     init(rotaryDim: Int, theta: Double, scaling: RopeScaling = .none, positions: Int) {
-        half = rotaryDim / 2
+        let (c, s) = RopeTable.angles(rotaryDim: rotaryDim, theta: theta, scaling: scaling,
+                                      sequenceLength: positions, positions: positions)
+        self.init(half: rotaryDim / 2, cos: c, sin: s, rowOffsets: [])
+    }
+
+    private init(half: Int, cos: [Float], sin: [Float], rowOffsets: [Int]) {
+        self.half = half; self.cos = cos; self.sin = sin; self.rowOffsets = rowOffsets
+    }
+
+    /// The table of `c` for sequences of up to `positions` tokens.
+    init(_ c: ModelConfig, positions: Int) {
+        self.init(rotaryDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: positions)
+    }
+
+    /// The table of `c` for a packed batch. With `dynamic` scaling each document gets the
+    /// frequencies of its own length, as transformers computes them for that document alone, so
+    /// a document's numbers never depend on its batch-mates.
+    init(_ c: ModelConfig, batch: PackedBatch) {
+        let positions = max(1, batch.maxLength)
+        guard case .dynamic(_, let orig) = c.ropeScaling, batch.lengths.contains(where: { $0 > orig }) else {
+            self.init(c, positions: positions)
+            return
+        }
+        var cosAll: [Float] = [], sinAll: [Float] = []
+        var start: [Int: Int] = [:]
+        var offsets = [Int](repeating: 0, count: batch.count)
+        for (d, T) in batch.lengths.enumerated() {
+            let key = T > orig ? T : 0
+            if start[key] == nil {
+                start[key] = cosAll.count
+                let (cs, sn) = RopeTable.angles(rotaryDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling,
+                                                sequenceLength: max(key, 1), positions: positions)
+                cosAll += cs; sinAll += sn
+            }
+            for r in batch.starts[d]..<(batch.starts[d] + T) { offsets[r] = start[key] ?? 0 }
+        }
+        self.init(half: c.rotaryDim / 2, cos: cosAll, sin: sinAll, rowOffsets: offsets)
+    }
+
+    private static func angles(rotaryDim: Int, theta: Double, scaling: RopeScaling, sequenceLength: Int,
+                               positions: Int) -> ([Float], [Float]) {
+        let half = rotaryDim / 2
         var c = [Float](repeating: 0, count: max(1, positions * half))
         var s = c
-        let invFreq = ropeInverseFrequencies(rotaryDim: rotaryDim, theta: theta, scaling: scaling, sequenceLength: positions)
+        let invFreq = ropeInverseFrequencies(rotaryDim: rotaryDim, theta: theta, scaling: scaling, sequenceLength: sequenceLength)
         for (j, f) in invFreq.enumerated() {
             for p in 0..<positions {
                 // The angle in float32, as transformers computes it.
@@ -66,12 +110,7 @@ struct RopeTable {
                 s[p * half + j] = Foundation.sin(angle)
             }
         }
-        cos = c
-        sin = s
-    }
-
-    init(_ c: ModelConfig, positions: Int) {
-        self.init(rotaryDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: positions)
+        return (c, s)
     }
 }
 
@@ -119,9 +158,11 @@ func applyRope(
     if half == 0 { return }
     table.cos.withUnsafeBufferPointer { cosT in
         table.sin.withUnsafeBufferPointer { sinT in
+            guard let cosBase = cosT.baseAddress, let sinBase = sinT.baseAddress else { return }
             for r in 0..<n {
                 let p = Int(positions[r])
-                let cp = cosT.baseAddress! + p * half, sp = sinT.baseAddress! + p * half
+                let o = r < table.rowOffsets.count ? table.rowOffsets[r] : 0
+                let cp = cosBase + o + p * half, sp = sinBase + o + p * half
                 for h in 0..<heads {
                     let v = x + r * stride + h * headDim
                     for j in 0..<half {

@@ -135,6 +135,13 @@ public struct ModelConfig: Sendable, Equatable {
     /// biases only).
     public var outputProjectionBias: Bool = true
 
+    /// The longest sequence a forward pass accepts: `max_position_embeddings`, except under
+    /// dynamic RoPE scaling, whose purpose is to run past it (capped at 2^20 tokens).
+    public var positionLimit: Int {
+        if case .dynamic = ropeScaling, !learnedPositions { return max(maxPositions, 1 << 20) }
+        return maxPositions
+    }
+
     /// The sliding window of layer `l` (nil: full causal attention).
     public func slidingWindow(layer l: Int) -> Int? {
         l < slidingWindows.count ? slidingWindows[l] : nil

@@ -63,7 +63,7 @@ func lossAndGradients(_ net: Transformer, batch: PackedBatch, grads: UnsafeMutab
     guard M > 0, N > 0 else { throw CoreError("no token to predict: every document has fewer than 2 tokens") }
     let D = c.hiddenSize, L = c.numLayers
     let maxT = batch.maxLength
-    let rope = RopeTable(c, positions: max(1, maxT))
+    let rope = RopeTable(c, batch: batch)
     var probOffsets: [Int] = []
     var probTotal = 0
     for T in batch.lengths { probOffsets.append(probTotal); probTotal += c.numHeads * T * T }
