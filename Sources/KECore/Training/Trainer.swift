@@ -257,7 +257,7 @@ public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, p
     let (net, losses, lrs, norms) = try trainNetwork(Network(model), documents: corpus.documents,
                                                      source: corpus.source, options: options, progress: progress)
     let o = options
-    let note = "train \(o.steps) steps on \(corpus.source) (batch \(o.batch)×\(o.seq), lr \(o.lr), \(scheduleName(o.schedule)))"
+    let note = "train \(o.steps) steps on \(corpus.source) (batch \(o.batch)×\(o.seq), lr \(o.lr), \(o.schedule.name))"
     let trained = try model.with(params: net.params, addingIntervention: note, step: .some(model.step.map { $0 + o.steps }))
     return TrainResult(model: trained, losses: losses, learningRates: lrs, gradNorms: norms)
 }
@@ -266,13 +266,4 @@ public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, p
 /// Progress notes read "loss 3.2145". See `trainRun` for the step counter.
 public func train(_ model: Model, on corpus: Corpus, options: TrainOptions, progress: ProgressHandler? = nil) throws -> Model {
     try trainRun(model, on: corpus, options: options, progress: progress).model
-}
-
-/// A short name for a schedule, for intervention notes.
-func scheduleName(_ s: LRSchedule) -> String {
-    switch s {
-    case .cosine: return "cosine"
-    case .constant: return "constant"
-    case .warmupStableDecay(let f): return "wsd \(f)"
-    }
 }

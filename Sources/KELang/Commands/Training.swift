@@ -80,7 +80,7 @@ extension Command {
             """,
         example: "let f = facts \"tiny:new\"\nlet g = facts \"Tests/Fixtures/facts.json\"",
         run: { inv in
-            let path = try inv.string("\"FILE\"")
+            let path = try inv.string("FILE")
             if let tiny = try BuiltinNames.facts(path, inv) { return tiny }
             return .record(factsRecord(try FactSet.load(path: path)))
         })
@@ -134,14 +134,14 @@ extension Command {
             let f = try inv.facts("FACTS")
             var o = InjectOptions()
             // Rows are cropped to 128 tokens, or to the model's context when it is shorter.
-            o.seq = Swift.min(o.seq, model.config.maxPositions)
-            o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
-            o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
-            if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
+            o.training.seq = Swift.min(o.training.seq, model.config.maxPositions)
+            o.training.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.training.steps
+            o.training.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.training.batch
+            if inv.has("lr") { o.training.lr = try inv.positive("lr", allowZero: true) }
             if inv.has("replay") { o.replay = try inv.corpus("replay", for: model) }
             if inv.has("retain") { o.retain = try inv.facts("retain") }
-            o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.steps / 10)
-            if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
+            o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.training.steps / 10)
+            if inv.has("seed") { o.training.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
             let r = try KECore.inject(f, into: model, options: o, progress: inv.progress)
             return .record(injectionRecord(r))
         })
@@ -179,7 +179,7 @@ func probeRecord(_ p: ProbeResult) -> Record {
     ], native: p)
 }
 
-/// The injection report (issue 4's field list).
+/// The injection report: its fields in the order scripts and JSON see them.
 func injectionRecord(_ r: InjectReport) -> Record {
     func opt(_ x: Double?) -> Value { x.map { .number($0) } ?? .null }
     var curve = Record(kind: "curve", fields: [
