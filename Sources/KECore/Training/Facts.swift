@@ -225,9 +225,7 @@ func scoreProbes(_ net: Network, _ probes: [TokenizedProbe]) throws -> [(logprob
                     let row = logits + k * V
                     let target = Int(btokens[r + 1])
                     lp[d] += logSoftmaxAt(row, count: V, index: target)
-                    var best = 0
-                    for v in 1..<V where row[v] > row[best] { best = v }
-                    if best == target { hits[d] += 1 }
+                    if greedyNextToken(row, count: V) == target { hits[d] += 1 }
                 }
             },
             coefficientScale: net.coefficientScale))
