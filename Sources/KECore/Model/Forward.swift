@@ -293,7 +293,7 @@ func attentionForward(
             for i in 0..<T {
                 let row = s + i * T
                 let mx = vmax(row, count: i + 1)
-                let inv = 1 / expShiftSum(row, count: i + 1, shift: mx)
+                let inv = 1 / expShiftedInPlace(row, count: i + 1, shift: mx)
                 for j in 0...i { row[j] *= inv }
                 for j in (i + 1)..<T { row[j] = 0 }
             }
@@ -515,7 +515,7 @@ func headLogProbs(
             for r in rows {
                 let row = logits + r * vt
                 let m = vmax(row, count: vt)
-                let s = Double(sumExpShift(row, count: vt, shift: m))
+                let s = Double(sumOfExpShifted(row, count: vt, shift: m))
                 let old = rowMax[r]
                 if m > old {
                     rowSum[r] = rowSum[r] * exp(Double(old) - Double(m)) + s

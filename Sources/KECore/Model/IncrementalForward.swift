@@ -116,7 +116,7 @@ func runIncremental(
             for i in 0..<M {
                 let row = scores + i * P, n = p0 + i + 1
                 let mx = vmax(row, count: n)
-                let inv = 1 / expShiftSum(row, count: n, shift: mx)
+                let inv = 1 / expShiftedInPlace(row, count: n, shift: mx)
                 for j in 0..<n { row[j] *= inv }
                 for j in n..<P { row[j] = 0 }
             }

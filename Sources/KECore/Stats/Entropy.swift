@@ -132,7 +132,7 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
 @inline(__always)
 func logSoftmaxAt(_ row: UnsafePointer<Float>, count v: Int, index: Int) -> Double {
     let mx = vmax(row, count: v)
-    let s = Double(sumExpShift(row, count: v, shift: mx))
+    let s = Double(sumOfExpShifted(row, count: v, shift: mx))
     return Double(row[index] - mx) - log(s)
 }
 
