@@ -42,8 +42,9 @@ struct Param: Sendable {
     var kind: ParamKind
     var optional: Bool
 
-    /// The key of the argument in a `CommandCall`: the keyword, or the placeholder.
-    var key: String { keyword ?? placeholder }
+    /// The key of the argument in a `CommandCall`: the keyword, or the placeholder without its
+    /// quotes (`"TEXT"` is shown in the synopsis, the key is `TEXT`).
+    var key: String { keyword ?? placeholder.filter { $0 != "\"" } }
 
     /// A required positional expression.
     static func positional(_ placeholder: String) -> Param {

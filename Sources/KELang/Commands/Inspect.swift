@@ -104,7 +104,7 @@ extension Command {
         example: "trace m \"the birthplace of\" layer 1 top 3",
         run: { inv in
             let model = try inv.model("MODEL")
-            let text = try inv.string("\"TEXT\"")
+            let text = try inv.string("TEXT")
             let l = try layerArgument(inv, "layer", layers: model.config.numLayers)
             let k = try inv.optionalInt("top", in: 1...model.config.intermediateSize) ?? Swift.min(5, model.config.intermediateSize)
             let t = try traceMemories(model: model, text: text, layer: l, top: k)
@@ -189,12 +189,12 @@ extension Command {
         example: "search m \"the\" top 5",
         run: { inv in
             let model = try inv.model("MODEL")
-            let text = try inv.string("\"TOKEN\"")
+            let text = try inv.string("TOKEN")
             let total = model.config.numLayers * model.config.intermediateSize
             let k = try inv.optionalInt("top", in: 1...Swift.max(1, total)) ?? Swift.min(10, total)
             let id: Int
             do { id = try singleTokenID(model.tokenizer, text) } catch let e as CoreError {
-                throw inv.error(e.message, at: "\"TOKEN\"")
+                throw inv.error(e.message, at: "TOKEN")
             }
             let found = try searchMemories(model: model, tokenID: id, top: k)
             let rows: [Value] = found.map { m in
@@ -260,7 +260,7 @@ extension Command {
         example: "predict m \"the birthplace of\" top 5",
         run: { inv in
             let model = try inv.model("MODEL")
-            let text = try inv.string("\"TEXT\"")
+            let text = try inv.string("TEXT")
             let k = try inv.optionalInt("top", in: 1...model.config.vocabSize) ?? Swift.min(10, model.config.vocabSize)
             let p = try predictNext(model: model, text: text, top: k)
             let rows: [Value] = p.top.map { t in
@@ -289,7 +289,7 @@ extension Command {
         example: "generate m \"the birthplace of\" tokens 10\ngenerate m \"the birthplace of\" tokens 10 ignore_eos",
         run: { inv in
             let model = try inv.model("MODEL")
-            let text = try inv.string("\"TEXT\"")
+            let text = try inv.string("TEXT")
             let n = try inv.optionalInt("tokens", in: 0...100_000) ?? 20
             let g = try generateGreedy(model: model, text: text, tokens: n, stopIDs: inv.flag("ignore_eos") ? [] : nil)
             return .record(Record(kind: "generation", fields: [
@@ -316,11 +316,11 @@ extension Command {
             """,
         example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es",
         run: { inv in
-            let dir = try inv.string("\"DIR\"")
+            let dir = try inv.string("DIR")
             if let tiny = try BuiltinNames.checkpoints(dir, inv) { return tiny }
             let series: CheckpointSeries
             do { series = try CheckpointSeries(directory: dir) } catch let e as CoreError {
-                throw inv.error(e.description, at: "\"DIR\"")
+                throw inv.error(e.description, at: "DIR")
             }
             return .list(series.checkpoints.indices.map { .record(checkpointRecord(series, $0)) })
         })

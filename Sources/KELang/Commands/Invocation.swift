@@ -43,7 +43,8 @@ final class Invocation {
     func value(_ key: String) throws -> Value {
         if let v = cache[key] { return v }
         guard case .expression(let e)? = call.arguments[key] else {
-            throw LangError("'\(command.name)' needs \(key) — usage: \(command.synopsis)", at: position)
+            let shown = command.params.first { $0.key == key }?.placeholder ?? key
+            throw LangError("'\(command.name)' needs \(shown) — usage: \(command.synopsis)", at: position)
         }
         let v = try interpreter.evaluate(e)
         cache[key] = v

@@ -23,7 +23,7 @@ extension Command {
             """,
         example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"\nlet b = load \"Tests/Fixtures/models/olmo_clip\" bf16",
         run: { inv in
-            let dir = try inv.string("\"DIR\"")
+            let dir = try inv.string("DIR")
             let bf16 = inv.flag("bf16")
             if let tiny = try BuiltinNames.load(dir, inv) {
                 if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
@@ -49,7 +49,7 @@ extension Command {
             """,
         example: "let c = corpus \"tiny:heldout\" limit 200 seq 128",
         run: { inv in
-            let path = try inv.string("\"FILE\"")
+            let path = try inv.string("FILE")
             let limit = try inv.optionalInt("limit", in: 1...Int.max)
             let seq = try inv.optionalInt("seq", in: 1...1_000_000)
             if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, inv) { return tiny }
@@ -113,7 +113,7 @@ extension Command {
         example: "tokenize m \"Hello world\"",
         run: { inv in
             let model = try inv.model("MODEL")
-            let text = try inv.string("\"TEXT\"")
+            let text = try inv.string("TEXT")
             let ids = model.tokenizer.encode(text)
             let strings = ids.map { model.tokenizer.token($0) ?? "" }
             return .record(Record(kind: "tokens", fields: [

@@ -70,16 +70,16 @@ extension Command {
             """,
         example: "save (sums m on c shard 0 of 2) to \"out/s0.safetensors\"\nsave (sums m on c shard 1 of 2) to \"out/s1.safetensors\"\nentropy (merge [\"out/s0.safetensors\", \"out/s1.safetensors\"])",
         run: { inv in
-            let v = try inv.value("\"PATH\"")
+            let v = try inv.value("PATH")
             var patterns: [String] = []
             switch v {
             case .string(let s): patterns = [s]
             case .list(let items):
                 for (i, item) in items.enumerated() {
-                    guard case .string(let s) = item else { throw inv.error("'merge' of a list needs file names, but element \(i) is \(item.typeName)", at: "\"PATH\"") }
+                    guard case .string(let s) = item else { throw inv.error("'merge' of a list needs file names, but element \(i) is \(item.typeName)", at: "PATH") }
                     patterns.append(s)
                 }
-            default: throw inv.typeError("\"PATH\"", expected: "a directory, a glob or a list of files", found: v)
+            default: throw inv.typeError("PATH", expected: "a directory, a glob or a list of files", found: v)
             }
             do {
                 var files: [String] = []
@@ -89,7 +89,7 @@ extension Command {
                 let read = try files.map { SumsFile(path: $0, sums: try CoefficientSums.read(from: $0)) }
                 return .record(sumsRecord(try mergeShards(read)))
             } catch let e as CoreError {
-                throw inv.error(e.description, at: "\"PATH\"")
+                throw inv.error(e.description, at: "PATH")
             }
         })
 }
