@@ -88,8 +88,8 @@ public final class CorpusValue: @unchecked Sendable {
     public let name: String
     public let limit: Int?
     public let seq: Int?
-    /// Documents counted when the value was made (non-empty lines or JSONL records with text),
-    /// at most `limit`.
+    /// Documents counted when the value was made (`Corpus.countDocuments`: non-blank lines or
+    /// JSON-lines records with text), at most `limit`.
     public let countedDocuments: Int
 
     private let lock = NSLock()
@@ -97,33 +97,17 @@ public final class CorpusValue: @unchecked Sendable {
     /// cannot be reused).
     private var cache: [(tokenizer: Tokenizer, corpus: Corpus)] = []
 
-    /// Checks that the file exists and counts its documents.
+    /// Reads the file once to check it and count its documents; bad records are reported when
+    /// the corpus is first used.
+    ///
+    /// - Throws: `CoreError` naming the file: missing or unreadable, an unsupported extension,
+    ///   or `limit` < 1.
     public init(path: String, limit: Int?, seq: Int?, name: String? = nil) throws {
         self.path = path
         self.name = name ?? path
         self.limit = limit
         self.seq = seq
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CoreError("no such file", file: path)
-        }
-        guard !isDirectory.boolValue else { throw CoreError("is a directory, expected a .txt or .jsonl file", file: path) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CoreError("cannot read the file", file: path)
-        }
-        let jsonl = path.lowercased().hasSuffix(".jsonl")
-        var count = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            if let limit, count >= limit { break }
-            var bytes = Array(line)
-            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-            if bytes.isEmpty { continue }
-            if jsonl {
-                guard let v = try? JSONValue.parse(bytes: bytes), let t = v["text"]?.stringValue, !t.isEmpty else { continue }
-            }
-            count += 1
-        }
-        self.countedDocuments = count
+        self.countedDocuments = try Corpus.countDocuments(path: path, limit: limit)
     }
 
     /// The corpus tokenised with `tokenizer` (cached).

@@ -174,7 +174,8 @@ enum CLI {
             return session.run(source, file: "<command line>") ? 0 : 1
         }
         if let file = options.file, file != "-" {
-            guard let bytes = readFile(file) else {
+            let bytes: [UInt8]
+            do { bytes = try readFileBytes(file) } catch {
                 writeError("ke: cannot read '\(file)'")
                 return 1
             }
@@ -255,16 +256,7 @@ enum CLI {
         }
     }
 
-    // MARK: Files
-
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return nil }
-        return readAll(fd: fd)
-    }
+    // MARK: Standard input
 
     /// Everything readable from `fd` until end of file.
     static func readAll(fd: Int32) -> [UInt8] {

@@ -54,17 +54,15 @@ public struct FactSet: Sendable, Equatable {
 
     /// Reads a `.json` file (a list of items) or `.jsonl` (one item per line).
     public static func load(path: String) throws -> FactSet {
-        let lower = path.lowercased()
-        let isJSONL = lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
-        guard isJSONL || lower.hasSuffix(".json") else {
+        let isJSONL = LineFormat(path: path) == .jsonLines
+        guard isJSONL || path.lowercased().hasSuffix(".json") else {
             throw CoreError("unsupported fact-set format: use .json (a list of items) or .jsonl (one item per line)", file: path)
         }
         let bytes = try readFileBytes(path)
         var items: [FactItem] = []
         if isJSONL {
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw CoreError("the file is not valid UTF-8", file: path)
-            }
+            let text: String
+            do { text = try decodeUTF8(bytes) } catch { throw CoreError(error.description, file: path) }
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 if line.allSatisfy({ $0.isWhitespace }) { continue }
                 let v: JSONValue
