@@ -4,8 +4,8 @@ import KECore
 // MARK: Values
 //
 // Everything an expression can evaluate to. Results of commands (entropy, perplexity, tokens,
-// timings, and all future results) are `Record`s: a kind, ordered fields reachable with
-// member access, and optionally the native core value kept for human printing.
+// timings, …) are `Record`s: a kind, ordered fields reachable with member access, and the
+// `CommandResult` they were made from, which renders them (see Results.swift).
 
 /// A value of the experiment language.
 public enum Value: Sendable {
@@ -56,15 +56,15 @@ public struct Record: Sendable {
     public var kind: String
     /// Fields in display and JSON order.
     public var fields: [(String, Value)]
-    /// The core value it was made from (e.g. `EntropyResult`), for human printing.
-    public var native: (any Sendable)?
+    /// The command result it was made from (e.g. an `EntropyResult`): how it renders, and what
+    /// commands that take a result read.
+    var result: (any CommandResult)?
     /// True for rows inside results: written to JSON as a plain object, without "kind".
     public var plain = false
 
-    public init(kind: String, fields: [(String, Value)], native: (any Sendable)? = nil) {
+    public init(kind: String, fields: [(String, Value)]) {
         self.kind = kind
         self.fields = fields
-        self.native = native
     }
 
     /// The field `name`, if present.
@@ -111,6 +111,9 @@ public final class CorpusValue: @unchecked Sendable {
     }
 
     /// The corpus tokenised with `tokenizer` (cached).
+    ///
+    /// - Throws: `CoreError` naming the file as `Corpus.load` does (invalid UTF-8, a malformed JSON
+    ///   line, `seq` < 1), or "cancelled".
     public func tokenized(with tokenizer: Tokenizer) throws -> Corpus {
         lock.lock()
         if let hit = cache.first(where: { $0.tokenizer === tokenizer }) {

@@ -132,10 +132,10 @@ public enum CommandRegistry {
         .load, .corpus, .entropy, .perplexity, .tokenize, .rescale, .save, .sums, .merge,
         // charts
         .plot, .bar, .hist, .heatmap, .spark,
-        // looking inside (Inspect.swift)
+        // looking inside (Entropy, Memories, Interventions, Prediction, Checkpoints)
         .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
         .generate, .checkpoints,
-        // training and fact injection (Training.swift)
+        // training and fact injection (Training.swift, Lab.swift)
         .train, .facts, .probe, .inject, .pretrain,
         // values
         .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .time,

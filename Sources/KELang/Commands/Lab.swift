@@ -130,7 +130,7 @@ enum BuiltinNames {
         }
         var set = try FactSet.load(path: path)
         set.source = name
-        return .record(factsRecord(set))
+        return .record(Record(set))
     }
 
     static func builtinConfig(_ inv: Invocation) throws -> TinyRunConfig {
@@ -179,5 +179,5 @@ private final class EntropyNote: @unchecked Sendable {
 /// checkpoint series: folders step-0000025 … with their steps).
 func checkpointList(_ run: TinyRun, _ inv: Invocation) throws -> Value {
     let series = try CheckpointSeries(directory: run.directory)
-    return .list(series.checkpoints.indices.map { .record(checkpointRecord(series, $0)) })
+    return .list(series.checkpoints.indices.map { .record(Record(CheckpointReference(series: series, index: $0))) })
 }
