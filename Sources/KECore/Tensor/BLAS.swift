@@ -24,7 +24,7 @@ nonisolated(unsafe) public var matrixProductKernel: MatrixProductKernel = {
 ///
 /// - `transA`: A is stored as [k, m]; `transB`: B is stored as [n, k] (the usual `x · Wᵀ` for a weight W[out, in]).
 @inline(__always)
-public func sgemm(
+func sgemm(
     transA: Bool = false, transB: Bool = false,
     m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
@@ -48,7 +48,7 @@ public func sgemm(
 
 /// y[n, out] = x[n, in] · W[out, in]ᵀ (+ bias[out]); the linear layer of PyTorch.
 @inline(__always)
-public func linear(
+func linear(
     _ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
     weight w: UnsafePointer<Float>, outFeatures: Int,
     bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
