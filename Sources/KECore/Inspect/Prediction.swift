@@ -75,6 +75,9 @@ func greedyNextToken(_ logits: [Float]) -> Int? {
 }
 
 /// The next-token distribution at the last position of `text`: the `top` most probable tokens.
+///
+/// - Throws: `CoreError` when `k` < 1, the text has no tokens or more than the model's positions,
+///   the logits are not finite, or on cancel.
 public func predictNext(model: Model, text: String, top k: Int = 10) throws -> Prediction {
     guard k >= 1 else { throw CoreError("top must be at least 1") }
     let ids = try promptTokens(model, text)

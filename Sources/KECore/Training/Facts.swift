@@ -53,6 +53,10 @@ public struct FactSet: Sendable, Equatable {
     }
 
     /// Reads a `.json` file (a list of items) or `.jsonl` (one item per line).
+    ///
+    /// - Throws: `CoreError` naming the file: an extension other than .json, .jsonl or .ndjson,
+    ///   missing or unreadable, invalid UTF-8, malformed JSON (line and column), an item without its
+    ///   fields, or a set that `validate` rejects.
     public static func load(path: String) throws -> FactSet {
         let isJSONL = LineFormat(path: path) == .jsonLines
         guard isJSONL || path.lowercased().hasSuffix(".json") else {
@@ -89,6 +93,9 @@ public struct FactSet: Sendable, Equatable {
     }
 
     /// Throws when the set has no items or lacks memorisation or generalisation probes.
+    ///
+    /// - Throws: `CoreError` when the set has no items, no memorization probes or no generalization
+    ///   probes.
     public func validate() throws {
         guard !items.isEmpty else { throw CoreError("the fact set has no items", file: source) }
         let c = probeCounts
@@ -282,6 +289,9 @@ struct FactProbes {
 
 /// Probe scores of `model` on `facts`: memorisation, generalisation and (when the set has
 /// `hard_gen` probes) composition, each the mean over its probes of {log-probability, accuracy}.
+///
+/// - Throws: `CoreError` when no memorization or no generalization probe has a target token to
+///   score, a probe is longer than the model's positions, or "cancelled".
 public func probe(_ model: Model, on facts: FactSet) throws -> ProbeResult {
     let tok = model.tokenizer
     return try FactProbes(facts, encode: { tok.encode($0) }).score(Network(model))

@@ -226,6 +226,9 @@ func injectNetwork(_ facts: FactSet, into net: Network, encode: (String) -> [Int
 /// acquisition, log-probability gain, retention of `options.retain`, replay perplexity and the
 /// curve of acquisition/retention every `evalEvery` steps. The input model is unchanged; the
 /// injected model's step is the input's step + `steps` (nil when unknown).
+///
+/// - Throws: `CoreError` naming the first invalid option (see `TrainOptions`), a fact set without
+///   probes, a replay corpus too small to split, a non-finite loss, or "cancelled".
 public func inject(_ facts: FactSet, into model: Model, options: InjectOptions,
                    progress: ProgressHandler? = nil) throws -> InjectReport {
     let tok = model.tokenizer

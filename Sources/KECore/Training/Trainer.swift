@@ -253,6 +253,9 @@ func trainNetwork(_ net: Network, documents: [[Int]], source: String, options o:
 /// Continued training of `model` on `corpus` with AdamW; returns the full run (model, losses,
 /// learning rates, gradient norms). The returned model's step is the input's step + `steps`
 /// (nil when the input's step is unknown); its coefficient multipliers are kept.
+///
+/// - Throws: `CoreError` naming the first invalid option, a corpus without a document of 2 tokens,
+///   a non-finite loss or gradient, or "cancelled".
 public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, progress: ProgressHandler? = nil) throws -> TrainResult {
     let (net, losses, lrs, norms) = try trainNetwork(Network(model), documents: corpus.documents,
                                                      source: corpus.source, options: options, progress: progress)
@@ -264,6 +267,8 @@ public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, p
 
 /// Continued training of `model` on `corpus`; returns a new model (the input is unchanged).
 /// Progress notes read "loss 3.2145". See `trainRun` for the step counter.
+///
+/// - Throws: `CoreError` as `trainRun` does.
 public func train(_ model: Model, on corpus: Corpus, options: TrainOptions, progress: ProgressHandler? = nil) throws -> Model {
     try trainRun(model, on: corpus, options: options, progress: progress).model
 }

@@ -66,6 +66,8 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
     }
 
     /// Checks the settings (and the world's).
+    ///
+    /// - Throws: `CoreError` ("tiny run: …") naming the first setting out of range, or the world's.
     public func validate() throws {
         try world.validate()
         func check(_ ok: Bool, _ what: String) throws { if !ok { throw CoreError("tiny run: \(what)") } }
