@@ -63,10 +63,7 @@ public enum Printer {
         switch value {
         case .null: return "null"
         case .number(let x): return number(x)
-        case .string(let s):
-            var out = ""
-            JSONValue.quote(s, into: &out)
-            return out
+        case .string(let s): return quoted(s)
         case .bool(let b): return b ? "true" : "false"
         case .list(let items):
             var parts: [String] = []
