@@ -29,6 +29,8 @@ public final class Cancellation: @unchecked Sendable {
     public func cancel() { flag = 1 }
     public func reset() { flag = 0 }
     /// Throws `CoreError("cancelled")` when the flag is set.
+    ///
+    /// - Throws: `CoreError("cancelled")` when the flag is set.
     public func check() throws {
         if flag != 0 { throw CoreError("cancelled") }
     }

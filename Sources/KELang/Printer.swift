@@ -63,10 +63,7 @@ public enum Printer {
         switch value {
         case .null: return "null"
         case .number(let x): return number(x)
-        case .string(let s):
-            var out = ""
-            JSONValue.quote(s, into: &out)
-            return out
+        case .string(let s): return quoted(s)
         case .bool(let b): return b ? "true" : "false"
         case .list(let items):
             var parts: [String] = []
@@ -82,8 +79,7 @@ public enum Printer {
         case .model(let m): return "<model \(m.config.architecture.rawValue), \(m.config.numLayers) layers>"
         case .chart(let c): return "<\(c.type) chart>"
         case .record(let r):
-            if r.kind == "saved", let p = r["path"], case .string(let s) = p { return s }
-            if let line = inspectInline(r) { return line }
+            if let line = r.result?.inline { return line }
             if r.plain {
                 // Rows such as {logprob, accuracy}: "logprob -1.2, accuracy 0.5" when short.
                 var parts: [String] = []
@@ -151,31 +147,9 @@ public enum Printer {
         return "corpus \(c.name): " + parts.joined(separator: ", ")
     }
 
+    /// A result's own rendering, or the generic table of its fields.
     private static func record(_ r: Record, options: SessionOptions) -> String {
-        switch r.kind {
-        case "entropy":
-            if let e = r.native as? EntropyResult { return entropy(e, options: options) }
-        case "perplexity":
-            if let p = r.native as? PerplexityResult {
-                return "perplexity \(number(p.perplexity)) (loss \(number(p.loss)) nats over \(grouped(p.tokens)) tokens)"
-            }
-        case "tokens":
-            if case .list(let ids)? = r["ids"], case .list(let strings)? = r["tokens"] {
-                return tokens(ids, strings, options: options)
-            }
-        case "timed":
-            if let v = r["value"], case .number(let s)? = r["seconds"] {
-                let body = human(v, options: options)
-                return body + (body.contains("\n") ? "\n" : "  ") + "(\(seconds(s)))"
-            }
-        case "saved":
-            if case .string(let p)? = r["path"] { return "saved \(p)" }
-        case "help":
-            return help(r, options: options)
-        default:
-            if let text = inspectHuman(r, options: options) { return text }
-        }
-        return generic(r, options: options)
+        r.result?.human(options: options) ?? generic(r, options: options)
     }
 
     /// "1.23 s", "45.6 ms".
@@ -185,7 +159,8 @@ public enum Printer {
         return String(format: "%.3g s", s)
     }
 
-    private static func generic(_ r: Record, options: SessionOptions) -> String {
+    /// The kind, then one field a line (nested values indented).
+    static func generic(_ r: Record, options: SessionOptions) -> String {
         let width = r.fields.map(\.0.count).max() ?? 0
         var lines = r.plain ? [] : [r.kind]
         for (k, v) in r.fields {
@@ -201,79 +176,25 @@ public enum Printer {
         return lines.joined(separator: "\n")
     }
 
-    /// Per-layer table: entropy, its share of the maximum ln d_ff, a bar of that share; then a
-    /// sparkline over layers and the totals.
-    private static func entropy(_ e: EntropyResult, options: SessionOptions) -> String {
-        var lines = ["knowledge entropy over \(grouped(e.tokens)) tokens" + (e.step.map { " (step \($0))" } ?? "")]
-        let barWidth = max(10, min(40, options.width - 32))
-        lines.append("  layer  entropy    of max")
-        for (i, h) in e.layers.enumerated() {
-            let label = String(repeating: " ", count: max(0, 7 - String(i).count)) + String(i)
-            let value = number(h)
-            let pad = String(repeating: " ", count: max(0, 9 - value.count))
-            // Share of the largest possible entropy ln(d_ff) (every memory equally active).
-            let memories = i < e.stats.means.count ? e.stats.means[i].count : 0
-            var share = ""
-            var bar = ""
-            if memories > 1, h.isFinite {
-                let f = h / Foundation.log(Double(memories))
-                share = String(format: "%5.1f%%", f * 100)
-                let n = Int((Swift.min(Swift.max(f, 0), 1) * Double(barWidth)).rounded())
-                bar = " " + String(repeating: options.ascii ? "#" : "█", count: n)
-            }
-            lines.append("\(label)  \(value)\(pad)  \(share)\(bar)")
-        }
-        lines.append("  layers  " + sparkline(e.layers, ascii: options.ascii))
-        lines.append("  total \(number(e.total))   normalized \(number(e.normalized))")
-        return lines.joined(separator: "\n")
+    // MARK: Table cells
+
+    /// A string as a JSON literal: `"Ġthe"`.
+    static func quoted(_ s: String) -> String {
+        var out = ""
+        JSONValue.quote(s, into: &out)
+        return out
     }
 
-    private static func tokens(_ ids: [Value], _ strings: [Value], options: SessionOptions) -> String {
-        var lines = ["\(ids.count) token\(ids.count == 1 ? "" : "s")"]
-        for (id, s) in zip(ids, strings) {
-            let idText = inline(id) ?? "?"
-            lines.append(String(repeating: " ", count: max(0, 8 - idText.count)) + idText + "  " + (inline(s) ?? ""))
-        }
-        return lines.joined(separator: "\n")
-    }
+    /// A number with its sign: `+0.5`, `-2`.
+    static func signed(_ x: Double) -> String { (x >= 0 ? "+" : "") + number(x) }
 
-    private static func help(_ r: Record, options: SessionOptions) -> String {
-        if case .list(let entries)? = r["commands"] {
-            var lines = ["Commands (help NAME for details):"]
-            var group = ""
-            let specs = entries.compactMap { v -> CommandSpec? in
-                guard case .record(let e) = v, case .string(let n)? = e["name"] else { return nil }
-                return CommandRegistry.spec(n)
-            }
-            let width = min(30, specs.map(\.synopsis.count).max() ?? 0)
-            for spec in specs {
-                if spec.group != group {
-                    group = spec.group
-                    lines.append("")
-                    lines.append("  \(group)")
-                }
-                let brief = spec.brief
-                if spec.synopsis.count > width {
-                    lines.append("    \(spec.synopsis)")
-                    lines.append("    " + String(repeating: " ", count: width + 2) + clip(brief, options.width - width - 6))
-                } else {
-                    let pad = String(repeating: " ", count: width - spec.synopsis.count + 2)
-                    lines.append("    \(spec.synopsis)\(pad)\(clip(brief, options.width - width - 6))")
-                }
-            }
-            lines.append("")
-            lines.append("Statements: let NAME = EXPR · for NAME in LIST { … } · # comment")
-            return lines.joined(separator: "\n")
-        }
-        guard case .string(let synopsis)? = r["synopsis"], case .string(let summary)? = r["summary"],
-              case .string(let example)? = r["example"] else { return generic(r, options: options) }
-        var lines = ["  " + synopsis, ""]
-        lines += wrap(summary, width: max(40, options.width - 2)).map { "  " + $0 }
-        lines.append("")
-        lines.append("  Example:")
-        lines += example.split(separator: "\n").map { "    " + $0 }
-        return lines.joined(separator: "\n")
-    }
+    /// `s` right-aligned in `w` columns.
+    static func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+
+    /// `s` left-aligned in `w` columns.
+    static func padRight(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+
+    // MARK: Text
 
     /// The text up to and including the first sentence-ending ". " (not "et al. "), or all of it.
     static func firstSentence(_ text: String) -> String {

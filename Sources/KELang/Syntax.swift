@@ -1,3 +1,5 @@
+import KECore
+
 // MARK: Syntax helpers for the shell
 //
 // Whether a REPL line needs continuing, how a script splits into notebook chunks, and decoding
@@ -105,51 +107,14 @@ public enum Syntax {
         return out
     }
 
-    /// Decodes a script file, or explains where it is not valid UTF-8.
+    /// Decodes a script file, or explains where it is not valid UTF-8 (`decodeUTF8`).
     public static func decode(_ bytes: [UInt8]) -> Result<String, ScriptDecodingError> {
-        var i = 0
-        let n = bytes.count
-        var line = 1
-        while i < n {
-            let b = bytes[i]
-            if b == 0x0A { line += 1 }
-            let length: Int
-            switch b {
-            case 0x00...0x7F: length = 1
-            case 0xC2...0xDF: length = 2
-            case 0xE0...0xEF: length = 3
-            case 0xF0...0xF4: length = 4
-            default: return .failure(ScriptDecodingError(offset: i, line: line))
-            }
-            guard i + length <= n else { return .failure(ScriptDecodingError(offset: i, line: line)) }
-            for k in 1..<max(length, 1) where bytes[i + k] & 0xC0 != 0x80 {
-                return .failure(ScriptDecodingError(offset: i, line: line))
-            }
-            if length == 3 {
-                let c1 = bytes[i + 1]
-                if (b == 0xE0 && c1 < 0xA0) || (b == 0xED && c1 >= 0xA0) {
-                    return .failure(ScriptDecodingError(offset: i, line: line))
-                }
-            } else if length == 4 {
-                let c1 = bytes[i + 1]
-                if (b == 0xF0 && c1 < 0x90) || (b == 0xF4 && c1 >= 0x90) {
-                    return .failure(ScriptDecodingError(offset: i, line: line))
-                }
-            }
-            i += length
-        }
-        return .success(String(decoding: bytes, as: UTF8.self))
+        Result { () throws(InvalidUTF8) -> String in try decodeUTF8(bytes) }
     }
 }
 
-/// A script file that is not valid UTF-8.
-public struct ScriptDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Byte offset (0-based) of the first invalid sequence.
-    public var offset: Int
-    /// Line (1-based) it is on.
-    public var line: Int
-    public var description: String { "invalid UTF-8 at byte \(offset) (line \(line))" }
-}
+/// A script file that is not valid UTF-8: the byte offset and line of the first invalid sequence.
+public typealias ScriptDecodingError = InvalidUTF8
 
 extension String {
     /// The string without leading and trailing spaces, tabs and newlines.

@@ -4,8 +4,8 @@ import KECore
 // MARK: Values
 //
 // Everything an expression can evaluate to. Results of commands (entropy, perplexity, tokens,
-// timings, and all future results) are `Record`s: a kind, ordered fields reachable with
-// member access, and optionally the native core value kept for human printing.
+// timings, …) are `Record`s: a kind, ordered fields reachable with member access, and the
+// `CommandResult` they were made from, which renders them (see Results.swift).
 
 /// A value of the experiment language.
 public enum Value: Sendable {
@@ -56,15 +56,15 @@ public struct Record: Sendable {
     public var kind: String
     /// Fields in display and JSON order.
     public var fields: [(String, Value)]
-    /// The core value it was made from (e.g. `EntropyResult`), for human printing.
-    public var native: (any Sendable)?
+    /// The command result it was made from (e.g. an `EntropyResult`): how it renders, and what
+    /// commands that take a result read.
+    var result: (any CommandResult)?
     /// True for rows inside results: written to JSON as a plain object, without "kind".
     public var plain = false
 
-    public init(kind: String, fields: [(String, Value)], native: (any Sendable)? = nil) {
+    public init(kind: String, fields: [(String, Value)]) {
         self.kind = kind
         self.fields = fields
-        self.native = native
     }
 
     /// The field `name`, if present.
@@ -88,8 +88,8 @@ public final class CorpusValue: @unchecked Sendable {
     public let name: String
     public let limit: Int?
     public let seq: Int?
-    /// Documents counted when the value was made (non-empty lines or JSONL records with text),
-    /// at most `limit`.
+    /// Documents counted when the value was made (`Corpus.countDocuments`: non-blank lines or
+    /// JSON-lines records with text), at most `limit`.
     public let countedDocuments: Int
 
     private let lock = NSLock()
@@ -97,36 +97,23 @@ public final class CorpusValue: @unchecked Sendable {
     /// cannot be reused).
     private var cache: [(tokenizer: Tokenizer, corpus: Corpus)] = []
 
-    /// Checks that the file exists and counts its documents.
+    /// Reads the file once to check it and count its documents; bad records are reported when
+    /// the corpus is first used.
+    ///
+    /// - Throws: `CoreError` naming the file: missing or unreadable, an unsupported extension,
+    ///   or `limit` < 1.
     public init(path: String, limit: Int?, seq: Int?, name: String? = nil) throws {
         self.path = path
         self.name = name ?? path
         self.limit = limit
         self.seq = seq
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CoreError("no such file", file: path)
-        }
-        guard !isDirectory.boolValue else { throw CoreError("is a directory, expected a .txt or .jsonl file", file: path) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CoreError("cannot read the file", file: path)
-        }
-        let jsonl = path.lowercased().hasSuffix(".jsonl")
-        var count = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            if let limit, count >= limit { break }
-            var bytes = Array(line)
-            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-            if bytes.isEmpty { continue }
-            if jsonl {
-                guard let v = try? JSONValue.parse(bytes: bytes), let t = v["text"]?.stringValue, !t.isEmpty else { continue }
-            }
-            count += 1
-        }
-        self.countedDocuments = count
+        self.countedDocuments = try Corpus.countDocuments(path: path, limit: limit)
     }
 
     /// The corpus tokenised with `tokenizer` (cached).
+    ///
+    /// - Throws: `CoreError` naming the file as `Corpus.load` does (invalid UTF-8, a malformed JSON
+    ///   line, `seq` < 1), or "cancelled".
     public func tokenized(with tokenizer: Tokenizer) throws -> Corpus {
         lock.lock()
         if let hit = cache.first(where: { $0.tokenizer === tokenizer }) {

@@ -22,13 +22,9 @@ struct CLIOptions: Equatable {
     var width: Int?
     var source: String?
     var file: String?
-    var notebook = false
-    /// `--notebook OUT.md SCRIPT.ke`: where the transcript goes (nil: stdout).
-    var notebookOutput: String?
-    /// `--tolerance X`: relative tolerance of `--check` (nil: 1e-3).
-    var tolerance: Double?
-    var check = false
-    var update = false
+    /// `--notebook [OUT.md]`, `--check` or `--update`: the script is run as a notebook (nil: run
+    /// it plainly). `--tolerance X` is folded into `.check`.
+    var notebook: Notebook.Mode?
     var help = false
     var version = false
     var doctor = false
@@ -73,14 +69,23 @@ enum CLI {
     // MARK: Parsing
 
     /// Parses the arguments (without the program name).
-    static func parse(_ args: [String]) -> Result<CLIOptions, UsageError> {
+    ///
+    /// - Throws: `UsageError` for an unknown option, an option without its value, a `--width`
+    ///   outside 20…1000 columns, a negative or non-numeric `--tolerance`, more than one script
+    ///   file, both `-c` and a file, or several of `--notebook`, `--check`, `--update` (or one of
+    ///   them without a script file).
+    static func parse(_ args: [String]) throws -> CLIOptions {
         var o = CLIOptions()
         var i = 0
         var positional: [String] = []
-        func value(_ flag: String) -> Result<String, UsageError> {
+        /// The notebook flags in the order given, and `--notebook`'s output file.
+        var notebookFlags: [String] = []
+        var notebookOutput: String?
+        var tolerance: Double?
+        func value(_ flag: String) throws -> String {
             i += 1
-            guard i < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
-            return .success(args[i])
+            guard i < args.count else { throw UsageError(message: "\(flag) needs a value") }
+            return args[i]
         }
         while i < args.count {
             let a = args[i]
@@ -93,61 +98,52 @@ enum CLI {
             case "--version", "-V": o.version = true
             case "--doctor": o.doctor = true
             case "--notebook":
-                o.notebook = true
+                notebookFlags.append(a)
                 if i + 1 < args.count, args[i + 1].hasSuffix(".md") {
                     i += 1
-                    o.notebookOutput = args[i]
+                    notebookOutput = args[i]
                 }
             case "--tolerance":
-                switch value(a) {
-                case .success(let s):
-                    guard let t = Double(s), t.isFinite, t >= 0 else {
-                        return .failure(UsageError(message: "--tolerance needs a non-negative number, found '\(s)'"))
-                    }
-                    o.tolerance = t
-                case .failure(let e): return .failure(e)
+                let s = try value(a)
+                guard let t = Double(s), t.isFinite, t >= 0 else {
+                    throw UsageError(message: "--tolerance needs a non-negative number, found '\(s)'")
                 }
-            case "--check": o.check = true
-            case "--update": o.update = true
-            case "-c":
-                switch value(a) {
-                case .success(let s): o.source = s
-                case .failure(let e): return .failure(e)
-                }
+                tolerance = t
+            case "--check", "--update": notebookFlags.append(a)
+            case "-c": o.source = try value(a)
             case "--width":
-                switch value(a) {
-                case .success(let s):
-                    guard let w = Int(s), w >= 20, w <= 1000 else {
-                        return .failure(UsageError(message: "--width needs a number between 20 and 1000, found '\(s)'"))
-                    }
-                    o.width = w
-                case .failure(let e): return .failure(e)
+                let s = try value(a)
+                guard let w = Int(s), w >= 20, w <= 1000 else {
+                    throw UsageError(message: "--width needs a number between 20 and 1000, found '\(s)'")
                 }
+                o.width = w
             case "--":
                 positional += args[(i + 1)...]
                 i = args.count
                 continue
             default:
-                if a.hasPrefix("-") && a != "-" {
-                    return .failure(UsageError(message: "unknown option '\(a)'"))
-                }
+                if a.hasPrefix("-") && a != "-" { throw UsageError(message: "unknown option '\(a)'") }
                 positional.append(a)
             }
             i += 1
         }
         if positional.count > 1 {
-            return .failure(UsageError(message: "expected at most one script file, found \(positional.count) arguments"))
+            throw UsageError(message: "expected at most one script file, found \(positional.count) arguments")
         }
         o.file = positional.first
         if o.source != nil && o.file != nil {
-            return .failure(UsageError(message: "give either -c SOURCE or a script file, not both"))
+            throw UsageError(message: "give either -c SOURCE or a script file, not both")
         }
-        let modes = [o.notebook, o.check, o.update].filter { $0 }.count
-        if modes > 1 { return .failure(UsageError(message: "--notebook, --check and --update exclude each other")) }
-        if modes == 1 && o.file == nil {
-            return .failure(UsageError(message: "--notebook, --check and --update need a script file"))
+        if Set(notebookFlags).count > 1 { throw UsageError(message: "--notebook, --check and --update exclude each other") }
+        if let flag = notebookFlags.first {
+            guard o.file != nil else { throw UsageError(message: "--notebook, --check and --update need a script file") }
+            switch flag {
+            case "--notebook": o.notebook = .render(output: notebookOutput)
+            case "--check": o.notebook = .check(tolerance: tolerance.map { Tolerance(relative: $0) } ?? .standard)
+            default: o.notebook = .update
+            }
         }
-        return .success(o)
+        return o
     }
 
     // MARK: Running
@@ -155,10 +151,13 @@ enum CLI {
     /// Runs `ke` with `args`; returns the exit status.
     static func run(_ args: [String]) -> Int32 {
         let options: CLIOptions
-        switch parse(args) {
-        case .success(let o): options = o
-        case .failure(let e):
+        do {
+            options = try parse(args)
+        } catch let e as UsageError {
             writeError("ke: \(e.message)\n\n\(usage)")
+            return 2
+        } catch {
+            writeError("ke: \(error)")
             return 2
         }
         if options.help { writeOut(usage); return 0 }
@@ -168,17 +167,15 @@ enum CLI {
         let session = Session(options: sessionOptions(options), output: writeOut, errorOutput: writeError)
         if session.options.progress { session.progress = progressBar }
 
-        if options.notebook || options.check || options.update, let file = options.file {
-            let mode: NotebookMode = options.notebook ? .render : options.check ? .check : .update
-            if let status = runNotebook(path: file, mode: mode, options: options) { return status }
-            writeError("ke: notebooks are not available in this build")
-            return 2
+        if let mode = options.notebook, let file = options.file {
+            return Notebook.run(scriptPath: file, mode: mode)
         }
         if let source = options.source {
             return session.run(source, file: "<command line>") ? 0 : 1
         }
         if let file = options.file, file != "-" {
-            guard let bytes = readFile(file) else {
+            let bytes: [UInt8]
+            do { bytes = try readFileBytes(file) } catch {
                 writeError("ke: cannot read '\(file)'")
                 return 1
             }
@@ -189,8 +186,8 @@ enum CLI {
                 return 1
             }
         }
-        if options.file == nil && isatty(0) != 0, let status = runREPL(session: session) {
-            return status
+        if options.file == nil && isatty(0) != 0 {
+            return REPL.run(session: session, version: version)
         }
         // Plain mode: the whole of stdin is one script.
         let bytes = readAll(fd: 0)
@@ -222,30 +219,6 @@ enum CLI {
         if isatty(1) != 0, ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col >= 20 { return Int(w.ws_col) }
         if let c = getenv("COLUMNS"), let n = Int(String(cString: c)), n >= 20, n <= 1000 { return n }
         return nil
-    }
-
-    // MARK: Hooks for the interactive shell (branch `shell`)
-
-    /// Notebook modes of `--notebook`, `--check`, `--update`.
-    enum NotebookMode { case render, check, update }
-
-    /// HOOK(shell): the interactive REPL on a terminal. Returns nil while the REPL has not
-    /// landed, which falls back to reading stdin plainly. Replace the body with
-    /// `return REPL.run(session: session)`.
-    static func runREPL(session: Session) -> Int32? {
-        REPL.run(session: session, version: version)
-    }
-
-    /// HOOK(shell): notebook rendering and checking. Returns nil while not implemented
-    /// (`ke` then exits 2 with a message). Replace the body with the notebook entry point.
-    static func runNotebook(path: String, mode: NotebookMode, options: CLIOptions) -> Int32? {
-        switch mode {
-        case .render: return Notebook.run(scriptPath: path, mode: .render(output: options.notebookOutput))
-        case .check:
-            let tolerance = options.tolerance.map { Tolerance(relative: $0) } ?? .standard
-            return Notebook.run(scriptPath: path, mode: .check(tolerance: tolerance))
-        case .update: return Notebook.run(scriptPath: path, mode: .update)
-        }
     }
 
     // MARK: Output
@@ -283,16 +256,7 @@ enum CLI {
         }
     }
 
-    // MARK: Files
-
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return nil }
-        return readAll(fd: fd)
-    }
+    // MARK: Standard input
 
     /// Everything readable from `fd` until end of file.
     static func readAll(fd: Int32) -> [UInt8] {

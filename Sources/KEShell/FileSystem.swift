@@ -71,6 +71,9 @@ public enum FileSystem {
     }
 
     /// Writes `text` to `path` atomically: a temporary file beside it, then `rename`.
+    ///
+    /// - Throws: `ShellError` when the temporary file cannot be created or written (disk full, I/O
+    ///   error) or cannot be renamed into place.
     public static func writeAtomically(_ text: String, to path: String) throws {
         let temp = path + ".tmp-\(getpid())"
         guard let f = fopen(temp, "wb") else {

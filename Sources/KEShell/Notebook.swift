@@ -60,16 +60,22 @@ public enum Notebook {
 
     /// `--notebook`: writes the transcript of `scriptPath` to `outPath` (atomically); true when
     /// the script ran without error (the transcript is written either way).
+    ///
+    /// - Throws: `ShellError` when the script cannot be read or the notebook cannot be written.
     public static func write(scriptPath: String, to outPath: String) throws -> Bool {
         try files.writeNotebook(scriptPath: scriptPath, to: outPath)
     }
 
     /// `--check`: runs the script and compares with `SCRIPT.md`; `diff` is empty when they match.
+    ///
+    /// - Throws: `ShellError` when the script or its transcript cannot be read.
     public static func check(scriptPath: String, tolerance: Tolerance = .standard) throws -> (ok: Bool, diff: String) {
         try files.check(scriptPath: scriptPath, tolerance: tolerance)
     }
 
     /// `--update`: rewrites `SCRIPT.md`; true when the script ran without error.
+    ///
+    /// - Throws: `ShellError` when the script cannot be read or the transcript cannot be written.
     public static func update(scriptPath: String) throws -> Bool {
         try files.update(scriptPath: scriptPath)
     }

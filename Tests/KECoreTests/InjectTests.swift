@@ -20,7 +20,7 @@ final class InjectTests: XCTestCase {
     func testInjectionRaisesAccuracyToNearOne() throws {
         let facts = toyFacts([("Zorbia", "Quil"), ("Mavena", "Tork"), ("Ilsby", "Werp")], source: "toy")
         var o = InjectOptions(steps: 200, lr: 1e-2, batch: 3, seq: 64, evalEvery: 50)
-        o.warmup = 5
+        o.training.warmup = 5
         let (net, f) = try injectNetwork(facts, into: toyNetwork(), encode: charEncode, options: o, progress: nil)
         XCTAssertLessThan(f.before.pooled.accuracy, 0.2)
         XCTAssertGreaterThan(f.after.memorization.accuracy, 0.95)

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import KECore
 
-// MARK: Issue 8 audit: checkpoints, config.json, tokenizer.json, saving
+// MARK: Reliability: checkpoints, config.json, tokenizer.json, saving
 //
 // Each bad input must give a CoreError that names the file and the problem. Cases already
 // covered one by one in SafetensorsTests / CheckpointTests / ConfigParserTests are not repeated;

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import KECore
 
-// MARK: Issue 8 audit: corpora and the numbers computed on them
+// MARK: Reliability: corpora and the numbers computed on them
 //
 // Missing or odd corpus files give errors naming the file (and the line or byte offset); an
 // empty corpus says "no tokens" instead of producing NaN; results are never NaN or infinite.

@@ -26,7 +26,7 @@ final class TrainingModelTests: XCTestCase {
         let facts = try FactSet.load(path: Fixtures.root + "/facts.json")
         let replay = try Corpus.load(path: Fixtures.root + "/corpus.txt", tokenizer: model.tokenizer)
         var o = InjectOptions(steps: 30, lr: 3e-3, batch: 4, seq: 32, replay: replay, retain: facts, evalEvery: 10)
-        o.seed = 3
+        o.training.seed = 3
         let r = try inject(facts, into: model, options: o)
         XCTAssertEqual(r.before, try probe(model, on: facts))
         XCTAssertEqual(r.after, try probe(r.model, on: facts))

@@ -61,8 +61,8 @@ final class VectorMathTests: XCTestCase {
         let mx = row.withUnsafeBufferPointer { vmax($0.baseAddress!, count: $0.count) }
         XCTAssertEqual(mx, row.max())
         let want = row.reduce(Float(0)) { $0 + expf($1 - mx) }
-        let s1 = row.withUnsafeBufferPointer { sumExpShift($0.baseAddress!, count: $0.count, shift: mx) }
-        let s2 = row.withUnsafeMutableBufferPointer { expShiftSum($0.baseAddress!, count: $0.count, shift: mx) }
+        let s1 = row.withUnsafeBufferPointer { sumOfExpShifted($0.baseAddress!, count: $0.count, shift: mx) }
+        let s2 = row.withUnsafeMutableBufferPointer { expShiftedInPlace($0.baseAddress!, count: $0.count, shift: mx) }
         // 37 exps (≤ 2 ulp each) summed in 8 lanes vs in sequence, float32: a few 1e-7 relative; 1e-5
         XCTAssertEqual(s1, want, accuracy: 1e-5 * want)
         // Same sum, written-back variant: same bound

@@ -2,7 +2,7 @@ import XCTest
 @testable import KELang
 
 final class HelpTests: XCTestCase {
-    /// The commands issue 2 and 3 fix.
+    /// The commands every build must have, each with help text.
     let required = ["load", "corpus", "entropy", "perplexity", "tokenize", "rescale", "save", "help",
                     "plot", "bar", "hist", "heatmap", "spark", "len", "range", "sum", "mean", "min", "max", "time"]
 

@@ -3,7 +3,7 @@ import XCTest
 @testable import KECore
 @testable import KELang
 
-/// The issue-6 commands on the Hugging Face fixtures: JSON shapes, numbers against what
+/// The commands that look inside a model, on the Hugging Face fixtures: JSON shapes, numbers against what
 /// transformers recorded, human printing, chart forms and errors.
 final class InspectLangTests: XCTestCase {
     let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -42,11 +42,11 @@ final class PrinterTests: XCTestCase {
         XCTAssertEqual(json(.string("a\"b\n")).0, #""a\"b\n""#)
         XCTAssertEqual(json(.bool(false)).0, "false")
         XCTAssertEqual(json(.list([.number(1), .list([.string("x")])])).0, #"[1,["x"]]"#)
-        let timed = Record(kind: "timed", fields: [("seconds", .number(0.25)), ("value", .number(3))])
+        let timed = Record(Timed(seconds: 0.25, value: .number(3)))
         XCTAssertEqual(json(.record(timed)).0, #"{"kind":"timed","seconds":0.25,"value":3}"#)
-        XCTAssertEqual(json(.record(entropyRecord(sampleEntropy()))).0,
+        XCTAssertEqual(json(.record(Record(sampleEntropy()))).0,
                        #"{"kind":"entropy","total":2.5,"layers":[1.25,1.25],"tokens":1234,"normalized":0.75}"#)
-        let saved = Record(kind: "saved", fields: [("path", .string("out/m"))])
+        let saved = Record(SavedPath(path: "out/m"))
         XCTAssertEqual(json(.record(saved)).0, #"{"kind":"saved","path":"out/m"}"#)
     }
 
@@ -92,14 +92,14 @@ final class PrinterTests: XCTestCase {
         XCTAssertEqual(lines.count, 30)
         XCTAssertEqual(lines[1], "1000.5")
 
-        let e = human(.record(entropyRecord(sampleEntropy())))
+        let e = human(.record(Record(sampleEntropy())))
         XCTAssertTrue(e.hasPrefix("knowledge entropy over 1,234 tokens (step 1000)"), e)
         // Four memories per layer: ln 4 is the maximum, and 1.25 / ln 4 = 90.2%.
         XCTAssertTrue(e.contains("      0  1.25        90.2% ###"), e)
         XCTAssertTrue(e.contains("total 2.5   normalized 0.75"), e)
         XCTAssertTrue(e.contains("  layers  "), e)
 
-        let t = human(.record(Record(kind: "timed", fields: [("seconds", .number(1.234)), ("value", .number(3))])))
+        let t = human(.record(Record(Timed(seconds: 1.234, value: .number(3)))))
         XCTAssertEqual(t, "3  (1.23 s)")
         let g = human(.record(Record(kind: "probe", fields: [("accuracy", .number(0.5)), ("n", .number(10))])))
         XCTAssertEqual(g, "probe\n  accuracy  0.5\n  n         10")

@@ -3,9 +3,9 @@ import XCTest
 @testable import KELang
 import KECore
 
-// MARK: Issue 8 audit: the language
+// MARK: Reliability: the language
 //
-// Every rule of issue 8 for scripts, each as `FILE:LINE:COL: error:` at the right place; an
+// Every error rule for scripts, each as `FILE:LINE:COL: error:` at the right place; an
 // error never loses the session's variables; no NaN or infinity is ever printed as a result.
 // Regression inputs found by fuzzing (Fuzz/lang/seeds/crash-*) are replayed here too.
 

@@ -1,8 +1,14 @@
 import Foundation
 
-// MARK: Small-file reading shared by config, tokenizer, corpus and fact loaders
+// MARK: Reading files
+//
+// The one file reader (config, index, corpus, fact, run-log and script files) and the one
+// UTF-8 validator (corpora, fact sets, scripts), whose errors name the byte and the line.
 
-/// The whole file as bytes, with a clear error when it is missing, a directory, or unreadable.
+/// The whole file as bytes.
+///
+/// - Throws: `CoreError` naming `path`: "no such file", "is a directory, expected a file",
+///   "cannot open: REASON", or "read failed".
 public func readFileBytes(_ path: String) throws -> [UInt8] {
     var st = stat()
     guard stat(path, &st) == 0 else {
@@ -29,4 +35,54 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
         }
     }
     return out
+}
+
+// MARK: UTF-8
+
+/// Where bytes stop being UTF-8: the first invalid sequence.
+public struct InvalidUTF8: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Byte offset (0-based, in the whole buffer) of the first invalid sequence.
+    public var offset: Int
+    /// Line (1-based) it is on.
+    public var line: Int
+    public init(offset: Int, line: Int) { self.offset = offset; self.line = line }
+    public var description: String { "invalid UTF-8 at byte \(offset) (line \(line))" }
+}
+
+/// The text of `bytes[range]` (all of `bytes` when nil), validated as UTF-8: no overlong forms,
+/// no surrogates, nothing above U+10FFFF, no truncated sequence.
+///
+/// - Parameter firstLine: the line number of `range.lowerBound`, for the error.
+/// - Throws: `InvalidUTF8` with the byte offset of the first invalid sequence and its line.
+public func decodeUTF8(_ bytes: [UInt8], _ range: Range<Int>? = nil, firstLine: Int = 1) throws(InvalidUTF8) -> String {
+    let r = range ?? 0..<bytes.count
+    if let s = String(validating: bytes[r], as: UTF8.self) { return s }
+    throw firstInvalidUTF8(bytes, r, firstLine: firstLine)
+}
+
+/// The first invalid sequence of `bytes[range]` (which holds one).
+private func firstInvalidUTF8(_ bytes: [UInt8], _ range: Range<Int>, firstLine: Int) -> InvalidUTF8 {
+    var i = range.lowerBound
+    let n = range.upperBound
+    var line = firstLine
+    while i < n {
+        let b = bytes[i]
+        if b == 0x0A { line += 1 }
+        let bad = InvalidUTF8(offset: i, line: line)
+        let length: Int
+        switch b {
+        case 0x00...0x7F: length = 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0...0xEF: length = 3
+        case 0xF0...0xF4: length = 4
+        default: return bad
+        }
+        guard i + length <= n else { return bad }
+        for k in 1..<max(length, 1) where bytes[i + k] & 0xC0 != 0x80 { return bad }
+        let c1 = length > 1 ? bytes[i + 1] : 0
+        if length == 3 && ((b == 0xE0 && c1 < 0xA0) || (b == 0xED && c1 >= 0xA0)) { return bad }
+        if length == 4 && ((b == 0xF0 && c1 < 0x90) || (b == 0xF4 && c1 >= 0x90)) { return bad }
+        i += length
+    }
+    return InvalidUTF8(offset: n, line: line)
 }

@@ -36,6 +36,9 @@ public final class CheckpointSeries: @unchecked Sendable {
     private var tokenizerCache: (bytes: [UInt8], tokenizer: Tokenizer)?
 
     /// Lists the checkpoint folders of `directory` and reads their configs (no weights).
+    ///
+    /// - Throws: `CoreError` naming the directory when it does not exist, holds no checkpoint
+    ///   folder (a subdirectory with a config.json), or a config.json does not parse.
     public init(directory: String) throws {
         guard directoryExists(directory) else { throw CoreError("no such directory", file: directory) }
         var dir = directory
@@ -69,6 +72,9 @@ public final class CheckpointSeries: @unchecked Sendable {
     public var steps: [Int?] { checkpoints.map(\.step) }
 
     /// Loads checkpoint `index` (weights and tokenizer); the series does not keep it.
+    ///
+    /// - Throws: `CoreError` when `index` is outside the series, or the checkpoint's config,
+    ///   weights or tokenizer do not load.
     public func model(at index: Int) throws -> Model {
         guard index >= 0, index < checkpoints.count else {
             throw CoreError("checkpoint \(index) does not exist: the series has \(checkpoints.count)")
@@ -103,6 +109,9 @@ public final class CheckpointSeries: @unchecked Sendable {
 
     /// Knowledge entropy of every checkpoint in order, loading one model at a time.
     /// `corpus` gives the corpus tokenised for a checkpoint's tokenizer.
+    ///
+    /// - Throws: whatever `corpus` throws; `CoreError` when a checkpoint does not load or its
+    ///   entropy is undefined (see `knowledgeEntropy`), or "cancelled".
     public func entropy(corpus: (Tokenizer) throws -> Corpus, progress: ProgressHandler? = nil) throws -> [EntropyResult] {
         var out: [EntropyResult] = []
         for i in checkpoints.indices {
@@ -117,6 +126,8 @@ public final class CheckpointSeries: @unchecked Sendable {
 
     /// Knowledge entropy of every checkpoint on one tokenised corpus (all checkpoints must
     /// share the tokenizer it was made with, or at least its vocabulary size).
+    ///
+    /// - Throws: `CoreError` as the closure form does.
     public func entropy(on corpus: Corpus, progress: ProgressHandler? = nil) throws -> [EntropyResult] {
         try entropy(corpus: { _ in corpus }, progress: progress)
     }

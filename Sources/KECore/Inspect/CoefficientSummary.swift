@@ -89,6 +89,9 @@ public func giniCoefficient(_ values: [Double]) -> Double {
 }
 
 /// Mean |coefficient| statistics of `model` on `corpus`, summarised per layer.
+///
+/// - Throws: `CoreError` as `coefficientStatistics` does (a corpus without tokens, a token outside
+///   the vocabulary, a document longer than the positions, an overflowing sum, cancel).
 public func coefficientSummary(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> CoefficientSummary {
     let stats = try coefficientStatistics(of: model, on: corpus, progress: progress)
     return CoefficientSummary(stats: stats, step: model.step)

@@ -7,6 +7,9 @@
 
 extension Model {
     /// A copy in which the coefficients of `memories` in `layer` are multiplied by `factor`.
+    ///
+    /// - Throws: `CoreError` when `factor` is not finite, `layer` is outside 0 ..< L, `memories` is
+    ///   empty, or a memory is outside 0 ..< d_ff.
     public func scaled(layer: Int, memories: [Int], by factor: Double) throws -> Model {
         guard factor.isFinite else { throw CoreError("the factor must be a finite number") }
         let mult = try memoryMultipliers(layer: layer, memories: memories, value: Float(factor))
@@ -14,6 +17,9 @@ extension Model {
     }
 
     /// A copy in which the coefficients of `memories` in `layer` are 0 (LM-Debugger's "off").
+    ///
+    /// - Throws: `CoreError` when `layer` is outside 0 ..< L, `memories` is empty, or a memory is
+    ///   outside 0 ..< d_ff.
     public func ablated(layer: Int, memories: [Int]) throws -> Model {
         let mult = try memoryMultipliers(layer: layer, memories: memories, value: 0)
         return try scalingMemories(mult, note: "ablate layer \(layer) memories \(listText(memories))")

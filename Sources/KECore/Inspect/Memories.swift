@@ -73,6 +73,10 @@ func tokenText(_ model: Model, _ id: Int) -> String {
 
 /// scores[t] = W_U[t] · v_i for every vocabulary token t (W_U: `lm_head`, or `embed` when tied;
 /// v_i: column `index` of `L{layer}.down.w`). [V]
+///
+/// - Throws: `CoreError` when `layer` (0 ..< L) or `index` (0 ..< d_ff) is out of range, or the
+///   weights lack the down projection or output embedding. The result has one score per vocabulary
+///   entry, [V].
 public func memoryScores(model: Model, layer: Int, index: Int) throws -> [Float] {
     try checkLayer(model, layer)
     try checkMemory(model, index)
@@ -128,6 +132,8 @@ func extremeIndices(_ values: [Float], k: Int, largest: Bool) -> [Int] {
 }
 
 /// The `top` tokens memory `index` of `layer` promotes most and the `top` it suppresses most.
+///
+/// - Throws: `CoreError` when `k` < 1, or as `memoryScores` does.
 public func memoryTokens(model: Model, layer: Int, index: Int, top k: Int = 10) throws -> MemoryTokens {
     guard k >= 1 else { throw CoreError("top must be at least 1") }
     let s = try memoryScores(model: model, layer: layer, index: index)
@@ -143,6 +149,9 @@ public func memoryTokens(model: Model, layer: Int, index: Int, top k: Int = 10) 
 
 /// The `k` memories of `layer` with the largest mean |coefficient| in `stats`, each with its
 /// `tokens` top promoted tokens.
+///
+/// - Throws: `CoreError` when `k` < 1, `layer` is outside 0 ..< L, or `stats` is not [L][d_ff] of
+///   this model.
 public func topMemories(model: Model, stats: CoefficientStats, layer: Int, k: Int = 10, tokens: Int = 5) throws -> [ActiveMemory] {
     try checkLayer(model, layer)
     guard k >= 1 else { throw CoreError("k must be at least 1") }
@@ -158,6 +167,8 @@ public func topMemories(model: Model, stats: CoefficientStats, layer: Int, k: In
 }
 
 /// The `k` most active memories of `layer` on `corpus` (mean |coefficient|).
+///
+/// - Throws: `CoreError` as `coefficientStatistics` and the statistics form do.
 public func topMemories(model: Model, corpus: Corpus, layer: Int, k: Int = 10, tokens: Int = 5,
                         progress: ProgressHandler? = nil) throws -> [ActiveMemory] {
     try checkLayer(model, layer)
@@ -169,6 +180,9 @@ public func topMemories(model: Model, corpus: Corpus, layer: Int, k: Int = 10, t
 
 /// The vocabulary id named by `token`: a vocabulary string (`Ġthe`), else a text that encodes
 /// to exactly one token (` the`).
+///
+/// - Throws: `CoreError` when `token` is neither a vocabulary string nor a text of exactly one
+///   token (no token, or several).
 public func singleTokenID(_ tokenizer: Tokenizer, _ token: String) throws -> Int {
     if let id = tokenizer.id(of: token) { return id }
     let ids = tokenizer.encode(token)
@@ -182,6 +196,9 @@ public func singleTokenID(_ tokenizer: Tokenizer, _ token: String) throws -> Int
 
 /// The `top` memories across all layers whose value vectors promote `tokenID` most:
 /// score = W_U[tokenID] · v_i, largest first.
+///
+/// - Throws: `CoreError` when `tokenID` is outside 0 ..< V, `k` < 1, or the weights lack a down
+///   projection or the output embedding.
 public func searchMemories(model: Model, tokenID: Int, top k: Int = 10) throws -> [MemoryMatch] {
     let c = model.config
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize

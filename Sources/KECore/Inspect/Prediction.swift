@@ -60,7 +60,23 @@ public func softmax(_ logits: [Float]) -> [Double] {
     return e
 }
 
+/// The greedy next token: the index of the largest of `count` logits, the lowest index on a
+/// tie, never a NaN unless all are NaN (then 0). `generate` and the probes' accuracy use it.
+func greedyNextToken(_ logits: UnsafePointer<Float>, count n: Int) -> Int {
+    var best = 0
+    for v in 1..<max(1, n) where logits[v] > logits[best] || (logits[best].isNaN && !logits[v].isNaN) { best = v }
+    return best
+}
+
+/// The greedy next token of a row of logits (see the pointer form); nil when `logits` is empty.
+func greedyNextToken(_ logits: [Float]) -> Int? {
+    logits.isEmpty ? nil : logits.withUnsafeBufferPointer { greedyNextToken($0.baseAddress!, count: $0.count) }
+}
+
 /// The next-token distribution at the last position of `text`: the `top` most probable tokens.
+///
+/// - Throws: `CoreError` when `k` < 1, the text has no tokens or more than the model's positions,
+///   the logits are not finite, or on cancel.
 public func predictNext(model: Model, text: String, top k: Int = 10) throws -> Prediction {
     guard k >= 1 else { throw CoreError("top must be at least 1") }
     let ids = try promptTokens(model, text)
@@ -97,7 +113,7 @@ public func generateGreedy(model: Model, text: String, tokens n: Int = 20, stopI
     var stop = "tokens"
     func pick(_ logits: [Float]) throws -> Int? {
         guard logits.allSatisfy(\.isFinite) else { throw CoreError("the logits are not finite (the model produces NaN or infinity)") }
-        return extremeIndices(logits, k: 1, largest: true).first
+        return greedyNextToken(logits)
     }
     // Dynamic RoPE recomputes every position's rotation as the sequence grows, so cached keys
     // would go stale: such models run the full pass at every step.

@@ -36,6 +36,9 @@ func promptTokens(_ model: Model, _ text: String) throws -> [Int] {
 }
 
 /// Per-layer coefficients of one document: the [T, F] matrix of `layer`, row-major.
+///
+/// - Throws: `CoreError` when `layer` is outside 0 ..< L, a token is outside the vocabulary or
+///   there are more than the model's positions. The result is [tokens.count, d_ff], row-major.
 public func layerCoefficients(model: Model, tokens: [Int], layer: Int) throws -> [Float] {
     try checkLayer(model, layer)
     let F = model.config.intermediateSize
@@ -50,6 +53,9 @@ public func layerCoefficients(model: Model, tokens: [Int], layer: Int) throws ->
 }
 
 /// For each token of `text`, the `top` memories of `layer` with the largest |coefficient|.
+///
+/// - Throws: `CoreError` when `k` < 1, `layer` is outside 0 ..< L, or the text has no tokens or
+///   more than the model's positions.
 public func traceMemories(model: Model, text: String, layer: Int, top k: Int = 5) throws -> TraceResult {
     try checkLayer(model, layer)
     guard k >= 1 else { throw CoreError("top must be at least 1") }

@@ -85,12 +85,18 @@ extension JSONValue {
     public static let maxDepth = 512
 
     /// Parses one JSON document (surrounding white space allowed).
+    ///
+    /// - Throws: `JSONError` (message and byte offset) when `text` is not one JSON value, or has
+    ///   text after it.
     public static func parse(_ text: String) throws -> JSONValue {
         var copy = text
         return try copy.withUTF8 { try parse(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     /// Parses one JSON document from UTF-8 bytes.
+    ///
+    /// - Throws: `JSONError` (message and byte offset) when the bytes are not one UTF-8 JSON value,
+    ///   or have text after it.
     public static func parse(bytes: UnsafeRawBufferPointer) throws -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipSpace()
@@ -101,6 +107,8 @@ extension JSONValue {
     }
 
     /// Parses one JSON document from UTF-8 bytes.
+    ///
+    /// - Throws: `JSONError` as the buffer form does.
     public static func parse(bytes: [UInt8]) throws -> JSONValue {
         try bytes.withUnsafeBytes { try parse(bytes: $0) }
     }

@@ -68,6 +68,9 @@ public final class TinyLab: Sendable {
 
     /// The cache at `TinyRunConfig.cacheRoot` of the current environment (read with `getenv`,
     /// so changes made while the process runs are seen).
+    ///
+    /// - Throws: `CoreError` when there is no cache directory (neither XDG_CACHE_HOME nor HOME is
+    ///   set).
     public static func standard() throws -> TinyLab {
         TinyLab(root: try TinyRunConfig.cacheRoot(environment: currentEnvironment(["XDG_CACHE_HOME", "HOME"])))
     }
@@ -75,6 +78,9 @@ public final class TinyLab: Sendable {
     /// The configuration the built-in `tiny` names use: `TinyRunConfig.standard`, or
     /// `TinyRunConfig.test` when the environment variable `KE_TINY_CONFIG` is `test` (the test
     /// suite sets it so it never builds the full run).
+    ///
+    /// - Throws: `CoreError` when KE_TINY_CONFIG is set to something other than "standard" or
+    ///   "test".
     public static func builtinConfig() throws -> TinyRunConfig {
         switch currentEnvironment(["KE_TINY_CONFIG"])["KE_TINY_CONFIG"] ?? "" {
         case "", "standard": return .standard
@@ -125,6 +131,9 @@ public final class TinyLab: Sendable {
     /// The complete run of `config`, built first if the cache has none. Waits for another
     /// process building the same run. `progress` sees every step of a build (never called on a
     /// cache hit). Cancellable through `Cancellation.shared` (also while waiting).
+    ///
+    /// - Throws: `CoreError` when `config` is invalid, the cache directory cannot be locked or
+    ///   written, training fails, the built directory is incomplete, or on cancel.
     public func run(_ config: TinyRunConfig, measureEntropy: Bool = true,
                     progress: TinyRunProgressHandler? = nil) throws -> TinyRun {
         if let hit = completedRun(config) { return hit }
@@ -151,6 +160,9 @@ public final class TinyLab: Sendable {
     }
 
     /// The data files of `config`'s run (texts and facts), written first if missing; no training.
+    ///
+    /// - Throws: `CoreError` when `config` is invalid or the text files cannot be locked or
+    ///   written.
     public func files(_ config: TinyRunConfig) throws -> TinyRunFiles {
         let files = TinyRunFiles(directory: config.runDirectory(root: root))
         if TinyLab.dataComplete(files) { return files }

@@ -58,6 +58,9 @@ public struct TinyRunLog: Sendable, Equatable {
     }
 
     /// Reads a log written by `json`; throws on anything else.
+    ///
+    /// - Throws: `CoreError` naming `file` when a field is missing or not a list of numbers, or a
+    ///   checkpoint step is not an integer.
     public init(json: JSONValue, file: String? = nil) throws {
         func nums(_ key: String) throws -> [Double] {
             guard let a = json[key]?.arrayValue else { throw CoreError("log: missing \"\(key)\"", file: file) }
@@ -89,6 +92,9 @@ public enum TinyRunBuilder {
     // MARK: Model
 
     /// The world's tokenizer (WordLevel + Whitespace), parsed from `world.tokenizerJSON()`.
+    ///
+    /// - Throws: `CoreError` when the word-level tokenizer cannot be built from the world's
+    ///   vocabulary.
     public static func tokenizer(for world: World) throws -> Tokenizer {
         try Tokenizer(json: world.tokenizerJSON())
     }
@@ -96,6 +102,8 @@ public enum TinyRunBuilder {
     /// The untrained model of `config`: the OLMo of `olmoConfigJSON` with every tensor drawn
     /// from N(0, initStd) by SplitMix64 + Box–Muller (tensor i from the sub-stream
     /// `derive(initSeed, [i])`, in canonical tensor order). Step 0.
+    ///
+    /// - Throws: `CoreError` when `config` is invalid.
     public static func initialModel(_ config: TinyRunConfig, world: World) throws -> Model {
         try config.validate()
         let mc = try ModelConfig(huggingFace: config.olmoConfigJSON(vocabSize: world.vocabulary.count))
@@ -132,6 +140,8 @@ public enum TinyRunBuilder {
     /// config.json, model.safetensors, tokenizer.json as `Model.save` writes them, plus a
     /// tokenizer_config.json naming `PreTrainedTokenizerFast` — without it `AutoTokenizer`
     /// guesses a BPE class for the WordLevel tokenizer.json and splits words wrongly.
+    ///
+    /// - Throws: `CoreError` naming the file that cannot be written.
     public static func saveCheckpoint(_ model: Model, config: TinyRunConfig, to directory: String) throws {
         let configJSON = try huggingFaceConfigJSON(for: model.config)
         let entries = try huggingFaceEntries(config: model.config, store: model.params)
@@ -155,6 +165,9 @@ public enum TinyRunBuilder {
     /// held-out knowledge entropy at each checkpoint when `measureEntropy`. Polls
     /// `Cancellation.shared` every step; a cancelled build throws and leaves only the
     /// checkpoints saved so far (each complete).
+    ///
+    /// - Throws: `CoreError` when `config` is invalid, a checkpoint cannot be written, the held-out
+    ///   entropy is undefined, or "cancelled".
     public static func build(_ config: TinyRunConfig, world: World, root: String, measureEntropy: Bool = true,
                              progress: TinyRunProgressHandler? = nil) throws -> TinyRunLog {
         try config.validate()

@@ -44,7 +44,7 @@ struct AttentionLayout {
 func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, width: Int, lo: Int, hi: Int) {
     for j in 0..<lo { row[j] = 0 }
     let mx = vmax(row + lo, count: hi - lo + 1)
-    let inv = 1 / expShiftSum(row + lo, count: hi - lo + 1, shift: mx)
+    let inv = 1 / expShiftedInPlace(row + lo, count: hi - lo + 1, shift: mx)
     for j in lo...hi { row[j] *= inv }
     for j in (hi + 1)..<width { row[j] = 0 }
 }

@@ -111,7 +111,7 @@ func headLogProbs(
             for r in rows {
                 let row = logits + r * vt
                 let m = vmax(row, count: vt)
-                let s = Double(sumExpShift(row, count: vt, shift: m))
+                let s = Double(sumOfExpShifted(row, count: vt, shift: m))
                 let old = rowMax[r]
                 if m > old {
                     rowSum[r] = rowSum[r] * exp(Double(old) - Double(m)) + s

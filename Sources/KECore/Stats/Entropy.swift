@@ -27,6 +27,9 @@ func packedBatches(_ docs: [[Int]]) -> [PackedBatch] {
 }
 
 /// Mean |coefficient| of every memory of every layer over all tokens of `corpus`.
+///
+/// - Throws: `CoreError` when the corpus has no tokens, a token is outside the vocabulary, a
+///   document is longer than the model's positions, a coefficient sum overflows, or "cancelled".
 public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> CoefficientStats {
     let c = model.config
     let total = corpus.tokenCount
@@ -58,12 +61,17 @@ public func distributionEntropy(_ m: [Double]) -> Double? {
 }
 
 /// Knowledge entropy of `model` on `corpus` (Kim et al. 2025): Σ_l H(mean|coef_l| / Σ mean|coef_l|).
+///
+/// - Throws: `CoreError` as `coefficientStatistics` and `knowledgeEntropy(from:)` do.
 public func knowledgeEntropy(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> EntropyResult {
     let stats = try coefficientStatistics(of: model, on: corpus, progress: progress)
     return try knowledgeEntropy(from: stats, step: model.step)
 }
 
 /// Knowledge entropy from precomputed statistics.
+///
+/// - Throws: `CoreError` naming the layer when its coefficients are not finite or all zero (the
+///   entropy is then undefined).
 public func knowledgeEntropy(from stats: CoefficientStats, step: Int? = nil) throws -> EntropyResult {
     var layers: [Double] = []
     for (l, m) in stats.means.enumerated() {
@@ -83,6 +91,10 @@ public func knowledgeEntropy(from stats: CoefficientStats, step: Int? = nil) thr
 }
 
 /// Perplexity of `model` on `corpus`: exp of the mean next-token NLL over every predicted token.
+///
+/// - Throws: `CoreError` when no document has 2 tokens, a token is outside the vocabulary, a
+///   document is longer than the positions, the loss is not finite or exp(loss) overflows, or
+///   "cancelled".
 public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> PerplexityResult {
     var nll = 0.0
     var count = 0
@@ -134,7 +146,7 @@ public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHan
 @inline(__always)
 func logSoftmaxAt(_ row: UnsafePointer<Float>, count v: Int, index: Int) -> Double {
     let mx = vmax(row, count: v)
-    let s = Double(sumExpShift(row, count: v, shift: mx))
+    let s = Double(sumOfExpShifted(row, count: v, shift: mx))
     return Double(row[index] - mx) - log(s)
 }
 
@@ -172,6 +184,9 @@ extension Model {
     /// (layer mean / own mean) · `factor`. Gated MLPs fold this exactly into row i of the up
     /// projection; GELU MLPs keep a per-memory coefficient multiplier (folded into the value
     /// vectors on save).
+    ///
+    /// - Throws: `CoreError` when `fraction` is outside [0, 1], `factor` is negative or not finite,
+    ///   or as `coefficientStatistics` does.
     public func rescaled(bottom fraction: Double, by factor: Double, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> Model {
         try checkRescale(fraction, factor)
         let stats = try coefficientStatistics(of: self, on: corpus, progress: progress)
@@ -180,6 +195,9 @@ extension Model {
 
     /// The same rescaling from statistics computed elsewhere (e.g. merged shard sums); `source`
     /// names them in the intervention note and errors.
+    ///
+    /// - Throws: `CoreError` when `fraction` is outside [0, 1], `factor` is negative or not finite,
+    ///   `stats` is not [L][d_ff] of this model, or a multiplier overflows.
     public func rescaled(bottom fraction: Double, by factor: Double, stats: CoefficientStats, source: String) throws -> Model {
         try checkRescale(fraction, factor)
         guard stats.means.count == config.numLayers, stats.means.allSatisfy({ $0.count == config.intermediateSize }) else {

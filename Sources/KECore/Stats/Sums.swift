@@ -59,6 +59,9 @@ public struct ExactSums: Sendable, Equatable {
 
     /// Adds `other` (same shape). Throws when an accumulator would overflow (Σ|c| ≥ 2^32 for
     /// one memory, or more than 2^32 tokens).
+    ///
+    /// - Throws: `CoreError` when the shapes ([layers, memories]) differ or a sum overflows its
+    ///   64-bit fixed-point range.
     public mutating func add(_ other: ExactSums) throws {
         guard other.layers == layers, other.memories == memories else {
             throw CoreError("cannot add sums of shape [\(other.layers), \(other.memories)] to [\(layers), \(memories)]")
@@ -112,6 +115,8 @@ public struct CoefficientSums: Sendable {
     public var memories: Int { sums.memories }
 
     /// Mean |coefficient| per memory, exactly as `coefficientStatistics` computes it.
+    ///
+    /// - Throws: `CoreError` when the sums cover no tokens.
     public func statistics() throws -> CoefficientStats {
         guard tokens > 0 else { throw CoreError("these sums cover no tokens") }
         let v = sums.values
@@ -122,6 +127,9 @@ public struct CoefficientSums: Sendable {
 }
 
 /// Per-memory exact sums of |coefficient| over every token of `corpus`.
+///
+/// - Throws: `CoreError` as `coefficientStatistics` does (except for an empty corpus, which gives
+///   zero sums).
 public func exactCoefficientSums(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> ExactSums {
     let c = model.config
     let total = corpus.tokenCount
@@ -153,6 +161,9 @@ public func exactCoefficientSums(of model: Model, on corpus: Corpus, progress: P
 
 /// Sums of `model` over shard `shard` of `shards` of `corpus` (documents shard, shard + shards,
 /// … in file order), with fingerprints of the model and of the whole corpus.
+///
+/// - Throws: `CoreError` when `shards` < 1 or `shard` is outside 0 ..< `shards`, the model's files
+///   cannot be fingerprinted, or as `exactCoefficientSums` does.
 public func coefficientSums(of model: Model, on corpus: Corpus, shard: Int = 0, of shards: Int = 1,
                             progress: ProgressHandler? = nil) throws -> CoefficientSums {
     guard shards >= 1 else { throw CoreError("the number of shards must be at least 1") }
@@ -208,6 +219,8 @@ let fingerprintPageBytes = 4096
 /// over its data; then the step, whether weights are kept as bf16, the interventions applied
 /// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
 /// configuration and every 97th parameter instead.
+///
+/// - Throws: `CoreError` when a weight file of the model's directory cannot be read.
 public func modelFingerprint(_ model: Model) throws -> String {
     var h = SHA256Hasher()
     h.update(string: "ke-model-1")
@@ -282,6 +295,9 @@ public struct SumsFile: Sendable {
 
 /// Adds the shards of one run in shard order. Refuses files of different models, corpora or
 /// shard counts, a shard present twice, a missing shard, and files that are already merged.
+///
+/// - Throws: `CoreError` when there are no files, a file holds merged sums, the files differ in
+///   model, corpus, shard count or shape, a shard appears twice or is missing, or a sum overflows.
 public func mergeShards(_ files: [SumsFile]) throws -> CoefficientSums {
     guard let first = files.first else { throw CoreError("no sums files to merge") }
     for f in files {
@@ -326,87 +342,4 @@ public func mergeShards(_ files: [SumsFile]) throws -> CoefficientSums {
     }
     return CoefficientSums(sums: total, tokens: tokens, shard: nil, shards: n,
                            model: first.sums.model, corpus: first.sums.corpus, step: first.sums.step)
-}
-
-// MARK: Files
-
-extension CoefficientSums {
-    /// Writes a safetensors file: `sums` (F64 [L, d_ff], Σ|c| as Float64), `sums_exact` (U64
-    /// [L, d_ff, 3]: the exact accumulators hi, lo and the bits of extra) and `__metadata__`
-    /// (format, tokens, shard, shards, model, corpus, step). Never replaces an existing file:
-    /// the data goes to a temporary sibling that is hard-linked into place (which fails when
-    /// the name exists), so a reader sees either no file or the complete one.
-    public func write(to path: String) throws {
-        let L = layers, F = memories
-        var meta: [String: String] = [
-            "format": "ke-sums", "version": "1", "tokens": String(tokens),
-            "shard": shard.map(String.init) ?? "null", "shards": String(shards),
-            "model": model, "corpus": corpus, "layers": String(L), "memories": String(F),
-        ]
-        if let step { meta["step"] = String(step) }
-        var values = sums.values
-        var exact = [UInt64](repeating: 0, count: L * F * 3)
-        for i in 0..<(L * F) {
-            exact[3 * i] = sums.hi[i]
-            exact[3 * i + 1] = sums.lo[i]
-            exact[3 * i + 2] = sums.extra[i].bitPattern
-        }
-        let valueBytes = values.withUnsafeMutableBytes { Array($0) }
-        let exactBytes = exact.withUnsafeBytes { Array($0) }
-        try writeRawSafetensors([
-            ("sums", .f64, [L, F], valueBytes),
-            ("sums_exact", .u64, [L, F, 3], exactBytes),
-        ], metadata: meta, to: path)
-    }
-
-    /// Reads a file written by `write(to:)`.
-    public static func read(from path: String) throws -> CoefficientSums {
-        let f = try SafetensorsFile(path: path)
-        let m = f.metadata
-        guard m["format"] == "ke-sums" else { throw CoreError("not a ke sums file (no \"format\": \"ke-sums\" in __metadata__)", file: path) }
-        guard let tokens = m["tokens"].flatMap(Int.init), let shards = m["shards"].flatMap(Int.init),
-              let shardText = m["shard"], let model = m["model"], let corpus = m["corpus"] else {
-            throw CoreError("__metadata__ lacks tokens, shard, shards, model or corpus", file: path)
-        }
-        let shard: Int? = shardText == "null" ? nil : Int(shardText)
-        if shardText != "null" && shard == nil { throw CoreError("shard \"\(shardText)\" is not a number", file: path) }
-        guard let info = f.info("sums_exact"), info.dtype == .u64, info.shape.count == 3, info.shape[2] == 3 else {
-            throw CoreError("no U64 tensor sums_exact of shape [L, d_ff, 3]", file: path)
-        }
-        let L = info.shape[0], F = info.shape[1]
-        let raw = f.rawBytes(info)
-        var hi = [UInt64](repeating: 0, count: L * F), lo = hi
-        var extra = [Double](repeating: 0, count: L * F)
-        for i in 0..<(L * F) {
-            hi[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24 * i, as: UInt64.self))
-            lo[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24 * i + 8, as: UInt64.self))
-            extra[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24 * i + 16, as: UInt64.self)))
-        }
-        return CoefficientSums(sums: ExactSums(layers: L, memories: F, hi: hi, lo: lo, extra: extra),
-                               tokens: tokens, shard: shard, shards: shards, model: model, corpus: corpus,
-                               step: m["step"].flatMap(Int.init))
-    }
-}
-
-/// Writes tensors given as raw little-endian bytes to a new safetensors file at `path`; refuses
-/// to replace an existing file. Written to a temporary sibling, synced, then hard-linked into place.
-public func writeRawSafetensors(_ tensors: [(name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8])],
-                                metadata: [String: String], to path: String) throws {
-    // The Python library's order: larger alignment first, then by name.
-    let order = tensors.indices.sorted { x, y in
-        let (a, b) = (tensors[x], tensors[y])
-        if a.dtype.writeRank != b.dtype.writeRank { return a.dtype.writeRank < b.dtype.writeRank }
-        return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
-    }
-    for t in tensors {
-        guard t.bytes.count == t.shape.reduce(1, *) * t.dtype.size else {
-            throw CoreError("tensor '\(t.name)': \(t.bytes.count) bytes do not match shape \(t.shape)", file: path)
-        }
-    }
-    let header = safetensorsHeader(order.map { (tensors[$0].name, tensors[$0].dtype, tensors[$0].shape, tensors[$0].bytes.count) },
-                                   metadata: metadata)
-    try writeFileAtomically(path: path, replace: false) { put in
-        try header.withUnsafeBytes { try put($0) }
-        for i in order { try tensors[i].bytes.withUnsafeBytes { try put($0) } }
-    }
 }

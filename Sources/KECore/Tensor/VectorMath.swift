@@ -184,7 +184,7 @@ func activationBackward(
 
 /// In place: x[i] = e^(x[i] − shift); returns Σ x[i] (Float lanes, summed at the end).
 @inline(__always)
-func expShiftSum(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
+func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
     var acc = F8(repeating: 0)
     var i = 0
     let s = F8(repeating: shift)
@@ -201,7 +201,7 @@ func expShiftSum(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -
 
 /// Σ e^(x[i] − shift) without writing x back.
 @inline(__always)
-func sumExpShift(_ x: UnsafePointer<Float>, count n: Int, shift: Float) -> Float {
+func sumOfExpShifted(_ x: UnsafePointer<Float>, count n: Int, shift: Float) -> Float {
     var acc = F8(repeating: 0)
     var i = 0
     let s = F8(repeating: shift)

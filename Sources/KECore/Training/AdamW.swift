@@ -1,7 +1,7 @@
 import Foundation
 import Dispatch
 
-// MARK: AdamW and learning-rate schedules
+// MARK: AdamW
 //
 // One loop over the flat parameter buffer (gradients and both moments share its layout), with a
 // per-element weight-decay mask: decay applies to tensors with two or more dimensions (all
@@ -179,40 +179,5 @@ struct AdamW {
             }
         }
         return norm
-    }
-}
-
-// MARK: Learning-rate schedules
-
-/// How the learning rate moves after the linear warm-up.
-public enum LRSchedule: Sendable, Equatable {
-    /// Cosine decay from the peak to `finalFraction` × peak at the last step.
-    case cosine
-    /// The peak rate throughout (after warm-up).
-    case constant
-    /// Warmup-stable-decay: the peak until the last `decayFraction` of the steps, then a linear
-    /// decay to `finalFraction` × peak.
-    case warmupStableDecay(decayFraction: Double)
-}
-
-/// Learning rate at 0-based `step` of `total`: linear warm-up over `warmup` steps
-/// (lr·(step+1)/warmup), then the schedule down to `finalFraction` × `peak` at step total − 1.
-public func learningRate(step: Int, total: Int, peak: Double, warmup: Int, schedule: LRSchedule,
-                         finalFraction: Double = 0.1) -> Double {
-    if step < warmup { return peak * Double(step + 1) / Double(warmup) }
-    let minLR = peak * finalFraction
-    let span = max(1, total - 1 - warmup)
-    let progress = min(1, Double(step - warmup) / Double(span))
-    switch schedule {
-    case .constant:
-        return peak
-    case .cosine:
-        return minLR + 0.5 * (peak - minLR) * (1 + cos(Double.pi * progress))
-    case .warmupStableDecay(let fraction):
-        let decaySteps = max(1, Int((Double(total - warmup) * min(max(fraction, 0), 1)).rounded()))
-        let decayStart = total - decaySteps
-        if step < decayStart { return peak }
-        let p = min(1, Double(step - decayStart + 1) / Double(decaySteps))
-        return peak - (peak - minLR) * p
     }
 }

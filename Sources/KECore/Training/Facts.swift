@@ -53,18 +53,20 @@ public struct FactSet: Sendable, Equatable {
     }
 
     /// Reads a `.json` file (a list of items) or `.jsonl` (one item per line).
+    ///
+    /// - Throws: `CoreError` naming the file: an extension other than .json, .jsonl or .ndjson,
+    ///   missing or unreadable, invalid UTF-8, malformed JSON (line and column), an item without its
+    ///   fields, or a set that `validate` rejects.
     public static func load(path: String) throws -> FactSet {
-        let lower = path.lowercased()
-        let isJSONL = lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
-        guard isJSONL || lower.hasSuffix(".json") else {
+        let isJSONL = LineFormat(path: path) == .jsonLines
+        guard isJSONL || path.lowercased().hasSuffix(".json") else {
             throw CoreError("unsupported fact-set format: use .json (a list of items) or .jsonl (one item per line)", file: path)
         }
         let bytes = try readFileBytes(path)
         var items: [FactItem] = []
         if isJSONL {
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw CoreError("the file is not valid UTF-8", file: path)
-            }
+            let text: String
+            do { text = try decodeUTF8(bytes) } catch { throw CoreError(error.description, file: path) }
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 if line.allSatisfy({ $0.isWhitespace }) { continue }
                 let v: JSONValue
@@ -91,6 +93,9 @@ public struct FactSet: Sendable, Equatable {
     }
 
     /// Throws when the set has no items or lacks memorisation or generalisation probes.
+    ///
+    /// - Throws: `CoreError` when the set has no items, no memorization probes or no generalization
+    ///   probes.
     public func validate() throws {
         guard !items.isEmpty else { throw CoreError("the fact set has no items", file: source) }
         let c = probeCounts
@@ -226,9 +231,7 @@ func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(log
                     let row = logits + k * V
                     let target = Int(btokens[r + 1])
                     lp[d] += logSoftmaxAt(row, count: V, index: target)
-                    var best = 0
-                    for v in 1..<V where row[v] > row[best] { best = v }
-                    if best == target { hits[d] += 1 }
+                    if greedyNextToken(row, count: V) == target { hits[d] += 1 }
                 }
             }))
         for (d, p) in group.enumerated() {
@@ -287,6 +290,9 @@ struct FactProbes {
 
 /// Probe scores of `model` on `facts`: memorisation, generalisation and (when the set has
 /// `hard_gen` probes) composition, each the mean over its probes of {log-probability, accuracy}.
+///
+/// - Throws: `CoreError` when no memorization or no generalization probe has a target token to
+///   score, a probe is longer than the model's positions, or "cancelled".
 public func probe(_ model: Model, on facts: FactSet) throws -> ProbeResult {
     let tok = model.tokenizer
     return try FactProbes(facts, encode: { tok.encode($0) }).score(Transformer(model))

@@ -20,13 +20,10 @@ import Foundation
 
 /// Options of `inject`.
 public struct InjectOptions: Sendable {
-    public var steps: Int = 100
-    /// Peak learning rate.
-    public var lr: Double = 1e-4
-    /// Documents per step (fact windows + replay documents).
-    public var batch: Int = 8
-    /// Tokens per document.
-    public var seq: Int = 128
+    /// The optimisation, as for `train`: steps, documents per step (fact windows + replay
+    /// documents), tokens per document, peak learning rate (default 1e-4), warm-up, schedule
+    /// (default constant), floor, weight decay, clip, betas, eps and the sampler's seed.
+    public var training: TrainOptions
     /// Corpus whose documents fill the rest of each batch (nil: facts only).
     public var replay: Corpus?
     /// Facts whose probe accuracy is tracked for retention (nil: none).
@@ -35,12 +32,6 @@ public struct InjectOptions: Sendable {
     public var evalEvery: Int = 0
     /// Share of each batch given to fact windows when there is a replay corpus.
     public var factFraction: Double = 0.5
-    public var warmup: Int = 0
-    public var schedule: LRSchedule = .constant
-    public var finalLRFraction: Double = 0.1
-    public var weightDecay: Double = 0.1
-    public var clip: Double? = 1.0
-    public var seed: UInt64 = 0
     /// At most this many held-out replay documents (the first ones) are used for the replay perplexity.
     public var replayEvalDocuments: Int = 256
     /// Share of the replay documents held out of training to measure the replay perplexity.
@@ -48,13 +39,9 @@ public struct InjectOptions: Sendable {
 
     public init(steps: Int = 100, lr: Double = 1e-4, batch: Int = 8, seq: Int = 128, replay: Corpus? = nil,
                 retain: FactSet? = nil, evalEvery: Int = 0, factFraction: Double = 0.5, seed: UInt64 = 0) {
-        self.steps = steps; self.lr = lr; self.batch = batch; self.seq = seq; self.replay = replay
-        self.retain = retain; self.evalEvery = evalEvery; self.factFraction = factFraction; self.seed = seed
-    }
-
-    var trainOptions: TrainOptions {
-        TrainOptions(steps: steps, batch: batch, seq: seq, lr: lr, warmup: warmup, schedule: schedule,
-                     finalLRFraction: finalLRFraction, weightDecay: weightDecay, clip: clip, seed: seed)
+        self.training = TrainOptions(steps: steps, batch: batch, seq: seq, lr: lr, schedule: .constant, seed: seed)
+        self.replay = replay
+        self.retain = retain; self.evalEvery = evalEvery; self.factFraction = factFraction
     }
 }
 
@@ -171,7 +158,7 @@ func factWindows(_ facts: FactSet, seq: Int, encode: (String) -> [Int]) -> [[Int
 /// The injection loop on a network; `encode` tokenises contexts and probes.
 func injectNetwork(_ facts: FactSet, into net: Transformer, encode: (String) -> [Int], options o: InjectOptions,
                    progress: ProgressHandler?) throws -> (Transformer, InjectFigures) {
-    let t = o.trainOptions
+    let t = o.training
     try t.validate(for: net.config)
     guard o.evalEvery >= 0 else { throw CoreError("evalEvery must be ≥ 0") }
     guard o.factFraction.isFinite, o.factFraction > 0, o.factFraction <= 1 else {
@@ -181,20 +168,20 @@ func injectNetwork(_ facts: FactSet, into net: Transformer, encode: (String) -> 
     try facts.validate()
     let probes = try FactProbes(facts, encode: encode)
     let retainProbes = try o.retain.map { try FactProbes($0, encode: encode) }
-    let windows = factWindows(facts, seq: o.seq, encode: encode)
+    let windows = factWindows(facts, seq: o.training.seq, encode: encode)
     guard !windows.isEmpty else { throw CoreError("no train_context has 2 or more tokens", file: facts.source) }
     var sampler: BatchSampler? = nil
     var replayEval: [[Int]] = []
     var split: ReplaySplit? = nil
     if let replay = o.replay {
         let sp = try replaySplit(replay.documents, fraction: o.replayHeldoutFraction, source: replay.source)
-        let s = BatchSampler(documents: sp.train.map { replay.documents[$0] }, seq: o.seq, seed: o.seed)
+        let s = BatchSampler(documents: sp.train.map { replay.documents[$0] }, seq: o.training.seq, seed: o.training.seed)
         guard !s.isEmpty else { throw CoreError("no replay document with at least 2 tokens", file: replay.source) }
         sampler = s
         split = sp
-        replayEval = sp.heldout.prefix(o.replayEvalDocuments).map { Array(replay.documents[$0].prefix(o.seq)) }
+        replayEval = sp.heldout.prefix(o.replayEvalDocuments).map { Array(replay.documents[$0].prefix(o.training.seq)) }
     }
-    let k = sampler == nil ? o.batch : max(1, min(o.batch, Int((Double(o.batch) * o.factFraction).rounded())))
+    let k = sampler == nil ? o.training.batch : max(1, min(o.training.batch, Int((Double(o.training.batch) * o.factFraction).rounded())))
 
     let before = try probes.score(net)
     let retainBefore = try retainProbes?.score(net)
@@ -208,17 +195,17 @@ func injectNetwork(_ facts: FactSet, into net: Transformer, encode: (String) -> 
     var state = TrainerState(net: net, options: t.adamW)
     var losses: [Double] = []
     var after = before, retainAfter = retainBefore
-    for s in 0..<o.steps {
+    for s in 0..<o.training.steps {
         try Cancellation.shared.check()
         var docs: [[Int]] = []
         for i in 0..<k { docs.append(windows[(s * k + i) % windows.count]) }
         if var replaySampler = sampler {
-            docs += replaySampler.next(o.batch - k)
+            docs += replaySampler.next(o.training.batch - k)
             sampler = replaySampler
         }
         let (loss, _) = try state.step(documents: docs, lr: t.lr(at: s), number: s + 1)
         losses.append(loss)
-        let isLast = s + 1 == o.steps
+        let isLast = s + 1 == o.training.steps
         if isLast || (o.evalEvery > 0 && (s + 1) % o.evalEvery == 0) {
             after = try probes.score(state.net)
             retainAfter = try retainProbes?.score(state.net)
@@ -227,7 +214,7 @@ func injectNetwork(_ facts: FactSet, into net: Transformer, encode: (String) -> 
             curve.loss.append(loss)
             if retainProbes != nil { curve.retention.append(retentionRatio(retainBefore, retainAfter)) }
         }
-        progress?(s + 1, o.steps, String(format: "loss %.4f", loss))
+        progress?(s + 1, o.training.steps, String(format: "loss %.4f", loss))
     }
     let replayAfter = replayEval.isEmpty ? nil : exp(try evaluationLoss(state.net, documents: replayEval).loss)
     return (state.net, InjectFigures(before: before, after: after, retainBefore: retainBefore, retainAfter: retainAfter,
@@ -239,15 +226,18 @@ func injectNetwork(_ facts: FactSet, into net: Transformer, encode: (String) -> 
 /// acquisition, log-probability gain, retention of `options.retain`, replay perplexity and the
 /// curve of acquisition/retention every `evalEvery` steps. The input model is unchanged; the
 /// injected model's step is the input's step + `steps` (nil when unknown).
+///
+/// - Throws: `CoreError` naming the first invalid option (see `TrainOptions`), a fact set without
+///   probes, a replay corpus too small to split, a non-finite loss, or "cancelled".
 public func inject(_ facts: FactSet, into model: Model, options: InjectOptions,
                    progress: ProgressHandler? = nil) throws -> InjectReport {
     let tok = model.tokenizer
     let (net, f) = try injectNetwork(facts, into: Transformer(model), encode: { tok.encode($0) }, options: options,
                                      progress: progress)
-    let note = "inject \(facts.count) facts from \(facts.source) (\(options.steps) steps, lr \(options.lr)"
+    let note = "inject \(facts.count) facts from \(facts.source) (\(options.training.steps) steps, lr \(options.training.lr)"
         + (options.replay.map { ", replay \($0.source)" } ?? "") + ")"
     let injected = try model.with(params: net.params, addingIntervention: note,
-                              step: .some(model.step.map { $0 + options.steps }))
+                              step: .some(model.step.map { $0 + options.training.steps }))
     let retention = retentionRatio(f.retainBefore, f.retainAfter)
     return InjectReport(
         acquisition: f.after.pooled.accuracy, memorization: f.after.memorization,

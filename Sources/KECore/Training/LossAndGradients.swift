@@ -171,7 +171,7 @@ func crossEntropyForwardBackward(
                 let mx = vmax(row, count: V)
                 let zTarget = row[target] - mx
                 // row ← exp(row − max) (SIMD), and its sum.
-                let s = Double(expShiftSum(row, count: V, shift: mx))
+                let s = Double(expShiftedInPlace(row, count: V, shift: mx))
                 rowLoss[i] = log(s) - Double(zTarget)
                 if hasGrads {
                     // d logits = (softmax − onehot) / M

@@ -253,26 +253,22 @@ func trainNetwork(_ net: Transformer, documents: [[Int]], source: String, option
 /// Continued training of `model` on `corpus` with AdamW; returns the full run (model, losses,
 /// learning rates, gradient norms). The returned model's step is the input's step + `steps`
 /// (nil when the input's step is unknown); its coefficient multipliers are kept.
+///
+/// - Throws: `CoreError` naming the first invalid option, a corpus without a document of 2 tokens,
+///   a non-finite loss or gradient, or "cancelled".
 public func trainRun(_ model: Model, on corpus: Corpus, options: TrainOptions, progress: ProgressHandler? = nil) throws -> TrainResult {
     let (net, losses, lrs, norms) = try trainNetwork(Transformer(model), documents: corpus.documents,
                                                      source: corpus.source, options: options, progress: progress)
     let o = options
-    let note = "train \(o.steps) steps on \(corpus.source) (batch \(o.batch)×\(o.seq), lr \(o.lr), \(scheduleName(o.schedule)))"
+    let note = "train \(o.steps) steps on \(corpus.source) (batch \(o.batch)×\(o.seq), lr \(o.lr), \(o.schedule.name))"
     let trained = try model.with(params: net.params, addingIntervention: note, step: .some(model.step.map { $0 + o.steps }))
     return TrainResult(model: trained, losses: losses, learningRates: lrs, gradNorms: norms)
 }
 
 /// Continued training of `model` on `corpus`; returns a new model (the input is unchanged).
 /// Progress notes read "loss 3.2145". See `trainRun` for the step counter.
+///
+/// - Throws: `CoreError` as `trainRun` does.
 public func train(_ model: Model, on corpus: Corpus, options: TrainOptions, progress: ProgressHandler? = nil) throws -> Model {
     try trainRun(model, on: corpus, options: options, progress: progress).model
-}
-
-/// A short name for a schedule, for intervention notes.
-func scheduleName(_ s: LRSchedule) -> String {
-    switch s {
-    case .cosine: return "cosine"
-    case .constant: return "constant"
-    case .warmupStableDecay(let f): return "wsd \(f)"
-    }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 // MARK: The built-in tiny run's configuration
 
 /// Learning-rate schedule after the linear warm-up.
@@ -6,7 +8,7 @@ public enum TinySchedule: String, Sendable, Hashable, Codable {
     case constant
     /// Warmup–stable–decay: constant, then linear to zero over the last `decayFraction` of steps.
     case warmupStableDecay = "wsd"
-    /// Cosine from the peak to 10 % of it at the last step.
+    /// Cosine from the peak toward 10 % of it, reached one step after the last.
     case cosine
 }
 
@@ -64,6 +66,8 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
     }
 
     /// Checks the settings (and the world's).
+    ///
+    /// - Throws: `CoreError` ("tiny run: …") naming the first setting out of range, or the world's.
     public func validate() throws {
         try world.validate()
         func check(_ ok: Bool, _ what: String) throws { if !ok { throw CoreError("tiny run: \(what)") } }
@@ -77,20 +81,22 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
         try check((1...100_000).contains(heldoutDocuments), "held-out documents must be 1…100000")
     }
 
-    /// The learning rate of step `s` (0-based): linear warm-up to the peak, then the schedule.
-    public func learningRate(atStep s: Int) -> Double {
-        if s < warmup { return learningRate * Double(s + 1) / Double(warmup) }
+    /// The schedule after warm-up: constant; cosine to 10 % of the peak; WSD linear to 0 over
+    /// the last `decayFraction` of all steps.
+    var lrSchedule: (schedule: LRSchedule, finalFraction: Double) {
         switch schedule {
-        case .constant:
-            return learningRate
-        case .cosine:
-            let t = Double(s - warmup) / Double(max(1, steps - warmup))
-            return learningRate * (0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * t)))
-        case .warmupStableDecay:
-            let d0 = Int(Double(steps) * (1 - decayFraction))
-            if s < d0 { return learningRate }
-            return learningRate * max(0, Double(steps - s) / Double(max(1, steps - d0)))
+        case .constant: return (.constant, 0)
+        case .cosine: return (.cosine, 0.1)
+        case .warmupStableDecay: return (.warmupStableDecay(decayFraction: decayFraction), 0)
         }
+    }
+
+    /// The learning rate of step `s` (0-based): linear warm-up to the peak, then the schedule,
+    /// whose floor is reached one step after the last (`LRScheduleEnd.afterLastStep`).
+    public func learningRate(atStep s: Int) -> Double {
+        let (shape, floor) = lrSchedule
+        return KECore.learningRate(step: s, total: steps, peak: learningRate, warmup: warmup, schedule: shape,
+                                   finalFraction: floor, end: .afterLastStep)
     }
 
     /// The Hugging Face `config.json` of the run's model (`OlmoForCausalLM`).
@@ -134,7 +140,7 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
     /// Every setting as `name=value` lines, in a fixed order (the input of `cacheKey`).
     public var canonicalDescription: String {
         let w = world
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("version", "1"),
             ("world.seed", String(w.seed)), ("world.first", String(w.firstNames)), ("world.last", String(w.lastNames)),
             ("world.core", String(w.corePeople)), ("world.new", String(w.newPeople)), ("world.known", String(w.knownPeople)),
@@ -151,8 +157,10 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
             ("checkpoints", checkpoints.map(String.init).joined(separator: ",")),
             ("heldout", String(heldoutDocuments)),
         ]
+        // Cosine and WSD runs cached before the schedules were unified in `LRSchedule` may differ
+        // in the last bit of a learning rate: they get a new key. Constant runs (the built-in
+        // `tiny`) are unchanged and keep theirs.
+        if schedule != .constant { fields.append(("schedule.formula", "2")) }
         return fields.map { "\($0.0)=\($0.1)\n" }.joined()
     }
 }
-
-import Foundation

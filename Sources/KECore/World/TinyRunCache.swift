@@ -5,6 +5,8 @@ import Foundation
 extension TinyRunConfig {
     /// The cache root: `$XDG_CACHE_HOME/ke` when that is set and absolute, else `$HOME/.cache/ke`
     /// (the XDG base-directory rule). Throws when neither variable gives an absolute path.
+    ///
+    /// - Throws: `CoreError` when neither XDG_CACHE_HOME nor HOME is set.
     public static func cacheRoot(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         if let x = environment["XDG_CACHE_HOME"], x.hasPrefix("/") { return trimSlash(x) + "/ke" }
         if let h = environment["HOME"], h.hasPrefix("/") { return trimSlash(h) + "/.cache/ke" }

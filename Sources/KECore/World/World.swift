@@ -42,6 +42,8 @@ public struct WorldConfig: Sendable, Hashable, Codable {
     public init() {}
 
     /// Checks the settings, so generation can never trap or loop forever.
+    ///
+    /// - Throws: `CoreError` ("world: …") naming the first setting out of range.
     public func validate() throws {
         func check(_ ok: Bool, _ what: String) throws { if !ok { throw CoreError("world: \(what)") } }
         try check((2...2_000).contains(firstNames) && (2...2_000).contains(lastNames), "first and last names must each be 2…2000")
@@ -81,6 +83,8 @@ public final class World: Sendable {
     let streamPeople: Int
     let nameOffset: Int
 
+    /// - Throws: `CoreError` when `config` is invalid or its word lists cannot be generated
+    ///   distinct.
     public init(_ config: WorldConfig) throws {
         try config.validate()
         self.config = config

@@ -1,3 +1,5 @@
+import Foundation
+
 // MARK: The fixed word lists and templates of the synthetic world
 
 /// The world's fixed text material: syllables for generated words, function words, and the
@@ -59,5 +61,3 @@ enum WorldLexicon {
         return head.replacingOccurrences(of: "{n}", with: name).trimmingCharacters(in: .whitespaces)
     }
 }
-
-import Foundation

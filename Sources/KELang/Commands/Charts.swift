@@ -4,7 +4,9 @@ import KECore
 // MARK: Charts
 //
 // plot, bar, hist, heatmap, spark. Each builds a `ChartValue` that keeps the data (for JSON)
-// and renders with the session's width, canvas and colour when printed.
+// and renders with the session's width, canvas and colour when printed. The forms for results
+// (`plot` of entropy results, `hist` and `heatmap` of a coefficients result) are in
+// Entropy.swift and use the helpers at the end of this file.
 
 extension Command {
     static let plot = Command(
@@ -38,9 +40,9 @@ extension Command {
             if let labels, labels.count != series.count {
                 throw inv.error("'plot … labels' has \(labels.count) labels for \(series.count) series", at: "labels")
             }
-            let title = try optionalString(inv, "title")
-            let xlabel = try optionalString(inv, "xlabel")
-            let ylabel = try optionalString(inv, "ylabel")
+            let title = try inv.optionalString("title")
+            let xlabel = try inv.optionalString("xlabel")
+            let ylabel = try inv.optionalString("ylabel")
             let logY = inv.flag("log")
             let chart = Chart.line(series, x: x, title: title, xlabel: xlabel, ylabel: ylabel, labels: labels, logY: logY)
             var fields: [(String, JSONValue)] = [("series", .array(series.map(jsonNumbers)))]
@@ -62,7 +64,7 @@ extension Command {
             if let labels, labels.count != values.count {
                 throw inv.error("'bar … labels' has \(labels.count) labels for \(values.count) values", at: "labels")
             }
-            let title = try optionalString(inv, "title")
+            let title = try inv.optionalString("title")
             let chart = Chart.bar(values, labels: labels, title: title)
             var fields: [(String, JSONValue)] = [("values", jsonNumbers(values))]
             if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
@@ -85,8 +87,8 @@ extension Command {
             if let chart = try coefficientsHistogram(inv) { return chart }
             let values = try inv.numbers("VALUES")
             let bins = try inv.optionalInt("bins", in: 1...1000) ?? 20
-            let title = try optionalString(inv, "title")
-            let xlabel = try optionalString(inv, "xlabel")
+            let title = try inv.optionalString("title")
+            let xlabel = try inv.optionalString("xlabel")
             let log = inv.flag("log")
             let chart = Chart.histogram(values, bins: bins, logCounts: log, title: title, xlabel: xlabel)
             var fields: [(String, JSONValue)] = [("values", jsonNumbers(values)), ("bins", .int(bins))]
@@ -113,9 +115,9 @@ extension Command {
             if let labels, labels.count != matrix.count {
                 throw inv.error("'heatmap … labels' has \(labels.count) labels for \(matrix.count) rows", at: "labels")
             }
-            let title = try optionalString(inv, "title")
-            let xlabel = try optionalString(inv, "xlabel")
-            let ylabel = try optionalString(inv, "ylabel")
+            let title = try inv.optionalString("title")
+            let xlabel = try inv.optionalString("xlabel")
+            let ylabel = try inv.optionalString("ylabel")
             let chart = Chart.heatmap(matrix, title: title, xlabel: xlabel, ylabel: ylabel, rowLabels: labels)
             var fields: [(String, JSONValue)] = [("matrix", .array(matrix.map(jsonNumbers)))]
             if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
@@ -134,24 +136,21 @@ extension Command {
         })
 }
 
-// MARK: Helpers
+// MARK: Helpers (shared by every chart form)
 
-/// A string argument when given.
-private func optionalString(_ inv: Invocation, _ key: String) throws -> String? {
-    inv.has(key) ? try inv.string(key) : nil
-}
+/// `[("title", …)]` when there is a title.
+func titled(_ title: String?) -> [(String, JSONValue)] { labelled("title", title) }
 
-private func titled(_ title: String?) -> [(String, JSONValue)] { labelled("title", title) }
-
-private func labelled(_ key: String, _ text: String?) -> [(String, JSONValue)] {
+/// `[(key, text)]` when there is a text.
+func labelled(_ key: String, _ text: String?) -> [(String, JSONValue)] {
     text.map { [(key, .string($0))] } ?? []
 }
 
 /// Numbers as a JSON array (non-finite values as null).
-private func jsonNumbers(_ xs: [Double]) -> JSONValue { .array(xs.map(Printer.jsonNumber)) }
+func jsonNumbers(_ xs: [Double]) -> JSONValue { .array(xs.map(Printer.jsonNumber)) }
 
 /// Wraps a KECharts chart as a value rendered with the session's options.
-private func chartValue(_ chart: Chart, _ fields: [(String, JSONValue)]) -> ChartValue {
+func chartValue(_ chart: Chart, _ fields: [(String, JSONValue)]) -> ChartValue {
     ChartValue(type: chart.kind, fields: fields) { width, ascii, color in
         chart.render(RenderOptions(width: width, canvas: ascii ? .ascii : .braille, color: color))
     }

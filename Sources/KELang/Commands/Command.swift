@@ -42,8 +42,9 @@ struct Param: Sendable {
     var kind: ParamKind
     var optional: Bool
 
-    /// The key of the argument in a `CommandCall`: the keyword, or the placeholder.
-    var key: String { keyword ?? placeholder }
+    /// The key of the argument in a `CommandCall`: the keyword, or the placeholder without its
+    /// quotes (`"TEXT"` is shown in the synopsis, the key is `TEXT`).
+    var key: String { keyword ?? placeholder.filter { $0 != "\"" } }
 
     /// A required positional expression.
     static func positional(_ placeholder: String) -> Param {
@@ -131,10 +132,10 @@ public enum CommandRegistry {
         .load, .corpus, .entropy, .perplexity, .tokenize, .rescale, .save, .sums, .merge,
         // charts
         .plot, .bar, .hist, .heatmap, .spark,
-        // looking inside (Inspect.swift)
+        // looking inside (Entropy, Memories, Interventions, Prediction, Checkpoints)
         .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
         .generate, .checkpoints,
-        // training and fact injection (Training.swift)
+        // training and fact injection (Training.swift, Lab.swift)
         .train, .facts, .probe, .inject, .pretrain,
         // values
         .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .time,

@@ -43,7 +43,8 @@ final class Invocation {
     func value(_ key: String) throws -> Value {
         if let v = cache[key] { return v }
         guard case .expression(let e)? = call.arguments[key] else {
-            throw LangError("'\(command.name)' needs \(key) — usage: \(command.synopsis)", at: position)
+            let shown = command.params.first { $0.key == key }?.placeholder ?? key
+            throw LangError("'\(command.name)' needs \(shown) — usage: \(command.synopsis)", at: position)
         }
         let v = try interpreter.evaluate(e)
         cache[key] = v
@@ -81,10 +82,16 @@ final class Invocation {
 
     func model(_ key: String) throws -> Model {
         let v = try value(key)
-        // A checkpoint of a series (`checkpoints "DIR"`) is loaded when used as a model.
-        do { if let m = try checkpointModel(v) { return m } } catch let e as CoreError { throw error(e.description, at: key) }
-        guard case .model(let m) = v else { throw typeError(key, expected: "a model", found: v) }
+        guard let m = try modelOrCheckpoint(v, at: key) else { throw typeError(key, expected: "a model", found: v) }
         return m
+    }
+
+    /// `v` as a model: a model, or a checkpoint of a series (`checkpoints "DIR"`) loaded now
+    /// (load errors reported at `key`); nil for other values.
+    func modelOrCheckpoint(_ v: Value, at key: String) throws -> Model? {
+        if case .model(let m) = v { return m }
+        guard let checkpoint = v.result(CheckpointReference.self) else { return nil }
+        do { return try checkpoint.load() } catch let e as CoreError { throw error(e.description, at: key) }
     }
 
     func string(_ key: String) throws -> String {
@@ -193,6 +200,59 @@ final class Invocation {
                 return x
             }
         }
+    }
+
+    /// A layer number in 0 ..< `layers`.
+    func layer(_ key: String, of layers: Int) throws -> Int {
+        guard layers > 0 else { throw error("the model has no layers", at: key) }
+        return try int(key, in: 0...(layers - 1))
+    }
+
+    /// A memory number of `model`, in 0 ..< d_ff.
+    func memory(_ key: String, of model: Model) throws -> Int {
+        try int(key, in: 0...max(0, model.config.intermediateSize - 1))
+    }
+
+    /// A non-empty list of memory numbers of `model`.
+    func memories(_ key: String, of model: Model) throws -> [Int] {
+        let F = model.config.intermediateSize
+        let xs = try numbers(key)
+        guard !xs.isEmpty else { throw error("'\(command.name) … \(key)' needs at least one memory", at: key) }
+        return try xs.map { x in
+            guard let i = Interpreter.wholeNumber(x) else {
+                throw error("memory numbers must be whole numbers, found \(Printer.number(x))", at: key)
+            }
+            guard i >= 0, i < F else {
+                throw error("memory \(i) does not exist: each layer has memories 0…\(F - 1)", at: key)
+            }
+            return i
+        }
+    }
+
+    /// A finite number > 0 (or ≥ 0 with `allowZero`).
+    func positive(_ key: String, allowZero: Bool = false) throws -> Double {
+        let x = try finite(key)
+        guard x > 0 || (allowZero && x == 0) else {
+            throw error("'\(key)' must be \(allowZero ? "≥ 0" : "> 0"), found \(Printer.number(x))", at: key)
+        }
+        return x
+    }
+
+    /// A string argument when given.
+    func optionalString(_ key: String) throws -> String? {
+        has(key) ? try string(key) : nil
+    }
+
+    /// The fact-set argument `key`.
+    func facts(_ key: String) throws -> FactSet {
+        let v = try value(key)
+        guard let f = v.result(FactSet.self) else { throw typeError(key, expected: "a fact set", found: v) }
+        return f
+    }
+
+    /// The statistics of a sums value, with errors reported at `key`.
+    func statistics(of sums: CoefficientSums, at key: String) throws -> CoefficientStats {
+        do { return try sums.statistics() } catch let e as CoreError { throw error(e.description, at: key) }
     }
 
     /// The corpus argument `key` tokenised with `model`'s tokenizer.

@@ -94,7 +94,7 @@ enum BuiltinNames {
         let text = name.dropFirst("tiny@".count)
         guard let step = Int(text), let cp = run.checkpoint(step: step) else {
             throw inv.error("\"\(name)\": the tiny run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
-                            at: "\"DIR\"")
+                            at: "DIR")
         }
         return .model(try loadCheckpoint(cp, inv))
     }
@@ -113,7 +113,7 @@ enum BuiltinNames {
         case "tiny:train": return .corpus(try CorpusValue(path: files.trainText, limit: limit, seq: seq, name: name))
         case "tiny:heldout": return .corpus(try CorpusValue(path: files.heldoutText, limit: limit, seq: seq, name: name))
         default:
-            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\" or \"tiny:heldout\"", at: "\"FILE\"")
+            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\" or \"tiny:heldout\"", at: "FILE")
         }
     }
 
@@ -126,11 +126,11 @@ enum BuiltinNames {
         case "tiny:known": path = files.knownFacts
         case "tiny:new": path = files.newFacts
         default:
-            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\" or \"tiny:new\"", at: "\"FILE\"")
+            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\" or \"tiny:new\"", at: "FILE")
         }
         var set = try FactSet.load(path: path)
         set.source = name
-        return .record(factsRecord(set))
+        return .record(Record(set))
     }
 
     static func builtinConfig(_ inv: Invocation) throws -> TinyRunConfig {
@@ -179,5 +179,5 @@ private final class EntropyNote: @unchecked Sendable {
 /// checkpoint series: folders step-0000025 … with their steps).
 func checkpointList(_ run: TinyRun, _ inv: Invocation) throws -> Value {
     let series = try CheckpointSeries(directory: run.directory)
-    return .list(series.checkpoints.indices.map { .record(checkpointRecord(series, $0)) })
+    return .list(series.checkpoints.indices.map { .record(Record(CheckpointReference(series: series, index: $0))) })
 }

@@ -2,8 +2,8 @@ import KECore
 
 // MARK: Models and corpora
 //
-// load, corpus, entropy, perplexity, tokenize, rescale, save. Each is one declaration; the
-// numeric work is KECore's.
+// load, corpus, tokenize, save. Each is one declaration; the numeric work is KECore's.
+// Measuring a model is in Entropy.swift and Prediction.swift, changing it in Interventions.swift.
 
 extension Command {
     static let load = Command(
@@ -23,7 +23,7 @@ extension Command {
             """,
         example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"\nlet b = load \"Tests/Fixtures/models/olmo_clip\" bf16",
         run: { inv in
-            let dir = try inv.string("\"DIR\"")
+            let dir = try inv.string("DIR")
             let bf16 = inv.flag("bf16")
             if let tiny = try BuiltinNames.load(dir, inv) {
                 if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
@@ -49,58 +49,11 @@ extension Command {
             """,
         example: "let c = corpus \"tiny:heldout\" limit 200 seq 128",
         run: { inv in
-            let path = try inv.string("\"FILE\"")
+            let path = try inv.string("FILE")
             let limit = try inv.optionalInt("limit", in: 1...Int.max)
             let seq = try inv.optionalInt("seq", in: 1...1_000_000)
             if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, inv) { return tiny }
             return .corpus(try CorpusValue(path: path, limit: limit, seq: seq))
-        })
-
-    static let entropy = Command(
-        "entropy", [.positional("MODEL"), .option("on", "CORPUS")], group: "models",
-        brief: "Knowledge entropy of a model on a corpus.",
-        summary: """
-            Knowledge entropy (Kim et al. 2025). Each FFN unit i of layer l is a memory whose \
-            coefficient is its hidden activation. With m_l = mean over all corpus tokens of \
-            |coefficient| and p_l = m_l / Σ m_l, the layer entropy is H_l = −Σ_i p_l,i ln p_l,i; \
-            total = Σ_l H_l and normalized = total / (L · ln d_ff), which is 1 when every memory \
-            is equally active. Fields: total, layers, tokens, normalized. Of a list of models or \
-            checkpoints (`checkpoints "DIR"`): one result per element, with its step. \
-            `entropy SUMS` (no corpus) computes the same from a sums value (`sums`, `merge`): \
-            merged shards give exactly the figures of `entropy MODEL on CORPUS`.
-            """,
-        example: "let e = entropy m on c\ne.total",
-        run: { inv in
-            if let results = try seriesEntropy(inv) { return results }
-            if let s = sumsOf(try inv.value("MODEL")) {
-                if inv.has("on") { throw inv.error("'entropy SUMS' takes no corpus: the sums were measured on one already", at: "on") }
-                let r = try knowledgeEntropy(from: try sumsStatistics(s, inv, at: "MODEL"))
-                return .record(entropyRecord(r))
-            }
-            guard inv.has("on") else { throw inv.error("'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS") }
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
-            let r = try knowledgeEntropy(of: model, on: corpus, progress: inv.progress)
-            return .record(entropyRecord(r))
-        })
-
-    static let perplexity = Command(
-        "perplexity", [.positional("MODEL"), .keyword("on", "CORPUS")], group: "models",
-        brief: "Perplexity of a model on a corpus.",
-        summary: """
-            Perplexity exp(loss), where loss is the mean next-token negative log-likelihood in \
-            nats over every predicted token (a document of T tokens predicts T − 1). Fields: \
-            perplexity, loss, tokens.
-            """,
-        example: "perplexity m on c",
-        run: { inv in
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
-            let r = try KECore.perplexity(of: model, on: corpus, progress: inv.progress)
-            return .record(Record(kind: "perplexity", fields: [
-                ("perplexity", .number(r.perplexity)), ("loss", .number(r.loss)),
-                ("tokens", .number(Double(r.tokens))),
-            ], native: r))
         })
 
     static let tokenize = Command(
@@ -113,58 +66,10 @@ extension Command {
         example: "tokenize m \"Hello world\"",
         run: { inv in
             let model = try inv.model("MODEL")
-            let text = try inv.string("\"TEXT\"")
+            let text = try inv.string("TEXT")
             let ids = model.tokenizer.encode(text)
             let strings = ids.map { model.tokenizer.token($0) ?? "" }
-            return .record(Record(kind: "tokens", fields: [
-                ("ids", .list(ids.map { .number(Double($0)) })),
-                ("tokens", .list(strings.map { .string($0) })),
-            ]))
-        })
-
-    static let rescale = Command(
-        "rescale", [.positional("MODEL"), .keyword("bottom", "P"), .keyword("by", "Q"), .option("on", "CORPUS"), .option("using", "SUMS")],
-        group: "models",
-        brief: "Revive the least active memories.",
-        summary: """
-            The paper's resuscitation: per layer, the memories whose mean |coefficient| on the \
-            corpus is at or below the P-quantile (P a percentage such as 10%, or a fraction) get \
-            their coefficient multiplied by (layer mean / own mean) · Q, so the least active \
-            memories are revived. For gated (SwiGLU) MLPs the multiplier folds exactly into row \
-            i of the up projection; for GELU MLPs it is a per-memory coefficient multiplier, \
-            folded into the value vector when saved. With `using SUMS` instead of `on CORPUS` \
-            the means come from a sums value (e.g. `merge` of shards), which must have been \
-            measured on this model (same fingerprint). With `on CORPUS`, returns a new model \
-            carrying perplexity_before and perplexity_after, its perplexity on the same corpus \
-            before and after (one extra pass each); when the rescale more than doubles it, the \
-            model's display says so. With `using SUMS`, returns the new model.
-            """,
-        example: "let r = rescale m bottom 10% by 2 on c",
-        run: { inv in
-            let p = try inv.fraction("bottom")
-            let q = try inv.finite("by")
-            guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: "by") }
-            let model = try inv.model("MODEL")
-            if inv.has("using") {
-                if inv.has("on") { throw inv.error("'rescale' takes either 'on CORPUS' or 'using SUMS', not both", at: "using") }
-                let v = try inv.value("using")
-                guard let s = sumsOf(v) else { throw inv.typeError("using", expected: "a sums value", found: v) }
-                let fp: String
-                do { fp = try modelFingerprint(model) } catch let e as CoreError { throw inv.error(e.description, at: "MODEL") }
-                guard s.model == fp else {
-                    throw inv.error("the sums were measured on model \(s.model), not on this model (\(fp))", at: "using")
-                }
-                let stats = try sumsStatistics(s, inv, at: "using")
-                do {
-                    return .model(try model.rescaled(bottom: p, by: q, stats: stats, source: "sums of corpus \(s.corpus)"))
-                } catch let e as CoreError { throw inv.error(e.description, at: "using") }
-            }
-            guard inv.has("on") else { throw inv.error("'rescale' needs 'on CORPUS' or 'using SUMS' — usage: rescale MODEL bottom P by Q on CORPUS") }
-            let corpus = try inv.corpus("on", for: model)
-            let rescaled = try model.rescaled(bottom: p, by: q, on: corpus, progress: inv.progress)
-            let before = try KECore.perplexity(of: model, on: corpus, progress: inv.progress).perplexity
-            let after = try KECore.perplexity(of: rescaled, on: corpus, progress: inv.progress).perplexity
-            return .model(rescaled.measured([("perplexity_before", before), ("perplexity_after", after)]))
+            return .record(Record(TokenList(ids: ids, strings: strings)))
         })
 
     static let save = Command(
@@ -187,25 +92,49 @@ extension Command {
             """,
         example: "save r to \"out/rescaled\" force",
         run: { inv in
-            if let s = sumsOf(try inv.value("MODEL")) {
+            if let s = try inv.value("MODEL").result(CoefficientSums.self) {
                 let file = try inv.string("to")
                 if inv.flag("force") { throw inv.error("sums files are never overwritten; 'force' does not apply to sums", at: "force") }
                 do { try s.write(to: file) } catch let e as CoreError { throw inv.error(e.description, at: "to") }
-                return .record(Record(kind: "saved", fields: [("path", .string(file))]))
+                return .record(Record(SavedPath(path: file)))
             }
             let model = try inv.model("MODEL")
             let dir = try inv.string("to")
             try model.save(to: dir, force: inv.flag("force"))
-            return .record(Record(kind: "saved", fields: [("path", .string(dir))]))
+            return .record(Record(SavedPath(path: dir)))
         })
 }
 
-/// The record of an entropy result (fields as in the JSON contract, native result kept).
-func entropyRecord(_ r: EntropyResult) -> Record {
-    Record(kind: "entropy", fields: [
-        ("total", .number(r.total)),
-        ("layers", .list(r.layers.map { .number($0) })),
-        ("tokens", .number(Double(r.tokens))),
-        ("normalized", .number(r.normalized)),
-    ], native: r)
+// MARK: Results
+
+/// `tokenize MODEL "TEXT"`: token ids and strings.
+struct TokenList: CommandResult {
+    let ids: [Int]
+    let strings: [String]
+
+    var kind: String { "tokens" }
+
+    var fields: [(String, Value)] {
+        [("ids", .list(ids.map { .number(Double($0)) })), ("tokens", .list(strings.map { .string($0) }))]
+    }
+
+    /// A count line, then one token a line: its id right-aligned, then the quoted string.
+    func human(options: SessionOptions) -> String? {
+        var lines = ["\(ids.count) token\(ids.count == 1 ? "" : "s")"]
+        for (id, s) in zip(ids, strings) {
+            let idText = Printer.number(Double(id))
+            lines.append(String(repeating: " ", count: max(0, 8 - idText.count)) + idText + "  " + Printer.quoted(s))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `save … to "PATH"`: where it was written.
+struct SavedPath: CommandResult {
+    let path: String
+
+    var kind: String { "saved" }
+    var fields: [(String, Value)] { [("path", .string(path))] }
+    func human(options: SessionOptions) -> String? { "saved \(path)" }
+    var inline: String? { path }
 }

@@ -6,7 +6,8 @@ import Glibc
 
 // MARK: Coefficient sums: shards of the statistics pass, saved, merged, used
 //
-// sums, merge. (save, entropy, coefficients and rescale accept a sums value too.)
+// sums, merge, and the sums result. (save, entropy, coefficients and rescale accept a sums
+// value too: see Models.swift, Entropy.swift and Interventions.swift.)
 
 extension Command {
     static let sums = Command(
@@ -39,13 +40,10 @@ extension Command {
             if case .list(let items) = try inv.value("MODEL") {
                 var out: [Value] = []
                 for (i, item) in items.enumerated() {
-                    let model: Model
-                    if case .model(let m) = item { model = m }
-                    else if let m = try checkpointModelAt(item, inv) { model = m }
-                    else { throw inv.error("'sums' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "MODEL") }
+                    guard let model = try inv.modelOrCheckpoint(item, at: "MODEL") else { throw inv.error("'sums' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "MODEL") }
                     let corpus = try inv.corpus("on", for: model)
                     let s = try coefficientSums(of: model, on: corpus, shard: shard, of: shards)
-                    var rec = sumsRecord(s)
+                    var rec = Record(s)
                     rec.fields.append(("step", s.step.map { .number(Double($0)) } ?? .null))
                     out.append(.record(rec))
                     inv.progress?(i + 1, items.count, "")
@@ -54,7 +52,7 @@ extension Command {
             }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
-            return .record(sumsRecord(try coefficientSums(of: model, on: corpus, shard: shard, of: shards, progress: inv.progress)))
+            return .record(Record(try coefficientSums(of: model, on: corpus, shard: shard, of: shards, progress: inv.progress)))
         })
 
     static let merge = Command(
@@ -70,16 +68,16 @@ extension Command {
             """,
         example: "save (sums m on c shard 0 of 2) to \"out/s0.safetensors\"\nsave (sums m on c shard 1 of 2) to \"out/s1.safetensors\"\nentropy (merge [\"out/s0.safetensors\", \"out/s1.safetensors\"])",
         run: { inv in
-            let v = try inv.value("\"PATH\"")
+            let v = try inv.value("PATH")
             var patterns: [String] = []
             switch v {
             case .string(let s): patterns = [s]
             case .list(let items):
                 for (i, item) in items.enumerated() {
-                    guard case .string(let s) = item else { throw inv.error("'merge' of a list needs file names, but element \(i) is \(item.typeName)", at: "\"PATH\"") }
+                    guard case .string(let s) = item else { throw inv.error("'merge' of a list needs file names, but element \(i) is \(item.typeName)", at: "PATH") }
                     patterns.append(s)
                 }
-            default: throw inv.typeError("\"PATH\"", expected: "a directory, a glob or a list of files", found: v)
+            default: throw inv.typeError("PATH", expected: "a directory, a glob or a list of files", found: v)
             }
             do {
                 var files: [String] = []
@@ -87,9 +85,9 @@ extension Command {
                 var seen = Set<String>()
                 files = files.filter { seen.insert($0).inserted }
                 let read = try files.map { SumsFile(path: $0, sums: try CoefficientSums.read(from: $0)) }
-                return .record(sumsRecord(try mergeShards(read)))
+                return .record(Record(try mergeShards(read)))
             } catch let e as CoreError {
-                throw inv.error(e.description, at: "\"PATH\"")
+                throw inv.error(e.description, at: "PATH")
             }
         })
 }
@@ -115,28 +113,14 @@ func sumsFiles(matching pattern: String) throws -> [String] {
     return out.sorted()
 }
 
-/// The record of a sums value (fields as in the JSON contract, native value kept).
-func sumsRecord(_ s: CoefficientSums) -> Record {
-    Record(kind: "sums", fields: [
-        ("layers", .number(Double(s.layers))), ("memories", .number(Double(s.memories))),
-        ("tokens", .number(Double(s.tokens))),
-        ("shard", s.shard.map { .number(Double($0)) } ?? .null), ("shards", .number(Double(s.shards))),
-        ("model", .string(s.model)), ("corpus", .string(s.corpus)),
-    ], native: s)
-}
+extension CoefficientSums: CommandResult {
+    var kind: String { "sums" }
 
-/// The sums held by a value, if it is one.
-func sumsOf(_ v: Value) -> CoefficientSums? {
-    guard case .record(let r) = v else { return nil }
-    return r.native as? CoefficientSums
-}
-
-/// Statistics of a sums value, with errors reported at `key`.
-func sumsStatistics(_ s: CoefficientSums, _ inv: Invocation, at key: String) throws -> CoefficientStats {
-    do { return try s.statistics() } catch let e as CoreError { throw inv.error(e.description, at: key) }
-}
-
-/// A checkpoint's model, with load errors reported at the MODEL argument.
-func checkpointModelAt(_ v: Value, _ inv: Invocation) throws -> Model? {
-    do { return try checkpointModel(v) } catch let e as CoreError { throw inv.error(e.description, at: "MODEL") }
+    /// `{layers, memories, tokens, shard|null, shards, model, corpus}` (fingerprints as strings).
+    var fields: [(String, Value)] {
+        [("layers", .number(Double(layers))), ("memories", .number(Double(memories))),
+         ("tokens", .number(Double(tokens))),
+         ("shard", shard.map { .number(Double($0)) } ?? .null), ("shards", .number(Double(shards))),
+         ("model", .string(model)), ("corpus", .string(corpus))]
+    }
 }

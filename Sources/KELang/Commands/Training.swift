@@ -80,9 +80,9 @@ extension Command {
             """,
         example: "let f = facts \"tiny:new\"\nlet g = facts \"Tests/Fixtures/facts.json\"",
         run: { inv in
-            let path = try inv.string("\"FILE\"")
+            let path = try inv.string("FILE")
             if let tiny = try BuiltinNames.facts(path, inv) { return tiny }
-            return .record(factsRecord(try FactSet.load(path: path)))
+            return .record(Record(try FactSet.load(path: path)))
         })
 
     static let probe = Command(
@@ -99,7 +99,7 @@ extension Command {
         run: { inv in
             let model = try inv.model("MODEL")
             let f = try inv.facts("on")
-            return .record(probeRecord(try KECore.probe(model, on: f)))
+            return .record(Record(try KECore.probe(model, on: f)))
         })
 
     static let inject = Command(
@@ -134,96 +134,85 @@ extension Command {
             let f = try inv.facts("FACTS")
             var o = InjectOptions()
             // Rows are cropped to 128 tokens, or to the model's context when it is shorter.
-            o.seq = Swift.min(o.seq, model.config.maxPositions)
-            o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
-            o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
-            if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
+            o.training.seq = Swift.min(o.training.seq, model.config.maxPositions)
+            o.training.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.training.steps
+            o.training.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.training.batch
+            if inv.has("lr") { o.training.lr = try inv.positive("lr", allowZero: true) }
             if inv.has("replay") { o.replay = try inv.corpus("replay", for: model) }
             if inv.has("retain") { o.retain = try inv.facts("retain") }
-            o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.steps / 10)
-            if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
+            o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.training.steps / 10)
+            if inv.has("seed") { o.training.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
             let r = try KECore.inject(f, into: model, options: o, progress: inv.progress)
-            return .record(injectionRecord(r))
+            return .record(Record(r))
         })
 }
 
-// MARK: Records
+// MARK: Results
 
-/// `{kind: "facts", items, memorization, generalization, composition, source}`.
-func factsRecord(_ f: FactSet) -> Record {
-    let mem = f.items.reduce(0) { $0 + $1.memorization.count }
-    let gen = f.items.reduce(0) { $0 + $1.generalization.count }
-    let comp = f.items.reduce(0) { $0 + ($1.composition?.count ?? 0) }
-    return Record(kind: "facts", fields: [
-        ("items", .number(Double(f.items.count))),
-        ("memorization", .number(Double(mem))),
-        ("generalization", .number(Double(gen))),
-        ("composition", .number(Double(comp))),
-        ("source", .string(f.source)),
-    ], native: f)
+extension FactSet: CommandResult {
+    var kind: String { "facts" }
+
+    /// `{items, memorization, generalization, composition, source}`: counts of items and probes.
+    var fields: [(String, Value)] {
+        let mem = items.reduce(0) { $0 + $1.memorization.count }
+        let gen = items.reduce(0) { $0 + $1.generalization.count }
+        let comp = items.reduce(0) { $0 + ($1.composition?.count ?? 0) }
+        return [
+            ("items", .number(Double(items.count))),
+            ("memorization", .number(Double(mem))),
+            ("generalization", .number(Double(gen))),
+            ("composition", .number(Double(comp))),
+            ("source", .string(source)),
+        ]
+    }
 }
 
 /// `{logprob, accuracy}` as a plain (kind-less) record.
 func scoreRecord(_ s: ProbeScore) -> Value {
-    var r = Record(kind: "score", fields: [("logprob", .number(s.logprob)), ("accuracy", .number(s.accuracy))])
-    r.plain = true
-    return .record(r)
+    .record(plainRecord("score", [("logprob", .number(s.logprob)), ("accuracy", .number(s.accuracy))]))
 }
 
-/// `{kind: "probe", memorization, generalization, composition|null}`.
-func probeRecord(_ p: ProbeResult) -> Record {
-    Record(kind: "probe", fields: [
-        ("memorization", scoreRecord(p.memorization)),
-        ("generalization", scoreRecord(p.generalization)),
-        ("composition", p.composition.map(scoreRecord) ?? .null),
-    ], native: p)
-}
+extension ProbeResult: CommandResult {
+    var kind: String { "probe" }
 
-/// The injection report (issue 4's field list).
-func injectionRecord(_ r: InjectReport) -> Record {
-    func opt(_ x: Double?) -> Value { x.map { .number($0) } ?? .null }
-    var curve = Record(kind: "curve", fields: [
-        ("step", .list(r.curve.steps.map { .number(Double($0)) })),
-        ("acquisition", .list(r.curve.acquisition.map { .number($0) })),
-        ("retention", .list(r.curve.steps.indices.map { i in
-            i < r.curve.retention.count ? opt(r.curve.retention[i]) : .null
-        })),
-        ("loss", .list(r.curve.steps.indices.map { i in i < r.curve.loss.count ? opt(r.curve.loss[i]) : .null })),
-    ])
-    curve.plain = true
-    return Record(kind: "injection", fields: [
-        ("acquisition", .number(r.acquisition)),
-        ("memorization", scoreRecord(r.memorization)),
-        ("generalization", scoreRecord(r.generalization)),
-        ("gain", .number(r.gain)),
-        ("retention", opt(r.retention)),
-        ("forgetting", opt(r.forgetting)),
-        ("retain_before", opt(r.retainBefore?.pooled.accuracy)),
-        ("retain_after", opt(r.retainAfter?.pooled.accuracy)),
-        ("replay_perplexity_before", opt(r.replayPerplexityBefore)),
-        ("replay_perplexity_after", opt(r.replayPerplexityAfter)),
-        ("curve", .record(curve)),
-        ("model", .model(r.model)),
-        ("replay_heldout_fraction", opt(r.replaySplit?.fraction)),
-        ("replay_heldout_documents", opt(r.replaySplit.map { Double($0.heldout.count) })),
-        ("replay_train_documents", opt(r.replaySplit.map { Double($0.train.count) })),
-    ], native: r)
-}
-
-extension Invocation {
-    /// The fact-set argument `key`.
-    func facts(_ key: String) throws -> FactSet {
-        let v = try value(key)
-        if case .record(let r) = v, r.kind == "facts", let f = r.native as? FactSet { return f }
-        throw typeError(key, expected: "a fact set", found: v)
+    /// `{memorization, generalization, composition|null}`.
+    var fields: [(String, Value)] {
+        [("memorization", scoreRecord(memorization)),
+         ("generalization", scoreRecord(generalization)),
+         ("composition", composition.map(scoreRecord) ?? .null)]
     }
+}
 
-    /// A finite number > 0 (or ≥ 0 with `allowZero`).
-    func positive(_ key: String, allowZero: Bool = false) throws -> Double {
-        let x = try finite(key)
-        guard x > 0 || (allowZero && x == 0) else {
-            throw error("'\(key)' must be \(allowZero ? "≥ 0" : "> 0"), found \(Printer.number(x))", at: key)
-        }
-        return x
+extension InjectReport: CommandResult {
+    var kind: String { "injection" }
+
+    /// The injection report: its fields in the order scripts and JSON see them.
+    var fields: [(String, Value)] {
+        func opt(_ x: Double?) -> Value { x.map { .number($0) } ?? .null }
+        let curve = plainRecord("curve", [
+            ("step", .list(self.curve.steps.map { .number(Double($0)) })),
+            ("acquisition", numberList(self.curve.acquisition)),
+            ("retention", .list(self.curve.steps.indices.map { i in
+                i < self.curve.retention.count ? opt(self.curve.retention[i]) : .null
+            })),
+            ("loss", .list(self.curve.steps.indices.map { i in i < self.curve.loss.count ? opt(self.curve.loss[i]) : .null })),
+        ])
+        return [
+            ("acquisition", .number(acquisition)),
+            ("memorization", scoreRecord(memorization)),
+            ("generalization", scoreRecord(generalization)),
+            ("gain", .number(gain)),
+            ("retention", opt(retention)),
+            ("forgetting", opt(forgetting)),
+            ("retain_before", opt(retainBefore?.pooled.accuracy)),
+            ("retain_after", opt(retainAfter?.pooled.accuracy)),
+            ("replay_perplexity_before", opt(replayPerplexityBefore)),
+            ("replay_perplexity_after", opt(replayPerplexityAfter)),
+            ("curve", .record(curve)),
+            ("model", .model(model)),
+            ("replay_heldout_fraction", opt(replaySplit?.fraction)),
+            ("replay_heldout_documents", opt(replaySplit.map { Double($0.heldout.count) })),
+            ("replay_train_documents", opt(replaySplit.map { Double($0.train.count) })),
+        ]
     }
 }

@@ -96,6 +96,22 @@ extension Command {
             let v = try inv.value("EXPR")
             let d = clock.now - start
             let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-            return .record(Record(kind: "timed", fields: [("seconds", .number(seconds)), ("value", v)]))
+            return .record(Record(Timed(seconds: seconds, value: v)))
         })
+}
+
+/// `time EXPR`: a value and the seconds it took.
+struct Timed: CommandResult {
+    let seconds: Double
+    let value: Value
+
+    var kind: String { "timed" }
+    var fields: [(String, Value)] { [("seconds", .number(seconds)), ("value", value)] }
+
+    /// The value, then the time: on the same line, or on a line of its own after a
+    /// multi-line value.
+    func human(options: SessionOptions) -> String? {
+        let body = Printer.human(value, options: options)
+        return body + (body.contains("\n") ? "\n" : "  ") + "(\(Printer.seconds(seconds)))"
+    }
 }

@@ -1,0 +1,64 @@
+import KECore
+
+// MARK: Checkpoint series
+//
+// checkpoints: the checkpoints of a training run, by step. Each element is usable wherever a
+// model is expected and is loaded only then.
+
+extension Command {
+    static let checkpoints = Command(
+        "checkpoints", [.positional("\"DIR\"")], group: "inspect",
+        brief: "Checkpoints of a directory, by step.",
+        summary: """
+            Lists the checkpoint folders of a directory (each a Hugging Face model directory) in \
+            training-step order, with the step parsed from the folder name (step1000, step-1000, \
+            checkpoint-1000, step1000-tokens4B, stage1-step1500-tokens3B, Pythia and OLMo \
+            revision names); folders without a step come last. Only config.json is read: each \
+            checkpoint is loaded when a command uses it as a model and is not kept, so a list of \
+            20 costs nothing until used. `entropy SERIES on CORPUS` gives one entropy result per \
+            checkpoint and `plot` of those draws entropy against step. Fields of each: name, \
+            step, path. Built in: "tiny", the checkpoints of the built-in tiny run (pretrained \
+            on first use, cached under $XDG_CACHE_HOME/ke).
+            """,
+        example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es",
+        run: { inv in
+            let dir = try inv.string("DIR")
+            if let tiny = try BuiltinNames.checkpoints(dir, inv) { return tiny }
+            let series: CheckpointSeries
+            do { series = try CheckpointSeries(directory: dir) } catch let e as CoreError {
+                throw inv.error(e.description, at: "DIR")
+            }
+            return .list(series.checkpoints.indices.map { .record(Record(CheckpointReference(series: series, index: $0))) })
+        })
+}
+
+/// A checkpoint of a series: usable wherever a model is expected, loaded when used.
+final class CheckpointReference: CommandResult {
+    let series: CheckpointSeries
+    let index: Int
+    init(series: CheckpointSeries, index: Int) { self.series = series; self.index = index }
+
+    /// Loads the checkpoint (not kept).
+    ///
+    /// - Throws: `CoreError` when the checkpoint's directory does not load as a model.
+    func load() throws -> Model { try series.model(at: index) }
+
+    var kind: String { "checkpoint" }
+
+    var fields: [(String, Value)] {
+        let cp = series.checkpoints[index]
+        var fields: [(String, Value)] = [("name", .string(cp.name))]
+        if let s = cp.step { fields.append(("step", .number(Double(s)))) }
+        fields.append(("path", .string(cp.path)))
+        return fields
+    }
+
+    func human(options: SessionOptions) -> String? { inline }
+
+    var inline: String? {
+        let cp = series.checkpoints[index]
+        return "checkpoint \(cp.name): step \(cp.step.map(String.init) ?? "unknown"), "
+            + "\(cp.config.architecture.rawValue), \(cp.config.numLayers) layers × \(Printer.grouped(cp.config.intermediateSize)) memories "
+            + "(loaded when used)"
+    }
+}

@@ -1,0 +1,367 @@
+import Foundation
+import KECharts
+import KECore
+
+// MARK: Knowledge entropy and coefficient statistics
+//
+// entropy, coefficients, rank, compare; the entropy and coefficients results and how they read;
+// and the chart forms of those results (`hist C layer L`, `heatmap C`, `plot ES`). Sums of a
+// sharded pass are in Sums.swift. Layers and memories are numbered from 0, as in Hugging Face.
+
+extension Command {
+    static let entropy = Command(
+        "entropy", [.positional("MODEL"), .option("on", "CORPUS")], group: "models",
+        brief: "Knowledge entropy of a model on a corpus.",
+        summary: """
+            Knowledge entropy (Kim et al. 2025). Each FFN unit i of layer l is a memory whose \
+            coefficient is its hidden activation. With m_l = mean over all corpus tokens of \
+            |coefficient| and p_l = m_l / Σ m_l, the layer entropy is H_l = −Σ_i p_l,i ln p_l,i; \
+            total = Σ_l H_l and normalized = total / (L · ln d_ff), which is 1 when every memory \
+            is equally active. Fields: total, layers, tokens, normalized. Of a list of models or \
+            checkpoints (`checkpoints "DIR"`): one result per element, with its step. \
+            `entropy SUMS` (no corpus) computes the same from a sums value (`sums`, `merge`): \
+            merged shards give exactly the figures of `entropy MODEL on CORPUS`.
+            """,
+        example: "let e = entropy m on c\ne.total",
+        run: { inv in
+            if let results = try seriesEntropy(inv) { return results }
+            if let s = try inv.value("MODEL").result(CoefficientSums.self) {
+                if inv.has("on") { throw inv.error("'entropy SUMS' takes no corpus: the sums were measured on one already", at: "on") }
+                let r = try knowledgeEntropy(from: try inv.statistics(of: s, at: "MODEL"))
+                return .record(Record(r))
+            }
+            guard inv.has("on") else { throw inv.error("'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS") }
+            let model = try inv.model("MODEL")
+            let corpus = try inv.corpus("on", for: model)
+            let r = try knowledgeEntropy(of: model, on: corpus, progress: inv.progress)
+            return .record(Record(r))
+        })
+
+    static let coefficients = Command(
+        "coefficients", [.positional("MODEL"), .option("on", "CORPUS")], group: "inspect",
+        brief: "Per-layer coefficient distributions.",
+        summary: """
+            Mean |coefficient| of every memory per layer over all corpus tokens (m_l, as for \
+            entropy) and a summary per layer: entropy H_l = −Σ p ln p with p = m_l / Σ m_l; \
+            normalized = H_l / ln d_ff; gini = Σ_i Σ_j |m_i − m_j| / (2 d_ff² mean(m)) (0 = all \
+            equal, near 1 = one memory holds everything); top1_share = share of Σ m_l held by the \
+            top 1 % of memories (at least one); silent = memories with m_i < 1 % of the layer \
+            mean. Fields: layers (each: entropy, normalized, gini, top1_share, silent, mean), \
+            tokens. View it with hist, rank, heatmap and compare. `coefficients SUMS` computes \
+            the same from a sums value (`sums`, `merge`).
+            """,
+        example: "let k = coefficients m on c\nk.layers[0].gini",
+        run: { inv in
+            if let s = try inv.value("MODEL").result(CoefficientSums.self) {
+                if inv.has("on") { throw inv.error("'coefficients SUMS' takes no corpus: the sums were measured on one already", at: "on") }
+                return .record(Record(CoefficientSummary(stats: try inv.statistics(of: s, at: "MODEL"), step: nil)))
+            }
+            guard inv.has("on") else { throw inv.error("'coefficients' needs 'on CORPUS' — usage: coefficients MODEL on CORPUS, or coefficients SUMS") }
+            let model = try inv.model("MODEL")
+            let corpus = try inv.corpus("on", for: model)
+            let s = try coefficientSummary(of: model, on: corpus, progress: inv.progress)
+            return .record(Record(s))
+        })
+
+    static let rank = Command(
+        "rank", [.positional("C"), .keyword("layer", "L")], group: "inspect",
+        brief: "A layer's mean coefficients by rank.",
+        summary: """
+            The mean |coefficient| of every memory of layer L sorted from most to least active, \
+            against rank 1 … d_ff on a log10 y axis: a steep drop means a few memories carry the \
+            layer (low entropy). Memories with mean 0 cannot be drawn on the log axis and are \
+            left out (noted under the chart). C is a coefficients (or entropy) result.
+            """,
+        example: "let k = coefficients m on c\nrank k layer 0",
+        run: { inv in
+            let s = try inv.coefficientSummary("C")
+            let l = try inv.layer("layer", of: s.layers.count)
+            let sorted = s.layers[l].mean.sorted(by: >)
+            let x = sorted.indices.map { Double($0 + 1) }
+            let title = "layer \(l): mean |coefficient| by rank"
+            let chart = Chart.line([sorted], x: x, title: title, xlabel: "rank", ylabel: "mean |coefficient|", logY: true)
+            return .chart(chartValue(chart, [
+                ("layer", .int(l)), ("values", jsonNumbers(sorted)), ("title", .string(title)), ("log", .bool(true)),
+            ]))
+        })
+
+    static let compare = Command(
+        "compare", [.positional("A"), .positional("B")], group: "inspect",
+        brief: "Per-layer entropy of two results.",
+        summary: """
+            Compares two coefficients (or entropy) results layer by layer: H_l of A, H_l of B and \
+            the difference B − A, with the totals Σ_l H_l, and a chart of both per-layer curves. \
+            Fields: layers (each: layer, a, b, difference), total_a, total_b, chart.
+            """,
+        example: "let k1 = coefficients m on c\nlet k2 = coefficients (rescale m bottom 10% by 2 on c) on c\ncompare k1 k2",
+        run: { inv in
+            let a = try inv.layerEntropies("A")
+            let b = try inv.layerEntropies("B")
+            guard a.count == b.count else {
+                throw inv.error("'compare' needs results with the same number of layers (\(a.count) and \(b.count))", at: "B")
+            }
+            let chart = Chart.line([a, b], x: (0..<a.count).map(Double.init), title: "entropy per layer",
+                                   xlabel: "layer", ylabel: "entropy (nats)", labels: ["A", "B"])
+            let drawn = chartValue(chart, [("series", .array([jsonNumbers(a), jsonNumbers(b)])),
+                                           ("labels", .array([.string("A"), .string("B")]))])
+            return .record(Record(EntropyComparison(a: a, b: b, chart: drawn)))
+        })
+}
+
+// MARK: Results
+
+extension EntropyResult: CommandResult {
+    var kind: String { "entropy" }
+
+    var fields: [(String, Value)] {
+        [("total", .number(total)), ("layers", numberList(layers)), ("tokens", .number(Double(tokens))),
+         ("normalized", .number(normalized))]
+    }
+
+    /// Per-layer table: entropy, its share of the maximum ln d_ff, a bar of that share; then a
+    /// sparkline over layers and the totals.
+    func human(options: SessionOptions) -> String? {
+        var lines = ["knowledge entropy over \(Printer.grouped(tokens)) tokens" + (step.map { " (step \($0))" } ?? "")]
+        let barWidth = max(10, min(40, options.width - 32))
+        lines.append("  layer  entropy    of max")
+        for (i, h) in layers.enumerated() {
+            let label = String(repeating: " ", count: max(0, 7 - String(i).count)) + String(i)
+            let value = Printer.number(h)
+            let pad = String(repeating: " ", count: max(0, 9 - value.count))
+            // Share of the largest possible entropy ln(d_ff) (every memory equally active).
+            let memories = i < stats.means.count ? stats.means[i].count : 0
+            var share = ""
+            var bar = ""
+            if memories > 1, h.isFinite {
+                let f = h / Foundation.log(Double(memories))
+                share = String(format: "%5.1f%%", f * 100)
+                let n = Int((Swift.min(Swift.max(f, 0), 1) * Double(barWidth)).rounded())
+                bar = " " + String(repeating: options.ascii ? "#" : "█", count: n)
+            }
+            lines.append("\(label)  \(value)\(pad)  \(share)\(bar)")
+        }
+        lines.append("  layers  " + sparkline(layers, ascii: options.ascii))
+        lines.append("  total \(Printer.number(total))   normalized \(Printer.number(normalized))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension CoefficientSummary: CommandResult {
+    var kind: String { "coefficients" }
+
+    var fields: [(String, Value)] {
+        let rows: [Value] = layers.map { l in
+            .record(plainRecord("layer", [
+                ("entropy", .number(l.entropy)), ("normalized", .number(l.normalizedEntropy)),
+                ("gini", .number(l.gini)), ("top1_share", .number(l.top1Share)),
+                ("silent", .number(Double(l.silent))), ("mean", numberList(l.mean)),
+            ]))
+        }
+        var fields: [(String, Value)] = [("layers", .list(rows)), ("tokens", .number(Double(tokens)))]
+        if let step { fields.append(("step", .number(Double(step)))) }
+        return fields
+    }
+
+    func human(options: SessionOptions) -> String? {
+        var lines = ["coefficients over \(Printer.grouped(tokens)) tokens" + (step.map { " (step \($0))" } ?? "")]
+        lines.append("  layer  entropy    normalized  gini       top 1%     silent")
+        for (i, l) in layers.enumerated() {
+            lines.append("  " + Printer.pad(String(i), 5) + "  " + Printer.padRight(Printer.number(l.entropy), 9) + "  "
+                         + Printer.padRight(Printer.number(l.normalizedEntropy), 10) + "  "
+                         + Printer.padRight(Printer.number(l.gini), 9) + "  "
+                         + Printer.padRight(String(format: "%.3g%%", l.top1Share * 100), 9) + "  \(l.silent)/\(l.mean.count)")
+        }
+        lines.append("  entropy per layer " + sparkline(layers.map(\.entropy), ascii: options.ascii))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `compare A B`: per-layer entropies of two results and a chart of both.
+struct EntropyComparison: CommandResult {
+    let a: [Double]
+    let b: [Double]
+    let chart: ChartValue
+
+    var kind: String { "comparison" }
+
+    var fields: [(String, Value)] {
+        let rows: [Value] = (0..<a.count).map { l in
+            .record(plainRecord("layer", [
+                ("layer", .number(Double(l))), ("a", .number(a[l])), ("b", .number(b[l])),
+                ("difference", .number(b[l] - a[l])),
+            ]))
+        }
+        return [("layers", .list(rows)), ("total_a", .number(a.reduce(0, +))), ("total_b", .number(b.reduce(0, +))),
+                ("chart", .chart(chart))]
+    }
+
+    func human(options: SessionOptions) -> String? {
+        let ta = a.reduce(0, +), tb = b.reduce(0, +)
+        var lines = ["entropy per layer", "  layer  A          B          B − A"]
+        for l in 0..<a.count {
+            lines.append("  " + Printer.pad(Printer.number(Double(l)), 5) + "  " + Printer.padRight(Printer.number(a[l]), 9)
+                         + "  " + Printer.padRight(Printer.number(b[l]), 9) + "  " + Printer.signed(b[l] - a[l]))
+        }
+        lines.append("  total  " + Printer.padRight(Printer.number(ta), 9) + "  " + Printer.padRight(Printer.number(tb), 9)
+                     + "  " + Printer.signed(tb - ta))
+        lines.append("")
+        lines.append(chart.render(options.width, options.ascii, options.color))
+        return lines.joined(separator: "\n")
+    }
+}
+
+// MARK: Arguments
+
+extension Invocation {
+    /// The coefficient summary of a coefficients or entropy result.
+    func coefficientSummary(_ key: String) throws -> CoefficientSummary {
+        let v = try value(key)
+        guard let s = v.coefficientSummary else { throw typeError(key, expected: "a coefficients result", found: v) }
+        return s
+    }
+
+    /// Per-layer entropies of a coefficients or entropy result.
+    func layerEntropies(_ key: String) throws -> [Double] {
+        let v = try value(key)
+        if let e = v.result(EntropyResult.self) { return e.layers }
+        guard let s = v.coefficientSummary else {
+            throw typeError(key, expected: "a coefficients or entropy result", found: v)
+        }
+        return s.layers.map(\.entropy)
+    }
+}
+
+extension Value {
+    /// The coefficient summary behind a coefficients or entropy result, or nil.
+    var coefficientSummary: CoefficientSummary? {
+        if let s = result(CoefficientSummary.self) { return s }
+        if let e = result(EntropyResult.self) { return CoefficientSummary(stats: e.stats, step: e.step) }
+        return nil
+    }
+}
+
+// MARK: Entropy of a series
+
+/// `entropy SERIES on CORPUS`: a list of models, checkpoints or sums gives one entropy result
+/// per element (each checkpoint loaded in turn and released); nil for a single value.
+func seriesEntropy(_ inv: Invocation) throws -> Value? {
+    guard case .list(let items) = try inv.value("MODEL") else { return nil }
+    var out: [Value] = []
+    for (i, item) in items.enumerated() {
+        if let s = item.result(CoefficientSums.self) {
+            var rec = Record(try knowledgeEntropy(from: try inv.statistics(of: s, at: "MODEL"), step: s.step))
+            if let st = s.step { rec.fields.append(("step", .number(Double(st)))) }
+            out.append(.record(rec))
+            continue
+        }
+        guard let model = try inv.modelOrCheckpoint(item, at: "MODEL") else {
+            throw inv.error("'entropy' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "MODEL")
+        }
+        guard inv.has("on") else { throw inv.error("'entropy' of models needs 'on CORPUS'") }
+        let corpus = try inv.corpus("on", for: model)
+        let r = try knowledgeEntropy(of: model, on: corpus)
+        var rec = Record(r)
+        if let s = r.step { rec.fields.append(("step", .number(Double(s)))) }
+        out.append(.record(rec))
+        inv.progress?(i + 1, items.count, "")
+    }
+    return .list(out)
+}
+
+// MARK: Charts of results
+
+/// `hist C layer L …` for a coefficients (or entropy) result; nil for a list (the plain form).
+func coefficientsHistogram(_ inv: Invocation) throws -> Value? {
+    let v = try inv.value("VALUES")
+    guard let s = v.coefficientSummary else {
+        if inv.has("layer") {
+            throw inv.error("'hist … layer' applies to a coefficients result, not to \(v.typeName)", at: "layer")
+        }
+        return nil
+    }
+    guard inv.has("layer") else {
+        throw inv.error("'hist' of a coefficients result needs 'layer L' — usage: hist C layer L [bins N] [log]")
+    }
+    let l = try inv.layer("layer", of: s.layers.count)
+    let values = s.layers[l].mean
+    let bins = try inv.optionalInt("bins", in: 1...1000) ?? 20
+    let log = inv.flag("log")
+    let title = try inv.has("title") ? inv.string("title") : "layer \(l): mean |coefficient| of \(values.count) memories"
+    let xlabel = try inv.has("xlabel") ? inv.string("xlabel") : "mean |coefficient|"
+    let chart = Chart.histogram(values, bins: bins, logCounts: log, title: title, xlabel: xlabel)
+    var fields: [(String, JSONValue)] = [("layer", .int(l)), ("values", jsonNumbers(values)), ("bins", .int(bins))]
+    if log { fields.append(("log", .bool(true))) }
+    fields += [("title", .string(title)), ("xlabel", .string(xlabel))]
+    return .chart(chartValue(chart, fields))
+}
+
+/// `heatmap C`: layers × memory percentile for a coefficients (or entropy) result; nil for a
+/// matrix. Cell (l, b) = mean of the sorted m_l in percentile band b ÷ mean(m_l), so 1 is the
+/// layer average and rows are comparable.
+func coefficientsHeatmap(_ inv: Invocation) throws -> Value? {
+    guard let s = try inv.value("MATRIX").coefficientSummary else { return nil }
+    let F = s.layers.first?.mean.count ?? 0
+    let profile = s.percentileProfile(bins: min(100, max(1, F)))
+    let matrix: [[Double]] = zip(profile, s.layers).map { row, layer in
+        let mean = layer.mean.reduce(0, +) / Double(max(1, layer.mean.count))
+        return row.map { mean > 0 ? $0 / mean : 0 }
+    }
+    let labels = inv.has("labels") ? try inv.strings("labels") : (0..<matrix.count).map { "L\($0)" }
+    guard labels.count == matrix.count else {
+        throw inv.error("'heatmap … labels' has \(labels.count) labels for \(matrix.count) layers", at: "labels")
+    }
+    let title = try inv.has("title") ? inv.string("title") : "mean |coefficient| ÷ layer mean, by memory percentile"
+    let xlabel = try inv.has("xlabel") ? inv.string("xlabel") : "memory percentile (most active first)"
+    let ylabel = try inv.has("ylabel") ? inv.string("ylabel") : "layer"
+    let chart = Chart.heatmap(matrix, title: title, xlabel: xlabel, ylabel: ylabel, rowLabels: labels)
+    return .chart(chartValue(chart, [
+        ("matrix", .array(matrix.map(jsonNumbers))), ("labels", .array(labels.map { .string($0) })),
+        ("title", .string(title)), ("xlabel", .string(xlabel)), ("ylabel", .string(ylabel)),
+    ]))
+}
+
+/// `plot ES [layers]` for a list of entropy results: total (or per-layer) entropy against
+/// step (against position when a step is unknown). Nil for other series.
+func entropySeriesPlot(_ inv: Invocation) throws -> Value? {
+    let v = try inv.value("SERIES")
+    var results: [EntropyResult] = []
+    if case .list(let items) = v, !items.isEmpty {
+        for item in items {
+            guard let e = item.result(EntropyResult.self) else { results = []; break }
+            results.append(e)
+        }
+    }
+    guard !results.isEmpty else {
+        if inv.flag("layers") {
+            throw inv.error("'plot … layers' applies to a list of entropy results, not to \(v.typeName)", at: "layers")
+        }
+        return nil
+    }
+    let steps = results.compactMap(\.step)
+    let byStep = steps.count == results.count
+    let x = byStep ? steps.map(Double.init) : (0..<results.count).map(Double.init)
+    let perLayer = inv.flag("layers")
+    let series: [[Double]]
+    var labels: [String]? = nil
+    if perLayer {
+        let L = results.map(\.layers.count).max() ?? 0
+        series = (0..<L).map { l in results.map { l < $0.layers.count ? $0.layers[l] : .nan } }
+        labels = (0..<L).map { "layer \($0)" }
+    } else {
+        series = [results.map(\.total)]
+    }
+    if inv.has("labels") { labels = try inv.strings("labels") }
+    if let labels, labels.count != series.count {
+        throw inv.error("'plot … labels' has \(labels.count) labels for \(series.count) series", at: "labels")
+    }
+    let title = try inv.has("title") ? inv.string("title") : (perLayer ? "entropy per layer vs step" : "knowledge entropy vs step")
+    let xlabel = try inv.has("xlabel") ? inv.string("xlabel") : (byStep ? "step" : "checkpoint")
+    let ylabel = try inv.has("ylabel") ? inv.string("ylabel") : "entropy (nats)"
+    let logY = inv.flag("log")
+    let chart = Chart.line(series, x: x, title: title, xlabel: xlabel, ylabel: ylabel, labels: labels, logY: logY)
+    var fields: [(String, JSONValue)] = [("series", .array(series.map(jsonNumbers))), ("x", jsonNumbers(x))]
+    if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
+    fields += [("title", .string(title)), ("xlabel", .string(xlabel)), ("ylabel", .string(ylabel))]
+    if logY { fields.append(("log", .bool(true))) }
+    return .chart(chartValue(chart, fields))
+}
