@@ -85,7 +85,8 @@ final class TokenizerHF16Tests: XCTestCase {
         let patterns: [String: String] = [
             "gpt2": TextPattern.gpt2Source, "llama3": TextPattern.llama3Source, "qwen2": TextPattern.qwen2Source,
             "classes": #"\p{L}+|\p{N}+|\s+|[^\s\p{L}\p{N}]+|\w|[[:punct:]]"#, "word": #"\w+"#,
-            "punct": "[[:punct:]]+", "letters_dot": #"\p{L}+|."#,
+            "punct": "[[:punct:]]+", "letters_dot": #"\p{L}+|."#, "punct_neg": "[[:^punct:]]+|[^[:punct:]x]",
+            "punct_ascii": "(?P)[[:punct:]]+", "misc": #"(?i)ß|\b\w|\R|[[:xdigit:]]+|[[:upper:]]+|\d+|[[:graph:]]+"#,
         ]
         for (name, lines) in try XCTUnwrap(try expected()["random_words"]?.objectValue) {
             let pre: TokenPreTokenizer

@@ -33,7 +33,8 @@ final class OnigPattern: @unchecked Sendable {
         guard OnigPattern.initialized else { throw CompileError(message: "Oniguruma could not be initialized") }
         var reg: OnigRegex?
         var info = OnigErrorInfo()
-        let compiled = standIns && !OnigPattern.libraryPunctHasSymbols ? OnigPattern.hfPunct(source) : source
+        let rewrite = standIns && !OnigPattern.libraryPunctHasSymbols
+        let compiled = rewrite ? OnigPattern.hfPunct(source, ascii: OnigPattern.setsPosixASCII(source)) : source
         let bytes = Array(compiled.utf8)
         let code = bytes.withUnsafeBufferPointer { p -> Int32 in
             // An empty pattern still needs a valid start pointer.
@@ -60,9 +61,31 @@ final class OnigPattern: @unchecked Sendable {
         return found
     }()
 
+    /// Whether an option group of `source` turns on `P` (POSIX brackets ASCII only), under which
+    /// HF's `[:punct:]` is ASCII punctuation and symbols (the library's lacks $+<=>^`|~).
+    static func setsPosixASCII(_ source: String) -> Bool {
+        let s = Array(source.unicodeScalars)
+        var i = 0
+        while i + 2 < s.count {
+            if s[i] == "\\" { i += 2; continue }
+            if s[i] == "(" && s[i + 1] == "?" {
+                var j = i + 2
+                while j < s.count && s[j] != ":" && s[j] != ")" && s[j] != "-" {
+                    if s[j] == "P" { return true }
+                    guard s[j].properties.isAlphabetic else { break }
+                    j += 1
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// `source` with every POSIX bracket `[:punct:]` inside a character class spelled as HF's
-    /// Oniguruma means it, `\p{P}\p{S}` (`[:^punct:]`: the nested class `[^\p{P}\p{S}]`).
-    static func hfPunct(_ source: String) -> String {
+    /// Oniguruma means it, `\p{P}\p{S}` (`[:^punct:]`: the nested class `[^\p{P}\p{S}]`); with
+    /// `ascii` (option P), the 32 ASCII punctuation and symbol characters.
+    static func hfPunct(_ source: String, ascii: Bool = false) -> String {
+        let set = ascii ? #"\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E"# : #"\p{P}\p{S}"#
         let s = Array(source.unicodeScalars)
         var out = String.UnicodeScalarView()
         var depth = 0  // character-class nesting
@@ -80,10 +103,10 @@ final class OnigPattern: @unchecked Sendable {
                 continue
             }
             if depth > 0 && at(i, "[:punct:]") {
-                out.append(contentsOf: #"\p{P}\p{S}"#.unicodeScalars); i += 9; continue
+                out.append(contentsOf: set.unicodeScalars); i += 9; continue
             }
             if depth > 0 && at(i, "[:^punct:]") {
-                out.append(contentsOf: #"[^\p{P}\p{S}]"#.unicodeScalars); i += 10; continue
+                out.append(contentsOf: "[^\(set)]".unicodeScalars); i += 10; continue
             }
             if depth > 0 && at(i, "[:") {  // another POSIX bracket: copy it whole
                 var j = i + 2

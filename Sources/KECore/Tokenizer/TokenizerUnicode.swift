@@ -92,9 +92,11 @@ enum CharClass {
 /// Unicode 16.0). Text handed to Oniguruma has each scalar assigned after the library's version
 /// and in 16.0 or before replaced by a stand-in the library knows, with the same general category
 /// and the same Alphabetic, Uppercase, Lowercase and White_Space values, so every category and
-/// POSIX class (`\p{L}`, `\w`, `[[:punct:]]`, `\s`, …) sees what HF's Oniguruma sees. Scripts and
-/// blocks (`\p{Han}`) of those scalars are not emulated. The library's version is probed, not
-/// assumed: with a Unicode 16 Oniguruma there are no stand-ins.
+/// POSIX class (`\p{L}`, `\w`, `[[:punct:]]`, `\s`, …) sees what HF's Oniguruma sees (checked for
+/// \p{L}, \p{N} and \s on every code point). Not emulated: the script, block and emoji properties
+/// (`\p{Han}`, `\p{Emoji}`) of those scalars, and the few older scalars whose Alphabetic or
+/// Lowercase value changed after the library's version (U+0F82, U+AB69). The library's version is
+/// probed, not assumed: with a Unicode 16 Oniguruma there are no stand-ins.
 struct OnigUnicode16: Sendable {
     /// The stand-in of every scalar the library does not know and HF's tables do.
     let standIns: [UInt32: Unicode.Scalar]
