@@ -29,10 +29,14 @@ let package = Package(
         .systemLibrary(
             name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit",
             providers: [.apt(["libedit-dev"])]),
+        /// The regex library of Hugging Face `tokenizers`: Split/Replace patterns run on it.
+        .systemLibrary(
+            name: "COniguruma", path: "Sources/COniguruma", pkgConfig: "oniguruma",
+            providers: [.apt(["libonig-dev"])]),
 
         // MARK: Modules
         /// Tensors, checkpoints, tokenizers, models, statistics, training. Prints nothing.
-        .target(name: "KECore", dependencies: ["CBLAS"],
+        .target(name: "KECore", dependencies: ["CBLAS", "COniguruma"],
                 swiftSettings: [.unsafeFlags(vectorFlags, .when(configuration: .release))]),
         /// Terminal charts: numbers in, glyphs out.
         .target(name: "KECharts"),

@@ -11,6 +11,10 @@ Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each expo
   random HF checkpoints + ``tokenizer.json`` + ``expected.json`` + ``expected.safetensors``) and
   ``series/`` (checkpoint folders with mixed step names + ``expected.json``).
 * ``tokenizers.py`` (if present) writes ``tokenizers/``.
+* ``tokenizers_hf16.py`` writes ``tokenizers/hf16/`` (issue 16: added-token numbering, Oniguruma
+  regexes, Unicode classes, post-processors, random strings); run it alone with
+  ``python3 Scripts/make-fixtures.py tokenizers_hf16``. It reads the ``tokenizers/*.json`` files
+  of ``tokenizers.py``, so it runs after it.
 
 See ``Tests/Fixtures/README.md`` for what every recorded number means. Everything is seeded and
 single-threaded, so re-running reproduces identical files.

@@ -12,8 +12,10 @@ let fixed: [Tokenizer] = {
     let root = ProcessInfo.processInfo.environment["KE_FUZZ_FIXTURES"] ?? "Tests/Fixtures"
     let names = ["bytelevel_bpe", "llama3_split", "nfc_prefix", "sentencepiece_bpe",
                  "wordlevel_whitespace", "wordlevel_wssplit"]
-    let loaded = names.compactMap { try? Tokenizer(contentsOf: "\(root)/tokenizers/\($0).json") }
-    if loaded.count != names.count { fatalError("fixture tokenizers not found under \(root) (set KE_FUZZ_FIXTURES)") }
+    // hf16/classes runs a generic pattern on Oniguruma; hf16/post_llama3 has a post-processor.
+    let hf16 = ["hf16/classes", "hf16/regex_anchors", "hf16/post_llama3", "hf16/added_gapped"]
+    let loaded = (names + hf16).compactMap { try? Tokenizer(contentsOf: "\(root)/tokenizers/\($0).json") }
+    if loaded.count != names.count + hf16.count { fatalError("fixture tokenizers not found under \(root) (set KE_FUZZ_FIXTURES)") }
     return loaded
 }()
 
@@ -27,6 +29,8 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let json = try? JSONValue.parse(bytes: bytes), let t = try? Tokenizer(json: json, file: "tokenizer.json") {
         let ids = t.encode(sample)
         _ = t.encodeWithTokens(sample)
+        _ = t.encode(sample, addSpecialTokens: true, maxLength: 5)
+        try? t.checkAddedTokens(fitEmbeddingRows: 100)
         _ = t.decode(ids)
         _ = t.decode(ids + [0, 1, t.vocabSize, -1, Int.max], skipSpecialTokens: true)
         _ = t.token(ids.first ?? 0)
@@ -37,6 +41,7 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes.prefix(512)), as: UTF8.self)
     for t in fixed {
         let ids = t.encode(text)
+        _ = t.encode(text, addSpecialTokens: true)
         for id in ids where id < 0 || id >= t.vocabSize { fatalError("encode produced id \(id) outside 0..<\(t.vocabSize)") }
         _ = t.decode(ids)
         _ = t.decode(ids, skipSpecialTokens: true)

@@ -88,6 +88,8 @@ public final class CorpusValue: @unchecked Sendable {
     public let name: String
     public let limit: Int?
     public let seq: Int?
+    /// Whether each document gets the post-processor's special tokens (`corpus … special`).
+    public let special: Bool
     /// Documents counted when the value was made (`Corpus.countDocuments`: non-blank lines or
     /// JSON-lines records with text), at most `limit`.
     public let countedDocuments: Int
@@ -102,7 +104,8 @@ public final class CorpusValue: @unchecked Sendable {
     ///
     /// - Throws: `CoreError` naming the file: missing or unreadable, an unsupported extension,
     ///   or `limit` < 1.
-    public init(path: String, limit: Int?, seq: Int?, name: String? = nil) throws {
+    public init(path: String, limit: Int?, seq: Int?, name: String? = nil, special: Bool = false) throws {
+        self.special = special
         self.path = path
         self.name = name ?? path
         self.limit = limit
@@ -121,7 +124,7 @@ public final class CorpusValue: @unchecked Sendable {
             return hit.corpus
         }
         lock.unlock()
-        var corpus = try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq)
+        var corpus = try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq, addSpecialTokens: special)
         corpus.source = name
         lock.lock()
         cache.append((tokenizer, corpus))

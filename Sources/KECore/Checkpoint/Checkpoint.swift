@@ -60,26 +60,28 @@ extension Model {
     /// index), tokenizer.json. With `keepBF16` the parameters stay bf16 in memory (see
     /// `CompactWeights`), read one tensor at a time so the whole model never exists in f32.
     public static func load(directory: String, keepBF16: Bool = false) throws -> Model {
-        func tokenizer() throws -> Tokenizer {
+        func tokenizer(_ config: ModelConfig) throws -> Tokenizer {
             let tokPath = directory + "/tokenizer.json"
             guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
             let tokJSON: JSONValue
             do { tokJSON = try JSONValue.parse(bytes: try readFileBytes(tokPath)) }
             catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
-            return try Tokenizer(json: tokJSON, file: tokPath)
+            let tok = try Tokenizer(json: tokJSON, file: tokPath)
+            try tok.checkAddedTokens(fitEmbeddingRows: config.vocabSize, file: tokPath)
+            return tok
         }
         if keepBF16 {
             guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
             let config = try ModelConfig.load(path: directory + "/config.json")
             let source = try SafetensorsCheckpoint(directory: directory)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
-            let tok = try tokenizer()
+            let tok = try tokenizer(config)
             return try Model(config: config, compact: compact, tokenizer: tok,
                          step: parseStep(fromName: directory), source: directory,
                          directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
         }
         let (config, params, step) = try loadCheckpointWeights(directory: directory)
-        let tok = try tokenizer()
+        let tok = try tokenizer(config)
         return try Model(config: config, params: params, tokenizer: tok, step: step, source: directory,
                      directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
     }

@@ -34,23 +34,27 @@ extension Corpus {
     /// Reads a corpus file: `.txt` (one document per line) or `.jsonl`/`.ndjson` (a `"text"`
     /// field per line). Each document is tokenised without special tokens and truncated to `seq`
     /// tokens; at most `limit` documents are kept. Empty documents are dropped.
+    /// With `addSpecialTokens` each document gets the post-processor's special tokens (HF
+    /// `add_special_tokens=True`; `seq` truncates the text before them, as HF).
     ///
     /// - Throws: `CoreError` naming the file, as `readDocuments` does, or when `seq` < 1; on cancel.
-    public static func load(path: String, tokenizer: Tokenizer, limit: Int? = nil, seq: Int? = nil) throws -> Corpus {
+    public static func load(path: String, tokenizer: Tokenizer, limit: Int? = nil, seq: Int? = nil,
+                            addSpecialTokens: Bool = false) throws -> Corpus {
         let texts = try readDocuments(path: path, limit: limit)
-        return try Corpus(texts: texts, tokenizer: tokenizer, seq: seq, source: path)
+        return try Corpus(texts: texts, tokenizer: tokenizer, seq: seq, source: path, addSpecialTokens: addSpecialTokens)
     }
 
     /// Tokenises `texts` (documents), truncating each to `seq` tokens.
     ///
     /// - Throws: `CoreError` when `seq` < 1, or "cancelled" on cancel.
-    public init(texts: [String], tokenizer: Tokenizer, seq: Int? = nil, source: String) throws {
+    public init(texts: [String], tokenizer: Tokenizer, seq: Int? = nil, source: String,
+                addSpecialTokens: Bool = false) throws {
         if let seq, seq < 1 { throw CoreError("seq must be at least 1", file: source) }
         var docs: [[Int]] = []
         docs.reserveCapacity(texts.count)
         for t in texts {
             try Cancellation.shared.check()
-            var ids = tokenizer.encode(t)
+            var ids = addSpecialTokens ? tokenizer.encode(t, addSpecialTokens: true, maxLength: seq) : tokenizer.encode(t)
             if let seq, ids.count > seq { ids.removeLast(ids.count - seq) }
             if !ids.isEmpty { docs.append(ids) }
         }

@@ -14,6 +14,12 @@ struct AddedToken {
     var lstrip: Bool
     var rstrip: Bool
     var normalized: Bool
+
+    /// Equal apart from the id (HF compares `AddedToken`s, which carry no id).
+    func sameSettings(as o: AddedToken) -> Bool {
+        content == o.content && special == o.special && singleWord == o.singleWord && lstrip == o.lstrip
+            && rstrip == o.rstrip && normalized == o.normalized
+    }
 }
 
 /// A piece of text, or an added token already resolved to its id.

@@ -18,7 +18,7 @@ indirect enum TokenPreTokenizer {
     case whitespace
     /// Runs of non-White_Space.
     case whitespaceSplit
-    /// Numeric scalars isolated (one each) or contiguous.
+    /// Numeric scalars (Rust `char::is_numeric`) isolated (one each) or contiguous.
     case digits(individual: Bool)
     /// SentencePiece style: spaces become `replacement`, which is prepended (always, or only to
     /// the text's first piece), then optionally split before each `replacement`.
@@ -166,7 +166,7 @@ indirect enum TokenPreTokenizer {
                 // Each numeric scalar is one match; the text between is one non-match.
                 var m: [(Range<Int>, Bool)] = []
                 var last = 0
-                for (i, c) in p.enumerated() where CharClass.isNumber(c) {
+                for (i, c) in p.enumerated() where CharClass.isRustNumeric(c) {
                     if last < i { m.append((last..<i, false)) }
                     m.append((i..<(i + 1), true))
                     last = i + 1

@@ -12,7 +12,8 @@ import Darwin
 //   3. pre-tokenize each piece into words,
 //   4. run the model (BPE or WordLevel) on each word.
 // Decoding maps ids to token strings (added tokens first) and runs the decoder.
-// The post-processor is never applied: `encode` adds no special tokens.
+// The post-processor runs only when asked (`encode(_:addSpecialTokens: true)`, HF's
+// `add_special_tokens=True`); plain `encode` adds no special tokens.
 
 /// A tokenizer read from a Hugging Face `tokenizer.json`.
 public final class Tokenizer: @unchecked Sendable {
@@ -20,6 +21,7 @@ public final class Tokenizer: @unchecked Sendable {
     public let json: JSONValue
     /// One more than the largest token id (model vocabulary and added tokens); equal to HF's
     /// `get_vocab_size(with_added_tokens=True)` when ids are dense, as in every real file.
+    /// Added tokens get their ids as HF gives them (see `init(json:file:)`), not from the file.
     public let vocabSize: Int
     /// Ids of the added tokens marked special (e.g. `<|endoftext|>`).
     public let specialTokenIDs: Set<Int>
@@ -33,6 +35,7 @@ public final class Tokenizer: @unchecked Sendable {
     let normalizer: TokenNormalizer?
     let preTokenizer: TokenPreTokenizer?
     let decoder: TokenDecoder?
+    let postProcessor: TokenPostProcessor?
     let addedTokens: [AddedToken]
     let rawMatcher: AddedTokenMatcher
     let normalizedMatcher: AddedTokenMatcher
@@ -67,32 +70,60 @@ public final class Tokenizer: @unchecked Sendable {
         normalizer = try json["normalizer"].flatMap { try TokenNormalizer.parse($0, file: file) }
         preTokenizer = try json["pre_tokenizer"].flatMap { try TokenPreTokenizer.parse($0, file: file) }
         decoder = try json["decoder"].flatMap { try TokenDecoder.parse($0, file: file) }
+        postProcessor = try json["post_processor"].flatMap { try TokenPostProcessor.parse($0, file: file) }
 
-        // Added tokens.
-        var added: [AddedToken] = []
+        // Added tokens, numbered as HF `AddedVocabulary::add_tokens` numbers them when it loads a
+        // tokenizer.json: the list is re-added in order and the `id` fields are not used. A token
+        // already known (an earlier added token, then the model vocabulary) keeps that id; any
+        // other gets the next free id, counting from the model's vocabulary size (its number of
+        // entries). A repeated content with identical settings is skipped; with other settings
+        // the later entry replaces the earlier one under the same id.
+        var byID: [Int: AddedToken] = [:]
+        var idOrder: [Int] = []  // ids in the order they were first given: a stable matcher order
+        var byContent: [TokenKey: Int] = [:]
+        var specialContents: Set<TokenKey> = []
+        var nextID = vocab.count
         if let list = json["added_tokens"], !list.isNull {
             guard let items = list.arrayValue else { throw CoreError("\"added_tokens\" is not a list", file: file) }
             for (i, t) in items.enumerated() {
                 guard let content = t["content"]?.stringValue else {
                     throw CoreError("added token \(i) has no \"content\" string", file: file)
                 }
+                // HF requires the field (and checks it is a u32) although it assigns its own id.
                 guard let jid = t["id"]?.intValue else { throw CoreError("added token \"\(content)\" has no integer \"id\"", file: file) }
                 guard jid >= 0 && jid < maxTokenID else {
                     throw CoreError("added token \"\(content)\" has id \(jid), out of range", file: file)
                 }
                 if content.isEmpty { continue }
                 let special = t["special"]?.boolValue ?? false
-                added.append(AddedToken(
-                    id: vocab[TokenKey(content)] ?? jid, content: content, special: special,
+                var token = AddedToken(
+                    id: -1, content: content, special: special,
                     singleWord: t["single_word"]?.boolValue ?? false, lstrip: t["lstrip"]?.boolValue ?? false,
-                    rstrip: t["rstrip"]?.boolValue ?? false, normalized: t["normalized"]?.boolValue ?? !special))
+                    rstrip: t["rstrip"]?.boolValue ?? false, normalized: t["normalized"]?.boolValue ?? !special)
+                let key = TokenKey(content)
+                if let known = byContent[key], let old = byID[known], old.sameSettings(as: token) { continue }
+                let id: Int
+                if let known = byContent[key] ?? vocab[key] {
+                    id = known
+                } else {
+                    guard nextID < maxTokenID else {
+                        throw CoreError("added token \"\(content)\" would get id \(nextID), out of range", file: file)
+                    }
+                    id = nextID
+                    nextID += 1
+                }
+                token.id = id
+                byContent[key] = id
+                if special { specialContents.insert(key) }
+                if byID[id] == nil { idOrder.append(id) }
+                byID[id] = token
             }
         }
+        let added = idOrder.compactMap { byID[$0] }
         addedTokens = added
-        specialTokenIDs = Set(added.filter { $0.special }.map { $0.id })
+        specialTokenIDs = Set(added.filter { specialContents.contains(TokenKey($0.content)) }.map { $0.id })
         var raw = AddedTokenMatcher(), norm = AddedTokenMatcher()
-        var byID: [Int: String] = [:], byContent: [TokenKey: Int] = [:]
-        // HF builds its matchers from special tokens first, then the others.
+        // Specials first, then the others: a pattern two tokens share goes to the first.
         for t in added.filter({ $0.special }) + added.filter({ !$0.special }) {
             let pattern = Array(t.content.unicodeScalars)
             if t.normalized {
@@ -101,15 +132,19 @@ public final class Tokenizer: @unchecked Sendable {
                 raw.add(t, pattern: pattern)
             }
         }
-        for t in added {
-            byID[t.id] = t.content
-            byContent[TokenKey(t.content)] = t.id
-        }
         rawMatcher = raw
         normalizedMatcher = norm
-        addedByID = byID
+        addedByID = byID.mapValues { $0.content }
         addedByContent = byContent
         vocabSize = max(vocabR.count, (added.map { $0.id }.max() ?? -1) + 1)
+    }
+
+    /// Checks that every added token's id has a row in a model's embedding matrix of `rows` rows.
+    /// - Throws: `CoreError` naming the first token outside it, its id, and both sizes.
+    public func checkAddedTokens(fitEmbeddingRows rows: Int, file: String? = nil) throws {
+        for t in addedTokens.sorted(by: { $0.id < $1.id }) where t.id >= rows {
+            throw CoreError("added token \(TextPattern.jsonQuoted(t.content)) gets id \(t.id) (HF numbering; the tokenizer has \(vocabSize) ids) but the model's embedding matrix has \(rows) rows", file: file)
+        }
     }
 
     /// Reads and parses a tokenizer.json file.
@@ -155,6 +190,23 @@ public final class Tokenizer: @unchecked Sendable {
         }
         return out
     }
+
+    /// Token ids of `text`; with `addSpecialTokens` the post-processor adds its special tokens
+    /// (HF `encode(text, add_special_tokens=True)`). With `maxLength` the text's own tokens are
+    /// truncated first so that the result has at most `maxLength` ids, as HF truncates
+    /// (`truncation=True, max_length=…`): the special tokens are kept.
+    public func encode(_ text: String, addSpecialTokens: Bool, maxLength: Int? = nil) -> [Int] {
+        var ids = encode(text)
+        let post = addSpecialTokens ? postProcessor : nil
+        if let maxLength {
+            let room = max(0, maxLength - (post?.addedCount ?? 0))
+            if ids.count > room { ids.removeLast(ids.count - room) }
+        }
+        return post?.apply(ids) ?? ids
+    }
+
+    /// Number of ids the post-processor adds to one sequence (0 without one).
+    public var specialTokenCount: Int { postProcessor?.addedCount ?? 0 }
 
     /// Token ids and token strings of `text` (as `encode`).
     public func encodeWithTokens(_ text: String) -> [(id: Int, token: String)] {

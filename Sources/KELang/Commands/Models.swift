@@ -33,7 +33,7 @@ extension Command {
         })
 
     static let corpus = Command(
-        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N")], group: "models",
+        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N"), .flag("special")], group: "models",
         brief: "A corpus file, tokenised when used.",
         summary: """
             A corpus file: .txt (one document per line) or .jsonl (a "text" field per line). \
@@ -45,29 +45,39 @@ extension Command {
             (and cached per tokenizer), so one corpus serves several models. Built in: \
             "tiny:train" (the tiny run's pretraining text in training order, at most 65,536 \
             documents) and "tiny:heldout" \
-            (fresh text from the same world).
+            (fresh text from the same world). \
+            With `special` each document gets the special tokens of the tokenizer's post-processor \
+            (for example Llama-3's BOS), as HF `add_special_tokens=True`; `seq` then truncates the \
+            text so that the special tokens stay. Without it no special tokens are added. The \
+            paper's entropy code (kaistAI/Knowledge-Entropy, analysis/entropy.py) calls the \
+            allenai/OLMo-1B-hf tokenizer with its defaults, i.e. with special tokens: use \
+            `special` to tokenise as it did (it also pads to 2048 tokens, which ke does not).
             """,
         example: "let c = corpus \"tiny:heldout\" limit 200 seq 128",
         run: { inv in
             let path = try inv.string("FILE")
             let limit = try inv.optionalInt("limit", in: 1...Int.max)
             let seq = try inv.optionalInt("seq", in: 1...1_000_000)
-            if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, inv) { return tiny }
-            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq))
+            if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, inv) {
+                if inv.flag("special") { throw inv.error("'special' is for corpus files; the built-in corpora have no tokenizer of their own", at: "special") }
+                return tiny
+            }
+            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, special: inv.flag("special")))
         })
 
     static let tokenize = Command(
-        "tokenize", [.positional("MODEL"), .positional("\"TEXT\"")], group: "models",
+        "tokenize", [.positional("MODEL"), .positional("\"TEXT\""), .flag("special")], group: "models",
         brief: "Token ids and strings of a text.",
         summary: """
             Token ids and token strings of a text under the model's tokenizer, without special \
-            tokens. Fields: ids, tokens.
+            tokens; with `special`, with the special tokens of the tokenizer's post-processor \
+            (HF `add_special_tokens=True`, transformers' default). Fields: ids, tokens.
             """,
         example: "tokenize m \"Hello world\"",
         run: { inv in
             let model = try inv.model("MODEL")
             let text = try inv.string("TEXT")
-            let ids = model.tokenizer.encode(text)
+            let ids = model.tokenizer.encode(text, addSpecialTokens: inv.flag("special"))
             let strings = ids.map { model.tokenizer.token($0) ?? "" }
             return .record(Record(TokenList(ids: ids, strings: strings)))
         })
