@@ -11,13 +11,13 @@ final class GradientParityTests: XCTestCase {
         let names = Set(arrays.names.filter { $0.hasPrefix(key + ".") }.map { String($0.dropFirst(key.count + 1)) })
         let prefix = hfPrefixes(c.architecture).first { names.contains($0 + hfEmbeddingName(c.architecture)) } ?? ""
         let head = c.architecture == .gptNeoX && names.contains("lm_head.weight") ? "lm_head.weight" : nil
-        var store = ParameterStore(zerosLike: model.params)
+        var store = ParameterStore(zerosLike: model.f32Parameters())
         let specs = huggingFaceTensorSpecs(for: c, prefix: prefix, headName: head)
         XCTAssertEqual(Set(specs.map(\.name)), names, "\(key): HF tensor names")
         for s in specs {
             let hf = try arrays.floats("\(key).\(s.name)")
             XCTAssertEqual(hf.count, s.shape.reduce(1, *), s.name)
-            let slots = s.role.canonicalNames.compactMap { model.params.slot($0) }
+            let slots = s.role.canonicalNames.compactMap { model.f32Parameters().slot($0) }
             hf.withUnsafeBufferPointer { src in
                 store.data.withUnsafeMutableBufferPointer { dst in
                     scatterHF(s, src.baseAddress!, into: dst.baseAddress!, slots: slots, config: c)
@@ -38,7 +38,7 @@ final class GradientParityTests: XCTestCase {
             XCTAssertEqual(predictionCount(batch), train["predictions"]?.intValue)
 
             // Loss and gradients.
-            var g = [Float](repeating: 0, count: model.params.count)
+            var g = [Float](repeating: 0, count: model.f32Parameters().count)
             let loss = try g.withUnsafeMutableBufferPointer {
                 try lossAndGradients(Transformer(model), batch: batch, grads: $0.baseAddress!)
             }
@@ -47,7 +47,7 @@ final class GradientParityTests: XCTestCase {
             XCTAssertEqual(loss, wantLoss, accuracy: 1e-5, "\(name) loss")
             let want = try canonical("grad", model, arrays)
             var worst = 0.0
-            for s in model.params.slots {
+            for s in model.f32Parameters().slots {
                 let a = g[s.offset..<(s.offset + s.count)], b = want.data[s.offset..<(s.offset + s.count)]
                 let norm = sqrt(b.reduce(0.0) { $0 + Double($1) * Double($1) })
                 let diff = sqrt(zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) })
@@ -71,7 +71,7 @@ final class GradientParityTests: XCTestCase {
             // arbitrary sign in both implementations (ε = 1e-8 is of their size), so for them only
             // the size of a step is checked.
             var d = 0.0, noisy = 0
-            for i in 0..<model.params.count {
+            for i in 0..<model.f32Parameters().count {
                 let delta = Double(abs(state.net.params.data[i] - after.data[i]))
                 let ga = abs(g[i]), gb = abs(want.data[i])
                 if (ga == 0 && gb == 0) || max(ga, gb) > 1e-6 { d = max(d, delta) } else {

@@ -116,14 +116,14 @@ final class LabTinyRunTests: XCTestCase {
         let cfg = TinyRunConfig.test
         let world = try World(cfg.world)
         let m = try TinyRunBuilder.initialModel(cfg, world: world)
-        let xs = m.params.data.map(Double.init)
+        let xs = m.f32Parameters().data.map(Double.init)
         let mean = xs.reduce(0, +) / Double(xs.count)
         let std = (xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(xs.count)).squareRoot()
         // Sample mean of ~1e4 N(0, 0.02) draws: standard error ~2e-4, so 0.002 is ~10 σ
         XCTAssertEqual(mean, 0, accuracy: 0.002)
         // Sample std of ~1e4 draws: standard error ~σ/√(2n) ≈ 1.4e-4, so 0.002 is >10 σ
         XCTAssertEqual(std, cfg.initStd, accuracy: 0.002)
-        XCTAssertEqual(try TinyRunBuilder.initialModel(cfg, world: world).params.data, m.params.data)
+        XCTAssertEqual(try TinyRunBuilder.initialModel(cfg, world: world).f32Parameters().data, m.f32Parameters().data)
         XCTAssertEqual(m.config.vocabSize, world.vocabulary.count)
         XCTAssertEqual(m.step, 0)
     }

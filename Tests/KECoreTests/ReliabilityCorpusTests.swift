@@ -137,7 +137,7 @@ final class ReliabilityCorpusTests: XCTestCase {
     /// the layer and memory, not a model full of infinities.
     func testRescaleMultiplierOverflowIsAnError() throws {
         let m = try model()
-        var p = m.params
+        var p = m.f32Parameters()
         let D = m.config.hiddenSize
         guard let up = p.slot("L0.up.w"), let upB = p.slot("L0.up.b") else { return XCTFail("no up projection") }
         for j in 0..<D { p.data[up.offset + j] *= 1e-30 }

@@ -86,6 +86,6 @@ final class SumsTests: XCTestCase {
         let merged = try mergeShards(try (0..<2).map { SumsFile(path: "\($0)", sums: try coefficientSums(of: model, on: corpus, shard: $0, of: 2)) })
         let a = try model.rescaled(bottom: 0.5, by: 2, on: corpus)
         let b = try model.rescaled(bottom: 0.5, by: 2, stats: try merged.statistics(), source: "sums")
-        XCTAssertEqual(a.params.data, b.params.data)
+        XCTAssertEqual(a.f32Parameters().data, b.f32Parameters().data)
     }
 }

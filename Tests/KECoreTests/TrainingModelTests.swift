@@ -6,12 +6,12 @@ final class TrainingModelTests: XCTestCase {
     func testTrainReturnsNewModelWithStepAndNote() throws {
         let model = try Model.load(directory: Fixtures.modelDir("llama_gqa")).with(step: .some(100))
         let corpus = try Corpus.load(path: Fixtures.root + "/corpus.txt", tokenizer: model.tokenizer)
-        let before = model.params.data
+        let before = model.f32Parameters().data
         let notes = NoteBox()
         let run = try trainRun(model, on: corpus, options: TrainOptions(steps: 4, batch: 3, seq: 16, lr: 1e-3),
                                progress: { _, _, n in notes.append(n) })
-        XCTAssertEqual(model.params.data, before, "input unchanged")
-        XCTAssertNotEqual(run.model.params.data, before)
+        XCTAssertEqual(model.f32Parameters().data, before, "input unchanged")
+        XCTAssertNotEqual(run.model.f32Parameters().data, before)
         XCTAssertEqual(run.model.step, 104)
         XCTAssertEqual(run.losses.count, 4)
         XCTAssertTrue(run.model.interventions.last?.hasPrefix("train 4 steps on") ?? false)

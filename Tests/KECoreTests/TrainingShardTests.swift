@@ -21,11 +21,11 @@ final class TrainingShardTests: XCTestCase {
             let docs = Fixtures.docs(try Fixtures.expected(name))
             guard docs.count >= 2 else { continue }
             let net = Transformer(model)
-            var whole = [Float](repeating: 0, count: model.params.count)
+            var whole = [Float](repeating: 0, count: model.f32Parameters().count)
             let l1 = try whole.withUnsafeMutableBufferPointer {
                 try lossAndGradients(net, batch: PackedBatch(documents: docs), grads: $0.baseAddress!)
             }
-            var sharded = [Float](repeating: 0, count: model.params.count), spare: [Float] = []
+            var sharded = [Float](repeating: 0, count: model.f32Parameters().count), spare: [Float] = []
             let workspaces = [Arena(), Arena()]
             let (l2, used) = try sharded.withUnsafeMutableBufferPointer {
                 try shardedLossAndGradients(net, documents: docs, grads: $0.baseAddress!, spare: &spare,
@@ -38,7 +38,7 @@ final class TrainingShardTests: XCTestCase {
             // Weight gradients sum over tokens in two float32 chains then add: measured ≤ 1.4e-8 of ‖g‖; 1e-5 relative
             XCTAssertLessThan(maxAbsDiff(whole, sharded), 1e-5 * max(norm, 1), "\(name) gradients")
             // A second call reuses the workspaces and gives the same numbers.
-            var again = [Float](repeating: 0, count: model.params.count)
+            var again = [Float](repeating: 0, count: model.f32Parameters().count)
             _ = try again.withUnsafeMutableBufferPointer {
                 try shardedLossAndGradients(net, documents: docs, grads: $0.baseAddress!, spare: &spare,
                                             workspaces: workspaces)

@@ -58,7 +58,7 @@ public func loadCheckpointWeights(directory: String) throws -> (config: ModelCon
 extension Model {
     /// Loads a Hugging Face model directory: config.json, model.safetensors (or a sharded
     /// index), tokenizer.json. With `keepBF16` the parameters stay bf16 in memory (see
-    /// `CompactWeights`), read one tensor at a time so the whole model never exists in f32.
+    /// `BF16Weights`), read one tensor at a time so the whole model never exists in f32.
     public static func load(directory: String, keepBF16: Bool = false) throws -> Model {
         func tokenizer(_ config: ModelConfig) throws -> Tokenizer {
             let tokPath = directory + "/tokenizer.json"
@@ -76,7 +76,7 @@ extension Model {
             let source = try SafetensorsCheckpoint(directory: directory)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
             let tok = try tokenizer(config)
-            return try Model(config: config, compact: compact, tokenizer: tok,
+            return try Model(config: config, bf16: compact, tokenizer: tok,
                          step: parseStep(fromName: directory), source: directory,
                          directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
         }
@@ -102,7 +102,7 @@ extension Model {
     /// - Throws: `CoreError` naming the file or directory when the target is refused, a source
     ///   file cannot be read, or a file cannot be written.
     public func save(to directory: String, force: Bool = false) throws {
-        let folded = try memoryMultipliers.folded(into: params, config: config)
+        let folded = try memoryMultipliers.folded(into: f32Parameters(), config: config)
         var copies: [(name: String, path: String)] = []
         if let dir = directoryInfo?.directory, directoryExists(dir) {
             copies = try carriedOverFiles(of: dir).map { ($0, dir + "/" + $0) }

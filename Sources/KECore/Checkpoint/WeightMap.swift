@@ -360,10 +360,10 @@ func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, f
     return ParameterStore(slots: layout.slots, data: data)
 }
 
-/// Reads the parameters of `config` from `source` as bf16 bits (see `CompactWeights`), one
+/// Reads the parameters of `config` from `source` as bf16 bits (see `BF16Weights`), one
 /// tensor at a time: memory holds the bf16 parameters plus one tensor in f32, never the whole
 /// model in f32.
-func loadParametersBF16(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> CompactWeights {
+func loadParametersBF16(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> BF16Weights {
     let (layout, specs, slotsFor) = try planLoad(config: c, from: source, file: file)
     var hf: [Float] = [], canonical: [Float] = []
     let bits = try [UInt16](unsafeUninitializedCapacity: layout.count) { buf, initialized in
@@ -391,7 +391,7 @@ func loadParametersBF16(config c: ModelConfig, from source: SafetensorsCheckpoin
         }
         initialized = layout.count
     }
-    return CompactWeights(slots: layout.slots, bits: bits)
+    return BF16Weights(slots: layout.slots, bits: bits)
 }
 
 /// The slots `ParameterStore(config:)` creates, and the total scalar count.

@@ -82,7 +82,7 @@ public func memoryScores(model: Model, layer: Int, index: Int) throws -> [Float]
     try checkMemory(model, index)
     let c = model.config
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
-    let p = model.params
+    let p = model.f32Parameters()
     guard let down = p.slot("L\(layer).down.w"), down.count == D * F else {
         throw CoreError("internal: missing tensor L\(layer).down.w")
     }
@@ -204,7 +204,7 @@ public func searchMemories(model: Model, tokenID: Int, top k: Int = 10) throws -
     let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
     guard tokenID >= 0, tokenID < V else { throw CoreError("token id \(tokenID) is outside the vocabulary of \(V)") }
     guard k >= 1 else { throw CoreError("top must be at least 1") }
-    let p = model.params
+    let p = model.f32Parameters()
     guard let unembed = p.slot(c.tieWordEmbeddings ? "embed" : "lm_head"), unembed.count == V * D else {
         throw CoreError("internal: missing output embedding")
     }

@@ -144,7 +144,7 @@ public enum TinyRunBuilder {
     /// - Throws: `CoreError` naming the file that cannot be written.
     public static func saveCheckpoint(_ model: Model, config: TinyRunConfig, to directory: String) throws {
         let configJSON = try huggingFaceConfigJSON(for: model.config)
-        let entries = try huggingFaceEntries(config: model.config, store: model.params)
+        let entries = try huggingFaceEntries(config: model.config, store: model.f32Parameters())
         let tokenizerConfig = JSONValue.object([
             ("tokenizer_class", .string("PreTrainedTokenizerFast")),
             ("unk_token", .string("[UNK]")), ("pad_token", .string("[PAD]")),

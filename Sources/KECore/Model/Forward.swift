@@ -42,7 +42,7 @@ public struct PackedBatch: Sendable {
 /// - Throws: whatever `body` throws; `CoreError` for a model without parameters.
 func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -> R) throws -> R {
     let c = model.config
-    if let compact = model.compact, model.paramsIfExpanded == nil {
+    if let compact = model.bf16 {
         let offsets = try ModelTensors<Int, Int>(config: c, slots: compact.slots) { s in
             s.shape.count == 1 ? compact.vectorOffset[s.name] : s.offset
         }
@@ -58,7 +58,7 @@ func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -
             }
         }
     }
-    return try model.params.withWeights(config: c) { w in try body(w.map({ MatrixWeights.f32($0) }, { $0 })) }
+    return try model.f32Parameters().withWeights(config: c) { w in try body(w.map({ MatrixWeights.f32($0) }, { $0 })) }
 }
 
 // MARK: The forward pass

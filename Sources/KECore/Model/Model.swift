@@ -9,22 +9,9 @@ import Foundation
 /// A decoder-only transformer with its tokenizer.
 public final class Model: @unchecked Sendable {
     public let config: ModelConfig
-    /// Parameters in canonical layout (see `Parameters.swift`). For a model kept as bf16
-    /// (`compact`), the first use converts the whole model to f32 once and keeps that copy.
-    public var params: ParameterStore {
-        guard let compact else { return stored ?? ParameterStore(slots: [], data: []) }
-        lock.lock()
-        defer { lock.unlock() }
-        if let stored = expandedCopy { return stored }
-        let p = compact.expanded()
-        expandedCopy = p
-        return p
-    }
     private let stored: ParameterStore?
-    /// The bf16 parameters of a model loaded with `keepBF16` (nil otherwise).
-    public let compact: CompactWeights?
-    private var expandedCopy: ParameterStore?
-    private let lock = NSLock()
+    /// The parameters of a model loaded with `keepBF16`, as bf16 (nil otherwise).
+    public let bf16: BF16Weights?
     public let tokenizer: Tokenizer
     /// Training step of this checkpoint, when known (from the directory name or metadata).
     public let step: Int?
@@ -50,31 +37,31 @@ public final class Model: @unchecked Sendable {
         memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
-        self.init(config: config, stored: params, compact: nil, tokenizer: tokenizer, step: step,
+        self.init(config: config, stored: params, bf16: nil, tokenizer: tokenizer, step: step,
                   memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
-    /// A model whose parameters stay bf16 in memory (see `CompactWeights`).
+    /// A model whose parameters stay bf16 in memory (see `BF16Weights`).
     /// - Throws: `CoreError` for `memoryMultipliers` of the wrong shape, as the f32 initialiser.
     public convenience init(
-        config: ModelConfig, compact: CompactWeights, tokenizer: Tokenizer, step: Int? = nil,
+        config: ModelConfig, bf16 compact: BF16Weights, tokenizer: Tokenizer, step: Int? = nil,
         memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
-        self.init(config: config, stored: nil, compact: compact, tokenizer: tokenizer, step: step,
+        self.init(config: config, stored: nil, bf16: compact, tokenizer: tokenizer, step: step,
                   memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     private init(
-        config: ModelConfig, stored: ParameterStore?, compact: CompactWeights?, tokenizer: Tokenizer,
+        config: ModelConfig, stored: ParameterStore?, bf16: BF16Weights?, tokenizer: Tokenizer,
         step: Int?, memoryMultipliers: MemoryMultipliers, interventions: [String], source: String?,
         directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = []
     ) {
         self.config = config
         self.stored = stored
-        self.compact = compact
+        self.bf16 = bf16
         self.tokenizer = tokenizer
         self.step = step
         self.memoryMultipliers = memoryMultipliers
@@ -84,13 +71,12 @@ public final class Model: @unchecked Sendable {
         self.measurements = measurements
     }
 
-    /// The f32 parameters if they exist already (always, unless the model is kept as bf16 and
-    /// nothing has needed f32 yet).
-    var paramsIfExpanded: ParameterStore? {
-        guard compact != nil else { return stored }
-        lock.lock()
-        defer { lock.unlock() }
-        return expandedCopy
+    /// The parameters in f32, canonical layout (see `Parameters.swift`). For a model kept as
+    /// bf16 this converts the whole model (4 bytes a parameter) on every call and keeps nothing:
+    /// callers that need f32 hold on to the result for as long as they need it.
+    public func f32Parameters() -> ParameterStore {
+        if let bf16 { return bf16.expanded() }
+        return stored ?? ParameterStore(slots: [], data: [])
     }
 
     /// A copy with some fields replaced. Without new `params`, the copy shares this model's
@@ -103,7 +89,7 @@ public final class Model: @unchecked Sendable {
         let keepBF16 = params == nil && isBF16
         let scale = try memoryMultipliers.map { try MemoryMultipliers($0.layers, config: config) } ?? self.memoryMultipliers
         return Model(
-            config: config, stored: keepBF16 ? nil : params ?? self.params, compact: keepBF16 ? compact : nil,
+            config: config, stored: keepBF16 ? nil : params ?? f32Parameters(), bf16: keepBF16 ? bf16 : nil,
             tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source,
             directoryInfo: directoryInfo)
@@ -111,7 +97,7 @@ public final class Model: @unchecked Sendable {
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
-        Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
+        Model(config: config, stored: stored, bf16: bf16,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
               measurements: measurements)
@@ -119,12 +105,12 @@ public final class Model: @unchecked Sendable {
 
     /// The same model (same storage) carrying `measurements` (replacing any it had).
     public func measured(_ measurements: [(name: String, value: Double)]) -> Model {
-        Model(config: config, stored: isBF16 ? nil : params, compact: isBF16 ? compact : nil,
+        Model(config: config, stored: stored, bf16: bf16,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
               measurements: measurements)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
-    public var parameterCount: Int { compact?.count ?? params.count }
+    public var parameterCount: Int { bf16?.count ?? stored?.count ?? 0 }
 }

@@ -227,7 +227,7 @@ extension Model {
     public func scalingMemories(_ multipliers: [[Float]?], note: String) throws -> Model {
         let m = try MemoryMultipliers(multipliers, config: config)
         if config.gatedMLP {
-            return try with(params: try m.folded(into: params, config: config), addingIntervention: note)
+            return try with(params: try m.folded(into: f32Parameters(), config: config), addingIntervention: note)
         }
         return try with(memoryMultipliers: memoryMultipliers.composed(with: m), addingIntervention: note)
     }

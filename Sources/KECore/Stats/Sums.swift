@@ -237,7 +237,7 @@ public func modelFingerprint(_ model: Model) throws -> String {
         }
     } else {
         h.update(string: String(describing: model.config))
-        let p = model.params.data
+        let p = model.f32Parameters().data
         h.update(int: p.count)
         var bytes: [UInt8] = []
         var i = 0
@@ -249,7 +249,7 @@ public func modelFingerprint(_ model: Model) throws -> String {
         h.update(bytes)
     }
     h.update(int: model.step ?? -1)
-    h.update(string: model.compact != nil ? "bf16" : "f32")
+    h.update(string: model.isBF16 ? "bf16" : "f32")
     for note in model.interventions { h.update(string: note) }
     for (l, s) in model.memoryMultipliers.layers.enumerated() {
         guard let s else { continue }

@@ -27,7 +27,7 @@ struct Transformer {
     }
 
     init(_ model: Model) {
-        self.init(config: model.config, params: model.params, multipliers: model.memoryMultipliers)
+        self.init(config: model.config, params: model.f32Parameters(), multipliers: model.memoryMultipliers)
     }
 }
 

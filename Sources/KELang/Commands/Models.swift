@@ -19,7 +19,7 @@ extension Command {
             With `bf16` the weights stay bfloat16 in memory (2 bytes a parameter instead of 4) and \
             each matrix is converted a tile at a time inside the forward pass: exact for BF16 \
             checkpoints, rounded for F32/F16 ones. Commands that need f32 weights (train, save, \
-            memory, …) convert the model once when first used.
+            memory, …) make an f32 copy for as long as they run.
             """,
         example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"\nlet b = load \"Tests/Fixtures/models/olmo_clip\" bf16",
         run: { inv in

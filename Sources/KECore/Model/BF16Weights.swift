@@ -7,11 +7,11 @@ import Foundation
 // a tile of rows at a time, just before each sgemm, into a small f32 buffer; vectors (norm
 // weights, biases) are converted once, at load. A bf16 value converts to f32 exactly, so for a
 // BF16 checkpoint the results are identical to loading it as f32. Commands that need f32
-// parameters everywhere (train, save, memory inspection, …) convert the whole model once, on
-// first use (`Model.params`).
+// parameters everywhere (train, save, memory inspection, …) ask for an f32 copy explicitly
+// (`Model.f32Parameters()`), which lives only as long as they hold it.
 
 /// A model's parameters as bfloat16 bits, in canonical layout.
-public final class CompactWeights: Sendable {
+public final class BF16Weights: Sendable {
     /// The canonical layout (as `ParameterStore`), with one bf16 value per scalar.
     let slots: [TensorSlot]
     /// `slots` by name.
@@ -91,12 +91,12 @@ extension Model {
     /// weights that came from a BF16 checkpoint). Interventions and multipliers are kept.
     /// - Throws: `CoreError` if this model's memory multipliers do not fit its shape.
     public func keepingBF16() throws -> Model {
-        if compact != nil && paramsIfExpanded == nil { return self }
-        return try Model(config: config, compact: CompactWeights(params), tokenizer: tokenizer, step: step,
+        if bf16 != nil { return self }
+        return try Model(config: config, bf16: BF16Weights(f32Parameters()), tokenizer: tokenizer, step: step,
                      memoryMultipliers: memoryMultipliers.layers, interventions: interventions, source: source,
                      directoryInfo: directoryInfo)
     }
 
     /// True when the parameters are held as bf16 (not converted to f32).
-    public var isBF16: Bool { compact != nil && paramsIfExpanded == nil }
+    public var isBF16: Bool { bf16 != nil }
 }

@@ -3,7 +3,7 @@ import XCTest
 
 /// Models kept as bf16 (`load … bf16`): the per-tile conversion inside the forward pass gives the
 /// numbers of the same bf16 weights expanded to f32, for every fixture architecture.
-final class CompactWeightsTests: XCTestCase {
+final class BF16WeightsTests: XCTestCase {
 
     func logits(_ model: Model, _ docs: [[Int]]) throws -> [Float] { try packedLogits(model, docs) }
 
@@ -13,7 +13,7 @@ final class CompactWeightsTests: XCTestCase {
             let bf16 = try f32.keepingBF16()
             XCTAssertTrue(bf16.isBF16, name)
             // The reference: the same rounded weights, expanded to f32 up front.
-            let compact = try XCTUnwrap(bf16.compact)
+            let compact = try XCTUnwrap(bf16.bf16)
             let ref = try Model(config: f32.config, params: compact.expanded(), tokenizer: f32.tokenizer)
             let docs = Fixtures.docs(try Fixtures.expected(name))
             let corpus = Corpus(documents: docs, source: name)
@@ -30,10 +30,11 @@ final class CompactWeightsTests: XCTestCase {
             // Nothing above needed f32 weights: the model is still bf16 (2 bytes a parameter).
             XCTAssertTrue(bf16.isBF16, "\(name) stayed bf16")
             XCTAssertEqual(bf16.parameterCount, f32.parameterCount)
-            // An intervention that keeps the weights keeps them bf16; the f32 view converts once.
+            // An intervention that keeps the weights keeps them bf16; an f32 copy is made only on
+            // request and is not kept by the model.
             XCTAssertTrue(try bf16.with(addingIntervention: "note").isBF16)
-            XCTAssertEqual(bf16.params.data, ref.params.data, name)
-            XCTAssertFalse(bf16.isBF16)
+            XCTAssertEqual(bf16.f32Parameters().data, ref.f32Parameters().data, name)
+            XCTAssertTrue(bf16.isBF16, "\(name) is still bf16 after an f32 copy was made")
         }
     }
 
@@ -41,7 +42,7 @@ final class CompactWeightsTests: XCTestCase {
         // olmo_clip is stored as BF16: keeping it bf16 changes no number.
         let dir = Fixtures.modelDir("olmo_clip")
         let f32 = try Model.load(directory: dir), bf16 = try f32.keepingBF16()
-        XCTAssertEqual(try XCTUnwrap(bf16.compact).expanded().data, f32.params.data)
+        XCTAssertEqual(try XCTUnwrap(bf16.bf16).expanded().data, f32.f32Parameters().data)
         let docs = Fixtures.docs(try Fixtures.expected("olmo_clip"))
         XCTAssertEqual(try logits(bf16, docs), try logits(f32, docs))   // same weights, same bits (see above)
     }
@@ -53,8 +54,8 @@ final class CompactWeightsTests: XCTestCase {
             let direct = try Model.load(directory: Fixtures.modelDir(name), keepBF16: true)
             let rounded = try Model.load(directory: Fixtures.modelDir(name)).keepingBF16()
             XCTAssertTrue(direct.isBF16, name)
-            XCTAssertEqual(try XCTUnwrap(direct.compact).bits, try XCTUnwrap(rounded.compact).bits, name)
-            XCTAssertEqual(try XCTUnwrap(direct.compact).vectors, try XCTUnwrap(rounded.compact).vectors, name)
+            XCTAssertEqual(try XCTUnwrap(direct.bf16).bits, try XCTUnwrap(rounded.bf16).bits, name)
+            XCTAssertEqual(try XCTUnwrap(direct.bf16).vectors, try XCTUnwrap(rounded.bf16).vectors, name)
         }
         XCTAssertThrowsError(try Model.load(directory: "/nonexistent/model", keepBF16: true))
     }
