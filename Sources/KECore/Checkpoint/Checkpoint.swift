@@ -50,7 +50,7 @@ public func parseStep(fromName name: String) -> Int? {
 public func loadCheckpointWeights(directory: String) throws -> (config: ModelConfig, params: ParameterStore, step: Int?) {
     guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
     let config = try ModelConfig.load(path: directory + "/config.json")
-    let source = try SafetensorsCheckpoint(directory: directory)
+    let source = try openTensorSource(directory: directory)
     let params = try loadParameters(config: config, from: source, file: directory)
     return (config, params, parseStep(fromName: directory))
 }
@@ -71,7 +71,7 @@ extension Model {
         if keepBF16 {
             guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
             let config = try ModelConfig.load(path: directory + "/config.json")
-            let source = try SafetensorsCheckpoint(directory: directory)
+            let source = try openTensorSource(directory: directory)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
             let tok = try tokenizer()
             return try Model(config: config, compact: compact, tokenizer: tok,
