@@ -107,4 +107,143 @@ final class ReliabilityFormatsTests: XCTestCase {
         try writeFileBytes(storedZip([("a/data.pkl", p.bytes)]), to: dir + "/pytorch_model.bin")
         assertNamedError(dir + "/pytorch_model.bin", "refusing global 'subprocess.Popen'") { _ = try Model.load(directory: dir) }
     }
+
+    // MARK: GGUF
+
+    /// A GGUF image: header, metadata `kv` (already encoded), tensor infos and data.
+    struct GGUFBuilder {
+        var version: UInt32 = 3
+        var kv: [UInt8] = [], kvCount = 0
+        var infos: [UInt8] = [], tensorCount = 0
+        var data: [UInt8] = []
+        var alignment = 32
+        static func le(_ v: UInt64, _ w: Int) -> [UInt8] { (0..<w).map { UInt8((v >> (8 * UInt64($0))) & 0xFF) } }
+        static func str(_ s: String) -> [UInt8] { le(UInt64(s.utf8.count), 8) + Array(s.utf8) }
+        mutating func addString(_ key: String, _ value: String) {
+            kv += Self.str(key) + Self.le(8, 4) + Self.str(value); kvCount += 1
+        }
+        mutating func addU32(_ key: String, _ value: UInt32) {
+            kv += Self.str(key) + Self.le(4, 4) + Self.le(UInt64(value), 4); kvCount += 1
+        }
+        mutating func addTensor(_ name: String, ne: [UInt64], type: UInt32, offset: UInt64? = nil, bytes: [UInt8]) {
+            while data.count % alignment != 0 { data.append(0) }
+            infos += Self.str(name) + Self.le(UInt64(ne.count), 4)
+            for d in ne { infos += Self.le(d, 8) }
+            infos += Self.le(UInt64(type), 4) + Self.le(offset ?? UInt64(data.count), 8)
+            data += bytes; tensorCount += 1
+        }
+        func bytes() -> [UInt8] {
+            var out = Array("GGUF".utf8) + Self.le(UInt64(version), 4) + Self.le(UInt64(tensorCount), 8) + Self.le(UInt64(kvCount), 8)
+            out += kv + infos
+            while out.count % alignment != 0 { out.append(0) }
+            return out + data
+        }
+    }
+
+    func ggufError(_ bytes: [UInt8], _ fragment: String, line: UInt = #line) throws {
+        let path = try write(bytes, name: "model.gguf")
+        assertNamedError(path, fragment, line: line) { _ = try GGUFFile(path: path) }
+    }
+
+    func goodGGUF() -> GGUFBuilder {
+        var g = GGUFBuilder()
+        g.addString("general.architecture", "llama")
+        g.addTensor("a", ne: [32, 2], type: 8, bytes: [UInt8](repeating: 0, count: 68))  // Q8_0
+        return g
+    }
+
+    func testEveryTruncationOfARealGGUFIsRejected() throws {
+        let bytes = try readFileBytes(formats + "/gguf/blocks.gguf")
+        let path = try makeTempDir(self) + "/blocks.gguf"
+        let full = try GGUFFile(path: formats + "/gguf/blocks.gguf")
+        // gguf-py pads the file after the last tensor: cutting only padding leaves a valid file.
+        let needed = full.tensors.map { $0.fileOffset + $0.byteCount }.max() ?? 0
+        for cut in stride(from: 0, to: bytes.count, by: 5) {
+            try writeFileBytes(Array(bytes[0..<cut]), to: path)
+            do {
+                let f = try GGUFFile(path: path)
+                XCTAssertGreaterThanOrEqual(cut, needed, "a file cut at \(cut) bytes was accepted")
+                XCTAssertEqual(f.tensors, full.tensors)
+            } catch let e as CoreError {
+                XCTAssertEqual(e.file, path)
+            }
+        }
+    }
+
+    func testBadGGUFFiles() throws {
+        XCTAssertNoThrow(try GGUFFile(path: try write(goodGGUF().bytes(), name: "ok.gguf")))
+        // 1. bad magic
+        try ggufError(Array("GGML".utf8) + [UInt8](repeating: 0, count: 40), "no \"GGUF\" magic")
+        // 2. version 1 (32-bit counts) and an unknown future version
+        var g = goodGGUF(); g.version = 1
+        try ggufError(g.bytes(), "GGUF version 1 is not supported")
+        g.version = 9
+        try ggufError(g.bytes(), "GGUF version 9")
+        // 3. a tensor count the file cannot hold
+        var b = goodGGUF().bytes(); b[15] = 0x10
+        try ggufError(b, "tensor count")
+        // 4. a metadata count the file cannot hold
+        b = goodGGUF().bytes(); b[23] = 0x7F
+        try ggufError(b, "metadata count")
+        // 5. a huge string length
+        b = goodGGUF().bytes(); b[24 + 7] = 0x7F
+        try ggufError(b, "key length")
+        // 6. an unknown metadata value type
+        g = GGUFBuilder(); g.kv = GGUFBuilder.str("k") + GGUFBuilder.le(77, 4); g.kvCount = 1
+        try ggufError(g.bytes(), "unknown metadata value type 77")
+        // 7. an unknown ggml type
+        g = GGUFBuilder(); g.addTensor("a", ne: [32], type: 99, bytes: [])
+        try ggufError(g.bytes(), "ggml type 99")
+        // 8. too many dimensions
+        g = GGUFBuilder(); g.addTensor("a", ne: [1, 1, 1, 1, 1], type: 0, bytes: [0, 0, 0, 0])
+        try ggufError(g.bytes(), "has 5 dimensions")
+        // 9. rows that are not whole blocks
+        g = GGUFBuilder(); g.addTensor("a", ne: [30, 2], type: 8, bytes: [UInt8](repeating: 0, count: 68))
+        try ggufError(g.bytes(), "not whole Q8_0 blocks of 32")
+        // 10. data past the end of the file
+        g = GGUFBuilder(); g.addTensor("a", ne: [32, 4], type: 8, bytes: [UInt8](repeating: 0, count: 68))
+        try ggufError(g.bytes(), "run past the end of the file")
+        // 11. a misaligned offset
+        g = GGUFBuilder(); g.addTensor("a", ne: [4], type: 0, offset: 4, bytes: [UInt8](repeating: 0, count: 64))
+        try ggufError(g.bytes(), "not aligned to 32")
+        // 12. overlapping tensors
+        g = GGUFBuilder()
+        g.addTensor("a", ne: [16], type: 0, offset: 0, bytes: [UInt8](repeating: 0, count: 96))
+        g.addTensor("b", ne: [16], type: 0, offset: 32, bytes: [])
+        try ggufError(g.bytes(), "overlap")
+        // 13. a repeated key and a repeated tensor
+        g = GGUFBuilder(); g.addString("k", "a"); g.addString("k", "b")
+        try ggufError(g.bytes(), "metadata key 'k' appears twice")
+        g = GGUFBuilder(); g.addTensor("a", ne: [8], type: 0, bytes: [UInt8](repeating: 0, count: 32))
+        g.addTensor("a", ne: [8], type: 0, bytes: [UInt8](repeating: 0, count: 32))
+        try ggufError(g.bytes(), "tensor 'a' appears twice")
+        // 14. an alignment that is not a power of two
+        g = goodGGUF(); g.addU32("general.alignment", 24)
+        try ggufError(g.bytes(), "general.alignment must be a power of two")
+        // 15. an empty file
+        try ggufError([], "no \"GGUF\" magic")
+        // 16. a huge dimension
+        g = GGUFBuilder(); g.addTensor("a", ne: [1 << 40], type: 0, bytes: [])
+        try ggufError(g.bytes(), "too large")
+    }
+
+    /// A GGUF whose model-level content is wrong names the file.
+    func testBadGGUFModels() throws {
+        var g = goodGGUF()
+        var path = try write(g.bytes(), name: "m.gguf")
+        assertNamedError(path, "missing llama.embedding_length") { _ = try Model.load(gguf: path) }
+        g = GGUFBuilder(); g.addString("general.architecture", "mamba")
+        path = try write(g.bytes(), name: "m.gguf")
+        assertNamedError(path, "GGUF architecture 'mamba' is not supported") { _ = try Model.load(gguf: path) }
+        // A real file whose tokenizer model is changed to SentencePiece.
+        var bytes = try readFileBytes(formats + "/gguf/llama_Q4_0.gguf")
+        let key = Array("tokenizer.ggml.model".utf8)
+        if let at = (0..<(bytes.count - key.count)).first(where: { Array(bytes[$0..<($0 + key.count)]) == key }) {
+            // value: u32 type 8, u64 length 4, "gpt2" → "bert"
+            let v = at + key.count + 4 + 8
+            bytes.replaceSubrange(v..<(v + 4), with: Array("bert".utf8))
+        }
+        path = try write(bytes, name: "m.gguf")
+        assertNamedError(path, "tokenizer.ggml.model 'bert' is not supported") { _ = try Model.load(gguf: path) }
+    }
 }
