@@ -86,11 +86,17 @@ func shardFileNames(indexPath: String) throws -> [String] {
 
 /// The weights of a model directory, whichever format they are in, preferring (as
 /// transformers does) safetensors: `model.safetensors`, `model.safetensors.index.json`,
-/// `pytorch_model.bin`, `pytorch_model.bin.index.json`, then a single `model.pt`.
+/// `pytorch_model.bin`, `pytorch_model.bin.index.json`, then a single `model.pt` (an
+/// OLMo-trainer checkpoint when `config.yaml` stands beside it instead of `config.json`; its
+/// fused tensors are split by `config`).
 ///
 /// - Throws: `CoreError` naming the directory when it holds none of these, or the file at fault.
-public func openTensorSource(directory: String) throws -> TensorSource {
+public func openTensorSource(directory: String, config: ModelConfig) throws -> TensorSource {
     let has = { (name: String) in fileExists(directory + "/" + name) }
+    if isOLMoNativeDirectory(directory) {
+        let path = directory + "/model.pt"
+        return try OLMoNativeSource(checkpoint: try PyTorchCheckpoint(paths: [path]), config: config, file: path)
+    }
     if has("model.safetensors") || has("model.safetensors.index.json") {
         return try SafetensorsCheckpoint(directory: directory)
     }
