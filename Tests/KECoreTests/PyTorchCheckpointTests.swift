@@ -131,6 +131,25 @@ final class PyTorchCheckpointTests: XCTestCase {
         assertNamedError(indexPath, "is stored in two shards") { _ = try PyTorchCheckpoint(directory: dir) }
     }
 
+    /// Two revisions of a pytorch_model.bin directory that differ only in weights have
+    /// different model fingerprints (the .bin is sampled as safetensors files are).
+    func testFingerprintFollowsTheBinWeights() throws {
+        let a = try makeTempDir(self) + "/step100", b = try makeTempDir(self) + "/step100"
+        for dir in [a, b] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for f in ["config.json", "tokenizer.json", "pytorch_model.bin"] {
+                try FileManager.default.copyItem(atPath: formats + "/olmo_bin/" + f, toPath: dir + "/" + f)
+            }
+        }
+        let path = b + "/pytorch_model.bin"
+        let first = try PyTorchCheckpoint(paths: [path]).files[0]
+        guard let t = first.tensors["model.embed_tokens.weight"] else { return XCTFail("no embedding") }
+        var bytes = try readFileBytes(path)
+        bytes[t.entry.dataOffset + 1] ^= 0x40
+        try writeFileBytes(bytes, to: path)
+        XCTAssertNotEqual(try modelFingerprint(try Model.load(directory: a)), try modelFingerprint(try Model.load(directory: b)))
+    }
+
     // MARK: The pickle is never executed
 
     func pickleError(_ pickle: [UInt8], storages: [(String, [Float])] = [("0", [1, 2, 3, 4])], _ fragment: String,
