@@ -64,4 +64,22 @@ final class GGUFTests: XCTestCase {
         // keeping bf16 rounds them (relative 2^-9), which moves logits of size ~5 by < 1e-2.
         XCTAssertLessThan(maxAbsDiff(try packedLogits(model, [ids]), try rec.floats("logits")), 0.02)
     }
+
+    /// A llama-3 style `pre` gets transformers' split regex; plain-text tokens are re-spelled
+    /// byte-level; control tokens become special added tokens.
+    func testPreTokenizerVariantsAndRespelling() throws {
+        var g = ReliabilityFormatsTests.GGUFBuilder()
+        g.addString("tokenizer.ggml.model", "gpt2")
+        g.addString("tokenizer.ggml.pre", "llama-bpe")
+        g.addStrings("tokenizer.ggml.tokens", ["a", "b", "ab", "a b", "<|eot|>"])
+        g.addStrings("tokenizer.ggml.merges", ["a b"])
+        let path = try makeTempDir(self) + "/t.gguf"
+        try writeFileBytes(g.bytes(), to: path)
+        let json = try ggufTokenizerJSON(try GGUFFile(path: path))
+        XCTAssertEqual(json["pre_tokenizer"]?["type"]?.stringValue, "Sequence")
+        XCTAssertEqual(json["pre_tokenizer"]?["pretokenizers"]?.arrayValue?.first?["pattern"]?["Regex"]?.stringValue, ggufLlama3Split)
+        XCTAssertEqual(json["model"]?["vocab"]?["a\u{0120}b"]?.intValue, 3)
+        let tok = try Tokenizer(json: json, file: path)
+        XCTAssertEqual(tok.encode("ab"), [2])
+    }
 }

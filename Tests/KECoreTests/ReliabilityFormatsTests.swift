@@ -122,6 +122,11 @@ final class ReliabilityFormatsTests: XCTestCase {
         mutating func addString(_ key: String, _ value: String) {
             kv += Self.str(key) + Self.le(8, 4) + Self.str(value); kvCount += 1
         }
+        mutating func addStrings(_ key: String, _ values: [String]) {
+            kv += Self.str(key) + Self.le(9, 4) + Self.le(8, 4) + Self.le(UInt64(values.count), 8)
+            for v in values { kv += Self.str(v) }
+            kvCount += 1
+        }
         mutating func addU32(_ key: String, _ value: UInt32) {
             kv += Self.str(key) + Self.le(4, 4) + Self.le(UInt64(value), 4); kvCount += 1
         }

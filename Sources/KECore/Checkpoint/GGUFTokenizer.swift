@@ -6,8 +6,28 @@
 // ids. This builds the equivalent tokenizer.json, as transformers' GGUF converter does, so the
 // ordinary tokenizer reads it and `save` writes it.
 
-/// Pre-tokenizer variants whose tokenizer.json is the plain GPT-2 byte-level one.
-let ggufGPT2PreTypes: Set<String> = ["default", "gpt-2", "gpt2"]
+/// The split regex of each `tokenizer.ggml.pre` variant that is not GPT-2's (as transformers'
+/// GGUF tokenizer mapping): the llama-3 pattern (digits in runs of up to 3) and Qwen2's (single
+/// digits). Any other variant gets the plain GPT-2 byte-level pre-tokenizer, as in transformers.
+let ggufLlama3Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufQwen2Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufPreTokenizerSplits: [String: String] = [
+    "llama3": ggufLlama3Split, "llama-v3": ggufLlama3Split, "llama-bpe": ggufLlama3Split,
+    "falcon3": ggufLlama3Split, "dbrx": ggufLlama3Split, "smaug-bpe": ggufLlama3Split,
+    "qwen2": ggufQwen2Split, "deepseek-r1-qwen": ggufQwen2Split,
+]
+
+/// GPT-2's byte → printable character table (`bytes_to_unicode`).
+let byteLevelAlphabet: [Character] = {
+    var bs = Array(33...126) + Array(161...172) + Array(174...255)
+    var cs = bs
+    var n = 0
+    for b in 0..<256 where !bs.contains(b) { bs.append(b); cs.append(256 + n); n += 1 }
+    var table = [Character](repeating: " ", count: 256)
+    for (b, c) in zip(bs, cs) { table[b] = Character(Unicode.Scalar(UInt32(c))!) }
+    return table
+}()
+let byteLevelAlphabetSet = Set(byteLevelAlphabet)
 
 /// A tokenizer.json equivalent to the `tokenizer.ggml.*` metadata of `f`.
 ///
@@ -21,9 +41,6 @@ func ggufTokenizerJSON(_ f: GGUFFile) throws -> JSONValue {
         throw CoreError("tokenizer.ggml.model '\(model)' is not supported yet (only 'gpt2' byte-level BPE)", file: f.path)
     }
     let pre = f.value("tokenizer.ggml.pre")?.stringValue ?? "default"
-    guard ggufGPT2PreTypes.contains(pre) else {
-        throw CoreError("tokenizer.ggml.pre '\(pre)' is not supported yet (only \(ggufGPT2PreTypes.sorted().joined(separator: ", ")))", file: f.path)
-    }
     guard let tokenValues = f.value("tokenizer.ggml.tokens")?.arrayValue else {
         throw CoreError("missing tokenizer.ggml.tokens", file: f.path)
     }
@@ -31,7 +48,8 @@ func ggufTokenizerJSON(_ f: GGUFFile) throws -> JSONValue {
     tokens.reserveCapacity(tokenValues.count)
     for (i, v) in tokenValues.enumerated() {
         guard let s = v.stringValue else { throw CoreError("tokenizer.ggml.tokens[\(i)] is not a string", file: f.path) }
-        tokens.append(s)
+        // A token written in plain text (not in the byte-level alphabet) is spelled byte by byte.
+        tokens.append(s.allSatisfy { byteLevelAlphabetSet.contains($0) } ? s : String(s.utf8.map { byteLevelAlphabet[Int($0)] }))
     }
     let types = f.value("tokenizer.ggml.token_type")?.arrayValue ?? []
     guard types.isEmpty || types.count == tokens.count else {
@@ -66,7 +84,14 @@ func ggufTokenizerJSON(_ f: GGUFFile) throws -> JSONValue {
         ("truncation", .null), ("padding", .null),
         ("added_tokens", .array(added)),
         ("normalizer", .null),
-        ("pre_tokenizer", byteLevel(false)),
+        ("pre_tokenizer", ggufPreTokenizerSplits[pre].map { regex in
+            .object([("type", .string("Sequence")), ("pretokenizers", .array([
+                .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(regex))])),
+                         ("behavior", .string("Isolated")), ("invert", .bool(false))]),
+                .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)),
+                         ("trim_offsets", .bool(true)), ("use_regex", .bool(false))]),
+            ]))])
+        } ?? byteLevel(false)),
         ("post_processor", byteLevel(true)),
         ("decoder", byteLevel(true)),
         ("model", .object([
