@@ -111,9 +111,13 @@ def main() -> int:
     out = ke_side(args.ke, path)
     print(out)
     # ke prints 6 significant digits, so agreement is visible to about 1e-6 relative here.
-    lines = out.splitlines()
-    ke_entropy = [float(x) for x in lines[0].strip("[]").split(",")]
-    ke_loss = float(lines[1])
+    numbers = []
+    for line in out.splitlines():
+        try:
+            numbers.append(float(line.strip().strip("[],")))
+        except ValueError:
+            pass
+    ke_entropy, ke_loss = numbers[: len(entropies)], numbers[len(entropies)] if len(numbers) > len(entropies) else math.nan
     if len(ke_entropy) == len(entropies):
         worst = max(abs(a - b) / abs(b) for a, b in zip(ke_entropy, entropies))
         print(f"entropy per layer: max relative difference {worst:.3g}")
