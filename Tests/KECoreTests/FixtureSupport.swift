@@ -17,7 +17,7 @@ enum Fixtures {
         "neox", "neox_legacy", "gpt2", "gpt2_noprefix",
         "olmo2", "olmo3", "qwen2", "qwen3", "mistral", "gemma",
         "llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_bias", "llama_pad",
-        "llama_base", "gpt2_inverse_layer", "gpt2_upcast", "gpt2_generic_keys", "gpt2_base",
+        "llama_base", "llama_unlisted", "gpt2_inverse_layer", "gpt2_upcast", "gpt2_generic_keys", "gpt2_base",
     ]
 
     static func modelDir(_ name: String) -> String { root + "/models/" + name }

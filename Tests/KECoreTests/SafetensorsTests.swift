@@ -338,9 +338,23 @@ final class SafetensorsTests: XCTestCase {
         assertCoreError("shard 's9.safetensors' listed in the index does not exist") { _ = try SafetensorsCheckpoint(directory: dir) }
     }
 
-    func testShardedIndexWrongShard() throws {
-        let dir = try writeShardedDir(index: #"{"weight_map":{"a":"s2.safetensors"}}"#)
-        assertCoreError("tensor 'a' is not in shard 's2.safetensors'") { _ = try SafetensorsCheckpoint(directory: dir) }
+    func testShardedIndexOnlyNamesShardFiles() throws {
+        // As transformers: the index finds the shard files; the tensors come from the shards.
+        var dir = try writeShardedDir(index: #"{"weight_map":{"a":"s2.safetensors"}}"#)
+        XCTAssertEqual(try SafetensorsCheckpoint(directory: dir).names, ["b"])
+        // A tensor the index does not list is still loaded from a listed shard.
+        dir = try writeShardedDir(index: #"{"weight_map":{"a":"s1.safetensors","x":"s2.safetensors"}}"#)
+        let c = try SafetensorsCheckpoint(directory: dir)
+        XCTAssertEqual(c.names, ["a", "b"])
+        XCTAssertEqual(try c.floats("b"), [2, 3])
+    }
+
+    func testShardedIndexDuplicateTensorNamesBothShards() throws {
+        let dir = try writeShardedDir(index: #"{"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s3.safetensors"}}"#)
+        try writeSafetensors([SafetensorsEntry(name: "a", shape: [1], values: [5])], to: dir + "/s3.safetensors")
+        assertCoreError("tensor 'a' is stored in two shards, '\(dir)/s1.safetensors' and '\(dir)/s3.safetensors'") {
+            _ = try SafetensorsCheckpoint(directory: dir)
+        }
     }
 
     func testShardedIndexMalformed() throws {

@@ -49,8 +49,8 @@ public func parseStep(fromName name: String) -> Int? {
 /// The step is parsed from the directory's name.
 public func loadCheckpointWeights(directory: String) throws -> (config: ModelConfig, params: ParameterStore, step: Int?) {
     guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
-    let config = try ModelConfig.load(path: directory + "/config.json")
-    let source = try SafetensorsCheckpoint(directory: directory)
+    let config = try loadDirectoryConfig(directory)
+    let source = try openTensorSource(directory: directory, config: config)
     let params = try loadParameters(config: config, from: source, file: directory)
     return (config, params, parseStep(fromName: directory))
 }
@@ -72,8 +72,8 @@ extension Model {
         }
         if keepBF16 {
             guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
-            let config = try ModelConfig.load(path: directory + "/config.json")
-            let source = try SafetensorsCheckpoint(directory: directory)
+            let config = try loadDirectoryConfig(directory)
+            let source = try openTensorSource(directory: directory, config: config)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
             let tok = try tokenizer(config)
             return try Model(config: config, bf16: compact, tokenizer: tok,

@@ -33,36 +33,25 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
             return
         }
         guard fileExists(indexPath) else {
-            throw CoreError("missing model.safetensors (and no model.safetensors.index.json); pytorch_model.bin checkpoints are not supported", file: directory)
+            throw CoreError("missing model.safetensors (and no model.safetensors.index.json)", file: directory)
         }
-        let json: JSONValue
-        do { json = try JSONValue.parse(bytes: try readFileBytes(indexPath)) }
-        catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: indexPath) }
-        guard let map = json["weight_map"]?.objectValue else {
-            throw CoreError("missing object \"weight_map\"", file: indexPath)
-        }
-        var shardIndex: [String: Int] = [:]
+        // As transformers: the index only names the shard files; every tensor of every listed
+        // shard is loaded, and a tensor stored in two shards is an error naming both.
         var opened: [SafetensorsFile] = []
         var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
-        for (name, v) in map {
-            guard let shard = v.stringValue else {
-                throw CoreError("weight_map entry for '\(name)' is not a file name", file: indexPath)
+        for shard in try shardFileNames(indexPath: indexPath) {
+            let p = directory + "/" + shard
+            guard fileExists(p) else {
+                throw CoreError("shard '\(shard)' listed in the index does not exist", file: indexPath)
             }
-            try validateShardName(shard, indexPath: indexPath)
-            let fi: Int
-            if let k = shardIndex[shard] { fi = k } else {
-                let p = directory + "/" + shard
-                guard fileExists(p) else {
-                    throw CoreError("shard '\(shard)' listed in the index does not exist", file: indexPath)
+            opened.append(try SafetensorsFile(path: p))
+            let fi = opened.count - 1
+            for t in opened[fi].tensors {
+                if let other = loc[t.name] {
+                    throw CoreError("tensor '\(t.name)' is stored in two shards, '\(opened[other.0].path)' and '\(p)'", file: indexPath)
                 }
-                opened.append(try SafetensorsFile(path: p))
-                fi = opened.count - 1
-                shardIndex[shard] = fi
+                loc[t.name] = (fi, t)
             }
-            guard let info = opened[fi].info(name) else {
-                throw CoreError("tensor '\(name)' is not in shard '\(shard)' as the index claims", file: indexPath)
-            }
-            loc[name] = (fi, info)
         }
         files = opened
         location = loc
@@ -78,7 +67,7 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     }
 
     /// The mapped data of `name` when it is F32 and 4-byte aligned (valid while this object lives).
-    func float32Pointer(_ name: String) -> UnsafePointer<Float>? {
+    public func float32Pointer(_ name: String) -> UnsafePointer<Float>? {
         guard let l = location[name], l.info.dtype == .f32 else { return nil }
         let raw = files[l.file].rawBytes(l.info)
         guard let p = raw.baseAddress, Int(bitPattern: p) % 4 == 0 else { return nil }

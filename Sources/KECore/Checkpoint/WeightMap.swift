@@ -265,7 +265,7 @@ func gatherHF(_ spec: HFTensorSpec, from store: UnsafePointer<Float>, slots: [Te
 
 /// What loading needs: the canonical layout, the checkpoint's tensors and, for each, the
 /// canonical slots it fills. Checks names, dtypes and shapes.
-func planLoad(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String?) throws
+func planLoad(config c: ModelConfig, from source: TensorSource, file: String?) throws
     -> (layout: (slots: [TensorSlot], count: Int), specs: [HFTensorSpec], slotsFor: [[TensorSlot]]) {
     let names = Set(source.names)
     let prefix = hfPrefixes(c.architecture).first { names.contains($0 + hfEmbeddingName(c.architecture)) }
@@ -298,9 +298,9 @@ func planLoad(config c: ModelConfig, from source: SafetensorsCheckpoint, file: S
 
     // Dtypes and shapes.
     for s in specs {
-        guard let info = source.info(s.name) else { continue }
-        guard info.dtype.isWeightType else {
-            throw CoreError("tensor \(s.name) has dtype \(info.dtype.rawValue); weights must be F32, F16 or BF16", file: file)
+        guard let info = source.tensorInfo(s.name) else { continue }
+        guard info.isWeightType else {
+            throw CoreError("tensor \(s.name) has dtype \(info.dtype); weights must be F32, F16 or BF16", file: file)
         }
         guard info.shape == s.shape else {
             throw CoreError("tensor \(s.name) has shape \(info.shape), the config implies \(s.shape)", file: file)
@@ -332,7 +332,7 @@ func planLoad(config c: ModelConfig, from source: SafetensorsCheckpoint, file: S
 }
 
 /// Reads the parameters of `config` from `source`, checking names, dtypes and shapes.
-func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> ParameterStore {
+func loadParameters(config c: ModelConfig, from source: TensorSource, file: String? = nil) throws -> ParameterStore {
     let (layout, specs, slotsFor) = try planLoad(config: c, from: source, file: file)
     var scratch: [Float] = []
     let data = try [Float](unsafeUninitializedCapacity: layout.count) { buf, initialized in
@@ -363,7 +363,7 @@ func loadParameters(config c: ModelConfig, from source: SafetensorsCheckpoint, f
 /// Reads the parameters of `config` from `source` as bf16 bits (see `BF16Weights`), one
 /// tensor at a time: memory holds the bf16 parameters plus one tensor in f32, never the whole
 /// model in f32.
-func loadParametersBF16(config c: ModelConfig, from source: SafetensorsCheckpoint, file: String? = nil) throws -> BF16Weights {
+func loadParametersBF16(config c: ModelConfig, from source: TensorSource, file: String? = nil) throws -> BF16Weights {
     let (layout, specs, slotsFor) = try planLoad(config: c, from: source, file: file)
     var hf: [Float] = [], canonical: [Float] = []
     let bits = try [UInt16](unsafeUninitializedCapacity: layout.count) { buf, initialized in

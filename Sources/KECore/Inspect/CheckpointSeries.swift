@@ -46,8 +46,8 @@ public final class CheckpointSeries: @unchecked Sendable {
         var found: [SeriesCheckpoint] = []
         for name in try directoryEntries(dir) where !name.hasPrefix(".") {
             let path = dir + "/" + name
-            guard directoryExists(path), fileExists(path + "/config.json") else { continue }
-            let config = try ModelConfig.load(path: path + "/config.json")
+            guard directoryExists(path), fileExists(path + "/config.json") || isOLMoNativeDirectory(path) else { continue }
+            let config = try loadDirectoryConfig(path)
             found.append(SeriesCheckpoint(name: name, path: path, step: parseStep(fromName: name), config: config))
         }
         guard !found.isEmpty else {

@@ -235,6 +235,11 @@ public func modelFingerprint(_ model: Model) throws -> String {
             h.update(string: name)
             try hashSafetensorsIdentity(url.appendingPathComponent(name).path, into: &h)
         }
+        // PyTorch and OLMo-trainer weights (pytorch_model*.bin, model.pt, config.yaml).
+        for name in try pyTorchFingerprintFiles(of: dir) {
+            h.update(string: name)
+            try hashFileSample(url.appendingPathComponent(name).path, into: &h)
+        }
     } else {
         h.update(string: String(describing: model.config))
         let p = model.f32Parameters().data

@@ -10,9 +10,13 @@ extension Command {
         "load", [.positional("\"DIR\""), .flag("bf16")], group: "models",
         brief: "Load a Hugging Face model directory.",
         summary: """
-            Loads a Hugging Face model directory (config.json, model.safetensors or a sharded \
-            index, tokenizer.json). Supported architectures: OLMo, Llama, GPT-NeoX (Pythia) and \
-            GPT-2. The result is a model value; every intervention on it returns a new model. \
+            Loads a Hugging Face model directory (config.json, tokenizer.json and the weights as \
+            model.safetensors, a sharded model.safetensors.index.json, pytorch_model.bin, a sharded \
+            pytorch_model.bin.index.json or model.pt; PyTorch files are read without running their \
+            pickle, and only plain state dicts are accepted), or a GGUF file "FILE.gguf" (v2/v3; \
+            F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K, dequantised to f32 at load; \
+            config and gpt2 BPE tokenizer from its metadata; llama architecture). Supported \
+            architectures: OLMo, Llama, GPT-NeoX (Pythia) and GPT-2. The result is a model value; every intervention on it returns a new model. \
             Built in: "tiny" is the final checkpoint of the built-in tiny run and "tiny@STEP" \
             its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
             first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny". \
@@ -29,6 +33,7 @@ extension Command {
                 if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
                 return tiny
             }
+            if dir.lowercased().hasSuffix(".gguf") { return .model(try Model.load(gguf: dir, keepBF16: bf16)) }
             return .model(try Model.load(directory: dir, keepBF16: bf16))
         })
 

@@ -1,0 +1,29 @@
+// MARK: libFuzzer target: gguf
+//
+// The input is a GGUF file. It is opened (header, metadata, tensor infos, extents), every
+// tensor is dequantised, and the whole model path runs: config from `ARCH.*`, tokenizer from
+// `tokenizer.ggml.*`, q/k un-permutation and the weight mapping (`Model.load(gguf:)`). Any
+// outcome but a thrown error or success is a bug. Built and run by `Scripts/fuzz gguf SECONDS`.
+
+import Foundation
+@testable import KECore
+
+let directory: String = {
+    let d = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-gguf-\(getpid())"
+    mkdir(d, 0o700)
+    return d
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzGGUF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let path = directory + "/model.gguf"
+    guard (try? writeFileBytes(Array(UnsafeRawBufferPointer(start: data, count: size)), to: path)) != nil else { return 0 }
+    guard let f = try? GGUFFile(path: path) else { return 0 }
+    for t in f.tensors {
+        var out = [Float](repeating: 0, count: t.count)
+        out.withUnsafeMutableBufferPointer { _ = try? f.read(t, into: $0) }
+    }
+    _ = try? ggufTokenizerJSON(f)
+    _ = try? Model.load(gguf: path)
+    return 0
+}

@@ -1,0 +1,316 @@
+// MARK: A restricted pickle reader for PyTorch state dicts
+//
+// A pickle is a program for a stack machine; Python's unpickler can call any importable
+// function. This reader executes nothing. It interprets only the opcodes a plain state dict
+// uses (protocols 2–5, as `torch.save` writes them) and resolves only the globals that
+// `torch.load(weights_only=True)` accepts for one:
+//
+//   collections.OrderedDict                 → an empty dict
+//   torch._utils._rebuild_tensor_v2         → a tensor descriptor (storage, offset, size, stride)
+//   torch._utils._rebuild_parameter         → the tensor it wraps
+//   torch.{Float,Half,BFloat16,Double,Long,Int,Short,Char,Byte,Bool}Storage
+//                                           → a storage element type
+//
+// A storage arrives as a persistent id ('storage', TYPE, KEY, LOCATION, NUMEL): a reference to
+// the archive entry `data/KEY`, never loaded by the pickle itself. Any other global or opcode is
+// refused with an error naming it; the stack and memo are capped.
+
+/// A storage referenced by a persistent id.
+struct PickleStorage: Equatable {
+    var key: String
+    var dtype: SafetensorsDType
+    var numel: Int
+}
+
+/// A tensor described by `_rebuild_tensor_v2`: a strided view of a storage (offsets and strides
+/// in elements).
+struct PickleTensor: Equatable {
+    var storage: PickleStorage
+    var offset: Int
+    var shape: [Int]
+    var stride: [Int]
+}
+
+/// A mutable dict (shared by reference through the memo, as in Python).
+final class PickleDict {
+    var pairs: [(key: PickleValue, value: PickleValue)] = []
+}
+
+/// A mutable list.
+final class PickleList {
+    var items: [PickleValue] = []
+}
+
+/// The values the restricted reader can build.
+indirect enum PickleValue {
+    case none
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case tuple([PickleValue])
+    case list(PickleList)
+    case dict(PickleDict)
+    /// An allow-listed global, by "module.name".
+    case global(String)
+    case storage(PickleStorage)
+    case tensor(PickleTensor)
+
+    var kind: String {
+        switch self {
+        case .none: return "None"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .float: return "float"
+        case .string: return "str"
+        case .tuple: return "tuple"
+        case .list: return "list"
+        case .dict: return "dict"
+        case .global(let g): return g
+        case .storage: return "storage"
+        case .tensor: return "tensor"
+        }
+    }
+}
+
+/// Storage classes a state dict may use, and their element types.
+let pickleStorageTypes: [String: SafetensorsDType] = [
+    "torch.FloatStorage": .f32, "torch.HalfStorage": .f16, "torch.BFloat16Storage": .bf16,
+    "torch.DoubleStorage": .f64, "torch.LongStorage": .i64, "torch.IntStorage": .i32,
+    "torch.ShortStorage": .i16, "torch.CharStorage": .i8, "torch.ByteStorage": .u8,
+    "torch.BoolStorage": .bool,
+]
+
+/// Globals the reader resolves (everything else is refused).
+let pickleAllowedGlobals: Set<String> = Set(pickleStorageTypes.keys).union([
+    "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+])
+
+/// Limits that keep a hostile pickle from exhausting memory.
+let pickleMaxStack = 1_000_000
+let pickleMaxMemo = 1_000_000
+let pickleMaxDims = 64
+
+/// Interprets `bytes` as a pickle with the restricted opcode and global sets above and returns
+/// the value left by STOP.
+///
+/// - Throws: `CoreError` naming `file` for an unknown or refused opcode or global (by name), a
+///   truncated or malformed program, a stack or memo past its cap, or a call with arguments a
+///   state dict never uses.
+func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws -> PickleValue {
+    var pc = 0
+    var stack: [PickleValue] = []
+    var marks: [Int] = []
+    var memo: [Int: PickleValue] = [:]
+    let n = bytes.count
+
+    func fail(_ msg: String) -> CoreError { CoreError("pickle: \(msg)", file: file) }
+    func need(_ k: Int) throws {
+        guard k >= 0, k <= n - pc else { throw fail("truncated at byte \(pc)") }
+    }
+    func readU(_ width: Int) throws -> UInt64 {
+        try need(width)
+        var v: UInt64 = 0
+        for i in 0..<width { v |= UInt64(bytes[pc + i]) << (8 * UInt64(i)) }
+        pc += width
+        return v
+    }
+    func readString(_ len: Int) throws -> String {
+        try need(len)
+        let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[pc..<(pc + len)]), as: UTF8.self)
+        pc += len
+        return s
+    }
+    func readLine() throws -> String {
+        var e = pc
+        while e < n && bytes[e] != 0x0A { e += 1 }
+        guard e < n else { throw fail("truncated line at byte \(pc)") }
+        let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[pc..<e]), as: UTF8.self)
+        pc = e + 1
+        return s
+    }
+    func push(_ v: PickleValue) throws {
+        guard stack.count < pickleMaxStack else { throw fail("stack grows past \(pickleMaxStack) entries") }
+        stack.append(v)
+    }
+    func pop() throws -> PickleValue {
+        guard let v = stack.popLast() else { throw fail("stack underflow at byte \(pc - 1)") }
+        if let m = marks.last, stack.count < m { throw fail("stack underflow past a MARK at byte \(pc - 1)") }
+        return v
+    }
+    func popMark() throws -> [PickleValue] {
+        guard let m = marks.popLast(), m <= stack.count else { throw fail("no MARK for the opcode at byte \(pc - 1)") }
+        let items = Array(stack[m...])
+        stack.removeSubrange(m...)
+        return items
+    }
+    func memoPut(_ i: Int) throws {
+        guard let top = stack.last else { throw fail("memo store with an empty stack at byte \(pc - 1)") }
+        guard memo[i] != nil || memo.count < pickleMaxMemo else { throw fail("memo grows past \(pickleMaxMemo) entries") }
+        memo[i] = top
+    }
+    func memoGet(_ i: Int) throws {
+        guard let v = memo[i] else { throw fail("memo index \(i) was never stored") }
+        try push(v)
+    }
+    func global(_ module: String, _ name: String) throws -> PickleValue {
+        let full = module + "." + name
+        guard pickleAllowedGlobals.contains(full) else {
+            throw fail("refusing global '\(full)': only the globals of a plain state dict are allowed")
+        }
+        return .global(full)
+    }
+    func setItems(_ target: PickleValue, _ kv: [PickleValue]) throws {
+        guard case .dict(let d) = target else { throw fail("SETITEM(S) on a \(target.kind), not a dict") }
+        guard kv.count % 2 == 0 else { throw fail("SETITEMS with an odd number of items") }
+        var i = 0
+        while i < kv.count { d.pairs.append((kv[i], kv[i + 1])); i += 2 }
+    }
+    func int(_ v: PickleValue, _ what: String) throws -> Int {
+        guard case .int(let i) = v else { throw fail("\(what) is a \(v.kind), not an int") }
+        return i
+    }
+    func ints(_ v: PickleValue, _ what: String) throws -> [Int] {
+        guard case .tuple(let t) = v else { throw fail("\(what) is a \(v.kind), not a tuple") }
+        guard t.count <= pickleMaxDims else { throw fail("\(what) has \(t.count) dimensions") }
+        return try t.map { try int($0, what) }
+    }
+    func call(_ f: PickleValue, _ args: PickleValue) throws -> PickleValue {
+        guard case .global(let g) = f else { throw fail("REDUCE calls a \(f.kind), not an allowed global") }
+        guard case .tuple(let a) = args else { throw fail("REDUCE arguments are a \(args.kind), not a tuple") }
+        switch g {
+        case "collections.OrderedDict":
+            guard a.isEmpty else { throw fail("collections.OrderedDict called with arguments") }
+            return .dict(PickleDict())
+        case "torch._utils._rebuild_tensor_v2":
+            // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+            guard a.count == 6 || a.count == 7 else { throw fail("_rebuild_tensor_v2 takes 6 or 7 arguments, got \(a.count)") }
+            guard case .storage(let s) = a[0] else { throw fail("_rebuild_tensor_v2 storage is a \(a[0].kind)") }
+            let offset = try int(a[1], "tensor storage offset")
+            let shape = try ints(a[2], "tensor size"), stride = try ints(a[3], "tensor stride")
+            guard shape.count == stride.count else { throw fail("tensor size has \(shape.count) dimensions, stride \(stride.count)") }
+            return .tensor(PickleTensor(storage: s, offset: offset, shape: shape, stride: stride))
+        case "torch._utils._rebuild_parameter":
+            // (data, requires_grad, backward_hooks)
+            guard a.count == 3, case .tensor = a[0] else { throw fail("_rebuild_parameter expects (tensor, requires_grad, hooks)") }
+            return a[0]
+        default:
+            throw fail("'\(g)' cannot be called")
+        }
+    }
+
+    while true {
+        guard pc < n else { throw fail("ends without STOP") }
+        let op = bytes[pc]
+        pc += 1
+        switch op {
+        case 0x80: _ = try readU(1)                                  // PROTO
+        case 0x95: _ = try readU(8)                                  // FRAME (length ignored: data is all here)
+        case 0x2E:                                                   // STOP
+            guard marks.isEmpty, stack.count == 1, let v = stack.last else {
+                throw fail("STOP with \(stack.count) values on the stack")
+            }
+            return v
+        case 0x28: marks.append(stack.count)                         // MARK
+            guard marks.count <= pickleMaxStack else { throw fail("too many MARKs") }
+        case 0x7D: try push(.dict(PickleDict()))                     // EMPTY_DICT
+        case 0x5D: try push(.list(PickleList()))                     // EMPTY_LIST
+        case 0x29: try push(.tuple([]))                              // EMPTY_TUPLE
+        case 0x74: try push(.tuple(try popMark()))                   // TUPLE
+        case 0x85: let a = try pop(); try push(.tuple([a]))          // TUPLE1
+        case 0x86: let b = try pop(), a = try pop(); try push(.tuple([a, b]))   // TUPLE2
+        case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple([a, b, c]))  // TUPLE3
+        case 0x6C: let l = PickleList(); l.items = try popMark(); try push(.list(l))          // LIST
+        case 0x64: let d = PickleDict(); try setItems(.dict(d), try popMark()); try push(.dict(d))  // DICT
+        case 0x4E: try push(.none)                                   // NONE
+        case 0x88: try push(.bool(true))                             // NEWTRUE
+        case 0x89: try push(.bool(false))                            // NEWFALSE
+        case 0x4A: try push(.int(Int(Int32(truncatingIfNeeded: try readU(4)))))  // BININT
+        case 0x4B: try push(.int(Int(try readU(1))))                 // BININT1
+        case 0x4D: try push(.int(Int(try readU(2))))                 // BININT2
+        case 0x8A:                                                   // LONG1
+            let len = Int(try readU(1))
+            guard len <= 8 else { throw fail("LONG1 of \(len) bytes is larger than 64 bits") }
+            var v: UInt64 = len == 0 ? 0 : try readU(len)
+            if len > 0 && len < 8 && (v >> (8 * UInt64(len) - 1)) & 1 == 1 { v |= ~0 << (8 * UInt64(len)) }  // sign-extend
+            try push(.int(Int(Int64(bitPattern: v))))
+        case 0x47:                                                   // BINFLOAT (big-endian)
+            try need(8)
+            var v: UInt64 = 0
+            for i in 0..<8 { v = v << 8 | UInt64(bytes[pc + i]) }
+            pc += 8
+            try push(.float(Double(bitPattern: v)))
+        case 0x58: try push(.string(try readString(Int(try readU(4)))))        // BINUNICODE
+        case 0x8C: try push(.string(try readString(Int(try readU(1)))))        // SHORT_BINUNICODE
+        case 0x8D:                                                             // BINUNICODE8
+            let len = try readU(8)
+            guard len <= UInt64(n) else { throw fail("string length \(len) is past the end") }
+            try push(.string(try readString(Int(len))))
+        case 0x55: try push(.string(try readString(Int(try readU(1)))))        // SHORT_BINSTRING
+        case 0x63:                                                             // GLOBAL "module\nname\n"
+            let module = try readLine(), name = try readLine()
+            try push(try global(module, name))
+        case 0x93:                                                             // STACK_GLOBAL
+            let nameV = try pop(), moduleV = try pop()
+            guard case .string(let name) = nameV, case .string(let module) = moduleV else {
+                throw fail("STACK_GLOBAL needs two strings")
+            }
+            try push(try global(module, name))
+        case 0x52:                                                             // REDUCE
+            let args = try pop(), f = try pop()
+            try push(try call(f, args))
+        case 0x51:                                                             // BINPERSID
+            let pid = try pop()
+            guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0] else {
+                throw fail("persistent id is not ('storage', type, key, location, numel)")
+            }
+            guard case .global(let type) = t[1], let dtype = pickleStorageTypes[type] else {
+                throw fail("persistent id names storage type \(t[1].kind), not a known storage class")
+            }
+            guard case .string(let key) = t[2] else { throw fail("storage key is a \(t[2].kind), not a string") }
+            let numel = try int(t[4], "storage size")
+            guard numel >= 0 else { throw fail("storage '\(key)' has negative size \(numel)") }
+            try push(.storage(PickleStorage(key: key, dtype: dtype, numel: numel)))
+        case 0x71: try memoPut(Int(try readU(1)))                    // BINPUT
+        case 0x72: try memoPut(Int(try readU(4)))                    // LONG_BINPUT
+        case 0x94: try memoPut(memo.count)                           // MEMOIZE
+        case 0x68: try memoGet(Int(try readU(1)))                    // BINGET
+        case 0x6A: try memoGet(Int(try readU(4)))                    // LONG_BINGET
+        case 0x73:                                                   // SETITEM
+            let v = try pop(), k = try pop()
+            guard let d = stack.last else { throw fail("SETITEM with no dict") }
+            try setItems(d, [k, v])
+        case 0x75:                                                   // SETITEMS
+            let kv = try popMark()
+            guard let d = stack.last else { throw fail("SETITEMS with no dict") }
+            try setItems(d, kv)
+        case 0x61:                                                   // APPEND
+            let v = try pop()
+            guard case .list(let l)? = stack.last else { throw fail("APPEND to a non-list") }
+            l.items.append(v)
+        case 0x65:                                                   // APPENDS
+            let items = try popMark()
+            guard case .list(let l)? = stack.last else { throw fail("APPENDS to a non-list") }
+            l.items.append(contentsOf: items)
+        case 0x62:                                                   // BUILD
+            // Only the state torch attaches to an OrderedDict (its `_metadata`), which is dropped.
+            let state = try pop()
+            guard case .dict? = stack.last, case .dict = state else {
+                throw fail("BUILD on a \(stack.last?.kind ?? "nothing") with \(state.kind) state is not part of a plain state dict")
+            }
+        default:
+            let name = pickleOpcodeNames[op].map { "\($0) (0x\(String(op, radix: 16)))" } ?? "0x\(String(op, radix: 16))"
+            throw fail("refusing opcode \(name) at byte \(pc - 1): not used by a plain state dict")
+        }
+    }
+}
+
+/// Names of opcodes the reader refuses, for its error messages.
+let pickleOpcodeNames: [UInt8: String] = [
+    0x69: "INST", 0x6F: "OBJ", 0x81: "NEWOBJ", 0x92: "NEWOBJ_EX", 0x50: "PERSID", 0x49: "INT",
+    0x4C: "LONG", 0x46: "FLOAT", 0x53: "STRING", 0x54: "BINSTRING", 0x56: "UNICODE", 0x42: "BINBYTES",
+    0x43: "SHORT_BINBYTES", 0x8E: "BINBYTES8", 0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER",
+    0x98: "READONLY_BUFFER", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x32: "DUP", 0x30: "POP",
+    0x31: "POP_MARK", 0x67: "GET", 0x70: "PUT", 0x8B: "LONG4", 0x8F: "EMPTY_SET", 0x90: "ADDITEMS",
+    0x91: "FROZENSET",
+]

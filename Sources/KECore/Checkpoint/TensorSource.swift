@@ -1,0 +1,132 @@
+// MARK: Where checkpoint tensors come from
+//
+// Every checkpoint format (safetensors, PyTorch zip pickles, OLMo-native, GGUF) is presented to
+// the loader as a `TensorSource`: a set of tensors under their Hugging Face names, each with an
+// element type and a shape, readable as Float32. The HF-name → ke-parameter mapping in
+// WeightMap.swift (`planLoad`, `loadParameters`, `loadParametersBF16`) then serves all formats.
+
+/// The header facts of one tensor in a `TensorSource`.
+public struct TensorSourceInfo: Sendable, Equatable {
+    /// The element type as the format names it (`F32`, `BF16`, `Q4_K`, …).
+    public var dtype: String
+    /// The logical shape, outermost dimension first (row-major, as PyTorch/safetensors).
+    public var shape: [Int]
+    /// True when the values can serve as model weights (float, or a quantised float block type).
+    public var isWeightType: Bool
+
+    public init(dtype: String, shape: [Int], isWeightType: Bool) {
+        self.dtype = dtype
+        self.shape = shape
+        self.isWeightType = isWeightType
+    }
+
+    /// Number of elements (the product of `shape`; 1 for a scalar).
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// A checkpoint's tensors, under Hugging Face names.
+public protocol TensorSource: AnyObject {
+    /// Every tensor name, sorted.
+    var names: [String] { get }
+    /// The dtype and shape of `name`, nil when absent.
+    func tensorInfo(_ name: String) -> TensorSourceInfo?
+    /// Converts tensor `name` to Float32 into `dest` (row-major; `dest.count` must equal the
+    /// element count).
+    /// - Throws: `CoreError` naming the file when the tensor is absent or cannot be decoded.
+    func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws
+    /// The stored Float32 values of `name` when they can be used in place (dense, F32, 4-byte
+    /// aligned, valid while the source lives); nil otherwise.
+    func float32Pointer(_ name: String) -> UnsafePointer<Float>?
+}
+
+extension TensorSource {
+    /// The values of `name` as Float32, row-major.
+    /// - Throws: `CoreError` when the tensor is absent or cannot be decoded.
+    public func floats(_ name: String) throws -> [Float] {
+        guard let info = tensorInfo(name) else { throw CoreError("no tensor named '\(name)'") }
+        var out = [Float](repeating: 0, count: info.count)
+        try out.withUnsafeMutableBufferPointer { try read(name, into: $0) }
+        return out
+    }
+}
+
+extension SafetensorsCheckpoint: TensorSource {
+    public func tensorInfo(_ name: String) -> TensorSourceInfo? {
+        info(name).map { TensorSourceInfo(dtype: $0.dtype.rawValue, shape: $0.shape, isWeightType: $0.dtype.isWeightType) }
+    }
+}
+
+// MARK: Shard indexes
+
+/// The shard files named by a `*.index.json` (`{"weight_map": {tensor: shard file}}`), each
+/// once, in order of first appearance. As transformers, the index serves only to find the shard
+/// files: which tensors a shard holds is read from the shard itself.
+///
+/// - Throws: `CoreError` naming `indexPath` when it is not JSON, has no `weight_map` object, an
+///   entry is not a string, or a shard name would leave the directory.
+func shardFileNames(indexPath: String) throws -> [String] {
+    let json: JSONValue
+    do { json = try JSONValue.parse(bytes: try readFileBytes(indexPath)) }
+    catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: indexPath) }
+    guard let map = json["weight_map"]?.objectValue else {
+        throw CoreError("missing object \"weight_map\"", file: indexPath)
+    }
+    var seen = Set<String>(), out: [String] = []
+    for (name, v) in map {
+        guard let shard = v.stringValue else {
+            throw CoreError("weight_map entry for '\(name)' is not a file name", file: indexPath)
+        }
+        try validateShardName(shard, indexPath: indexPath)
+        if seen.insert(shard).inserted { out.append(shard) }
+    }
+    return out
+}
+
+// MARK: Choosing the reader for a directory
+
+/// The weights of a model directory, whichever format they are in, preferring (as
+/// transformers does) safetensors: `model.safetensors`, `model.safetensors.index.json`,
+/// `pytorch_model.bin`, `pytorch_model.bin.index.json`, then a single `model.pt` (an
+/// OLMo-trainer checkpoint when `config.yaml` stands beside it instead of `config.json`; its
+/// fused tensors are split by `config`).
+///
+/// - Throws: `CoreError` naming the directory when it holds none of these, or the file at fault.
+public func openTensorSource(directory: String, config: ModelConfig) throws -> TensorSource {
+    let has = { (name: String) in fileExists(directory + "/" + name) }
+    if isOLMoNativeDirectory(directory) {
+        let path = directory + "/model.pt"
+        return try OLMoNativeSource(checkpoint: try PyTorchCheckpoint(paths: [path]), config: config, file: path)
+    }
+    if has("model.safetensors") || has("model.safetensors.index.json") {
+        return try SafetensorsCheckpoint(directory: directory)
+    }
+    if has("pytorch_model.bin") || has("pytorch_model.bin.index.json") {
+        return try PyTorchCheckpoint(directory: directory)
+    }
+    if has("model.pt") { return try PyTorchCheckpoint(paths: [directory + "/model.pt"]) }
+    throw CoreError("missing model.safetensors (and no model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json or model.pt)", file: directory)
+}
+
+// MARK: Fingerprints of non-safetensors weights
+
+/// The files of `directory` that hold PyTorch or OLMo-trainer weights and settings (`*.bin`,
+/// `*.pt`, `config.yaml`), sorted; `modelFingerprint` samples them as it does safetensors.
+/// - Throws: `CoreError` naming the directory when it cannot be read.
+func pyTorchFingerprintFiles(of directory: String) throws -> [String] {
+    try directoryEntries(directory).filter { $0.hasSuffix(".bin") || $0.hasSuffix(".pt") || $0 == "config.yaml" }.sorted()
+}
+
+/// Adds a file's size and 16 pages of 4 KiB spread evenly over it to `h` (every page of a
+/// small file): cheap for a 14 GB file, and different revisions of a checkpoint differ in it.
+/// - Throws: `CoreError` naming the file when it cannot be read.
+func hashFileSample(_ path: String, into h: inout SHA256Hasher) throws {
+    let f = try MappedFile(path: path)
+    let size = f.bytes.count
+    h.update(int: size)
+    guard size > 0 else { return }
+    for k in 0..<fingerprintPages {
+        let off = Int(Double(size - 1) * Double(k) / Double(max(1, fingerprintPages - 1)))
+        let start = min(off, max(0, size - fingerprintPageBytes))
+        h.update(UnsafeRawBufferPointer(rebasing: f.bytes[start..<min(size, start + fingerprintPageBytes)]))
+    }
+}

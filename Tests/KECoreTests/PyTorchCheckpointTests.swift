@@ -1,0 +1,226 @@
+import Foundation
+import XCTest
+@testable import KECore
+
+// MARK: Building torch.save images in tests
+
+/// A pickle program built opcode by opcode (protocol 2, as torch.save writes).
+struct PickleBuilder {
+    var bytes: [UInt8] = [0x80, 2]
+    mutating func op(_ o: UInt8) { bytes.append(o) }
+    mutating func str(_ s: String) {
+        let u = Array(s.utf8)
+        bytes.append(0x58)
+        for i in 0..<4 { bytes.append(UInt8((u.count >> (8 * i)) & 0xFF)) }
+        bytes += u
+    }
+    mutating func int(_ v: Int) {
+        bytes.append(0x4A)
+        for i in 0..<4 { bytes.append(UInt8((v >> (8 * i)) & 0xFF)) }
+    }
+    mutating func global(_ module: String, _ name: String) {
+        bytes.append(0x63); bytes += Array("\(module)\n\(name)\n".utf8)
+    }
+    mutating func ints(_ v: [Int]) { op(0x28); for x in v { int(x) }; op(0x74) }
+    /// `name: _rebuild_tensor_v2(storage, offset, size, stride, False, {})` inside an open MARK.
+    mutating func tensor(_ name: String, key: String, storageType: String = "FloatStorage", numel: Int,
+                         offset: Int, size: [Int], stride: [Int]) {
+        str(name)
+        global("torch._utils", "_rebuild_tensor_v2")
+        op(0x28)
+        op(0x28); str("storage"); global("torch", storageType); str(key); str("cpu"); int(numel); op(0x74)
+        op(0x51)
+        int(offset); ints(size); ints(stride); op(0x89); op(0x7D)
+        op(0x74); op(0x52)
+    }
+    /// A state dict {name: tensor} of the given tensors, then STOP.
+    static func stateDict(_ add: (inout PickleBuilder) -> Void) -> [UInt8] {
+        var p = PickleBuilder()
+        p.op(0x7D); p.op(0x28)
+        add(&p)
+        p.op(0x75); p.op(0x2E)
+        return p.bytes
+    }
+}
+
+/// A zip archive of stored entries (CRCs left 0: the reader does not check them).
+func storedZip(_ entries: [(String, [UInt8])]) -> [UInt8] {
+    var out: [UInt8] = [], central: [UInt8] = []
+    func le(_ v: Int, _ w: Int, _ into: inout [UInt8]) { for i in 0..<w { into.append(UInt8((v >> (8 * i)) & 0xFF)) } }
+    for (name, data) in entries {
+        let n = Array(name.utf8), offset = out.count
+        le(0x0403_4B50, 4, &out); le(20, 2, &out); le(0, 2, &out); le(0, 2, &out); le(0, 4, &out); le(0, 4, &out)
+        le(data.count, 4, &out); le(data.count, 4, &out); le(n.count, 2, &out); le(0, 2, &out)
+        out += n; out += data
+        le(0x0201_4B50, 4, &central); le(20, 2, &central); le(20, 2, &central); le(0, 2, &central); le(0, 2, &central)
+        le(0, 4, &central); le(0, 4, &central); le(data.count, 4, &central); le(data.count, 4, &central)
+        le(n.count, 2, &central); le(0, 2, &central); le(0, 2, &central); le(0, 2, &central); le(0, 2, &central)
+        le(0, 4, &central); le(offset, 4, &central); central += n
+    }
+    let cdOffset = out.count
+    out += central
+    le(0x0605_4B50, 4, &out); le(0, 2, &out); le(0, 2, &out); le(entries.count, 2, &out); le(entries.count, 2, &out)
+    le(central.count, 4, &out); le(cdOffset, 4, &out); le(0, 2, &out)
+    return out
+}
+
+/// A torch.save image: `archive/data.pkl` = `pickle`, plus `archive/data/KEY` storages.
+func torchImage(_ pickle: [UInt8], storages: [(String, [Float])]) -> [UInt8] {
+    var entries: [(String, [UInt8])] = [("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))]
+    for (k, v) in storages { entries.append(("archive/data/" + k, v.withUnsafeBytes { Array($0) })) }
+    return storedZip(entries)
+}
+
+final class PyTorchCheckpointTests: XCTestCase {
+    let formats = Fixtures.root + "/formats"
+
+    func expected(_ dir: String) throws -> (ids: [Int], logits: [Float]) {
+        let f = try SafetensorsFile(path: formats + "/\(dir)/expected.safetensors")
+        return (try f.floats("ids").map { Int($0) }, try f.floats("logits"))
+    }
+
+    /// The same weights as safetensors, pytorch_model.bin and sharded bins give the logits
+    /// transformers recorded, and bit-identical logits in ke.
+    func testEveryFormatGivesTransformersLogits() throws {
+        var first: [Float]? = nil
+        for dir in ["olmo_st", "olmo_bin", "olmo_bin_sharded"] {
+            let model = try Model.load(directory: formats + "/" + dir)
+            let (ids, want) = try expected(dir)
+            let got = try packedLogits(model, [ids])
+            // 1e-4: float32 sums in a different order from torch's kernels (the logit bound).
+            XCTAssertLessThan(maxAbsDiff(got, want), 1e-4, dir)
+            if let first { XCTAssertEqual(got, first, "\(dir) differs from safetensors") } else { first = got }
+        }
+    }
+
+    func testBF16LoadOfPyTorchBin() throws {
+        let model = try Model.load(directory: formats + "/olmo_bin_sharded", keepBF16: true)
+        let (ids, want) = try expected("olmo_bin_sharded")
+        // 0.1: weights rounded to bf16 (8 significant bits) move logits of magnitude ~5 by a few 1e-2.
+        XCTAssertLessThan(maxAbsDiff(try packedLogits(model, [ids]), want), 0.1)
+    }
+
+    /// Views (transposed, sliced, a column), F16, BF16, a scalar and int64 read as torch reads them.
+    func testStridedViewsAndDtypes() throws {
+        let path = formats + "/torch/strided.pt"
+        let c = try PyTorchCheckpoint(paths: [path])
+        let json = try JSONValue.parse(bytes: readFileBytes(formats + "/torch/strided.json"))
+        guard let obj = json.objectValue else { return XCTFail("strided.json") }
+        XCTAssertEqual(c.names, obj.map(\.0).sorted())
+        for (name, v) in obj {
+            XCTAssertEqual(c.tensorInfo(name)?.shape, (v["shape"]?.arrayValue ?? []).compactMap(\.intValue), name)
+            // Exact: F16/BF16 → F32 is exact, and torch's recorded values are those same floats.
+            XCTAssertEqual(try c.floats(name), v["values"]!.doubles.map { Float($0) }, name)
+        }
+        XCTAssertNotNil(c.float32Pointer("rows"), "a dense F32 view is used in place")
+        XCTAssertNil(c.float32Pointer("transposed"), "a strided view is copied")
+    }
+
+    func testShardedBinDuplicateNamesBothFiles() throws {
+        let dir = try makeTempDir(self)
+        let src = formats + "/olmo_bin_sharded"
+        for f in try FileManager.default.contentsOfDirectory(atPath: src) {
+            try FileManager.default.copyItem(atPath: src + "/" + f, toPath: dir + "/" + f)
+        }
+        // A third shard repeating a tensor of the first.
+        try FileManager.default.copyItem(atPath: src + "/pytorch_model-00001-of-00002.bin", toPath: dir + "/extra.bin")
+        let indexPath = dir + "/pytorch_model.bin.index.json"
+        var index = try String(contentsOfFile: indexPath, encoding: .utf8)
+        index = index.replacingOccurrences(of: "\"weight_map\": {", with: "\"weight_map\": {\n    \"zzz\": \"extra.bin\",")
+        try index.write(toFile: indexPath, atomically: true, encoding: .utf8)
+        assertNamedError(indexPath, "is stored in two shards") { _ = try PyTorchCheckpoint(directory: dir) }
+    }
+
+    /// Two revisions of a pytorch_model.bin directory that differ only in weights have
+    /// different model fingerprints (the .bin is sampled as safetensors files are).
+    func testFingerprintFollowsTheBinWeights() throws {
+        let a = try makeTempDir(self) + "/step100", b = try makeTempDir(self) + "/step100"
+        for dir in [a, b] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for f in ["config.json", "tokenizer.json", "pytorch_model.bin"] {
+                try FileManager.default.copyItem(atPath: formats + "/olmo_bin/" + f, toPath: dir + "/" + f)
+            }
+        }
+        let path = b + "/pytorch_model.bin"
+        let first = try PyTorchCheckpoint(paths: [path]).files[0]
+        guard let t = first.tensors["model.embed_tokens.weight"] else { return XCTFail("no embedding") }
+        var bytes = try readFileBytes(path)
+        bytes[t.entry.dataOffset + 1] ^= 0x40
+        try writeFileBytes(bytes, to: path)
+        XCTAssertNotEqual(try modelFingerprint(try Model.load(directory: a)), try modelFingerprint(try Model.load(directory: b)))
+    }
+
+    // MARK: The pickle is never executed
+
+    func pickleError(_ pickle: [UInt8], storages: [(String, [Float])] = [("0", [1, 2, 3, 4])], _ fragment: String,
+                     line: UInt = #line) throws {
+        let dir = try makeTempDir(self)
+        let path = dir + "/model.pt"
+        try writeFileBytes(torchImage(pickle, storages: storages), to: path)
+        assertNamedError(path, fragment, line: line) { _ = try PyTorchCheckpoint(paths: [path]) }
+    }
+
+    func testValidHandBuiltImage() throws {
+        let dir = try makeTempDir(self)
+        let path = dir + "/model.pt"
+        let pickle = PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [2, 2], stride: [1, 2]) }
+        try writeFileBytes(torchImage(pickle, storages: [("0", [1, 2, 3, 4])]), to: path)
+        XCTAssertEqual(try PyTorchCheckpoint(paths: [path]).floats("w"), [1, 3, 2, 4])
+    }
+
+    func testRefusedGlobalsAndOpcodes() throws {
+        var p = PickleBuilder()
+        p.global("os", "system"); p.str("echo hi"); p.op(0x85); p.op(0x52); p.op(0x2E)
+        try pickleError(p.bytes, "refusing global 'os.system'")
+        p = PickleBuilder()
+        p.global("builtins", "eval")
+        try pickleError(p.bytes, "refusing global 'builtins.eval'")
+        p = PickleBuilder()
+        p.op(0x28); p.op(0x69)  // INST
+        try pickleError(p.bytes, "refusing opcode INST")
+        p = PickleBuilder(); p.op(0x81)
+        try pickleError(p.bytes, "refusing opcode NEWOBJ")
+        // A nested object: a dict whose value is a dict.
+        p = PickleBuilder(); p.op(0x7D); p.str("a"); p.op(0x7D); p.op(0x73); p.op(0x2E)
+        try pickleError(p.bytes, "state dict entry 'a' is a dict, not a tensor")
+        // Calling a storage class.
+        p = PickleBuilder(); p.global("torch", "FloatStorage"); p.op(0x29); p.op(0x52)
+        try pickleError(p.bytes, "'torch.FloatStorage' cannot be called")
+    }
+
+    func testPickleBombsAndMalformedPrograms() throws {
+        // Stack growth past the cap.
+        var p = PickleBuilder()
+        p.bytes += [UInt8](repeating: 0x4E, count: pickleMaxStack + 1)
+        try pickleError(p.bytes, "stack grows past")
+        p = PickleBuilder(); p.op(0x68); p.bytes.append(7)
+        try pickleError(p.bytes, "memo index 7 was never stored")
+        p = PickleBuilder(); p.op(0x52)
+        try pickleError(p.bytes, "stack underflow")
+        p = PickleBuilder(); p.op(0x7D)
+        try pickleError(p.bytes, "ends without STOP")
+        p = PickleBuilder(); p.bytes += [0x58, 0xFF, 0xFF, 0xFF, 0x7F]
+        try pickleError(p.bytes, "truncated")
+        p = PickleBuilder(); p.bytes += [0x8A, 9] + [UInt8](repeating: 1, count: 9)
+        try pickleError(p.bytes, "LONG1 of 9 bytes")
+    }
+
+    func testStorageExtentsAreChecked() throws {
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 1, size: [2, 2], stride: [2, 1]) },
+                        "past its storage of 4")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [3], stride: [2]) },
+                        "past its storage")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 5, offset: 0, size: [4], stride: [1]) },
+                        "holds 16 bytes, but 5 F32 elements need 20")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "9", numel: 4, offset: 0, size: [4], stride: [1]) },
+                        "has no entry archive/data/9")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "../0", numel: 4, offset: 0, size: [4], stride: [1]) },
+                        "is not a plain entry name")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: -1, size: [4], stride: [1]) },
+                        "negative storage offset")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [2, 4], stride: [1, 0]) },
+                        "overlapping strides")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", storageType: "ComplexFloatStorage", numel: 4, offset: 0, size: [4], stride: [1]) },
+                        "refusing global 'torch.ComplexFloatStorage'")
+    }
+}
