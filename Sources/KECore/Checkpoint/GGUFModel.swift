@@ -176,7 +176,7 @@ extension Model {
         let tok = try Tokenizer(json: try ggufTokenizerJSON(f), file: path)
         if keepBF16 {
             let compact = try loadParametersBF16(config: config, from: source, file: path)
-            return try Model(config: config, compact: compact, tokenizer: tok, source: path)
+            return try Model(config: config, bf16: compact, tokenizer: tok, source: path)
         }
         let params = try loadParameters(config: config, from: source, file: path)
         return try Model(config: config, params: params, tokenizer: tok, source: path)
