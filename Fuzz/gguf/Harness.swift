@@ -8,11 +8,7 @@
 import Foundation
 @testable import KECore
 
-let directory: String = {
-    let d = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-gguf-\(getpid())"
-    mkdir(d, 0o700)
-    return d
-}()
+let directory = fuzzScratchDirectory("gguf")
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGGUF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -17,9 +17,7 @@ nonisolated(unsafe) var runStarted: Double = 0
 
 /// Moves into an empty directory and starts the watchdog, once.
 let setUp: Void = {
-    let dir = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-lang-\(getpid())"
-    mkdir(dir, 0o700)
-    chdir(dir)
+    chdir(fuzzScratchDirectory("lang"))
     let watchdog = Thread {
         while true {
             usleep(50_000)

@@ -14,11 +14,7 @@ let olmo: ModelConfig? = {
     return try? ModelConfig.load(path: "\(root)/formats/olmo_st/config.json")
 }()
 
-let directory: String = {
-    let d = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-pickle-\(getpid())"
-    mkdir(d, 0o700)
-    return d
-}()
+let directory = fuzzScratchDirectory("pickle")
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPickle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -17,11 +17,7 @@ let configs: [ModelConfig] = {
 }()
 
 /// A private directory holding model.safetensors.
-let directory: String = {
-    let d = ProcessInfo.processInfo.environment["KE_FUZZ_SCRATCH"] ?? NSTemporaryDirectory() + "ke-fuzz-safetensors-\(getpid())"
-    mkdir(d, 0o700)
-    return d
-}()
+let directory = fuzzScratchDirectory("safetensors")
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -256,13 +256,8 @@ func blockBackward(
     let dh = g.dh, dmid = g.dmid, dpre = g.dpre, dup = g.dup
 
     // Down projection (after its post-norm): dcoef [N, F] → dpre.
-    var dDown = UnsafePointer(dres)
-    if let out = a.mlpOut, let rs = a.mlpOutRstd {
-        g.dnorm.update(repeating: 0, count: N * D)
-        normBackward(norm, dy: dres, x: out, mean: rs, rstd: rs, rows: N, w: lw.postMLPNorm, dx: g.dnorm,
-                     dw: lg.postMLPNorm, db: nil)
-        dDown = UnsafePointer(g.dnorm)
-    }
+    let dDown = postNormBackward(norm, dy: dres, output: a.mlpOut, rstd: a.mlpOutRstd, rows: N,
+                                 w: lw.postMLPNorm, dw: lg.postMLPNorm, into: g.dnorm)
     linearBackward(dy: dDown, x: a.coef, rows: N, inFeatures: F, outFeatures: D, weight: lw.down,
                    dx: dpre, accumulateDx: false, dw: lg.down, db: lg.downBias)
     if c.parallelResidual {
@@ -305,13 +300,8 @@ func blockBackward(
             for i in 0..<(N * D) { dmid[i] += dh[i] }
         }
         // o projection (after its post-norm) → ∂L/∂att.
-        var dO = UnsafePointer(dmid)
-        if let out = a.attnOut, let rs = a.attnOutRstd {
-            g.dnorm.update(repeating: 0, count: N * D)
-            normBackward(norm, dy: dmid, x: out, mean: rs, rstd: rs, rows: N, w: lw.postAttnNorm, dx: g.dnorm,
-                         dw: lg.postAttnNorm, db: nil)
-            dO = UnsafePointer(g.dnorm)
-        }
+        let dO = postNormBackward(norm, dy: dmid, output: a.attnOut, rstd: a.attnOutRstd, rows: N,
+                                  w: lw.postAttnNorm, dw: lg.postAttnNorm, into: g.dnorm)
         linearBackward(dy: dO, x: a.att, rows: N, inFeatures: qDim, outFeatures: D, weight: lw.o,
                        dx: g.datt, accumulateDx: false, dw: lg.o, db: lg.oBias)
     }
@@ -357,4 +347,17 @@ func blockBackward(
     } else {
         for i in 0..<(N * D) { dres[i] += dh[i] }
     }
+}
+
+/// The gradient at a sub-block's output before its post-norm (OLMo 2/3): `dy` through the RMSNorm
+/// of `output` [rows, D] into `dx` (returned), adding the norm weight's gradient to `dw`. Without
+/// a post-norm (`output` nil) it is `dy` itself.
+private func postNormBackward(
+    _ norm: Norm, dy: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
+    rows N: Int, w: UnsafePointer<Float>?, dw: UnsafeMutablePointer<Float>?, into dx: UnsafeMutablePointer<Float>
+) -> UnsafePointer<Float> {
+    guard let output, let rstd else { return dy }
+    dx.update(repeating: 0, count: N * norm.dim)
+    normBackward(norm, dy: dy, x: output, mean: rstd, rstd: rstd, rows: N, w: w, dx: dx, dw: dw, db: nil)
+    return UnsafePointer(dx)
 }
