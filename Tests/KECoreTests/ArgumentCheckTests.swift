@@ -4,6 +4,20 @@ import XCTest
 /// Public entry points reject arguments of the wrong range or shape with an error. Release builds
 /// keep Swift's bounds and overflow checks, so without these checks such calls would trap.
 final class ArgumentCheckTests: XCTestCase {
+    /// A model whose weights hold a NaN gets an error from every measurement, never a number.
+    func testNonFiniteModelIsAnErrorEverywhere() throws {
+        let m = try Model.load(directory: Fixtures.modelDir("llama_gqa"))
+        var p = m.f32Parameters()
+        guard let up = p.slot("L0.up.w") else { return XCTFail("no up projection") }
+        p.data[up.offset] = .nan
+        let bad = try m.with(params: p)
+        let corpus = try Corpus(texts: ["The cat sat on the mat."], tokenizer: m.tokenizer, source: "t")
+        assertCoreError("not finite") { _ = try coefficientStatistics(of: bad, on: corpus) }
+        assertCoreError("not finite") { _ = try exactCoefficientSums(of: bad, on: corpus) }
+        assertCoreError("not finite") { _ = try layerCoefficients(model: bad, tokens: corpus.documents[0], layer: 1) }
+        assertCoreError("not finite") { _ = try perplexity(of: bad, on: corpus) }
+    }
+
     func testQuantileRejectsOutOfRangeQAndNaN() {
         assertCoreError("between 0 and 1") { _ = try quantile([1, 2, 3], 3) }
         assertCoreError("between 0 and 1") { _ = try quantile([1, 2, 3], -0.1) }

@@ -230,6 +230,12 @@ final class ConfigParserTests: XCTestCase {
         XCTAssertEqual(try parse(#"{"model_type":"llama","hidden_size":32,"num_attention_heads":4,"num_hidden_layers":1}"#).intermediateSize, 11008)
         XCTAssertNil(try parse("{\"model_type\":\"llama\",\(base)}").paddingIndex)
         XCTAssertEqual(try parse("{\"model_type\":\"llama\",\(base),\"pad_token_id\":5}").paddingIndex, 5)
+        // nn.Embedding's padding_idx rules: negative counts from the end, outside is an error.
+        XCTAssertEqual(try parse("{\"model_type\":\"llama\",\(base),\"vocab_size\":100,\"pad_token_id\":-1}").paddingIndex, 99)
+        expectError("{\"model_type\":\"llama\",\(base),\"vocab_size\":100,\"pad_token_id\":100}", "\"pad_token_id\" 100 is outside the embedding's 100 rows")
+        // layer_types is checked even where it selects nothing.
+        expectError("{\"model_type\":\"qwen3\",\(base),\"layer_types\":[\"full_attention\"]}", "\"layer_types\" must list one attention type for each of the 2 layers")
+        expectError("{\"model_type\":\"llama\",\(base),\"layer_types\":\"full_attention\"}", "\"layer_types\" must list one attention type")
     }
 
     // MARK: Activations

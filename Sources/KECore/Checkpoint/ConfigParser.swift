@@ -280,7 +280,17 @@ struct ConfigReader {
         // Llama-family embeddings are nn.Embedding(vocab, hidden, padding_idx=pad_token_id).
         let padDefault: Int? = arch == .olmo || arch == .olmo2 || arch == .olmo3 ? 1 : arch == .gemma ? 0 : nil
         let pad = value("pad_token_id") == nil && raw["pad_token_id"] != nil ? nil : try optionalInt("pad_token_id") ?? padDefault
-        if let pad, pad >= 0, pad < c.vocabSize { c.paddingIndex = pad }
+        if let pad {
+            // As nn.Embedding: a negative padding_idx counts from the end; outside is an error.
+            guard pad >= -c.vocabSize, pad < c.vocabSize else {
+                throw fail("\"pad_token_id\" \(pad) is outside the embedding's \(c.vocabSize) rows (it is the embedding's padding_idx)")
+            }
+            c.paddingIndex = pad < 0 ? pad + c.vocabSize : pad
+        }
+        // transformers checks `layer_types` whenever a config has it, used or not.
+        if value("layer_types") != nil && c.slidingWindows.isEmpty {
+            _ = try layerWindows(layers: L, defaultTypes: Array(repeating: false, count: L), window: 4096)
+        }
         return c
     }
 

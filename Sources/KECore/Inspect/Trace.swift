@@ -49,6 +49,9 @@ public func layerCoefficients(model: Model, tokens: [Int], layer: Int) throws ->
         out = Array(UnsafeBufferPointer(start: a, count: rows * F))
     }
     try runForward(model: model, batch: PackedBatch(documents: [tokens]), request: request)
+    guard out.allSatisfy(\.isFinite) else {
+        throw CoreError("layer \(layer): the coefficients are not finite (the model produces NaN or infinity)")
+    }
     return out
 }
 

@@ -29,7 +29,8 @@ func packedBatches(_ docs: [[Int]]) -> [PackedBatch] {
 /// Mean |coefficient| of every memory of every layer over all tokens of `corpus`.
 ///
 /// - Throws: `CoreError` when the corpus has no tokens, a token is outside the vocabulary, a
-///   document is longer than the model's positions, a coefficient sum overflows, or "cancelled".
+///   document is longer than the model's positions, a coefficient sum overflows, a coefficient
+///   is not finite, or "cancelled".
 public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> CoefficientStats {
     let c = model.config
     let total = corpus.tokenCount
@@ -42,6 +43,9 @@ public func coefficientStatistics(of model: Model, on corpus: Corpus, progress: 
     for l in 0..<L {
         var m = [Double](repeating: 0, count: F)
         for i in 0..<F { m[i] = sums.value(l * F + i) / Double(total) }
+        if let i = m.firstIndex(where: { !$0.isFinite }) {
+            throw CoreError("layer \(l), memory \(i): the coefficients are not finite (the model produces NaN or infinity)")
+        }
         means.append(m)
     }
     return CoefficientStats(means: means, tokens: total)

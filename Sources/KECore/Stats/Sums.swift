@@ -156,6 +156,9 @@ public func exactCoefficientSums(of model: Model, on corpus: Corpus, progress: P
     })
     }
     if let overflow { throw overflow }
+    for i in 0..<(L * F) where !sums.value(i).isFinite {
+        throw CoreError("layer \(i / F), memory \(i % F): the coefficients are not finite (the model produces NaN or infinity)")
+    }
     return sums
 }
 

@@ -236,6 +236,9 @@ func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(log
             }))
         for (d, p) in group.enumerated() {
             let n = Double(p.tokens.count - p.targetStart)
+            guard lp[d].isFinite else {
+                throw CoreError("the log-probabilities are not finite (the model produces NaN or infinity)")
+            }
             out[i + d] = (lp[d] / n, Double(hits[d]) / n)
         }
         i = j
