@@ -47,6 +47,8 @@ public func parseStep(fromName name: String) -> Int? {
 
 /// Reads config.json and the safetensors weights of a model directory (no tokenizer).
 /// The step is parsed from the directory's name.
+///
+/// - Throws: `CoreError` naming the file: no such directory, a bad config.json, or weights that are missing, unreadable or do not match the config.
 public func loadCheckpointWeights(directory: String) throws -> (config: ModelConfig, params: ParameterStore, step: Int?) {
     guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
     let config = try loadDirectoryConfig(directory)
@@ -59,6 +61,8 @@ extension Model {
     /// Loads a Hugging Face model directory: config.json, model.safetensors (or a sharded
     /// index), tokenizer.json. With `keepBF16` the parameters stay bf16 in memory (see
     /// `BF16Weights`), read one tensor at a time so the whole model never exists in f32.
+    ///
+    /// - Throws: `CoreError` naming the file, as `loadCheckpointWeights`, or for a missing or invalid tokenizer.json, or a tokenizer whose ids do not fit the embedding.
     public static func load(directory: String, keepBF16: Bool = false) throws -> Model {
         func tokenizer(_ config: ModelConfig) throws -> Tokenizer {
             let tokPath = directory + "/tokenizer.json"

@@ -29,6 +29,8 @@ let supportedModelTypes = Architecture.allCases.map(\.rawValue).joined(separator
 
 extension ModelConfig {
     /// Parses a `config.json` text.
+    ///
+    /// - Throws: `CoreError` naming `file` when the text is not JSON, or as `init(huggingFace:file:)`.
     public init(huggingFaceJSON text: String, file: String? = nil) throws {
         let json: JSONValue
         do { json = try JSONValue.parse(text) }
@@ -37,6 +39,8 @@ extension ModelConfig {
     }
 
     /// Reads and parses the `config.json` at `path`.
+    ///
+    /// - Throws: `CoreError` naming the file when it is missing or not JSON, or as `init(huggingFace:file:)`.
     public static func load(path: String) throws -> ModelConfig {
         guard fileExists(path) else { throw CoreError("missing config.json", file: path) }
         let json: JSONValue
@@ -46,6 +50,8 @@ extension ModelConfig {
     }
 
     /// Interprets a parsed `config.json` as transformers does.
+    ///
+    /// - Throws: `CoreError` naming `file` and the key: an unsupported `model_type`/architecture, a key of the wrong type, a value ke does not compute (naming the key, the value and what is supported), or sizes that are not positive or too large.
     public init(huggingFace json: JSONValue, file: String? = nil) throws {
         guard let raw = json.dictionary else { throw CoreError("config is not a JSON object", file: file) }
         let r = ConfigReader(raw: raw, file: file)

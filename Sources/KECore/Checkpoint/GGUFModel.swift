@@ -87,6 +87,7 @@ public final class GGUFTensorSource: TensorSource, @unchecked Sendable {
         byHF[name].map { TensorSourceInfo(dtype: $0.type.name, shape: $0.shape, isWeightType: true) }
     }
 
+    /// - Throws: `CoreError` when there is no tensor `name`, `dest` has another element count, or its data cannot be dequantised.
     public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
         guard let t = byHF[name] else { throw CoreError("no tensor named '\(name)'", file: file.path) }
         guard let heads = permuted[name] else { return try file.read(t, into: dest) }

@@ -189,6 +189,7 @@ public final class OLMoNativeSource: TensorSource, @unchecked Sendable {
         return info
     }
 
+    /// - Throws: `CoreError` when there is no tensor `name`, `dest` has another element count, or its storage cannot be read.
     public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
         guard let e = map[name], let info = inner.tensorInfo(e.native) else { throw CoreError("no tensor named '\(name)'", file: file) }
         guard let r = e.rows else { return try inner.read(e.native, into: dest) }

@@ -219,6 +219,7 @@ public final class PyTorchCheckpoint: TensorSource, @unchecked Sendable {
         location[name].map { TensorSourceInfo(dtype: $0.info.dtype.rawValue, shape: $0.info.shape, isWeightType: $0.info.dtype.isWeightType) }
     }
 
+    /// - Throws: `CoreError` when there is no tensor `name`, `dest` has another element count, or its storage cannot be read.
     public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
         guard let l = location[name] else { throw CoreError("no tensor named '\(name)'") }
         try files[l.file].read(l.info, into: dest)

@@ -73,6 +73,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let dataStart: Int
 
     /// Opens and validates `path`. Throws `CoreError` naming the problem and the file.
+    ///
+    /// - Throws: `CoreError` naming the file when it cannot be opened or mapped, or its header is invalid (sizes, offsets, overlaps, dtypes, shapes).
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
@@ -141,6 +143,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// The values of `name` converted to Float32 (any numeric dtype; BOOL as 0/1).
+    ///
+    /// - Throws: `CoreError` when there is no tensor `name` or its dtype cannot be converted.
     public func floats(_ name: String) throws -> [Float] {
         guard let t = info(name) else { throw CoreError("no tensor named '\(name)'", file: path) }
         var out = [Float](repeating: 0, count: t.count)
@@ -149,6 +153,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// Converts tensor `name` to Float32 into `dest`, whose count must equal the element count.
+    ///
+    /// - Throws: `CoreError` when there is no tensor `name`, `dest` has another element count, or its dtype cannot be converted.
     public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
         guard let t = info(name) else { throw CoreError("no tensor named '\(name)'", file: path) }
         guard dest.count == t.count else {

@@ -21,6 +21,8 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
 
     /// Opens `directory/model.safetensors`, or the shards listed by
     /// `directory/model.safetensors.index.json` when there is no single file.
+    ///
+    /// - Throws: `CoreError` naming the file: no weights file, an index that is not valid JSON or names a shard outside the directory or missing, a tensor stored in two shards, or any error of `SafetensorsFile(path:)`.
     public init(directory: String) throws {
         let single = directory + "/model.safetensors"
         let indexPath = directory + "/model.safetensors.index.json"
@@ -61,6 +63,8 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     public func info(_ name: String) -> SafetensorsTensorInfo? { location[name]?.info }
 
     /// Converts tensor `name` to Float32 into `dest` (count must match).
+    ///
+    /// - Throws: `CoreError` when there is no tensor `name`, its element count is not `dest.count`, or its dtype cannot be converted.
     public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
         guard let l = location[name] else { throw CoreError("no tensor named '\(name)'") }
         try files[l.file].read(name, into: dest)
@@ -75,6 +79,8 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     }
 
     /// The values of `name` as Float32.
+    ///
+    /// - Throws: `CoreError` when there is no tensor `name` or its dtype cannot be converted.
     public func floats(_ name: String) throws -> [Float] {
         guard let l = location[name] else { throw CoreError("no tensor named '\(name)'") }
         return try files[l.file].floats(name)

@@ -39,6 +39,9 @@ public struct SafetensorsEntry {
 }
 
 /// Writes `tensors` as a safetensors file at `path`, converting to `dtype` (F32, F16 or BF16).
+///
+/// - Throws: `CoreError` for a `dtype` that is not F32, F16 or BF16, or naming the file when it
+///   cannot be written; whatever an entry's `fill` throws.
 public func writeSafetensors(
     _ tensors: [SafetensorsEntry], dtype: SafetensorsDType = .f32,
     metadata: [String: String]? = nil, to path: String

@@ -131,6 +131,8 @@ public struct ParameterStore: Sendable {
     }
 
     /// Overwrites a tensor; `values.count` must equal the slot's element count.
+    ///
+    /// - Throws: `CoreError` when the layout has no tensor `name` or `values` is not its element count.
     public mutating func set(_ name: String, _ values: [Float]) throws {
         guard let s = slot(name) else { throw CoreError("no tensor named '\(name)'") }
         guard values.count == s.count else {

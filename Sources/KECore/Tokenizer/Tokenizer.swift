@@ -46,6 +46,8 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: Loading
 
     /// Builds a tokenizer from a parsed tokenizer.json; `file` names it in errors.
+    ///
+    /// - Throws: `CoreError` naming `file` and the field: an unsupported model, normalizer, pre-tokenizer, decoder or post-processor type, a regex Oniguruma refuses (naming the pattern), or malformed vocabulary, merges or added tokens.
     public init(json: JSONValue, file: String? = nil) throws {
         self.json = json
         guard json.objectValue != nil else { throw CoreError("tokenizer.json is not a JSON object", file: file) }
@@ -148,6 +150,8 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Reads and parses a tokenizer.json file.
+    ///
+    /// - Throws: `CoreError` naming the file when it is missing, not JSON, or as `init(json:file:)`.
     public convenience init(contentsOf path: String) throws {
         let bytes = try Tokenizer.readFile(path)
         let json: JSONValue
@@ -274,6 +278,8 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: Files
 
     /// Writes `json` as tokenizer.json at `path`.
+    ///
+    /// - Throws: `CoreError` naming the file when it cannot be written.
     public func save(to path: String) throws {
         try Tokenizer.writeFile(path, Array(json.serialized().utf8))
     }

@@ -7,6 +7,8 @@ extension Tokenizer {
     /// A WordLevel tokenizer.json: `vocabulary` in id order, `unkToken` for unknown words,
     /// `specialTokens` registered as special added tokens. With `splitPunctuation` the
     /// pre-tokenizer is `Whitespace` (`\w+|[^\w\s]+`), else `WhitespaceSplit`.
+    ///
+    /// - Throws: `CoreError` when a vocabulary entry is empty or repeated, or lacks `unkToken` or a special token.
     public static func wordLevelJSON(vocabulary: [String], unkToken: String, specialTokens: [String] = [],
                                      splitPunctuation: Bool = true) throws -> JSONValue {
         var ids: [TokenKey: Int] = [:]
@@ -47,6 +49,8 @@ extension Tokenizer {
     }
 
     /// A WordLevel tokenizer over `vocabulary` (see `wordLevelJSON`).
+    ///
+    /// - Throws: `CoreError` as `wordLevelJSON`, or as `init(json:file:)`.
     public convenience init(vocabulary: [String], unkToken: String = "[UNK]", specialTokens: [String] = [],
                             splitPunctuation: Bool = true) throws {
         try self.init(json: Tokenizer.wordLevelJSON(
