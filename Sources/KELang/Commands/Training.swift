@@ -20,7 +20,7 @@ extension Command {
             10 % of the peak learning rate X. Each step takes B documents from a seeded shuffle of \
             the corpus, each randomly cropped to S tokens; the loss is the mean next-token \
             cross-entropy over every real token (no padding). Defaults: steps 100, batch 8, \
-            seq 128, lr 3e-4, warmup 0, seed 0. Optimiser options: schedule "cosine" (default), \
+            seq 128 (at most the model's learned positions), lr 3e-4, warmup 0, seed 0. Optimiser options: schedule "cosine" (default), \
             "constant" or "wsd" (warmup–stable–decay, decaying over the last 20 %); final F, the \
             fraction of the peak the schedule ends at (0.1); wd D, weight decay on matrices (0.1); \
             clip C, the global gradient-norm limit (1.0; 0 turns clipping off); beta1, beta2, eps \
@@ -34,7 +34,9 @@ extension Command {
             var o = TrainOptions()
             o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
             o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
-            o.seq = try inv.optionalInt("seq", in: 2...1_000_000) ?? o.seq
+            // Without `seq`, windows never exceed a model's learned positions (GPT-2).
+            let c = model.config
+            o.seq = try inv.optionalInt("seq", in: 2...1_000_000) ?? (c.learnedPositions ? Swift.min(o.seq, c.maxPositions) : o.seq)
             o.warmup = try inv.optionalInt("warmup", in: 0...10_000_000) ?? o.warmup
             if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
             if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
