@@ -71,12 +71,7 @@ final class TokenizerHF16Tests: XCTestCase {
         for (name, lines) in try XCTUnwrap(try expected()["random_ids"]?.objectValue) {
             let tok = try Tokenizer(contentsOf: Self.dir + "/\(name).json")
             let want = try XCTUnwrap(lines.arrayValue).compactMap { $0.stringValue }
-            var mismatches = 0
-            for (t, w) in zip(texts, want) where tok.encode(t) != line(w) {
-                mismatches += 1
-                if mismatches <= 5 { XCTFail("\(name) \(t.unicodeScalars.map { String($0.value, radix: 16) }): got \(tok.encode(t)) want \(w)") }
-            }
-            XCTAssertEqual(mismatches, 0, name)
+            assertSameIDs(tok, texts, want, name)
         }
     }
 
@@ -132,12 +127,7 @@ final class TokenizerHF16Tests: XCTestCase {
             let tok = try Tokenizer(contentsOf: TokenizerParityTests.dir + "/\(name).json")
             let want = try XCTUnwrap(lines.arrayValue).compactMap { $0.stringValue }
             XCTAssertEqual(want.count, 200)
-            var mismatches = 0
-            for (t, w) in zip(texts, want) where tok.encode(t) != line(w) {
-                mismatches += 1
-                if mismatches <= 5 { XCTFail("\(name) \(t.unicodeScalars.map { String($0.value, radix: 16) }): got \(tok.encode(t)) want \(w)") }
-            }
-            XCTAssertEqual(mismatches, 0, name)
+            assertSameIDs(tok, texts, want, name)
         }
     }
 
@@ -250,5 +240,17 @@ final class TokenizerHF16Tests: XCTestCase {
             XCTAssertTrue(m.contains("x.json") && m.contains(#""a(?<n""#), m)
         }
     }
-}
 
+    /// Every text encodes to its recorded ids (a line of them); the first 5 mismatches are shown.
+    func assertSameIDs(_ tok: Tokenizer, _ texts: [String], _ want: [String], _ name: String,
+                       file: StaticString = #filePath, line l: UInt = #line) {
+        var mismatches = 0
+        for (t, w) in zip(texts, want) where tok.encode(t) != line(w) {
+            mismatches += 1
+            if mismatches <= 5 {
+                XCTFail("\(name) \(t.unicodeScalars.map { String($0.value, radix: 16) }): got \(tok.encode(t)) want \(w)", file: file, line: l)
+            }
+        }
+        XCTAssertEqual(mismatches, 0, name, file: file, line: l)
+    }
+}
