@@ -117,6 +117,10 @@ public enum Printer {
             "  parameters     \(grouped(m.parameterCount)) (\(short(m.parameterCount)))",
             "  step           \(m.step.map(String.init) ?? "unknown")",
         ]
+        if let q = m.quantized {
+            let types = q.matrixTypes.map { "\($0.type) ×\($0.count)" }.joined(separator: ", ")
+            lines.append("  weights        ggml blocks (\(types)), \(number(Double(q.byteCount) / 1e6)) MB, dequantised per tile")
+        }
         if m.interventions.isEmpty {
             lines.append("  interventions  none")
         } else {
@@ -258,7 +262,8 @@ public enum Printer {
                 ("memories", .int(m.config.intermediateSize)),
                 ("parameters", .int(m.parameterCount)),
                 ("step", m.step.map { .int($0) } ?? .null),
-            ] + m.measurements.map { ($0.name, jsonNumber($0.value)) })
+            ] + (m.quantized.map { q in [("weights", .object(q.matrixTypes.map { ($0.type, .int($0.count)) }))] } ?? [])
+              + m.measurements.map { ($0.name, jsonNumber($0.value)) })
         case .corpus(let c):
             return .object([
                 ("kind", .string("corpus")),

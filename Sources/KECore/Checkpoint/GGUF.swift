@@ -67,6 +67,9 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     }
 
     /// The name gguf-py uses (F32, Q4_K, …).
+    /// True for the plain float types (F32, F16, BF16), false for block-quantised ones.
+    public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
+
     public var name: String {
         switch self {
         case .f32: return "F32"

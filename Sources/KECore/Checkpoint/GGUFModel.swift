@@ -111,6 +111,14 @@ public final class GGUFTensorSource: TensorSource, @unchecked Sendable {
         }
     }
 
+    /// The GGUF tensor that HF tensor `name` is made of, when it is that tensor's rows unchanged
+    /// or reordered (so its ggml blocks can be kept as they are), with the head count whose q/k
+    /// row permutation must be undone (nil: rows in order). Nil for anything else.
+    func storedRows(_ name: String) -> (tensor: GGUFTensorInfo, unpermuteHeads: Int?)? {
+        guard let t = byHF[name], t.shape.count == 2 else { return nil }
+        return (t, permuted[name])
+    }
+
     public func float32Pointer(_ name: String) -> UnsafePointer<Float>? {
         guard let t = byHF[name], permuted[name] == nil else { return nil }
         return file.float32Pointer(t)
@@ -164,8 +172,10 @@ func ggufHuggingFaceConfig(_ f: GGUFFile) throws -> (json: JSONValue, architectu
 
 extension Model {
     /// Loads a GGUF file: config from its `ARCH.*` metadata, tokenizer from `tokenizer.ggml.*`,
-    /// weights dequantised to f32 at load (or rounded to bf16 with `keepBF16`), q/k rows
-    /// un-permuted. `save` then writes an HF directory.
+    /// q/k rows un-permuted. A file with quantised matrices keeps them as ggml blocks, dequantised
+    /// a tile at a time inside each matrix product (see `QuantizedWeights`); `keepBF16` then
+    /// rounds only its F32 matrices to bf16. A float-only file is expanded to f32 (or rounded to
+    /// bf16 with `keepBF16`). `save` writes an HF directory.
     ///
     /// - Throws: `CoreError` naming the file for anything the GGUF reader, the config, the
     ///   tokenizer or the weight mapping refuses.
@@ -175,6 +185,10 @@ extension Model {
         let config = try ModelConfig(huggingFace: json, file: path)
         let source = try GGUFTensorSource(file: f, architecture: arch, heads: config.numHeads, kvHeads: config.numKVHeads)
         let tok = try Tokenizer(json: try ggufTokenizerJSON(f), file: path)
+        if f.tensors.contains(where: { $0.shape.count == 2 && !$0.type.isFloat }) {
+            let blocks = try loadParametersQuantized(config: config, from: source, keepBF16: keepBF16, file: path)
+            return try Model(config: config, quantized: blocks, tokenizer: tok, source: path)
+        }
         if keepBF16 {
             let compact = try loadParametersBF16(config: config, from: source, file: path)
             return try Model(config: config, bf16: compact, tokenizer: tok, source: path)

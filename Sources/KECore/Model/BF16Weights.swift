@@ -88,10 +88,11 @@ func convertBF16(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float
 
 extension Model {
     /// The same model with its parameters kept as bf16 (rounded to nearest even; exact for
-    /// weights that came from a BF16 checkpoint). Interventions and multipliers are kept.
+    /// weights that came from a BF16 checkpoint). Interventions and multipliers are kept. A model
+    /// kept as quantised ggml blocks is returned as it is: it is already smaller than bf16.
     /// - Throws: `CoreError` if this model's memory multipliers do not fit its shape.
     public func keepingBF16() throws -> Model {
-        if bf16 != nil { return self }
+        if bf16 != nil || quantized != nil { return self }
         return try Model(config: config, bf16: BF16Weights(f32Parameters()), tokenizer: tokenizer, step: step,
                      memoryMultipliers: memoryMultipliers.layers, interventions: interventions, source: source,
                      directoryInfo: directoryInfo)

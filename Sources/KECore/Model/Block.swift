@@ -53,12 +53,12 @@ struct BlockActivations {
     var coef: UnsafeMutablePointer<Float>
     /// With post-norms: the down projection's output [N, D] and its norm's rstd [N] (training).
     var mlpOut, mlpOutRstd: UnsafeMutablePointer<Float>?
-    /// Scratch [N, D] for a post-norm's output, and for bf16 weight tiles (see `linear`).
+    /// Scratch [N, D] for a post-norm's output, and for compact weight tiles (see `linear`).
     var normed, weightTile: UnsafeMutablePointer<Float>
 
     /// Buffers from `arena` for `rows` rows of `c`. `training` adds everything the backward
     /// reads; `probFloats` is the size of the saved attention probabilities then.
-    init(_ c: ModelConfig, rows N: Int, arena: Arena, training: Bool, probFloats: Int = 0, bf16: Bool = false) {
+    init(_ c: ModelConfig, rows N: Int, arena: Arena, training: Bool, probFloats: Int = 0, weightTiles: Bool = false) {
         func buf(_ n: Int) -> UnsafeMutablePointer<Float> { arena.make(n, zeroed: false) }
         func keep(_ n: Int) -> UnsafeMutablePointer<Float>? { training ? buf(n) : nil }
         let D = c.hiddenSize, F = c.intermediateSize
@@ -87,7 +87,7 @@ struct BlockActivations {
         mlpOut = post ? buf(N * D) : nil
         mlpOutRstd = post && training ? buf(N) : nil
         normed = buf(post ? N * D : 1)
-        weightTile = buf(bf16 ? bf16TileRows * max(D, F, qDim) : 1)
+        weightTile = buf(weightTiles ? weightTileRows * max(D, F, qDim) : 1)
     }
 }
 

@@ -75,7 +75,7 @@ func headTileColumns(rows n: Int, vocab v: Int) -> Int {
 }
 
 /// out[r] = log softmax(h_r · Eᵀ)[targets[r]] for every row with targets[r] ≥ 0. `logits` holds
-/// n × `headTileColumns` floats; `embeddingRows` holds that many rows of E in f32 when E is bf16.
+/// n × `headTileColumns` floats; `embeddingRows` holds that many rows of E in f32 when E is compact.
 ///
 /// The head runs over tiles of the vocabulary, each one GEMM over all rows (so the output
 /// embedding is packed once per batch rather than once per chunk of rows); each row keeps a
@@ -99,13 +99,7 @@ func headLogProbs(
         try Cancellation.shared.check()
         let vt = min(tile, v - v0)
         // logits[n, vt] = h · E[v0..<v0+vt]ᵀ
-        let e: UnsafePointer<Float>
-        switch unembed {
-        case .f32(let p): e = p + v0 * d
-        case .bf16(let p):
-            convertBF16(p + v0 * d, rowsF32, count: vt * d)
-            e = UnsafePointer(rowsF32)
-        }
+        let e = unembed.rows(v0, count: vt, width: d, scratch: rowsF32)
         sgemm(transB: true, m: n, n: vt, k: d, a: h, b: e, c: logits, ldc: vt)
         parallelRanges(n, minChunk: 64) { rows in
             for r in rows {

@@ -37,8 +37,8 @@ public struct PackedBatch: Sendable {
 
 // MARK: Weights as the inference pass reads them
 
-/// Runs `body` with views of `model`'s weights: its bf16 bits when it is kept as bf16 (and has not
-/// been expanded to f32), else its f32 parameters. Resolved once; valid only inside `body`.
+/// Runs `body` with views of `model`'s weights: its bf16 bits or ggml blocks when it is kept
+/// compact (and has not been expanded to f32), else its f32 parameters. Resolved once; valid only inside `body`.
 /// - Throws: whatever `body` throws; `CoreError` for a model without parameters.
 func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -> R) throws -> R {
     let c = model.config
@@ -55,6 +55,28 @@ func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -
                     let vectors = v.baseAddress ?? none
                     return try body(offsets.map({ MatrixWeights.bf16(bits + $0) }, { vectors + $0 }))
                 }
+            }
+        }
+    }
+    if let q = model.quantized {
+        // Resolve each tensor to its slot's index, then to its blocks or its vector.
+        let position = Dictionary(q.slots.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let index = try ModelTensors<Int, Int>(config: c, slots: q.slots) { position[$0.name] }
+        return try q.vectors.withUnsafeBufferPointer { v in
+            var placeholder: Float = 0
+            return try withUnsafePointer(to: &placeholder) { none in
+                let vectors = v.baseAddress ?? none
+                return try body(index.map({ i in
+                    guard let rows = q.rows(q.slots[i].name) else {
+                        throw CoreError("internal: matrix '\(q.slots[i].name)' has no blocks")
+                    }
+                    return MatrixWeights.blocks(rows)
+                }, { i in
+                    guard let o = q.vectorOffset[q.slots[i].name] else {
+                        throw CoreError("internal: vector '\(q.slots[i].name)' missing")
+                    }
+                    return vectors + o
+                }))
             }
         }
     }
@@ -117,7 +139,7 @@ func runForward(config c: ModelConfig, weights w: InferenceWeights, multipliers:
     let arena = workspace ?? Arena()
     arena.reset()
     let x = arena.make(N * D, zeroed: false)
-    let acts = BlockActivations(c, rows: N, arena: arena, training: false, bf16: w.embed.isBF16)
+    let acts = BlockActivations(c, rows: N, arena: arena, training: false, weightTiles: w.hasCompactMatrices)
     let scores = arena.make(max(1, maxT * maxT), zeroed: false)
     try batch.tokens.withUnsafeBufferPointer { tokBuf in
         try batch.positions.withUnsafeBufferPointer { posBuf in
@@ -144,7 +166,7 @@ func runForward(config c: ModelConfig, weights w: InferenceWeights, multipliers:
         let tile = headTileColumns(rows: N, vocab: V)
         try headLogProbs(h, rows: N, dim: D, unembed: w.unembed, vocab: V, targets: targets, into: out,
                          logits: arena.make(N * tile, zeroed: false),
-                         embeddingRows: arena.make(w.unembed.isBF16 ? tile * D : 1, zeroed: false))
+                         embeddingRows: arena.make(w.unembed.isCompact ? tile * D : 1, zeroed: false))
     }
     guard let emit = request.logits else { return }
     // LM head in chunks of rows.

@@ -57,7 +57,7 @@ func runIncremental(
     }
     arena.reset()
     let x = arena.make(M * D, zeroed: false)
-    var acts = BlockActivations(c, rows: M, arena: arena, training: false, bf16: w.embed.isBF16)
+    var acts = BlockActivations(c, rows: M, arena: arena, training: false, weightTiles: w.hasCompactMatrices)
     let scores = arena.make(M * P, zeroed: false)
     let ids = tokens.map { Int32($0) }
     let positions = (p0..<P).map { Int32($0) }

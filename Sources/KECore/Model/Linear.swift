@@ -1,14 +1,18 @@
 // MARK: Linear layers, forward and backward
 //
 // y[n, out] = x[n, in] · Wᵀ + b for a weight W [out, in], as PyTorch's `nn.Linear`. The
-// inference pass reads weights kept as bf16 as well as f32; training reads f32 only.
+// inference pass also reads weights kept compact (bf16 bits, or a GGUF file's ggml blocks),
+// converted to f32 a tile of rows at a time just before each sgemm; training reads f32 only.
 
-/// A weight matrix [out, in]: f32, or bf16 bits converted to f32 a tile of rows at a time.
+/// A weight matrix [out, in]: f32, bf16 bits, or ggml blocks, the last two converted to f32 a
+/// tile of rows at a time.
 enum MatrixWeights {
     case f32(UnsafePointer<Float>)
     case bf16(UnsafePointer<UInt16>)
+    case blocks(GGMLRows)
 
-    var isBF16: Bool { if case .bf16 = self { return true } else { return false } }
+    /// True when rows must be converted to f32 before use (bf16 or ggml blocks).
+    var isCompact: Bool { if case .f32 = self { return false } else { return true } }
 
     /// Row r (`width` values) into `dst` as f32.
     @inline(__always)
@@ -16,42 +20,67 @@ enum MatrixWeights {
         switch self {
         case .f32(let p): dst.update(from: p + r * width, count: width)
         case .bf16(let p): convertBF16(p + r * width, dst, count: width)
+        case .blocks(let b): b.dequantize(rows: r..<(r + 1), width: width, into: dst)
+        }
+    }
+
+    /// Rows [r0, r0 + count) as f32 [count, width]: a pointer into the weights when they are f32,
+    /// else the rows converted into `scratch` (≥ count × width floats), several rows at once on
+    /// every core (each row converts on its own, so the values do not depend on the split).
+    func rows(_ r0: Int, count: Int, width: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        switch self {
+        case .f32(let p): return p + r0 * width
+        case .bf16(let p):
+            parallelRanges(count, minChunk: 32) { r in
+                convertBF16(p + (r0 + r.lowerBound) * width, scratch + r.lowerBound * width, count: r.count * width)
+            }
+        case .blocks(let b):
+            parallelRanges(count, minChunk: 32) { r in
+                b.dequantize(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), width: width, into: scratch + r.lowerBound * width)
+            }
+        }
+        return UnsafePointer(scratch)
+    }
+}
+
+/// Weights as the inference pass reads them: matrices f32 or compact, vectors f32.
+typealias InferenceWeights = ModelTensors<MatrixWeights, UnsafePointer<Float>>
+
+extension ModelTensors where Matrix == MatrixWeights {
+    /// True when some matrix is compact, so the passes need a `weightTileRows` scratch tile.
+    var hasCompactMatrices: Bool {
+        embed.isCompact || unembed.isCompact || posEmbed?.isCompact == true || layers.contains { l in
+            [l.q, l.k, l.v, l.o, l.up, l.down].contains(where: \.isCompact) || l.gate?.isCompact == true
         }
     }
 }
 
-/// Weights as the inference pass reads them: matrices f32 or bf16, vectors f32.
-typealias InferenceWeights = ModelTensors<MatrixWeights, UnsafePointer<Float>>
+/// Output rows of a compact matrix converted per sgemm: `weightTileRows × inFeatures` floats of scratch.
+let weightTileRows = 256
 
-/// Output rows of a bf16 matrix converted per sgemm: `bf16TileRows × inFeatures` floats of scratch.
-let bf16TileRows = 256
-
-/// y[n, out] = x[n, in] · Wᵀ (+ bias), added to y when `accumulate`. A bf16 matrix is converted
-/// `bf16TileRows` output rows at a time into `scratch` (≥ bf16TileRows × in floats), each tile one
-/// sgemm writing its block of columns of y.
+/// y[n, out] = x[n, in] · Wᵀ (+ bias), added to y when `accumulate`. A compact matrix is
+/// converted `weightTileRows` output rows at a time into `scratch` (≥ weightTileRows × in
+/// floats), each tile one sgemm writing its block of columns of y.
 func linear(
     _ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int, weight: MatrixWeights, outFeatures: Int,
     bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    switch weight {
-    case .f32(let w):
-        linear(x, rows: n, inFeatures: inFeatures, weight: w, outFeatures: outFeatures, bias: bias, into: y, accumulate: accumulate)
-    case .bf16(let w):
-        if let bias, !accumulate {
-            for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
-        }
-        let beta: Float = accumulate || bias != nil ? 1 : 0
-        var o0 = 0
-        while o0 < outFeatures {
-            let rows = min(bf16TileRows, outFeatures - o0)
-            convertBF16(w + o0 * inFeatures, scratch, count: rows * inFeatures)
-            sgemm(transB: true, m: n, n: rows, k: inFeatures, a: x, b: scratch, beta: beta,
-                  c: y + o0, ldc: outFeatures)
-            o0 += rows
-        }
-        if let bias, accumulate { addBias(bias, to: y, rows: n, cols: outFeatures) }
+    if case .f32(let w) = weight {
+        return linear(x, rows: n, inFeatures: inFeatures, weight: w, outFeatures: outFeatures, bias: bias, into: y, accumulate: accumulate)
     }
+    if let bias, !accumulate {
+        for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+    }
+    let beta: Float = accumulate || bias != nil ? 1 : 0
+    var o0 = 0
+    while o0 < outFeatures {
+        let rows = min(weightTileRows, outFeatures - o0)
+        let tile = weight.rows(o0, count: rows, width: inFeatures, scratch: scratch)
+        sgemm(transB: true, m: n, n: rows, k: inFeatures, a: x, b: tile, beta: beta, c: y + o0, ldc: outFeatures)
+        o0 += rows
+    }
+    if let bias, accumulate { addBias(bias, to: y, rows: n, cols: outFeatures) }
 }
 
 /// y[n, out] = x[n, in] · W[out, in]ᵀ (+ bias[out]), added to y when `accumulate`.

@@ -12,6 +12,8 @@ public final class Model: @unchecked Sendable {
     private let stored: ParameterStore?
     /// The parameters of a model loaded with `keepBF16`, as bf16 (nil otherwise).
     public let bf16: BF16Weights?
+    /// The parameters of a model loaded from a quantised GGUF file, as ggml blocks (nil otherwise).
+    public let quantized: QuantizedWeights?
     public let tokenizer: Tokenizer
     /// Training step of this checkpoint, when known (from the directory name or metadata).
     public let step: Int?
@@ -37,7 +39,7 @@ public final class Model: @unchecked Sendable {
         memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
-        self.init(config: config, stored: params, bf16: nil, tokenizer: tokenizer, step: step,
+        self.init(config: config, stored: params, bf16: nil, quantized: nil, tokenizer: tokenizer, step: step,
                   memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
@@ -49,19 +51,32 @@ public final class Model: @unchecked Sendable {
         memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
-        self.init(config: config, stored: nil, bf16: compact, tokenizer: tokenizer, step: step,
+        self.init(config: config, stored: nil, bf16: compact, quantized: nil, tokenizer: tokenizer, step: step,
+                  memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
+                  interventions: interventions, source: source, directoryInfo: directoryInfo)
+    }
+
+    /// A model whose matrices stay ggml blocks in memory (see `QuantizedWeights`).
+    /// - Throws: `CoreError` for `memoryMultipliers` of the wrong shape, as the f32 initialiser.
+    public convenience init(
+        config: ModelConfig, quantized: QuantizedWeights, tokenizer: Tokenizer, step: Int? = nil,
+        memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
+        directoryInfo: ModelDirectoryInfo? = nil
+    ) throws {
+        self.init(config: config, stored: nil, bf16: nil, quantized: quantized, tokenizer: tokenizer, step: step,
                   memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     private init(
-        config: ModelConfig, stored: ParameterStore?, bf16: BF16Weights?, tokenizer: Tokenizer,
+        config: ModelConfig, stored: ParameterStore?, bf16: BF16Weights?, quantized: QuantizedWeights?, tokenizer: Tokenizer,
         step: Int?, memoryMultipliers: MemoryMultipliers, interventions: [String], source: String?,
         directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = []
     ) {
         self.config = config
         self.stored = stored
         self.bf16 = bf16
+        self.quantized = quantized
         self.tokenizer = tokenizer
         self.step = step
         self.memoryMultipliers = memoryMultipliers
@@ -72,24 +87,26 @@ public final class Model: @unchecked Sendable {
     }
 
     /// The parameters in f32, canonical layout (see `Parameters.swift`). For a model kept as
-    /// bf16 this converts the whole model (4 bytes a parameter) on every call and keeps nothing:
+    /// bf16 or quantised this converts the whole model (4 bytes a parameter) on every call and keeps nothing:
     /// callers that need f32 hold on to the result for as long as they need it.
     public func f32Parameters() -> ParameterStore {
         if let bf16 { return bf16.expanded() }
+        if let quantized { return quantized.expanded() }
         return stored ?? ParameterStore(slots: [], data: [])
     }
 
     /// A copy with some fields replaced. Without new `params`, the copy shares this model's
-    /// storage as it is now (bf16, or f32).
+    /// storage as it is now (bf16, quantised, or f32).
     /// - Throws: `CoreError` when `memoryMultipliers` were made for another configuration.
     public func with(
         params: ParameterStore? = nil, memoryMultipliers: MemoryMultipliers? = nil,
         addingIntervention note: String? = nil, step: Int?? = nil
     ) throws -> Model {
-        let keepBF16 = params == nil && isBF16
+        let keepCompact = params == nil && (bf16 != nil || quantized != nil)
         let scale = try memoryMultipliers.map { try MemoryMultipliers($0.layers, config: config) } ?? self.memoryMultipliers
         return Model(
-            config: config, stored: keepBF16 ? nil : params ?? f32Parameters(), bf16: keepBF16 ? bf16 : nil,
+            config: config, stored: keepCompact ? nil : params ?? f32Parameters(), bf16: keepCompact ? bf16 : nil,
+            quantized: keepCompact ? quantized : nil,
             tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source,
             directoryInfo: directoryInfo)
@@ -97,7 +114,7 @@ public final class Model: @unchecked Sendable {
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
     public func named(_ source: String) -> Model {
-        Model(config: config, stored: stored, bf16: bf16,
+        Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
               measurements: measurements)
@@ -105,12 +122,12 @@ public final class Model: @unchecked Sendable {
 
     /// The same model (same storage) carrying `measurements` (replacing any it had).
     public func measured(_ measurements: [(name: String, value: Double)]) -> Model {
-        Model(config: config, stored: stored, bf16: bf16,
+        Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
               measurements: measurements)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
-    public var parameterCount: Int { bf16?.count ?? stored?.count ?? 0 }
+    public var parameterCount: Int { bf16?.count ?? quantized?.count ?? stored?.count ?? 0 }
 }

@@ -219,7 +219,8 @@ let fingerprintPageBytes = 4096
 /// Fingerprint of a model, cheap for a 14 GB checkpoint: the first 16 hex digits of SHA-256 over
 /// its directory's `config.json`, and for every `*.safetensors` file (by name): the name, its size,
 /// its whole header (tensor names, dtypes, shapes, byte ranges) and 16 pages of 4 KiB spread evenly
-/// over its data; then the step, whether weights are kept as bf16, the interventions applied
+/// over its data (a single weight file such as a GGUF: its name and a sample of its bytes); then
+/// the step, whether weights are kept as bf16 or ggml blocks, the interventions applied
 /// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
 /// configuration and every 97th parameter instead.
 ///
@@ -243,6 +244,12 @@ public func modelFingerprint(_ model: Model) throws -> String {
             h.update(string: name)
             try hashFileSample(url.appendingPathComponent(name).path, into: &h)
         }
+    } else if let file = model.source, FileManager.default.fileExists(atPath: file) {
+        // A single weight file (a GGUF): its configuration and a sample of its bytes, so a
+        // quantised model is never expanded to f32 just to be named.
+        h.update(string: String(describing: model.config))
+        h.update(string: (file as NSString).lastPathComponent)
+        try hashFileSample(file, into: &h)
     } else {
         h.update(string: String(describing: model.config))
         let p = model.f32Parameters().data
@@ -257,7 +264,7 @@ public func modelFingerprint(_ model: Model) throws -> String {
         h.update(bytes)
     }
     h.update(int: model.step ?? -1)
-    h.update(string: model.isBF16 ? "bf16" : "f32")
+    h.update(string: model.isBF16 ? "bf16" : model.quantized != nil ? "ggml" : "f32")
     for note in model.interventions { h.update(string: note) }
     for (l, s) in model.memoryMultipliers.layers.enumerated() {
         guard let s else { continue }

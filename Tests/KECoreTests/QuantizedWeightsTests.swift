@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+@testable import KECore
+
+/// A quantised GGUF keeps its ggml blocks and dequantises per tile inside each matrix product:
+/// the numbers must be those of the same model expanded to f32 at load.
+final class QuantizedWeightsTests: XCTestCase {
+    let dir = Fixtures.root + "/formats/gguf"
+    static let quantisedTypes = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
+
+    /// The same file, expanded to f32 at load (the path every float checkpoint takes).
+    func expandedModel(_ path: String) throws -> Model {
+        let f = try GGUFFile(path: path)
+        let (json, arch) = try ggufHuggingFaceConfig(f)
+        let config = try ModelConfig(huggingFace: json, file: path)
+        let source = try GGUFTensorSource(file: f, architecture: arch, heads: config.numHeads, kvHeads: config.numKVHeads)
+        return try Model(config: config, params: try loadParameters(config: config, from: source, file: path),
+                         tokenizer: try Tokenizer(json: try ggufTokenizerJSON(f), file: path), source: path)
+    }
+
+    func testQuantisedFileKeepsBlocks() throws {
+        for type in Self.quantisedTypes {
+            let model = try Model.load(gguf: dir + "/llama_\(type).gguf")
+            let q = try XCTUnwrap(model.quantized, type)
+            XCTAssertEqual(q.matrixTypes.first?.type, type, type)
+            XCTAssertEqual(model.parameterCount, try expandedModel(dir + "/llama_\(type).gguf").parameterCount)
+            // Quantised blocks are at most 8.5 bits a weight (Q8_0), against 32 for f32; the
+            // f32 vectors are a few hundred floats.
+            XCTAssertLessThan(q.byteCount, model.parameterCount * 4 * 9 / 32 + 4096, type)
+        }
+    }
+
+    /// Dequantising every block at once gives exactly the f32 parameters of an expanded load.
+    func testExpansionIsTheExpandedLoad() throws {
+        for type in Self.quantisedTypes {
+            let path = dir + "/llama_\(type).gguf"
+            XCTAssertEqual(try Model.load(gguf: path).f32Parameters().data, try expandedModel(path).f32Parameters().data, type)
+        }
+    }
+
+    /// Per-tile dequantisation gives the expanded model's logits, entropy and generation: the
+    /// f32 values are identical and each tile's sgemm computes every output column over the full
+    /// inner dimension, so only the split of columns between calls differs (bound 1e-5 on logits
+    /// of size ~5, a few float32 ulps, should a BLAS kernel block columns differently).
+    func testPerTileMatchesExpanded() throws {
+        let ids = [5, 17, 42, 99, 3, 250, 7, 64]
+        for type in Self.quantisedTypes {
+            let path = dir + "/llama_\(type).gguf"
+            let q = try Model.load(gguf: path), f = try expandedModel(path)
+            XCTAssertLessThan(maxAbsDiff(try packedLogits(q, [ids, [1, 2, 3]]), try packedLogits(f, [ids, [1, 2, 3]])), 1e-5, type)
+            let corpus = Corpus(documents: [ids, [9, 8, 7, 6, 5]], source: "t")
+            let eq = try knowledgeEntropy(of: q, on: corpus), ef = try knowledgeEntropy(of: f, on: corpus)
+            XCTAssertEqual(eq.total, ef.total, accuracy: 1e-9 * ef.total, type)
+            let gq = try generateGreedy(model: q, text: "The quick brown fox", tokens: 8, stopIDs: [])
+            let gf = try generateGreedy(model: f, text: "The quick brown fox", tokens: 8, stopIDs: [])
+            XCTAssertEqual(gq.generated, gf.generated, type)
+        }
+    }
+
+    /// Interventions that need f32 make an f32 model; copies that change nothing stay quantised;
+    /// `bf16` keeps the blocks.
+    func testStorageAfterInterventions() throws {
+        let model = try Model.load(gguf: dir + "/llama_Q4_0.gguf")
+        XCTAssertNotNil(try model.with(addingIntervention: "note").quantized)
+        XCTAssertNotNil(try model.keepingBF16().quantized)
+        XCTAssertNil(try model.with(params: model.f32Parameters()).quantized)
+        let bf16 = try Model.load(gguf: dir + "/llama_Q4_0.gguf", keepBF16: true)
+        XCTAssertEqual(try XCTUnwrap(bf16.quantized).matrixTypes.first?.type, "Q4_0")
+        let ids = [5, 17, 42]
+        XCTAssertEqual(try packedLogits(bf16, [ids]), try packedLogits(model, [ids]))
+    }
+}
