@@ -41,6 +41,15 @@ public enum Printer {
         return String(n)
     }
 
+    /// A size in bytes as 24.8 kB / 627 MB / 1.18 GB (SI units).
+    static func bytes(_ n: Int) -> String {
+        let x = Double(n)
+        if x >= 1e9 { return String(format: "%.3g GB", x / 1e9) }
+        if x >= 1e6 { return String(format: "%.3g MB", x / 1e6) }
+        if x >= 1e3 { return String(format: "%.3g kB", x / 1e3) }
+        return "\(n) bytes"
+    }
+
     // MARK: Human
 
     /// The human rendering of `value` (no trailing newline).
@@ -119,7 +128,7 @@ public enum Printer {
         ]
         if let q = m.quantized {
             let types = q.matrixTypes.map { "\($0.type) ×\($0.count)" }.joined(separator: ", ")
-            lines.append("  weights        ggml blocks (\(types)), \(number(Double(q.byteCount) / 1e6)) MB, dequantised per tile")
+            lines.append("  weights        ggml blocks (\(types)), \(bytes(q.byteCount)), dequantised per tile")
         }
         if m.interventions.isEmpty {
             lines.append("  interventions  none")

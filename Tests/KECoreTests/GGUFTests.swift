@@ -37,6 +37,95 @@ final class GGUFTests: XCTestCase {
         }
     }
 
+    /// Each architecture's fixture (Scripts/fixtures/formats.py) and what it must load as. The
+    /// oracle: for qwen2 and gpt2 the logits transformers computes loading the GGUF; for the
+    /// others, which transformers cannot load (no gptneox, olmo, olmo2 or gemma GGUF support;
+    /// qwen3 only with 128-wide heads), the logits of the HF model the file was written from,
+    /// with each weight replaced by gguf-py's dequantisation of the file's tensor.
+    static let architectures: [(file: String, type: Architecture)] = [
+        ("qwen2", .qwen2), ("qwen3", .qwen3), ("gemma", .gemma), ("olmo", .olmo), ("olmo2", .olmo2),
+        ("olmo3", .olmo3), ("gptneox", .gptNeoX), ("gpt2", .gpt2),
+    ]
+
+    /// Every architecture at F32 and Q8_0 gives its oracle's logits, and its entropy is finite.
+    func testArchitecturesMatchOracle() throws {
+        for (file, type) in Self.architectures {
+            for qtype in ["F32", "Q8_0"] {
+                let name = "\(file)_\(qtype)"
+                let model = try Model.load(gguf: dir + "/\(name).gguf")
+                XCTAssertEqual(model.config.architecture, type, name)
+                let rec = try SafetensorsFile(path: dir + "/\(name).safetensors")
+                let ids = try rec.floats("ids").map { Int($0) }
+                // 1e-4: both sides use the identical dequantised f32 weights; only float32
+                // summation order differs (the bound of the Llama test above).
+                XCTAssertLessThan(maxAbsDiff(try packedLogits(model, [ids]), try rec.floats("logits")), 1e-4, name)
+                let e = try knowledgeEntropy(of: model, on: Corpus(documents: [ids], source: "fixture"))
+                XCTAssertTrue(e.total.isFinite && e.total > 0, name)
+            }
+        }
+    }
+
+    /// The metadata each converter writes becomes the config transformers would use.
+    func testArchitectureConfigs() throws {
+        let neox = try Model.load(gguf: dir + "/gptneox_Q8_0.gguf").config
+        XCTAssertEqual(neox.rotaryDim, 2)                   // rope.dimension_count: 0.25 of 8
+        XCTAssertTrue(neox.parallelResidual)
+        let olmo = try Model.load(gguf: dir + "/olmo_F32.gguf").config
+        XCTAssertEqual(olmo.clipQKV, 1.5)
+        XCTAssertEqual(olmo.norm, .nonParametricLayerNorm)
+        let olmo3 = try Model.load(gguf: dir + "/olmo3_F32.gguf").config
+        XCTAssertEqual(olmo3.slidingWindows, [4, nil])      // written as olmo2 + sliding_window_pattern
+        let qwen3 = try Model.load(gguf: dir + "/qwen3_F32.gguf").config
+        XCTAssertEqual(qwen3.headDim, 16)
+        XCTAssertTrue(qwen3.tieWordEmbeddings)              // no output.weight
+        let gemma = try Model.load(gguf: dir + "/gemma_F32.gguf").config
+        XCTAssertEqual(gemma.numKVHeads, 1)
+        XCTAssertEqual(try Model.load(gguf: dir + "/gpt2_F32.gguf").config.maxPositions, 1024)
+    }
+
+    /// A copy of fixture `name` with its metadata value `key` (a u32) set to `value`, or its
+    /// key renamed so it is missing.
+    func patched(_ name: String, key: String, value: UInt32? = nil) throws -> String {
+        var bytes = try readFileBytes(dir + "/\(name).gguf")
+        let k = Array(key.utf8)
+        guard let at = (0..<(bytes.count - k.count)).first(where: { Array(bytes[$0..<($0 + k.count)]) == k }) else {
+            XCTFail("no key \(key)"); return ""
+        }
+        if let value {
+            let v = at + k.count + 4   // after the u32 value type
+            bytes.replaceSubrange(v..<(v + 4), with: (0..<4).map { UInt8((value >> (8 * UInt32($0))) & 0xFF) })
+        } else {
+            bytes[at + k.count - 1] = UInt8(ascii: "X")
+        }
+        let path = try makeTempDir(self) + "/\(name).gguf"
+        try writeFileBytes(bytes, to: path)
+        return path
+    }
+
+    /// Bad metadata or a fused tensor of the wrong shape is a clear error naming the file.
+    func testBadArchitectureMetadata() throws {
+        func refused(_ path: String, _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try Model.load(gguf: path), line: line) { e in
+                guard let e = e as? CoreError else { return XCTFail("not a CoreError: \(e)", line: line) }
+                XCTAssertEqual(e.file, path, line: line)
+                XCTAssertTrue(e.description.contains(fragment), "\(e.description) lacks \(fragment)", line: line)
+            }
+        }
+        refused(try patched("gptneox_F32", key: "gptneox.block_count"), "missing gptneox.block_count")
+        refused(try patched("gpt2_F32", key: "gpt2.embedding_length"), "missing gpt2.embedding_length")
+        refused(try patched("gptneox_F32", key: "gptneox.rope.dimension_count", value: 3), "rope.dimension_count 3 must be even")
+        refused(try patched("olmo3_F32", key: "olmo2.attention.sliding_window", value: 0), "must be a positive integer")
+        // A fused q|k|v sized for another width: embedding_length 64 with the file's [96, 32].
+        refused(try patched("gptneox_F32", key: "gptneox.embedding_length", value: 64), "fused tensor 'blk.0.attn_qkv.")
+        refused(try patched("qwen2_F32", key: "general.architecture"), "missing general.architecture")
+        // llama.cpp writes no `mistral`: the error says what it writes instead.
+        var g = ReliabilityFormatsTests.GGUFBuilder()
+        g.addString("general.architecture", "mistral")
+        let path = try makeTempDir(self) + "/m.gguf"
+        try writeFileBytes(g.bytes(), to: path)
+        refused(path, "llama.cpp writes Mistral models as 'llama'")
+    }
+
     /// The tokenizer built from tokenizer.ggml.* encodes as the tokenizer.json it came from.
     func testGPT2TokenizerFromMetadata() throws {
         let model = try Model.load(gguf: dir + "/llama_Q8_0.gguf")
@@ -48,12 +137,15 @@ final class GGUFTests: XCTestCase {
 
     /// Saving a GGUF-loaded model writes an HF directory that loads back to the same logits.
     func testSaveWritesHFDirectory() throws {
-        let model = try Model.load(gguf: dir + "/llama_Q4_0.gguf")
-        let out = try makeTempDir(self) + "/hf"
-        try model.save(to: out)
-        let back = try Model.load(directory: out)
-        let ids = [5, 17, 42, 99]
-        XCTAssertEqual(try packedLogits(back, [ids]), try packedLogits(model, [ids]))
+        let tmp = try makeTempDir(self)
+        for name in ["llama_Q4_0"] + Self.architectures.map { "\($0.file)_Q8_0" } {
+            let model = try Model.load(gguf: dir + "/\(name).gguf")
+            let out = tmp + "/\(name)"
+            try model.save(to: out)
+            let back = try Model.load(directory: out)
+            let ids = [5, 17, 42, 99, 3, 250]
+            XCTAssertEqual(try packedLogits(back, [ids]), try packedLogits(model, [ids]), name)
+        }
     }
 
     func testBF16Load() throws {

@@ -8,14 +8,20 @@ final class QuantizedWeightsTests: XCTestCase {
     let dir = Fixtures.root + "/formats/gguf"
     static let quantisedTypes = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
 
-    /// The same file, expanded to f32 at load (the path every float checkpoint takes).
+    /// Every quantised fixture: the Llama at each legacy type, and each other architecture at Q8_0
+    /// (GPT-2's transposed and GPT-NeoX's fused matrices are kept as F32 rows beside the blocks).
+    static let files = quantisedTypes.map { "llama_\($0)" }
+        + ["qwen2", "qwen3", "gemma", "olmo", "olmo2", "olmo3", "gptneox", "gpt2"].map { $0 + "_Q8_0" }
+
+    /// The same file expanded to f32 at load (the path every float checkpoint takes), with the
+    /// configuration `Model.load(gguf:)` builds.
     func expandedModel(_ path: String) throws -> Model {
+        let q = try Model.load(gguf: path), c = q.config
         let f = try GGUFFile(path: path)
-        let (json, arch) = try ggufHuggingFaceConfig(f)
-        let config = try ModelConfig(huggingFace: json, file: path)
-        let source = try GGUFTensorSource(file: f, architecture: arch, heads: config.numHeads, kvHeads: config.numKVHeads)
-        return try Model(config: config, params: try loadParameters(config: config, from: source, file: path),
-                         tokenizer: try Tokenizer(json: try ggufTokenizerJSON(f), file: path), source: path)
+        let (_, arch) = try ggufHuggingFaceConfig(f)
+        let source = try GGUFTensorSource(file: f, architecture: arch, hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKVHeads)
+        return try Model(config: c, params: try loadParameters(config: c, from: source, file: path),
+                         tokenizer: q.tokenizer, source: path)
     }
 
     func testQuantisedFileKeepsBlocks() throws {
@@ -32,9 +38,9 @@ final class QuantizedWeightsTests: XCTestCase {
 
     /// Dequantising every block at once gives exactly the f32 parameters of an expanded load.
     func testExpansionIsTheExpandedLoad() throws {
-        for type in Self.quantisedTypes {
-            let path = dir + "/llama_\(type).gguf"
-            XCTAssertEqual(try Model.load(gguf: path).f32Parameters().data, try expandedModel(path).f32Parameters().data, type)
+        for name in Self.files {
+            let path = dir + "/\(name).gguf"
+            XCTAssertEqual(try Model.load(gguf: path).f32Parameters().data, try expandedModel(path).f32Parameters().data, name)
         }
     }
 
@@ -44,9 +50,9 @@ final class QuantizedWeightsTests: XCTestCase {
     /// of size ~5, a few float32 ulps, should a BLAS kernel block columns differently).
     func testPerTileMatchesExpanded() throws {
         let ids = [5, 17, 42, 99, 3, 250, 7, 64]
-        for type in Self.quantisedTypes {
-            let path = dir + "/llama_\(type).gguf"
-            let q = try Model.load(gguf: path), f = try expandedModel(path)
+        for name in Self.files {
+            let path = dir + "/\(name).gguf"
+            let q = try Model.load(gguf: path), f = try expandedModel(path), type = name
             XCTAssertLessThan(maxAbsDiff(try packedLogits(q, [ids, [1, 2, 3]]), try packedLogits(f, [ids, [1, 2, 3]])), 1e-5, type)
             let corpus = Corpus(documents: [ids, [9, 8, 7, 6, 5]], source: "t")
             let eq = try knowledgeEntropy(of: q, on: corpus), ef = try knowledgeEntropy(of: f, on: corpus)
