@@ -483,6 +483,12 @@ public final class GGUFTensorSource: TensorSource, @unchecked Sendable {
         }
     }
 
+    /// Drops the file pages of HF tensor `name` from resident memory once it has been copied out.
+    func releasePages(of name: String) {
+        guard let (t, _) = byHF[name] else { return }
+        file.file.releasePages(t.fileOffset..<(t.fileOffset + t.byteCount))
+    }
+
     public func float32Pointer(_ name: String) -> UnsafePointer<Float>? {
         guard let (t, transform) = byHF[name], transform == .none else { return nil }
         return file.float32Pointer(t)

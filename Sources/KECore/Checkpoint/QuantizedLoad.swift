@@ -7,7 +7,8 @@
 
 /// Reads the parameters of `config` from `source`, keeping stored ggml blocks.
 ///
-/// Memory holds the blocks, the vectors and one tensor in f32 at a time. With `keepBF16`, matrices
+/// Memory holds the blocks, the vectors and one tensor in f32 at a time; each tensor's pages of
+/// the mapped file are released once it has been copied. With `keepBF16`, matrices
 /// stored or mapped as F32 are rounded to BF16 (nearest even); quantised, F16 and BF16 blocks are
 /// kept exactly.
 /// - Throws: `CoreError` naming `file` for anything `planLoad` refuses (names, shapes, types) or
@@ -47,6 +48,8 @@ func loadParametersQuantized(config c: ModelConfig, from source: GGUFTensorSourc
     var hf: [Float] = [], canonical: [Float] = []
     return try QuantizedWeights(slots: layout.slots, matrices: matrices, vectorOffset: vectorOffset, vectorCount: floats) { base, vectors in
         for (i, (s, slots)) in zip(specs, slotsFor).enumerated() {
+            // The file's copy of each tensor leaves resident memory once it is in the store.
+            defer { source.releasePages(of: s.name) }
             if let (t, heads, name) = kept[i], let m = matrices[name] {
                 try copyRows(of: t, from: source.file, unpermuting: heads, into: base + m.offset, as: m.type)
                 continue

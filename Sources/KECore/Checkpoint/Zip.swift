@@ -46,6 +46,17 @@ final class MappedFile: @unchecked Sendable {
     }
 
     deinit { if let base { munmap(base, length) } }
+
+    /// Drops the whole pages inside `range` from this process's resident memory (they are read
+    /// again from the file if touched later), so a loader that has copied a tensor out does not
+    /// also keep the file's copy resident.
+    func releasePages(_ range: Range<Int>) {
+        guard let base, range.lowerBound >= 0, range.upperBound <= length else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let lo = (range.lowerBound + page - 1) / page * page, hi = range.upperBound / page * page
+        if hi > lo { _ = madvise(base + lo, hi - lo, MADV_DONTNEED) }
+    }
 }
 
 /// Little-endian reads with bounds checks (a bad offset throws instead of trapping).
