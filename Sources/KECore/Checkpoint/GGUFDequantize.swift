@@ -50,85 +50,130 @@ func ggmlDequantize(_ src: UnsafeRawBufferPointer, type: GGMLType, into dest: Un
             let scale = f16(p, 0)
             for i in 0..<32 { o[i] = Float(Int8(bitPattern: u8(p, 2 + i))) * scale }
         }
-    case .q4_0, .q4_1, .q5_0, .q5_1:
-        for b in 0..<blocks {
-            let p = s + b * bb, o = d + b * be
-            let scale = f16(p, 0)
-            var min: Float = 0, qsAt = 2, qh: UInt32 = 0
-            switch type {
-            case .q4_1: min = f16(p, 2); qsAt = 4
-            case .q5_0: qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian; qsAt = 6
-            case .q5_1: min = f16(p, 2); qh = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian; qsAt = 8
-            default: break
-            }
-            for i in 0..<32 {
-                let byte = u8(p, qsAt + (i & 15))
-                var q = Int(i < 16 ? byte & 0x0F : byte >> 4)
-                if type == .q5_0 || type == .q5_1 { q |= Int((qh >> UInt32(i)) & 1) << 4 }
-                switch type {
-                case .q4_0: o[i] = scale * Float(q - 8)
-                case .q5_0: o[i] = scale * Float(q - 16)
-                default: o[i] = scale * Float(q) + min
-                }
-            }
-        }
+    case .q4_0: legacyBlocks(s, d, blocks: blocks, blockBytes: bb, hasMin: false, fifthBit: false, offset: 8)
+    case .q4_1: legacyBlocks(s, d, blocks: blocks, blockBytes: bb, hasMin: true, fifthBit: false, offset: 0)
+    case .q5_0: legacyBlocks(s, d, blocks: blocks, blockBytes: bb, hasMin: false, fifthBit: true, offset: 16)
+    case .q5_1: legacyBlocks(s, d, blocks: blocks, blockBytes: bb, hasMin: true, fifthBit: true, offset: 0)
     case .q2_K:
+        // Element e = 32j + l (j < 8, l < 32): 2-bit q at byte 16 + 32(j/4) + l, shift 2(j%4);
+        // scale byte e/16 = 2j + l/16.
         for b in 0..<blocks {
             let p = s + b * bb, o = d + b * be
             let dd = f16(p, 80), dmin = f16(p, 82)
-            for e in 0..<256 {
-                let sc = u8(p, e / 16)
-                let dl = dd * Float(sc & 0x0F), ml = dmin * Float(sc >> 4)
-                let half = e / 128, shift = (e % 128) / 32, l = e % 32
-                let q = (u8(p, 16 + half * 32 + l) >> UInt8(2 * shift)) & 3
-                o[e] = dl * Float(q) - ml
-            }
-        }
-    case .q3_K:
-        for b in 0..<blocks {
-            let p = s + b * bb, o = d + b * be
-            let dd = f16(p, 108)
-            var scales = [Float](repeating: 0, count: 16)
-            for k in 0..<16 {
-                let low = k < 8 ? u8(p, 96 + k) & 0x0F : u8(p, 96 + k - 8) >> 4
-                let high = (u8(p, 104 + k % 4) >> UInt8(2 * (k / 4))) & 3
-                scales[k] = Float(Int(low | high << 4) - 32)
-            }
-            for e in 0..<256 {
-                let dl = dd * scales[e / 16]
-                let half = e / 128, shift = (e % 128) / 32, l = e % 32
-                let ql = Int((u8(p, 32 + half * 32 + l) >> UInt8(2 * shift)) & 3)
-                let hbit = Int((u8(p, l) >> UInt8(e / 32)) & 1)
-                o[e] = dl * Float(ql - ((hbit ^ 1) << 2))
-            }
-        }
-    case .q4_K, .q5_K:
-        for b in 0..<blocks {
-            let p = s + b * bb, o = d + b * be
-            let dd = f16(p, 0), dmin = f16(p, 2)
-            let qsAt = type == .q4_K ? 16 : 48
-            for sub in 0..<8 {
-                let (sc, m) = scaleMinK4(p + 4, sub)
-                let dl = dd * sc, ml = dmin * m
-                let chunk = sub / 2, nib = UInt8(4 * (sub % 2))
-                for l in 0..<32 {
-                    var q = (u8(p, qsAt + chunk * 32 + l) >> nib) & 0x0F
-                    if type == .q5_K { q |= ((u8(p, 16 + l) >> UInt8(sub)) & 1) << 4 }
-                    o[sub * 32 + l] = dl * Float(q) - ml
+            for j in 0..<8 {
+                let qs = p + 16 + (j / 4) * 32, shift = UInt8(2 * (j % 4))
+                for h in 0..<2 {
+                    let sc = u8(p, 2 * j + h)
+                    let dl = dd * Float(sc & 0x0F), ml = dmin * Float(sc >> 4)
+                    for l in (16 * h)..<(16 * h + 16) {
+                        let q = (u8(qs, l) >> shift) & 3
+                        o[32 * j + l] = dl * Float(q) - ml
+                    }
                 }
             }
         }
+    case .q3_K:
+        // Element e = 32j + l: low 2 bits at byte 32 + 32(j/4) + l, shift 2(j%4); high bit j of
+        // byte l (clear: subtract 4); 6-bit scale k = e/16 = 2j + l/16 from 12 packed bytes.
+        for b in 0..<blocks {
+            let p = s + b * bb, o = d + b * be
+            let dd = f16(p, 108)
+            for j in 0..<8 {
+                let qs = p + 32 + (j / 4) * 32, shift = UInt8(2 * (j % 4)), hshift = UInt8(j)
+                for h in 0..<2 {
+                    let k = 2 * j + h
+                    let low = k < 8 ? u8(p, 96 + k) & 0x0F : u8(p, 96 + k - 8) >> 4
+                    let high = (u8(p, 104 + k % 4) >> UInt8(2 * (k / 4))) & 3
+                    let dl = dd * Float(Int(low | high << 4) - 32)
+                    for l in (16 * h)..<(16 * h + 16) {
+                        let ql = Int((u8(qs, l) >> shift) & 3)
+                        let hbit = Int((u8(p, l) >> hshift) & 1)
+                        o[32 * j + l] = dl * Float(ql - ((hbit ^ 1) << 2))
+                    }
+                }
+            }
+        }
+    case .q4_K: kBlocks45(s, d, blocks: blocks, blockBytes: bb, fifthBit: false)
+    case .q5_K: kBlocks45(s, d, blocks: blocks, blockBytes: bb, fifthBit: true)
     case .q6_K:
+        // Element e = 128·half + 32·quarter + l: low 4 bits at byte 64·half + 32(quarter%2) + l,
+        // shift 4(quarter/2); high 2 bits at byte 128 + 32·half + l, shift 2·quarter; signed
+        // scale byte 192 + e/16.
         for b in 0..<blocks {
             let p = s + b * bb, o = d + b * be
             let dd = f16(p, 208)
-            for e in 0..<256 {
-                let half = e / 128, w = e % 128
-                let ql = (u8(p, half * 64 + w % 64) >> UInt8(4 * (w / 64))) & 0x0F
-                let qh = (u8(p, 128 + half * 32 + w % 32) >> UInt8(2 * (w / 32))) & 3
-                let q = Int(ql | qh << 4) - 32
-                let scale = dd * Float(Int8(bitPattern: u8(p, 192 + e / 16)))
-                o[e] = scale * Float(q)
+            for half in 0..<2 {
+                for quarter in 0..<4 {
+                    let ql = p + 64 * half + 32 * (quarter % 2), qh = p + 128 + 32 * half
+                    let lowShift = UInt8(4 * (quarter / 2)), highShift = UInt8(2 * quarter)
+                    let e0 = 128 * half + 32 * quarter
+                    for h in 0..<2 {
+                        let scale = dd * Float(Int8(bitPattern: u8(p, 192 + (e0 + 16 * h) / 16)))
+                        for l in (16 * h)..<(16 * h + 16) {
+                            let q = Int((u8(ql, l) >> lowShift) & 0x0F | ((u8(qh, l) >> highShift) & 3) << 4) - 32
+                            o[e0 + l] = scale * Float(q)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Q4_0, Q4_1, Q5_0, Q5_1 blocks of 32: d:f16, [m:f16], [qh:u32], qs[16]. Element i < 16 is the
+/// low nibble of qs[i], element i + 16 its high nibble; the fifth bit of element i is bit i of
+/// qh. x = d·(q − offset) without a minimum, d·q + m with one (gguf-py's order).
+@inline(__always)
+private func legacyBlocks(_ s: UnsafeRawPointer, _ d: UnsafeMutablePointer<Float>, blocks: Int, blockBytes bb: Int,
+                          hasMin: Bool, fifthBit: Bool, offset: Int32) {
+    let qsAt = 2 + (hasMin ? 2 : 0) + (fifthBit ? 4 : 0)
+    let lanes = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    for b in 0..<blocks {
+        let p = s + b * bb, o = d + b * 32
+        let scale = f16(p, 0), minimum: Float = hasMin ? f16(p, 2) : 0
+        let bytes = p.loadUnaligned(fromByteOffset: qsAt, as: SIMD16<UInt8>.self)
+        var lo = SIMD16<Int32>(truncatingIfNeeded: bytes & 0x0F), hi = SIMD16<Int32>(truncatingIfNeeded: bytes &>> 4)
+        if fifthBit {
+            let qh = SIMD16<UInt32>(repeating: p.loadUnaligned(fromByteOffset: hasMin ? 4 : 2, as: UInt32.self).littleEndian)
+            lo |= SIMD16<Int32>(truncatingIfNeeded: ((qh &>> lanes) & 1) &<< 4)
+            hi |= SIMD16<Int32>(truncatingIfNeeded: ((qh &>> (lanes &+ 16)) & 1) &<< 4)
+        }
+        let low: SIMD16<Float>, high: SIMD16<Float>
+        if hasMin {
+            low = scale * SIMD16<Float>(lo) + minimum
+            high = scale * SIMD16<Float>(hi) + minimum
+        } else {
+            low = scale * SIMD16<Float>(lo &- offset)
+            high = scale * SIMD16<Float>(hi &- offset)
+        }
+        UnsafeMutableRawPointer(o).storeBytes(of: low, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(o + 16).storeBytes(of: high, as: SIMD16<Float>.self)
+    }
+}
+
+/// Q4_K and Q5_K blocks of 256: d, dmin, scales[12], [qh[32]], qs[128]. Sub-block j (32
+/// elements) takes nibble j%2 of qs[32(j/2) + l] and, for Q5_K, bit j of qh[l] as its fifth bit;
+/// x = (d·sc_j)·q − dmin·m_j.
+@inline(__always)
+private func kBlocks45(_ s: UnsafeRawPointer, _ d: UnsafeMutablePointer<Float>, blocks: Int, blockBytes bb: Int,
+                       fifthBit: Bool) {
+    let qsAt = fifthBit ? 48 : 16
+    for b in 0..<blocks {
+        let p = s + b * bb, o = d + b * 256
+        let dd = f16(p, 0), dmin = f16(p, 2)
+        for sub in 0..<8 {
+            let (sc, m) = scaleMinK4(p + 4, sub)
+            let dl = dd * sc, ml = dmin * m
+            let nibble = UInt8(4 * (sub % 2)), bit = UInt8(sub)
+            for h in 0..<2 {
+                let bytes = p.loadUnaligned(fromByteOffset: qsAt + (sub / 2) * 32 + 16 * h, as: SIMD16<UInt8>.self)
+                var q = (bytes &>> nibble) & 0x0F
+                if fifthBit {
+                    let qh = p.loadUnaligned(fromByteOffset: 16 + 16 * h, as: SIMD16<UInt8>.self)
+                    q |= ((qh &>> bit) & 1) &<< 4
+                }
+                let x = dl * SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q)) - ml
+                UnsafeMutableRawPointer(o + sub * 32 + 16 * h).storeBytes(of: x, as: SIMD16<Float>.self)
             }
         }
     }
