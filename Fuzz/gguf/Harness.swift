@@ -2,8 +2,9 @@
 //
 // The input is a GGUF file. It is opened (header, metadata, tensor infos, extents), every
 // tensor is dequantised, and the whole model path runs: config from `ARCH.*`, tokenizer from
-// `tokenizer.ggml.*`, q/k un-permutation and the weight mapping (`Model.load(gguf:)`). Any
-// outcome but a thrown error or success is a bug. Built and run by `Scripts/fuzz gguf SECONDS`.
+// `tokenizer.ggml.*`, q/k un-permutation and the weight mapping (`Model.load(gguf:)`), then one
+// token through the loaded model. Any outcome but a thrown error or success is a bug. Built and
+// run by `Scripts/fuzz gguf SECONDS`.
 
 import Foundation
 @testable import KECore
@@ -20,6 +21,9 @@ public func fuzzGGUF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         out.withUnsafeMutableBufferPointer { _ = try? f.read(t, into: $0) }
     }
     _ = try? ggufTokenizerJSON(f)
-    _ = try? Model.load(gguf: path)
+    // A loaded model runs one token, through per-tile dequantisation when its matrices are blocks.
+    if let model = try? Model.load(gguf: path), model.config.vocabSize > 0 {
+        _ = try? lastLogits(model: model, tokens: [0])
+    }
     return 0
 }
