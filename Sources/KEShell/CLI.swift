@@ -8,6 +8,7 @@ import KELang
 //
 //     ke [options] FILE.ke        run a script
 //     ke [options] -c 'SOURCE'    run source text
+//     ke [options] help [NAME]    the language's help: every command, or one explained
 //     ke [options]                REPL on a terminal; statements from stdin otherwise
 //
 // Errors exit 1; usage errors exit 2.
@@ -42,6 +43,7 @@ enum CLI {
     static let usage = """
         usage: ke [options] [FILE.ke]
                ke [options] -c SOURCE
+               ke [options] help [NAME]  (every command, or one explained: as `help` in a script)
                ke [options]              (REPL on a terminal; reads statements from stdin otherwise)
 
         options:
@@ -63,21 +65,28 @@ enum CLI {
           --doctor        show the CPU, which matrix-product kernel is in use (and whether
                           results are reproducible), and both kernels' measured speed
 
-        In a script, `help` lists every command and `help NAME` explains one.
+        `ke help` lists every command of the language and `ke help NAME` explains one, as
+        `help` and `help NAME` do in a script or the shell (a script file named help runs as
+        `ke ./help`).
         """
 
     // MARK: Parsing
 
     /// Parses the arguments (without the program name).
     ///
+    /// `ke help [NAME]` becomes the source `help [NAME]`, run as `-c` source is.
+    ///
     /// - Throws: `UsageError` for an unknown option, an option without its value, a `--width`
     ///   outside 20…1000 columns, a negative or non-numeric `--tolerance`, more than one script
-    ///   file, both `-c` and a file, or several of `--notebook`, `--check`, `--update` (or one of
-    ///   them without a script file).
+    ///   file, both `-c` and a file, several of `--notebook`, `--check`, `--update` (or one of
+    ///   them without a script file), or `help` with more than one name or a name that is not a
+    ///   word.
     static func parse(_ args: [String]) throws -> CLIOptions {
         var o = CLIOptions()
         var i = 0
         var positional: [String] = []
+        /// True when the first positional argument is the word `help` (not after `--`).
+        var helpWord = false
         /// The notebook flags in the order given, and `--notebook`'s output file.
         var notebookFlags: [String] = []
         var notebookOutput: String?
@@ -123,9 +132,23 @@ enum CLI {
                 continue
             default:
                 if a.hasPrefix("-") && a != "-" { throw UsageError(message: "unknown option '\(a)'") }
+                if positional.isEmpty && a == "help" { helpWord = true }
                 positional.append(a)
             }
             i += 1
+        }
+        if helpWord {
+            let topics = positional.dropFirst()
+            guard topics.count <= 1 else {
+                throw UsageError(message: "help takes one command name at most, found \(topics.count): \(topics.joined(separator: " "))")
+            }
+            if let topic = topics.first, !isWord(topic) {
+                throw UsageError(message: "help needs a command name, found '\(topic)'")
+            }
+            guard o.source == nil else { throw UsageError(message: "give either -c SOURCE or help, not both") }
+            guard notebookFlags.isEmpty else { throw UsageError(message: "--notebook, --check and --update need a script file, not help") }
+            o.source = (["help"] + topics).joined(separator: " ")
+            positional = []
         }
         if positional.count > 1 {
             throw UsageError(message: "expected at most one script file, found \(positional.count) arguments")
@@ -144,6 +167,13 @@ enum CLI {
             }
         }
         return o
+    }
+
+    /// True for a name the language could know as a command: a letter or underscore, then
+    /// letters, digits and underscores.
+    static func isWord(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
     // MARK: Running

@@ -104,6 +104,33 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(v.stdout.hasPrefix("ke "))
     }
 
+    /// `ke help` and `ke help NAME` at the shell print what `help` prints in a script.
+    func testHelpAtTheShell() throws {
+        let list = try ke(["help"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.stdout, try ke(["-c", "help"]).stdout)
+        XCTAssertTrue(list.stdout.hasPrefix("Commands (help NAME for details):"), list.stdout)
+        let load = try ke(["help", "load"])
+        XCTAssertEqual(load.status, 0, load.stderr)
+        XCTAssertEqual(load.stdout, try ke(["-c", "help load"]).stdout)
+        XCTAssertTrue(load.stdout.contains("load \"DIR\" [bf16] [tokenizer \"FILE\"]"), load.stdout)
+        // Options still apply, before or after.
+        XCTAssertEqual(try ke(["--json", "help", "load"]).stdout, try ke(["--json", "-c", "help load"]).stdout)
+        XCTAssertEqual(try ke(["help", "load", "--width", "40"]).stdout, try ke(["--width", "40", "-c", "help load"]).stdout)
+        let unknown = try ke(["help", "lod"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.contains("error: no command named 'lod' — did you mean 'load'?"), unknown.stderr)
+        for bad in [["help", "load", "save"], ["help", "load \"x\""], ["help", "-c", "1"]] {
+            let r = try ke(bad)
+            XCTAssertEqual(r.status, 2, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("ke: "), r.stderr)
+        }
+        // After `--`, help is a file name.
+        let file = try ke(["--", "help"])
+        XCTAssertEqual(file.status, 1)
+        XCTAssertEqual(file.stderr, "ke: cannot read 'help'\n")
+    }
+
     func testASCIICharts() throws {
         let r = try ke(["--ascii", "--width", "40", "-c", "bar [1, 2, 3]"])
         XCTAssertEqual(r.status, 0)

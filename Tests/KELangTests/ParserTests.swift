@@ -58,6 +58,39 @@ final class ParserTests: XCTestCase {
         assertError("let xs = [1]\nxs.", "2:4: error: expected a field name after '.', found end of input")
     }
 
+    /// `load "DIR" tokenizer "FILE"` with or without `bf16`, in either order.
+    func testLoadTokenizerClause() throws {
+        func call(_ source: String) throws -> CommandCall {
+            var scanner = Scanner(source)
+            var parser = Parser(tokens: try scanner.scan(), known: [])
+            let program = try parser.parseProgram()
+            guard program.count == 1, case .expression(let e) = program[0], case .command(let c) = e.kind else {
+                XCTFail("not one command: \(source)")
+                return CommandCall(name: "", arguments: [:])
+            }
+            return c
+        }
+        func string(_ a: Argument?) -> String? {
+            if case .expression(let e)? = a, case .string(let s) = e.kind { return s }
+            return nil
+        }
+        for source in ["load \"d\" tokenizer \"t.json\"", "load \"d\" tokenizer \"t.json\" bf16", "load \"d\" bf16 tokenizer \"t.json\""] {
+            let c = try call(source)
+            XCTAssertEqual(c.name, "load")
+            XCTAssertEqual(string(c.arguments["DIR"]), "d", source)
+            XCTAssertEqual(string(c.arguments["tokenizer"]), "t.json", source)
+            if case .flag? = c.arguments["bf16"] { XCTAssertTrue(source.contains("bf16")) } else { XCTAssertFalse(source.contains("bf16"), source) }
+        }
+        // Any expression names the file; a variable named like the keyword is a value.
+        let c = try call("load \"d\" tokenizer (\"t\" + \".json\")")
+        guard case .expression(let e)? = c.arguments["tokenizer"], case .binary = e.kind else { return XCTFail("tokenizer is not an expression") }
+        XCTAssertEqual(string(try call("checkpoints \"s\" tokenizer \"t.json\"").arguments["tokenizer"]), "t.json")
+        assertError("load \"d\" tokenizer", "1:19: error: 'tokenizer' needs a value (\"FILE\") — usage: load \"DIR\" [bf16] [tokenizer \"FILE\"]")
+        assertError("load \"d\" tokenizer \"a\" tokenizer \"b\"", "1:24: error: 'tokenizer' given twice to 'load'")
+        assertError("load \"d\" tokenzier \"a\"", "1:10: error: unknown keyword 'tokenzier' for 'load' — did you mean 'tokenizer'?")
+        assertError("load \"d\" bf16 bf16", "1:15: error: 'bf16' given twice to 'load'")
+    }
+
     func testUnknownNamesAndCommandsSuggest() {
         assertError("let c = 1\nlet m = 2\nentrpy m on c", "3:1: error: unknown command 'entrpy' — did you mean 'entropy'?")
         assertError("lod \"x\"", "1:1: error: unknown command 'lod' — did you mean 'load'?")

@@ -1,4 +1,5 @@
 import XCTest
+import KELang
 @testable import KEShell
 
 final class CompletionTests: XCTestCase {
@@ -80,6 +81,17 @@ final class CompletionTests: XCTestCase {
         XCTAssertEqual(complete("for x in losses {\n  plot x\n  ti").candidates, [])
         // A field named like a command is not a command.
         XCTAssertEqual(complete("model.plot ti").candidates, [])
+    }
+
+    /// The shell's own sources (the command registry): `load`'s keywords, `tokenizer` included.
+    func testRegistryKeywordsOfLoad() {
+        let session = Session(options: SessionOptions(), output: { _ in }, errorOutput: { _ in })
+        let real = SessionEngine(session).completionSources()
+        // An argument may also be a command (`tokenize`), so both are offered.
+        XCTAssertEqual(Completion.complete(before: "let m = load \"d\" tok", sources: real).candidates, ["tokenize", "tokenizer"])
+        XCTAssertEqual(Completion.complete(before: "let m = load \"d\" tokenize", sources: real).candidates, ["tokenize", "tokenizer"])
+        XCTAssertEqual(Completion.complete(before: "load \"d\" tokenizer \"t.json\" bf", sources: real).insertion, "16 ")
+        XCTAssertTrue(Completion.complete(before: "checkpoints \"s\" toke", sources: real).candidates.contains("tokenizer"))
     }
 
     func testNoCompletionInCommentsNumbersOrAfterDot() {

@@ -61,33 +61,50 @@ extension Model {
     /// Loads a Hugging Face model directory: config.json, model.safetensors (or a sharded
     /// index), tokenizer.json. With `keepBF16` the parameters stay bf16 in memory (see
     /// `BF16Weights`), read one tensor at a time so the whole model never exists in f32.
+    /// With `tokenizerFile` (a tokenizer.json, or a directory holding one) that tokenizer is used
+    /// instead of the directory's own, which then need not exist (see `explicitTokenizer`).
     ///
     /// - Throws: `CoreError` naming the file, as `loadCheckpointWeights`, or for a missing or invalid tokenizer.json, or a tokenizer whose ids do not fit the embedding.
-    public static func load(directory: String, keepBF16: Bool = false) throws -> Model {
-        func tokenizer(_ config: ModelConfig) throws -> Tokenizer {
+    public static func load(directory: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
+        func tokenizer(_ config: ModelConfig) throws -> (Tokenizer, explicitPath: String?) {
+            if let tokenizerFile {
+                let (tok, path) = try explicitTokenizer(tokenizerFile, embeddingRows: config.vocabSize)
+                return (tok, path)
+            }
             let tokPath = directory + "/tokenizer.json"
             guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
-            let tokJSON: JSONValue
-            do { tokJSON = try JSONValue.parse(bytes: try readFileBytes(tokPath)) }
-            catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
-            let tok = try Tokenizer(json: tokJSON, file: tokPath)
+            let tok = try Tokenizer(json: try parseJSONFile(tokPath), file: tokPath)
             try tok.checkAddedTokens(fitEmbeddingRows: config.vocabSize, file: tokPath)
-            return tok
+            return (tok, nil)
         }
         if keepBF16 {
             guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
             let config = try loadDirectoryConfig(directory)
             let source = try openTensorSource(directory: directory, config: config)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
-            let tok = try tokenizer(config)
+            let (tok, explicitPath) = try tokenizer(config)
             return try Model(config: config, bf16: compact, tokenizer: tok,
-                         step: parseStep(fromName: directory), source: directory,
-                         directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
+                             step: parseStep(fromName: directory), source: directory,
+                             directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
+                                                                        tokenizerFile: explicitPath))
         }
         let (config, params, step) = try loadCheckpointWeights(directory: directory)
-        let tok = try tokenizer(config)
+        let (tok, explicitPath) = try tokenizer(config)
         return try Model(config: config, params: params, tokenizer: tok, step: step, source: directory,
-                     directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok))
+                         directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
+                                                                    tokenizerFile: explicitPath))
+    }
+
+    /// Loads a model directory, or a GGUF file when `path` ends in `.gguf` (`load(gguf:)`),
+    /// with the tokenizer of `tokenizerFile` instead of its own when given.
+    ///
+    /// - Throws: `CoreError` naming the file, as `load(directory:)`, `load(gguf:)` and
+    ///   `explicitTokenizer`.
+    public static func load(path: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
+        guard path.lowercased().hasSuffix(".gguf") else {
+            return try load(directory: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+        }
+        return try load(gguf: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
     }
 
     // MARK: Saving
@@ -101,7 +118,10 @@ extension Model {
     /// is not a weight file (`carriedOverFiles`) is copied unchanged: tokenizer.json,
     /// tokenizer_config.json, special_tokens_map.json, generation_config.json, chat templates,
     /// README and licence files. config.json is rewritten from the source's JSON object, keeping
-    /// every key except the dtype.
+    /// every key except the dtype (for an OLMo-trainer directory: the config.json its config.yaml
+    /// converts to; config.yaml itself is not copied). A tokenizer given at load
+    /// (`ModelDirectoryInfo.tokenizerFile`) is copied as tokenizer.json instead of the
+    /// directory's tokenizer files (`tokenizerSideFiles`).
     ///
     /// - Throws: `CoreError` naming the file or directory when the target is refused, a source
     ///   file cannot be read, or a file cannot be written.
@@ -111,8 +131,67 @@ extension Model {
         if let dir = directoryInfo?.directory, directoryExists(dir) {
             copies = try carriedOverFiles(of: dir).map { ($0, dir + "/" + $0) }
         }
+        if let tokenizerFile = directoryInfo?.tokenizerFile {
+            // The tokenizer given with `load … tokenizer` replaces the directory's tokenizer files.
+            copies.removeAll { tokenizerSideFiles.contains($0.name) }
+            copies.append(("tokenizer.json", tokenizerFile))
+        }
         try saveHuggingFaceDirectory(config: config, params: folded, tokenizerJSON: tokenizer.json,
                                      copying: copies, to: directory, force: force)
+    }
+}
+
+// MARK: A tokenizer given explicitly
+
+/// Parses a JSON file.
+/// - Throws: `CoreError` naming `path` when it cannot be read or is not valid JSON.
+func parseJSONFile(_ path: String) throws -> JSONValue {
+    do { return try JSONValue.parse(bytes: try readFileBytes(path)) }
+    catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: path) }
+}
+
+/// The tokenizer.json that `load … tokenizer "FILE"` names: FILE itself, or FILE/tokenizer.json
+/// when FILE is a directory (a Hugging Face model directory, say).
+///
+/// - Throws: `CoreError` naming `path` when there is no such file, or a directory without a
+///   tokenizer.json.
+public func explicitTokenizerPath(_ path: String) throws -> String {
+    if directoryExists(path) {
+        var dir = path
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        guard fileExists(dir + "/tokenizer.json") else {
+            throw CoreError("a directory without a tokenizer.json", file: path)
+        }
+        return dir + "/tokenizer.json"
+    }
+    guard fileExists(path) else { throw CoreError("no such tokenizer file", file: path) }
+    return path
+}
+
+/// Reads a tokenizer chosen by hand for a model whose embedding matrix has `embeddingRows` rows
+/// (`load … tokenizer "FILE"`). Unlike a directory's own tokenizer.json, whose base vocabulary
+/// is trusted as transformers trusts it, every id this tokenizer can produce must have an
+/// embedding row: a tokenizer of another model family is refused here instead of failing on
+/// the first large id.
+///
+/// - Returns: the tokenizer and the path of the file it was read from.
+/// - Throws: `CoreError` naming the file when it is missing (`explicitTokenizerPath`), not JSON,
+///   not a tokenizer ke reads, or has more ids than the embedding has rows.
+public func explicitTokenizer(_ path: String, embeddingRows: Int) throws -> (Tokenizer, path: String) {
+    let file = try explicitTokenizerPath(path)
+    let tok = try Tokenizer(json: try parseJSONFile(file), file: file)
+    try checkExplicitTokenizer(tok, fitsEmbeddingRows: embeddingRows, file: file)
+    return (tok, file)
+}
+
+/// Checks that every id of a tokenizer chosen by hand (read from `file`) has a row in an
+/// embedding matrix of `rows` rows.
+///
+/// - Throws: `CoreError` naming `file` and both sizes when it has more ids than rows.
+func checkExplicitTokenizer(_ tok: Tokenizer, fitsEmbeddingRows rows: Int, file: String) throws {
+    try tok.checkAddedTokens(fitEmbeddingRows: rows, file: file)
+    guard tok.vocabSize <= rows else {
+        throw CoreError("the tokenizer has \(tok.vocabSize) ids but the model's embedding matrix has \(rows) rows: not this model's tokenizer", file: file)
     }
 }
 

@@ -523,11 +523,13 @@ extension Model {
     /// the converter's per-architecture rewrites undone. A file with quantised matrices keeps
     /// them as ggml blocks, dequantised a tile at a time inside each matrix product (see
     /// `QuantizedWeights`); `keepBF16` then rounds only its F32 matrices to bf16. A float-only
-    /// file is expanded to f32 (or rounded to bf16 with `keepBF16`). `save` writes an HF directory.
+    /// file is expanded to f32 (or rounded to bf16 with `keepBF16`). With `tokenizerFile` (a
+    /// tokenizer.json, or a directory holding one) that tokenizer replaces the file's own, which
+    /// is then not read. `save` writes an HF directory.
     ///
     /// - Throws: `CoreError` naming the file for anything the GGUF reader, the config, the
-    ///   tokenizer or the weight mapping refuses.
-    public static func load(gguf path: String, keepBF16: Bool = false) throws -> Model {
+    ///   tokenizer or the weight mapping refuses, and as `explicitTokenizer` for `tokenizerFile`.
+    public static func load(gguf path: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
         let f = try GGUFFile(path: path)
         let (json, arch) = try ggufHuggingFaceConfig(f)
         var config = try ModelConfig(huggingFace: json, file: path)
@@ -537,7 +539,8 @@ extension Model {
         }
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: config.hiddenSize,
                                           heads: config.numHeads, kvHeads: config.numKVHeads)
-        let tok = try Tokenizer(json: try ggufTokenizerJSON(f), file: path)
+        let tok = try tokenizerFile.map { try explicitTokenizer($0, embeddingRows: config.vocabSize).0 }
+            ?? Tokenizer(json: try ggufTokenizerJSON(f), file: path)
         if f.tensors.contains(where: { $0.shape.count == 2 && !$0.type.isFloat }) {
             let blocks = try loadParametersQuantized(config: config, from: source, keepBF16: keepBF16, file: path)
             return try Model(config: config, quantized: blocks, tokenizer: tok, source: path)

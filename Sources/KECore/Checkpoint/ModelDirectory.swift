@@ -21,11 +21,16 @@ public struct ModelDirectoryInfo: Sendable, Equatable {
     public var eosTokenIDs: [Int]
     /// Which file `eosTokenIDs` came from (nil when empty).
     public var eosSource: String?
+    /// The tokenizer.json given with `load … tokenizer "FILE"` in place of the directory's own
+    /// (nil when the directory's tokenizer is used). `save` copies it as tokenizer.json and
+    /// leaves out the directory's tokenizer files.
+    public var tokenizerFile: String?
 
-    public init(directory: String, eosTokenIDs: [Int], eosSource: String?) {
+    public init(directory: String, eosTokenIDs: [Int], eosSource: String?, tokenizerFile: String? = nil) {
         self.directory = directory
         self.eosTokenIDs = eosTokenIDs
         self.eosSource = eosSource
+        self.tokenizerFile = tokenizerFile
     }
 
     /// Reads the generation settings of `directory`.
@@ -34,10 +39,13 @@ public struct ModelDirectoryInfo: Sendable, Equatable {
     ///   - directory: a model directory.
     ///   - config: the model's config.json as parsed (for its `eos_token_id`).
     ///   - tokenizer: the model's tokenizer (to look up a `tokenizer_config.json` `eos_token`).
+    ///   - tokenizerFile: the tokenizer.json given in place of the directory's own, if any; the
+    ///     directory's tokenizer_config.json then describes another tokenizer and is not read.
     /// - Throws: `CoreError` naming the file when `generation_config.json` or
     ///   `tokenizer_config.json` exists but is not valid JSON, or an `eos_token_id` is neither an
     ///   integer nor a list of integers. Ids outside the vocabulary are ignored.
-    public static func read(directory: String, config: ModelConfig, tokenizer: Tokenizer) throws -> ModelDirectoryInfo {
+    public static func read(directory: String, config: ModelConfig, tokenizer: Tokenizer,
+                            tokenizerFile: String? = nil) throws -> ModelDirectoryInfo {
         let vocab = max(config.vocabSize, tokenizer.vocabSize)
         func ids(_ v: JSONValue?, file: String) throws -> [Int]? {
             guard let v, !v.isNull else { return nil }
@@ -59,21 +67,24 @@ public struct ModelDirectoryInfo: Sendable, Equatable {
             do { return try JSONValue.parse(bytes: try readFileBytes(path)) }
             catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: path) }
         }
+        func info(_ ids: [Int], _ source: String?) -> ModelDirectoryInfo {
+            ModelDirectoryInfo(directory: directory, eosTokenIDs: ids, eosSource: source, tokenizerFile: tokenizerFile)
+        }
         let genPath = directory + "/generation_config.json"
         if let gen = try json("generation_config.json"), let list = try ids(gen["eos_token_id"], file: genPath) {
-            return ModelDirectoryInfo(directory: directory, eosTokenIDs: list, eosSource: "generation_config.json")
+            return info(list, "generation_config.json")
         }
-        if let tc = try json("tokenizer_config.json") {
+        if tokenizerFile == nil, let tc = try json("tokenizer_config.json") {
             // `eos_token` is a string or an AddedToken object {"content": …}.
             let eos = tc["eos_token"]
             if let text = eos?.stringValue ?? eos?["content"]?.stringValue, let id = tokenizer.id(of: text) {
-                return ModelDirectoryInfo(directory: directory, eosTokenIDs: [id], eosSource: "tokenizer_config.json")
+                return info([id], "tokenizer_config.json")
             }
         }
         if let list = try? ids(config.rawJSON["eos_token_id"], file: directory + "/config.json"), !list.isEmpty {
-            return ModelDirectoryInfo(directory: directory, eosTokenIDs: list, eosSource: "config.json")
+            return info(list, "config.json")
         }
-        return ModelDirectoryInfo(directory: directory, eosTokenIDs: [], eosSource: nil)
+        return info([], nil)
     }
 }
 
@@ -81,6 +92,13 @@ public struct ModelDirectoryInfo: Sendable, Equatable {
 
 /// File names ke writes itself when saving (never copied from the source).
 let filesWrittenBySave: Set<String> = ["config.json", "model.safetensors"]
+
+/// The files of a directory that belong to its tokenizer: not copied by `save` when the model
+/// was loaded with another tokenizer (`load … tokenizer "FILE"`).
+let tokenizerSideFiles: Set<String> = [
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.json", "merges.txt", "vocab.txt", "tokenizer.model", "spiece.model",
+]
 
 /// True for a file that holds weights or points to weight shards: safetensors, PyTorch, GGUF,
 /// TensorFlow/Flax/ONNX exports and shard index files. These are never copied by `save`.
@@ -95,14 +113,17 @@ public func isWeightFile(_ name: String) -> Bool {
 }
 
 /// The regular files (symlinks followed) at the top level of `directory` that `save` copies
-/// unchanged: everything except weight files, the files ke writes itself, and hidden files.
-/// Sub-directories are not copied. Sorted by name.
+/// unchanged: everything except weight files, the files ke writes itself, and hidden files; of
+/// an OLMo-trainer directory also not its config.yaml (the trainer's settings, which the
+/// config.json written in its place replaces). Sub-directories are not copied. Sorted by name.
 ///
 /// - Throws: `CoreError` naming the directory when it cannot be read.
 public func carriedOverFiles(of directory: String) throws -> [String] {
     var out: [String] = []
+    let native = isOLMoNativeDirectory(directory)
     for name in try directoryEntries(directory).sorted() {
         if name.hasPrefix(".") || filesWrittenBySave.contains(name) || isWeightFile(name) { continue }
+        if native && name == "config.yaml" { continue }
         var st = stat()
         guard stat(directory + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
         out.append(name)

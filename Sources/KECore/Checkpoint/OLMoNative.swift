@@ -8,7 +8,11 @@
 //   transformer.blocks.N.attn_out.weight  [d, d]          → self_attn.o_proj.weight
 //   transformer.blocks.N.ff_proj.weight   [2F, d]         → up_proj = rows [0, F), gate_proj = rows [F, 2F)
 //   transformer.blocks.N.ff_out.weight    [d, F]          → mlp.down_proj.weight
-//   transformer.ff_out.weight             [V, d]          → lm_head.weight (absent when tied)
+//   transformer.ff_out.weight             [V, d]          → lm_head.weight
+//
+// With `weight_tying: true` (the trainer's default) the trainer builds no ff_out at all and the
+// head is the embedding; a state dict that still holds one does not fit its config (the trainer's
+// strict load refuses it), and ke refuses it too rather than drop the stored head.
 //
 // This is the mapping of transformers' `convert_olmo_weights_to_hf.py` (`torch.split` of
 // att_proj by [d, kv, kv]; `up_proj_weight, gate_proj_weight = torch.chunk(ff_proj, 2, dim=0)`).
@@ -20,41 +24,185 @@
 //
 // config.yaml is read by a deliberately small YAML reader: only the scalar `key: value` lines of
 // the top-level `model:` mapping (what the conversion script reads); nested values are skipped.
+// Inside `model:` the block structure is checked as YAML checks it (indentation by spaces, one
+// key per line, a space after the colon, closed quotes, no key twice), so a malformed line is an
+// error naming that line and column instead of a key that seems to be missing.
 
-/// The scalar entries of the top-level `model:` mapping of an OLMo config.yaml.
+// MARK: config.yaml
+
+/// One entry of the `model:` mapping of an OLMo config.yaml.
+struct OLMoYAMLEntry: Equatable {
+    /// The scalar's text (quotes removed, comment cut; "" for `key:` with nothing after it, YAML's
+    /// null), or nil when the key holds a nested mapping or list.
+    var value: String?
+    /// 1-based line of the key.
+    var line: Int
+}
+
+/// The entries of the top-level `model:` mapping of an OLMo config.yaml.
 ///
-/// - Throws: `CoreError` naming `path` when there is no `model:` mapping or a line in it is not
-///   `key: value`.
-func olmoYAMLModelSection(_ text: String, path: String) throws -> [String: String] {
-    var out: [String: String] = [:]
-    var inModel = false, found = false, indent: Int? = nil
-    for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-        var line = Substring(raw)
-        if line.hasSuffix("\r") { line = line.dropLast() }
-        let trimmed = line.drop(while: { $0 == " " })
-        if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-        let lead = line.count - trimmed.count
-        if lead == 0 {
-            inModel = trimmed == "model:" || trimmed.hasPrefix("model: #")
-            if inModel { found = true; indent = nil }
+/// - Throws: `CoreError` naming `path` when there is no `model:` mapping, and naming
+///   `path:LINE:COLUMN` for a malformed line inside it: a tab in the indentation, a line indented
+///   less than the keys or more than a scalar's key, a line that is not `key: value`, an
+///   unterminated quote, text after a closing quote, or a key given twice.
+func olmoYAMLModelSection(_ text: String, path: String) throws -> [String: OLMoYAMLEntry] {
+    /// How the value of the entry above continues on more deeply indented lines.
+    enum Continuation { case nested, scalar, flow, block }
+    func fail(_ message: String, _ line: Int, _ column: Int) -> CoreError {
+        CoreError(message, file: "\(path):\(line):\(column)")
+    }
+    var out: [String: OLMoYAMLEntry] = [:]
+    var modelLine: Int?
+    var inModel = false
+    var indent: Int?
+    var open: (key: String, kind: Continuation)?
+    let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+    for (index, rawLine) in lines.enumerated() {
+        let lineNo = index + 1
+        var line = Array(rawLine)
+        if line.last == "\r" { line.removeLast() }
+        if index == 0, line.first == "\u{FEFF}" { line.removeFirst() }
+        let lead = line.prefix(while: { $0 == " " }).count
+        let content = Array(line[lead...])
+        let afterBlanks = content.drop(while: { $0 == " " || $0 == "\t" })
+        if afterBlanks.isEmpty || afterBlanks.first == "#" { continue }
+        if lead == 0, content.first != "\t" {
+            // A top-level key (or a document marker) ends the model: mapping.
+            inModel = false
+            let s = String(String.UnicodeScalarView(content))
+            if s == "---" || s == "..." || s.hasPrefix("--- ") { continue }
+            guard s == "model:" || s.hasPrefix("model: ") || s.hasPrefix("model:\t") else { continue }
+            let rest = s.dropFirst("model:".count).drop(while: { $0 == " " || $0 == "\t" })
+            guard rest.isEmpty || rest.hasPrefix("#") else {
+                throw fail("ke reads 'model:' as a block mapping, one 'key: value' per line below it", lineNo, 8)
+            }
+            if let first = modelLine { throw fail("'model:' appears twice (lines \(first) and \(lineNo))", lineNo, 1) }
+            modelLine = lineNo
+            inModel = true
             continue
         }
         guard inModel else { continue }
-        if indent == nil { indent = lead }
-        guard lead == indent else { continue }  // deeper lines belong to a nested value
-        guard let colon = trimmed.firstIndex(of: ":") else {
-            throw CoreError("config.yaml line '\(trimmed)' in model: is not 'key: value'", file: path)
+        if content.first == "\t" {
+            throw fail("a tab in the indentation (YAML indents with spaces only)", lineNo, lead + 1)
         }
-        let key = String(trimmed[..<colon])
-        var value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: " ")
-        if let hash = value.range(of: " #") { value = String(value[..<hash.lowerBound]).trimmingCharacters(in: " ") }
-        if value.count >= 2, (value.hasPrefix("'") && value.hasSuffix("'")) || (value.hasPrefix("\"") && value.hasSuffix("\"")) {
-            value = String(value.dropFirst().dropLast())
+        let current = indent ?? lead
+        indent = current
+        if lead > current {
+            guard let o = open else { continue }
+            switch o.kind {
+            case .nested:
+                out[o.key]?.value = nil
+                continue
+            case .flow, .block:
+                continue
+            case .scalar:
+                // A plain scalar may go on over several lines (folded with spaces), but a key
+                // there is YAML's "mapping values are not allowed here".
+                let folded = plainScalar(content)
+                if yamlKeyColon(content) != nil {
+                    throw fail("'\(String(String.UnicodeScalarView(content)))' is indented more than the other keys of model: (\(current) spaces), under a key that already has a value", lineNo, lead + 1)
+                }
+                if let v = out[o.key]?.value { out[o.key]?.value = v + " " + folded }
+                continue
+            }
         }
-        out[key] = value
+        if lead < current {
+            throw fail("indented by \(lead) spaces, but the keys of model: are indented by \(current)", lineNo, lead + 1)
+        }
+        if content.first == "-" && (content.count == 1 || content[1] == " ") {
+            // A list written at the key's own indentation is the value of the key above.
+            if let o = open, o.kind == .nested {
+                out[o.key]?.value = nil
+                continue
+            }
+            throw fail("a list item where a key of model: was expected", lineNo, lead + 1)
+        }
+        guard let colon = yamlKeyColon(content) else {
+            if content.contains(":") {
+                throw fail("expected 'key: value' (YAML needs a space after the colon)", lineNo, lead + 1)
+            }
+            throw fail("expected 'key: value'", lineNo, lead + 1)
+        }
+        var key = String(String.UnicodeScalarView(content[..<colon])).trimmingCharacters(in: " ")
+        if key.count >= 2, let q = key.first, q == "\"" || q == "'", key.last == q { key = String(key.dropFirst().dropLast()) }
+        guard !key.isEmpty else { throw fail("a key of model: is empty", lineNo, lead + 1) }
+        if let earlier = out[key] {
+            throw fail("model.\(key) is given twice (lines \(earlier.line) and \(lineNo))", lineNo, lead + 1)
+        }
+        var rest = content[(colon + 1)...]
+        let restStart = colon + 1 + rest.prefix(while: { $0 == " " || $0 == "\t" }).count
+        rest = rest.drop(while: { $0 == " " || $0 == "\t" })
+        let value: String, kind: Continuation
+        if rest.isEmpty || rest.first == "#" {
+            value = ""; kind = .nested
+        } else if rest.first == "\"" || rest.first == "'" {
+            guard let v = quotedScalar(Array(rest)) else {
+                throw fail("unterminated quoted value, or text after its closing quote", lineNo, lead + restStart + 1)
+            }
+            value = v; kind = .scalar
+        } else if rest.first == "|" || rest.first == ">" {
+            value = String(String.UnicodeScalarView(rest)); kind = .block
+        } else if rest.first == "[" || rest.first == "{" {
+            let v = plainScalar(Array(rest))
+            let opens = v.filter { $0 == "[" || $0 == "{" }.count, closes = v.filter { $0 == "]" || $0 == "}" }.count
+            value = v; kind = opens > closes ? .flow : .scalar
+        } else {
+            value = plainScalar(Array(rest)); kind = .scalar
+        }
+        out[key] = OLMoYAMLEntry(value: value, line: lineNo)
+        open = (key, kind)
     }
-    guard found else { throw CoreError("config.yaml has no top-level 'model:' mapping", file: path) }
+    guard modelLine != nil else { throw CoreError("config.yaml has no top-level 'model:' mapping", file: path) }
     return out
+}
+
+/// The index of the colon that ends a `key:` at the start of `line` (a colon followed by a space,
+/// a tab or the end of the line, outside a quoted key), or nil.
+private func yamlKeyColon(_ line: [Unicode.Scalar]) -> Int? {
+    var i = 0
+    if let q = line.first, q == "\"" || q == "'" {
+        i = 1
+        while i < line.count && line[i] != q { i += 1 }
+        i += 1
+    }
+    while i < line.count {
+        if line[i] == "#" && i > 0 && (line[i - 1] == " " || line[i - 1] == "\t") { return nil }
+        if line[i] == ":" && (i + 1 == line.count || line[i + 1] == " " || line[i + 1] == "\t") { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// A plain scalar: the text up to a ` #` comment, without surrounding spaces.
+private func plainScalar(_ s: [Unicode.Scalar]) -> String {
+    var end = s.count
+    for i in s.indices where s[i] == "#" && i > 0 && (s[i - 1] == " " || s[i - 1] == "\t") { end = i; break }
+    return String(String.UnicodeScalarView(s[..<end])).trimmingCharacters(in: " ")
+}
+
+/// The text of a quoted scalar that starts `s` (`'…'` with `''` for a quote, `"…"` with
+/// backslash escapes kept as written), or nil when it is not closed on this line or is followed
+/// by anything but a comment.
+private func quotedScalar(_ s: [Unicode.Scalar]) -> String? {
+    guard let q = s.first else { return nil }
+    var out = String.UnicodeScalarView()
+    var i = 1
+    var closed = false
+    while i < s.count {
+        let c = s[i]
+        if q == "'" && c == "'" {
+            if i + 1 < s.count && s[i + 1] == "'" { out.append("'"); i += 2; continue }
+            closed = true; i += 1; break
+        }
+        if q == "\"" && c == "\\" && i + 1 < s.count { out.append(c); out.append(s[i + 1]); i += 2; continue }
+        if q == "\"" && c == "\"" { closed = true; i += 1; break }
+        out.append(c)
+        i += 1
+    }
+    guard closed else { return nil }
+    let tail = s[i...].drop(while: { $0 == " " || $0 == "\t" })
+    guard tail.isEmpty || tail.first == "#" else { return nil }
+    return String(out)
 }
 
 private extension StringProtocol {
@@ -69,26 +217,46 @@ private extension StringProtocol {
 /// The OlmoConfig (as config.json) an OLMo-trainer config.yaml describes, as the conversion
 /// script builds it (except its eos 0 → 50279 fix-up, which only concerns the 50k tokenizer).
 ///
-/// - Throws: `CoreError` naming `path` for a missing or non-numeric required key, or a setting
-///   whose mathematics ke does not implement (named with its value).
+/// - Throws: `CoreError` naming `path` for a malformed line (`path:LINE:COLUMN`, see
+///   `olmoYAMLModelSection`) or a missing required key, and `path:LINE` for a value of the wrong
+///   kind or a setting whose mathematics ke does not implement (named with its value).
 func olmoNativeConfig(path: String) throws -> JSONValue {
     let text = String(decoding: try readFileBytes(path), as: UTF8.self)
     let m = try olmoYAMLModelSection(text, path: path)
-    func isNull(_ k: String) -> Bool { m[k] == nil || m[k] == "null" || m[k] == "~" }
+    /// `path:LINE` of key `k`, or `path` when it is absent.
+    func place(_ k: String) -> String { m[k].map { "\(path):\($0.line)" } ?? path }
+    /// The value as the messages show it.
+    func shown(_ k: String) -> String { m[k]?.value.map { "'\($0)'" } ?? "a nested mapping or list" }
+    func isNull(_ k: String) -> Bool {
+        guard let e = m[k] else { return true }
+        guard let v = e.value else { return false }
+        return v.isEmpty || v == "~" || v.lowercased() == "null"
+    }
     func int(_ k: String) throws -> Int {
-        guard let s = m[k], let v = Int(s), v > 0 else { throw CoreError("model.\(k) must be a positive integer", file: path) }
+        guard m[k] != nil else { throw CoreError("model.\(k) is missing (a positive integer)", file: path) }
+        guard let s = m[k]?.value, let v = Int(s), v > 0 else {
+            throw CoreError("model.\(k) must be a positive integer, not \(isNull(k) ? "null" : shown(k))", file: place(k))
+        }
+        return v
+    }
+    func double(_ k: String) throws -> Double {
+        guard let s = m[k]?.value, let v = Double(s), v.isFinite, v > 0 else {
+            throw CoreError("model.\(k) must be a positive number or null, not \(shown(k))", file: place(k))
+        }
         return v
     }
     func bool(_ k: String, _ def: Bool) throws -> Bool {
-        guard !isNull(k), let s = m[k] else { return def }
-        switch s.lowercased() {
+        guard !isNull(k) else { return def }
+        switch m[k]?.value?.lowercased() {
         case "true": return true
         case "false": return false
-        default: throw CoreError("model.\(k) must be true or false, not '\(s)'", file: path)
+        default: throw CoreError("model.\(k) must be true or false, not \(shown(k))", file: place(k))
         }
     }
     func refuse(_ k: String, unless ok: (String) -> Bool, what: String) throws {
-        if let v = m[k], !ok(v) { throw CoreError("model.\(k): \(v) is not supported (\(what))", file: path) }
+        guard !isNull(k) else { return }
+        if let v = m[k]?.value, ok(v) { return }
+        throw CoreError("model.\(k): \(m[k]?.value ?? "a nested value") is not supported (\(what))", file: place(k))
     }
     try refuse("activation_type", unless: { $0 == "swiglu" }, what: "only swiglu")
     try refuse("block_type", unless: { $0 == "sequential" }, what: "only sequential")
@@ -110,13 +278,11 @@ func olmoNativeConfig(path: String) throws -> JSONValue {
     let vocab = isNull("embedding_size") ? try int("vocab_size") : try int("embedding_size")
     var theta = 10000.0
     if !isNull("rope_theta") {
-        guard let t = m["rope_theta"].flatMap(Double.init), t > 0 else { throw CoreError("model.rope_theta must be a positive number", file: path) }
-        theta = t
+        theta = try double("rope_theta")
     }
     var clip: JSONValue = .null
     if !isNull("clip_qkv") {
-        guard let c = m["clip_qkv"].flatMap(Double.init), c > 0 else { throw CoreError("model.clip_qkv must be a positive number or null", file: path) }
-        clip = .double(c)
+        clip = .double(try double("clip_qkv"))
     }
     var pairs: [(String, JSONValue)] = [
         ("architectures", .array([.string("OlmoForCausalLM")])), ("model_type", .string("olmo")),
@@ -128,8 +294,11 @@ func olmoNativeConfig(path: String) throws -> JSONValue {
         ("rope_parameters", .object([("rope_theta", .double(theta)), ("rope_type", .string("default"))])),
         ("clip_qkv", clip),
     ]
-    for k in ["eos_token_id", "pad_token_id"] {
-        if !isNull(k), let v = m[k].flatMap(Int.init) { pairs.append((k, .int(v))) }
+    for k in ["eos_token_id", "pad_token_id"] where !isNull(k) {
+        guard let v = m[k]?.value.flatMap({ Int($0) }) else {
+            throw CoreError("model.\(k) must be an integer or null, not \(shown(k))", file: place(k))
+        }
+        pairs.append((k, .int(v)))
     }
     return .object(pairs)
 }
@@ -141,8 +310,9 @@ public final class OLMoNativeSource: TensorSource, @unchecked Sendable {
     private let map: [String: (native: String, rows: Range<Int>?)]
     private let file: String
 
-    /// - Throws: `CoreError` naming `file` for a native tensor ke does not map, or a fused
-    ///   tensor whose rows do not match the config.
+    /// - Throws: `CoreError` naming `file` for a native tensor ke does not map, a fused tensor
+    ///   whose rows do not match the config, or an output head (`transformer.ff_out.weight`) in
+    ///   a checkpoint whose config ties it to the embedding (`weight_tying: true`).
     init(checkpoint: PyTorchCheckpoint, config c: ModelConfig, file: String) throws {
         inner = checkpoint
         self.file = file
@@ -151,7 +321,14 @@ public final class OLMoNativeSource: TensorSource, @unchecked Sendable {
         for name in checkpoint.names {
             switch name {
             case "transformer.wte.weight": m["model.embed_tokens.weight"] = (name, nil); continue
-            case "transformer.ff_out.weight": m["lm_head.weight"] = (name, nil); continue
+            case "transformer.ff_out.weight":
+                // OLMo's trainer (olmo/model.py) creates no ff_out module when weight_tying is
+                // true, so its strict load_state_dict refuses this file; tying silently would
+                // drop a trained head.
+                guard !c.tieWordEmbeddings else {
+                    throw CoreError("holds transformer.ff_out.weight (an output head), but config.yaml has weight_tying: true (the default when absent): OLMo's trainer builds no ff_out for a tied model and would not load this state dict; set weight_tying: false to use the stored head", file: file)
+                }
+                m["lm_head.weight"] = (name, nil); continue
             default: break
             }
             let parts = name.split(separator: ".")

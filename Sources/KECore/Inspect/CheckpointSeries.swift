@@ -34,13 +34,19 @@ public final class CheckpointSeries: @unchecked Sendable {
     /// The last tokenizer read, by the bytes of its tokenizer.json: checkpoints of one run share
     /// a tokenizer, so it is parsed once (and corpora tokenised once per tokenizer).
     private var tokenizerCache: (bytes: [UInt8], tokenizer: Tokenizer)?
+    /// The tokenizer.json every checkpoint uses instead of its own (`checkpoints … tokenizer`).
+    public let tokenizerFile: String?
 
-    /// Lists the checkpoint folders of `directory` and reads their configs (no weights).
+    /// Lists the checkpoint folders of `directory` and reads their configs (no weights). With
+    /// `tokenizerFile` (a tokenizer.json, or a directory holding one) every checkpoint uses that
+    /// tokenizer instead of its own, as `Model.load(directory:tokenizerFile:)`.
     ///
     /// - Throws: `CoreError` naming the directory when it does not exist, holds no checkpoint
-    ///   folder (a subdirectory with a config.json), or a config.json does not parse.
-    public init(directory: String) throws {
+    ///   folder (a subdirectory with a config.json), or a config.json does not parse; naming
+    ///   `tokenizerFile` when it does not exist.
+    public init(directory: String, tokenizerFile: String? = nil) throws {
         guard directoryExists(directory) else { throw CoreError("no such directory", file: directory) }
+        self.tokenizerFile = try tokenizerFile.map(explicitTokenizerPath)
         var dir = directory
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
         var found: [SeriesCheckpoint] = []
@@ -82,13 +88,16 @@ public final class CheckpointSeries: @unchecked Sendable {
         let cp = checkpoints[index]
         let (config, params, _) = try loadCheckpointWeights(directory: cp.path)
         let tok = try tokenizer(at: cp.path)
+        if let tokenizerFile { try checkExplicitTokenizer(tok, fitsEmbeddingRows: config.vocabSize, file: tokenizerFile) }
         return try Model(config: config, params: params, tokenizer: tok, step: cp.step, source: cp.path,
-                     directoryInfo: try ModelDirectoryInfo.read(directory: cp.path, config: config, tokenizer: tok))
+                     directoryInfo: try ModelDirectoryInfo.read(directory: cp.path, config: config, tokenizer: tok,
+                                                                tokenizerFile: tokenizerFile))
     }
 
-    /// The tokenizer of a checkpoint folder, shared with the previous one when identical.
+    /// The tokenizer of a checkpoint folder (or the series' `tokenizerFile`), shared with the
+    /// previous one when identical.
     private func tokenizer(at path: String) throws -> Tokenizer {
-        let tokPath = path + "/tokenizer.json"
+        let tokPath = tokenizerFile ?? path + "/tokenizer.json"
         guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
         let bytes = try readFileBytes(tokPath)
         lock.lock()

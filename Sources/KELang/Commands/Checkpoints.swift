@@ -7,7 +7,7 @@ import KECore
 
 extension Command {
     static let checkpoints = Command(
-        "checkpoints", [.positional("\"DIR\"")], group: "inspect",
+        "checkpoints", [.positional("\"DIR\""), .option("tokenizer", "\"FILE\"")], group: "inspect",
         brief: "Checkpoints of a directory, by step.",
         summary: """
             Lists the checkpoint folders of a directory (each a Hugging Face model directory) in \
@@ -18,15 +18,21 @@ extension Command {
             20 costs nothing until used. `entropy SERIES on CORPUS` gives one entropy result per \
             checkpoint and `plot` of those draws entropy against step. Fields of each: name, \
             step, path. Built in: "tiny", the checkpoints of the built-in tiny run (pretrained \
-            on first use, cached under $XDG_CACHE_HOME/ke).
+            on first use, cached under $XDG_CACHE_HOME/ke). Folders may also be OLMo-trainer \
+            checkpoints (config.yaml and model.pt). With `tokenizer "FILE"` every checkpoint uses \
+            that tokenizer.json (or the one in that directory) instead of its own, as `load` does.
             """,
         example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es",
         run: { inv in
             let dir = try inv.string("DIR")
+            let tokenizer = try inv.optionalString("tokenizer")
+            if tokenizer != nil && dir == "tiny" {
+                throw inv.error("'tokenizer' is for checkpoint directories; the built-in run has its own tokenizer", at: "tokenizer")
+            }
             if let tiny = try BuiltinNames.checkpoints(dir, inv) { return tiny }
             let series: CheckpointSeries
-            do { series = try CheckpointSeries(directory: dir) } catch let e as CoreError {
-                throw inv.error(e.description, at: "DIR")
+            do { series = try CheckpointSeries(directory: dir, tokenizerFile: tokenizer) } catch let e as CoreError {
+                throw inv.error(e.description, at: e.file == tokenizer ? "tokenizer" : "DIR")
             }
             return .list(series.checkpoints.indices.map { .record(Record(CheckpointReference(series: series, index: $0))) })
         })

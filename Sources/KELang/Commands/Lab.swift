@@ -82,9 +82,12 @@ extension Command {
 
 /// The built-in names `load`, `corpus`, `facts` and `checkpoints` accept.
 enum BuiltinNames {
+    /// True for the names `load` reads as built-in models ("tiny", "tiny@STEP").
+    static func isModel(_ name: String) -> Bool { name == "tiny" || name.hasPrefix("tiny@") }
+
     /// `load "tiny"` / `load "tiny@STEP"`; nil for any other name.
     static func load(_ name: String, _ inv: Invocation) throws -> Value? {
-        guard name == "tiny" || name.hasPrefix("tiny@") else { return nil }
+        guard isModel(name) else { return nil }
         let run = try builtRun(try builtinConfig(inv), inv)
         guard name.hasPrefix("tiny@") else {
             guard let last = run.checkpoints.last else { throw inv.error("the tiny run has no checkpoints") }

@@ -7,13 +7,14 @@ import KECore
 
 extension Command {
     static let load = Command(
-        "load", [.positional("\"DIR\""), .flag("bf16")], group: "models",
-        brief: "Load a Hugging Face model directory.",
+        "load", [.positional("\"DIR\""), .flag("bf16"), .option("tokenizer", "\"FILE\"")], group: "models",
+        brief: "Load a model directory or GGUF file.",
         summary: """
             Loads a Hugging Face model directory (config.json, tokenizer.json and the weights as \
             model.safetensors, a sharded model.safetensors.index.json, pytorch_model.bin, a sharded \
             pytorch_model.bin.index.json or model.pt; PyTorch files are read without running their \
-            pickle, and only plain state dicts are accepted), or a GGUF file "FILE.gguf" (v2/v3; \
+            pickle, and only plain state dicts are accepted), an OLMo-trainer checkpoint directory \
+            (config.yaml and model.pt, no config.json), or a GGUF file "FILE.gguf" (v2/v3; \
             F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K, dequantised to f32 at load; \
             config and gpt2 BPE tokenizer from its metadata; GGUF architectures llama (Mistral models are written as llama), qwen2, qwen3, gemma, olmo, olmo2 (OLMo 3 too), gptneox and gpt2). Supported \
             architectures (chosen by model_type, as transformers does): OLMo, OLMo 2, OLMo 3, Llama (RoPE scaling linear, dynamic, llama3; attention and MLP biases), Mistral, Qwen 2, Qwen 3, Gemma, GPT-NeoX (Pythia) and GPT-2; sliding windows are honoured in every pass. The result is a model value; every intervention on it returns a new model. \
@@ -23,18 +24,31 @@ extension Command {
             With `bf16` the weights stay bfloat16 in memory (2 bytes a parameter instead of 4) and \
             each matrix is converted a tile at a time inside the forward pass: exact for BF16 \
             checkpoints, rounded for F32/F16 ones. Commands that need f32 weights (train, save, \
-            memory, …) make an f32 copy for as long as they run.
+            memory, …) make an f32 copy for as long as they run. \
+            With `tokenizer "FILE"` (a tokenizer.json, or a directory holding one) the model uses \
+            that tokenizer instead of the one beside its weights, which then need not exist: \
+            OLMo-trainer checkpoints usually ship without one. Every id of that tokenizer must \
+            have a row in the model's embedding matrix; `save` writes it as the new directory's \
+            tokenizer.json. `bf16` and `tokenizer` may come in either order.
             """,
-        example: "let m = load \"tiny\"\nlet p = load \"Tests/Fixtures/models/neox\"\nlet b = load \"Tests/Fixtures/models/olmo_clip\" bf16",
+        example: """
+            let m = load "tiny"
+            let p = load "Tests/Fixtures/models/neox"
+            let b = load "Tests/Fixtures/models/olmo_clip" bf16
+            let o = load "Tests/Fixtures/formats/olmo_native" tokenizer "Tests/Fixtures/models/olmo/tokenizer.json"
+            """,
         run: { inv in
             let dir = try inv.string("DIR")
             let bf16 = inv.flag("bf16")
+            let tokenizer = try inv.optionalString("tokenizer")
+            if tokenizer != nil && BuiltinNames.isModel(dir) {
+                throw inv.error("'tokenizer' is for model directories and GGUF files; the built-in models have their own tokenizer", at: "tokenizer")
+            }
             if let tiny = try BuiltinNames.load(dir, inv) {
                 if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
                 return tiny
             }
-            if dir.lowercased().hasSuffix(".gguf") { return .model(try Model.load(gguf: dir, keepBF16: bf16)) }
-            return .model(try Model.load(directory: dir, keepBF16: bf16))
+            return .model(try Model.load(path: dir, keepBF16: bf16, tokenizerFile: tokenizer))
         })
 
     static let corpus = Command(
