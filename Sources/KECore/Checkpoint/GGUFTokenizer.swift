@@ -7,15 +7,26 @@
 // (`integrations/gguf/gguf_tokenizer_mapping.py`), so the ordinary tokenizer reads it and `save`
 // writes it.
 
-/// The split regex of each `tokenizer.ggml.pre` variant that is not GPT-2's (as transformers'
-/// GGUF tokenizer mapping): the llama-3 pattern (digits in runs of up to 3) and Qwen2's (single
-/// digits). Any other variant gets the plain GPT-2 byte-level pre-tokenizer, as in transformers.
+/// The split regex of each `tokenizer.ggml.pre` variant that is not GPT-2's (transformers'
+/// `GGUF_PRE_TOKENIZER_SPLITS`): the llama-3 pattern (digits in runs of up to 3), Qwen2's (single
+/// digits), Qwen3.5's (marks join letters), Tekken's and GPT-4o's (case-aware words). Any other
+/// variant keeps the tokenizer class's own pre-tokenizer, as in transformers.
 let ggufLlama3Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 let ggufQwen2Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufQwen35Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufTekkenSplit = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufGPT4oSplit = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 let ggufPreTokenizerSplits: [String: String] = [
     "llama3": ggufLlama3Split, "llama-v3": ggufLlama3Split, "llama-bpe": ggufLlama3Split,
-    "falcon3": ggufLlama3Split, "dbrx": ggufLlama3Split, "smaug-bpe": ggufLlama3Split,
-    "qwen2": ggufQwen2Split, "deepseek-r1-qwen": ggufQwen2Split,
+    "falcon3": ggufLlama3Split, "falcon-h1": ggufLlama3Split, "pixtral": ggufLlama3Split,
+    "midm-2.0": ggufLlama3Split, "lfm2": ggufLlama3Split, "jina-v5-nano": ggufLlama3Split,
+    "dbrx": ggufLlama3Split, "smaug-bpe": ggufLlama3Split,
+    "tekken": ggufTekkenSplit,
+    "qwen2": ggufQwen2Split, "deepseek-r1-qwen": ggufQwen2Split, "kormo": ggufQwen2Split,
+    "f2llmv2": ggufQwen2Split, "megrez": ggufQwen2Split,
+    "qwen35": ggufQwen35Split,
+    "gpt-4o": ggufGPT4oSplit, "llama4": ggufGPT4oSplit, "kanana2": ggufGPT4oSplit,
+    "talkie": ggufGPT4oSplit, "minimax-m2": ggufGPT4oSplit,
 ]
 
 /// GPT-2's byte → printable character table (`bytes_to_unicode`).
@@ -100,30 +111,128 @@ func addedTokenJSON(id: Int, _ content: String, special: Bool, normalized: Bool)
              ("normalized", .bool(normalized)), ("special", .bool(special))])
 }
 
+/// The `tokenizer.ggml.token_type` of each token (1 normal when the file has none).
+/// - Throws: `CoreError` for a list of the wrong length or a value outside 1…6.
+func ggufTokenTypes(_ f: GGUFFile, count n: Int) throws -> [Int] {
+    guard let value = f.value("tokenizer.ggml.token_type") else { return [Int](repeating: 1, count: n) }
+    guard let list = value.arrayValue, list.count == n else {
+        throw CoreError("tokenizer.ggml.token_type has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
+    }
+    return try list.enumerated().map { i, v in
+        guard let t = v.intValue, (1...6).contains(t) else {
+            throw CoreError("tokenizer.ggml.token_type[\(i)] is not a token type 1…6", file: f.path)
+        }
+        return t
+    }
+}
+
+/// A vocabulary as transformers builds it (`{token: index}`): each distinct token once, in order
+/// of first occurrence, with the index of its last occurrence.
+struct GGUFVocabulary {
+    var ids: [TokenKey: Int] = [:]
+    var order: [String] = []
+
+    init(_ tokens: [String]) {
+        for (i, t) in tokens.enumerated() where ids.updateValue(i, forKey: TokenKey(t)) == nil { order.append(t) }
+    }
+
+    /// The tokenizer.json `vocab` object, by id.
+    var json: JSONValue {
+        .object(order.map { ($0, .int(ids[TokenKey($0)] ?? 0)) }.sorted { ($0.1.intValue ?? 0) < ($1.1.intValue ?? 0) })
+    }
+}
+
+/// The added tokens and post-processor transformers gives a GGUF tokenizer. It adds special
+/// tokens in three rounds, each skipping a content already added:
+///   1. the tokenizer class's own default specials (`defaults`), given new ids after the
+///      vocabulary when they are not in it,
+///   2. control tokens (type 3) as special, where `control` accepts them, and user-defined ones
+///      (type 4, only if in the vocabulary) as plain added tokens, none normalized
+///      (`add_gguf_special_tokens`),
+///   3. the file's bos / eos / unknown / padding tokens as special (`get_gguf_tokenizer`).
+/// The post-processor (`update_post_processor`) adds bos when `tokenizer.ggml.add_bos_token` is
+/// true (`addBOSDefault` when absent) and eos when `add_eos_token` is.
+///
+/// - Throws: `CoreError` for a special id outside the token list or a flag that is not a bool.
+func ggufSpecialTokens(_ f: GGUFFile, raw: [String], types: [Int], vocab: GGUFVocabulary, defaults: [String],
+                       control: (String) -> Bool, addBOSDefault: Bool) throws -> (added: JSONValue, post: JSONValue) {
+    let n = raw.count
+    func specialToken(_ key: String) throws -> String? {
+        guard let v = f.value("tokenizer.ggml.\(key)") else { return nil }
+        guard let id = v.intValue, id >= 0, id < n else {
+            throw CoreError("tokenizer.ggml.\(key) is not a token id below \(n)", file: f.path)
+        }
+        return raw[id]
+    }
+    func flag(_ key: String) throws -> Bool? {
+        guard let v = f.value("tokenizer.ggml.\(key)") else { return nil }
+        guard let b = v.boolValue else { throw CoreError("tokenizer.ggml.\(key) is not a bool", file: f.path) }
+        return b
+    }
+    let bos = try specialToken("bos_token_id"), eos = try specialToken("eos_token_id")
+    let unk = try specialToken("unknown_token_id"), pad = try specialToken("padding_token_id")
+    let addBOS = try flag("add_bos_token") ?? addBOSDefault, addEOS = try flag("add_eos_token") ?? false
+
+    // HF numbering: a content already in the vocabulary keeps its id, a new one gets the next id
+    // after the vocabulary's distinct entries.
+    var added: [(id: Int, content: String, special: Bool)] = []
+    var addedIDs: [TokenKey: Int] = [:]
+    var nextID = vocab.ids.count
+    func add(_ content: String, special: Bool) {
+        let key = TokenKey(content)
+        guard addedIDs[key] == nil else { return }
+        let id: Int
+        if let known = vocab.ids[key] { id = known } else { id = nextID; nextID += 1 }
+        addedIDs[key] = id
+        added.append((id, content, special))
+    }
+    for t in defaults { add(t, special: true) }
+    for i in 0..<n where types[i] == 3 && control(raw[i]) { add(raw[i], special: true) }
+    for i in 0..<n where types[i] == 4 && (vocab.ids[TokenKey(raw[i])] != nil || addedIDs[TokenKey(raw[i])] != nil) {
+        add(raw[i], special: false)
+    }
+    for t in [bos, eos, unk, pad].compactMap({ $0 }) { add(t, special: true) }
+    let addedJSON = added.sorted { $0.id < $1.id }.map { addedTokenJSON(id: $0.id, $0.content, special: $0.special, normalized: false) }
+
+    // `update_post_processor`'s template: [bos] $A [eos], the pair repeating it for $B.
+    func piece(_ special: String?, sequence: String, typeID: Int) -> JSONValue {
+        special.map { .object([("SpecialToken", .object([("id", .string($0)), ("type_id", .int(typeID))]))]) }
+            ?? .object([("Sequence", .object([("id", .string(sequence)), ("type_id", .int(typeID))]))])
+    }
+    let bosUsed = addBOS ? bos : nil, eosUsed = addEOS ? eos : nil
+    var single: [JSONValue] = [], pair: [JSONValue] = []
+    for (seq, typeID) in [("A", 0), ("B", 1)] {
+        var out: [JSONValue] = []
+        if let b = bosUsed { out.append(piece(b, sequence: seq, typeID: typeID)) }
+        out.append(piece(nil, sequence: seq, typeID: typeID))
+        if let e = eosUsed { out.append(piece(e, sequence: seq, typeID: typeID)) }
+        if seq == "A" { single = out }
+        pair += out
+    }
+    var specials: [(String, JSONValue)] = []
+    for t in [bosUsed, eosUsed].compactMap({ $0 }) where !specials.contains(where: { $0.0 == t }) {
+        let id = addedIDs[TokenKey(t)] ?? vocab.ids[TokenKey(t)] ?? 0
+        specials.append((t, .object([("id", .string(t)), ("ids", .array([.int(id)])), ("tokens", .array([.string(t)]))])))
+    }
+    let post = JSONValue.object([("type", .string("TemplateProcessing")), ("single", .array(single)),
+                                 ("pair", .array(pair)), ("special_tokens", .object(specials))])
+    return (.array(addedJSON), post)
+}
+
 // MARK: Byte-level BPE (`gpt2`)
 
-/// The tokenizer.json of a `gpt2` GGUF tokenizer (transformers' `byte_level_tokenizer`).
+/// The tokenizer.json of a `gpt2` GGUF tokenizer (transformers' `byte_level_tokenizer`, built by
+/// GPT2Tokenizer, whose default specials are `<|endoftext|>`).
 func ggufByteLevelJSON(_ f: GGUFFile) throws -> JSONValue {
+    let raw = try ggufTokenStrings(f)
     // A token written in plain text (not in the byte-level alphabet) is spelled byte by byte.
-    let tokens = try ggufTokenStrings(f).map { s in
-        s.allSatisfy { byteLevelAlphabetSet.contains($0) } ? s : String(s.utf8.map { byteLevelAlphabet[Int($0)] })
-    }
-    let types = f.value("tokenizer.ggml.token_type")?.arrayValue ?? []
-    guard types.isEmpty || types.count == tokens.count else {
-        throw CoreError("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens", file: f.path)
-    }
-    let merges = try ggufMerges(f) ?? []
-    var vocab: [(String, JSONValue)] = []
-    var seen = Set<String>()
-    var added: [JSONValue] = []
-    for (i, t) in tokens.enumerated() {
-        if seen.insert(t).inserted { vocab.append((t, .int(i))) }
-        // Control (3) and user-defined (4) tokens are added tokens, matched before BPE.
-        let type = i < types.count ? types[i].intValue ?? 1 : 1
-        if type == 3 || type == 4 {
-            added.append(addedTokenJSON(id: i, t, special: type == 3, normalized: type == 4))
-        }
-    }
+    let inAlphabet: (String) -> Bool = { $0.allSatisfy { byteLevelAlphabetSet.contains($0) } }
+    let tokens = raw.map { s in inAlphabet(s) ? s : String(s.utf8.map { byteLevelAlphabet[Int($0)] }) }
+    let types = try ggufTokenTypes(f, count: raw.count)
+    let vocab = GGUFVocabulary(tokens)
+    // A control token outside the alphabet is a llama.cpp mislabel: transformers leaves it out.
+    let (added, post) = try ggufSpecialTokens(f, raw: raw, types: types, vocab: vocab, defaults: ["<|endoftext|>"],
+                                              control: inAlphabet, addBOSDefault: false)
     let byteLevel: (Bool) -> JSONValue = { prefix in
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(prefix)),
                  ("trim_offsets", .bool(true)), ("use_regex", .bool(true))])
@@ -131,33 +240,29 @@ func ggufByteLevelJSON(_ f: GGUFFile) throws -> JSONValue {
     return .object([
         ("version", .string("1.0")),
         ("truncation", .null), ("padding", .null),
-        ("added_tokens", .array(added)),
+        ("added_tokens", added),
         ("normalizer", .null),
         ("pre_tokenizer", ggufSplitPreTokenizer(f) ?? byteLevel(false)),
-        ("post_processor", byteLevel(true)),
+        ("post_processor", post),
         ("decoder", byteLevel(true)),
         ("model", .object([
             ("type", .string("BPE")), ("dropout", .null), ("unk_token", .null),
+            // GPT2Tokenizer sets both to "", which tokenises exactly as null (ke's faster path).
             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
             ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
-            ("vocab", .object(vocab)), ("merges", .array(merges)),
+            ("vocab", vocab.json), ("merges", .array(try ggufMerges(f) ?? [])),
         ])),
     ])
 }
 
 // MARK: SentencePiece (`llama`)
 //
-// transformers hands the vocabulary (`{token: index}`, a later duplicate winning) and the merges
-// to a tokenizer class chosen by `general.architecture` (`select_tokenizer_builder`), builds it,
-// then adds special tokens in three rounds, each skipping a content already added:
-//   1. the class's own default specials (LlamaTokenizer `<s>` `</s>` `<unk>`), given new ids
-//      after the vocabulary when they are not in it,
-//   2. control tokens as special, user-defined ones (only if in the vocabulary) as plain added
-//      tokens, none normalized (`add_gguf_special_tokens`),
-//   3. the file's bos / eos / unknown / padding tokens as special (`get_gguf_tokenizer`).
-// The post-processor adds bos when `add_bos_token` is true or absent, eos when `add_eos_token`.
-// `tokenizer.ggml.add_space_prefix` is read but not used by transformers: LlamaTokenizer always
-// prepends `▁` to the text, so ke does too.
+// transformers hands the vocabulary and the merges (the file's, else derived from the scores) to
+// a tokenizer class chosen by `general.architecture` (`select_tokenizer_builder`): BPE with byte
+// fallback (`<0xNN>` tokens for a character outside the vocabulary) and fused unknowns. The added
+// tokens and post-processor follow `ggufSpecialTokens`, with bos added unless the file says
+// otherwise. `tokenizer.ggml.add_space_prefix` is read but not used by transformers:
+// LlamaTokenizer always prepends `▁` to the text, so ke does too.
 
 /// How transformers builds a SentencePiece vocabulary, by architecture.
 enum GGUFSentencePieceFlavour {
@@ -233,22 +338,11 @@ func ggufSentencePieceJSON(_ f: GGUFFile) throws -> JSONValue {
     guard !raw.isEmpty else { throw CoreError("tokenizer.ggml.tokens is empty", file: f.path) }
     let n = raw.count
 
-    // Token types: byte tokens must be spelled <0x00>…<0xFF> (llama.cpp reads the byte from the
-    // spelling; byte fallback finds them by it).
-    var types = [Int](repeating: 1, count: n)
-    if let value = f.value("tokenizer.ggml.token_type") {
-        guard let list = value.arrayValue, list.count == n else {
-            throw CoreError("tokenizer.ggml.token_type has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
-        }
-        for (i, v) in list.enumerated() {
-            guard let t = v.intValue, (1...6).contains(t) else {
-                throw CoreError("tokenizer.ggml.token_type[\(i)] is not a token type 1…6", file: f.path)
-            }
-            if t == 6 && TokenDecoder.fallbackByte(raw[i]) == nil {
-                throw CoreError("tokenizer.ggml.tokens[\(i)] \(TextPattern.jsonQuoted(raw[i])) is a byte token (type 6) but not <0x00>…<0xFF>", file: f.path)
-            }
-            types[i] = t
-        }
+    // Byte tokens must be spelled <0x00>…<0xFF>: llama.cpp reads the byte from the spelling and
+    // byte fallback finds them by it.
+    let types = try ggufTokenTypes(f, count: n)
+    for i in 0..<n where types[i] == 6 && TokenDecoder.fallbackByte(raw[i]) == nil {
+        throw CoreError("tokenizer.ggml.tokens[\(i)] \(TextPattern.jsonQuoted(raw[i])) is a byte token (type 6) but not <0x00>…<0xFF>", file: f.path)
     }
 
     // GemmaTokenizer looks a token of spaces up as `▁`s, so such tokens are respelled.
@@ -256,11 +350,7 @@ func ggufSentencePieceJSON(_ f: GGUFFile) throws -> JSONValue {
         t.unicodeScalars.contains(" ") && t.unicodeScalars.allSatisfy(isPythonSpace)
             ? String(repeating: "\u{2581}", count: t.unicodeScalars.count) : t
     }
-    var ids: [TokenKey: Int] = [:]
-    var order: [String] = []
-    for (i, t) in tokens.enumerated() {
-        if ids.updateValue(i, forKey: TokenKey(t)) == nil { order.append(t) }
-    }
+    let vocab = GGUFVocabulary(tokens)
 
     // Merges: the file's, else derived from the scores (Gemma: from the file order).
     let merges: [JSONValue]
@@ -284,67 +374,13 @@ func ggufSentencePieceJSON(_ f: GGUFFile) throws -> JSONValue {
                 score[TokenKey(tokens[i])] = d
             }
         }
-        merges = ggufDerivedMerges(order: order, ids: ids, score: score)
+        merges = ggufDerivedMerges(order: vocab.order, ids: vocab.ids, score: score)
     }
 
-    // Special ids from the file, as token strings.
-    func specialToken(_ key: String) throws -> String? {
-        guard let v = f.value("tokenizer.ggml.\(key)") else { return nil }
-        guard let id = v.intValue, id >= 0, id < n else {
-            throw CoreError("tokenizer.ggml.\(key) is not a token id below \(n)", file: f.path)
-        }
-        return raw[id]
-    }
-    func flag(_ key: String) throws -> Bool? {
-        guard let v = f.value("tokenizer.ggml.\(key)") else { return nil }
-        guard let b = v.boolValue else { throw CoreError("tokenizer.ggml.\(key) is not a bool", file: f.path) }
-        return b
-    }
-    let bos = try specialToken("bos_token_id"), eos = try specialToken("eos_token_id")
-    let unk = try specialToken("unknown_token_id"), pad = try specialToken("padding_token_id")
-    // llama.cpp adds BOS to a SentencePiece vocabulary unless the file says otherwise.
-    let addBOS = try flag("add_bos_token") ?? true, addEOS = try flag("add_eos_token") ?? false
-    _ = try flag("add_space_prefix")
-
-    // Added tokens, numbered as HF numbers them: a content already in the vocabulary keeps its
-    // id, a new one gets the next id after the vocabulary's distinct entries.
-    var added: [(id: Int, content: String, special: Bool)] = []
-    var addedIDs: [TokenKey: Int] = [:]
-    var nextID = ids.count
-    func add(_ content: String, special: Bool) {
-        let key = TokenKey(content)
-        guard addedIDs[key] == nil else { return }
-        let id: Int
-        if let known = ids[key] { id = known } else { id = nextID; nextID += 1 }
-        addedIDs[key] = id
-        added.append((id, content, special))
-    }
-    for t in flavour.defaultSpecials { add(t, special: true) }
-    for i in 0..<n where types[i] == 3 { add(raw[i], special: true) }
-    for i in 0..<n where types[i] == 4 && (ids[TokenKey(raw[i])] != nil || addedIDs[TokenKey(raw[i])] != nil) {
-        add(raw[i], special: false)
-    }
-    for t in [bos, eos, unk, pad].compactMap({ $0 }) { add(t, special: true) }
-    let addedJSON = added.sorted { $0.id < $1.id }.map { addedTokenJSON(id: $0.id, $0.content, special: $0.special, normalized: false) }
-    func idOf(_ t: String) -> Int { addedIDs[TokenKey(t)] ?? ids[TokenKey(t)] ?? 0 }
-
-    // Post-processor: `update_post_processor`'s template.
-    var single: [JSONValue] = [], pair: [JSONValue] = []
-    var specialsJSON: [(String, JSONValue)] = []
-    func piece(_ special: String?, sequence: String, typeID: Int) -> JSONValue {
-        special.map { .object([("SpecialToken", .object([("id", .string($0)), ("type_id", .int(typeID))]))]) }
-            ?? .object([("Sequence", .object([("id", .string(sequence)), ("type_id", .int(typeID))]))])
-    }
-    let bosUsed = addBOS ? bos : nil, eosUsed = addEOS ? eos : nil
-    for (seq, typeID) in [("A", 0), ("B", 1)] {
-        var out: [JSONValue] = []
-        if let b = bosUsed { out.append(piece(b, sequence: seq, typeID: typeID)) }
-        out.append(piece(nil, sequence: seq, typeID: typeID))
-        if let e = eosUsed { out.append(piece(e, sequence: seq, typeID: typeID)) }
-        if seq == "A" { single = out; pair = out } else { pair += out }
-    }
-    for t in [bosUsed, eosUsed].compactMap({ $0 }) where !specialsJSON.contains(where: { $0.0 == t }) {
-        specialsJSON.append((t, .object([("id", .string(t)), ("ids", .array([.int(idOf(t))])), ("tokens", .array([.string(t)]))])))
+    let (added, post) = try ggufSpecialTokens(f, raw: raw, types: types, vocab: vocab, defaults: flavour.defaultSpecials,
+                                              control: { _ in true }, addBOSDefault: true)
+    if let v = f.value("tokenizer.ggml.add_space_prefix"), v.boolValue == nil {
+        throw CoreError("tokenizer.ggml.add_space_prefix is not a bool", file: f.path)
     }
 
     let space = JSONValue.object([("String", .string(" "))])
@@ -375,26 +411,20 @@ func ggufSentencePieceJSON(_ f: GGUFFile) throws -> JSONValue {
                                 ("behavior", .string("MergedWithPrevious")), ("invert", .bool(false))])
     }
 
-    var vocab: [(String, JSONValue)] = []
-    vocab.reserveCapacity(ids.count)
-    for (i, t) in tokens.enumerated() where ids[TokenKey(t)] == i { vocab.append((t, .int(i))) }
     return .object([
         ("version", .string("1.0")),
         ("truncation", .null), ("padding", .null),
-        ("added_tokens", .array(addedJSON)),
+        ("added_tokens", added),
         ("normalizer", normalizer),
         ("pre_tokenizer", ggufSplitPreTokenizer(f) ?? preTokenizer),
-        ("post_processor", .object([
-            ("type", .string("TemplateProcessing")), ("single", .array(single)), ("pair", .array(pair)),
-            ("special_tokens", .object(specialsJSON)),
-        ])),
+        ("post_processor", post),
         ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
         ("model", .object([
             ("type", .string("BPE")), ("dropout", .null),
             ("unk_token", flavour == .gemma ? .string("<unk>") : .null),
             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
             ("fuse_unk", .bool(true)), ("byte_fallback", .bool(true)), ("ignore_merges", .bool(false)),
-            ("vocab", .object(vocab)), ("merges", .array(merges)),
+            ("vocab", vocab.json), ("merges", .array(merges)),
         ])),
     ])
 }
