@@ -306,12 +306,15 @@ private func isPythonSpace(_ u: Unicode.Scalar) -> Bool {
 /// kept in order. `order` lists each distinct token once (first occurrence), `score` its score.
 func ggufDerivedMerges(order: [String], ids: [TokenKey: Int], score: [TokenKey: Double]) -> [JSONValue] {
     struct Merge { var left: String; var right: String; var score: Double; var leftLen: Int; var rightLen: Int }
+    // Only halves of a length some token has can be tokens: checking that first keeps one very
+    // long token (a hostile file) from costing the square of its length.
+    let lengths = Set(order.map { $0.unicodeScalars.count })
     var all: [Merge] = []
     for t in order {
         let u = Array(t.unicodeScalars)
         guard u.count > 1, let s = score[TokenKey(t)] else { continue }
         var local: [(Merge, Int, Int)] = []
-        for k in 1..<u.count {
+        for k in 1..<u.count where lengths.contains(k) && lengths.contains(u.count - k) {
             let l = String(scalars: u[..<k]), r = String(scalars: u[k...])
             if let il = ids[TokenKey(l)], let ir = ids[TokenKey(r)] {
                 local.append((Merge(left: l, right: r, score: s, leftLen: k, rightLen: u.count - k), il, ir))
