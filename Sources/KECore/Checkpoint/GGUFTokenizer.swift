@@ -74,7 +74,7 @@ func ggufSplitPreTokenizer(_ f: GGUFFile) -> JSONValue? {
 }
 
 /// The strings of `tokenizer.ggml.tokens`.
-/// - Throws: `CoreError` when the array is missing, empty or holds a non-string.
+/// - Throws: `CoreError` when the array is missing or holds a non-string.
 func ggufTokenStrings(_ f: GGUFFile) throws -> [String] {
     guard let values = f.value("tokenizer.ggml.tokens")?.arrayValue else {
         throw CoreError("missing tokenizer.ggml.tokens", file: f.path)
@@ -111,16 +111,17 @@ func addedTokenJSON(id: Int, _ content: String, special: Bool, normalized: Bool)
              ("normalized", .bool(normalized)), ("special", .bool(special))])
 }
 
-/// The `tokenizer.ggml.token_type` of each token (1 normal when the file has none).
-/// - Throws: `CoreError` for a list of the wrong length or a value outside 1…6.
+/// The `tokenizer.ggml.token_type` of each token (1 normal when the file has none; llama.cpp's 0
+/// "undefined" is accepted and, as in transformers, means nothing special).
+/// - Throws: `CoreError` for a list of the wrong length or a value outside 0…6.
 func ggufTokenTypes(_ f: GGUFFile, count n: Int) throws -> [Int] {
     guard let value = f.value("tokenizer.ggml.token_type") else { return [Int](repeating: 1, count: n) }
     guard let list = value.arrayValue, list.count == n else {
         throw CoreError("tokenizer.ggml.token_type has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
     }
     return try list.enumerated().map { i, v in
-        guard let t = v.intValue, (1...6).contains(t) else {
-            throw CoreError("tokenizer.ggml.token_type[\(i)] is not a token type 1…6", file: f.path)
+        guard let t = v.intValue, (0...6).contains(t) else {
+            throw CoreError("tokenizer.ggml.token_type[\(i)] is not a token type 0…6", file: f.path)
         }
         return t
     }
