@@ -11,6 +11,9 @@ Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each expo
   random HF checkpoints + ``tokenizer.json`` + ``expected.json`` + ``expected.safetensors``) and
   ``series/`` (checkpoint folders with mixed step names + ``expected.json``).
 * ``tokenizers.py`` (if present) writes ``tokenizers/``.
+* ``gguf_tokenizers.py`` writes ``formats/gguf_tokenizers/``: tokenizer-only GGUF files (SentencePiece
+  ``llama`` and byte-level ``gpt2``) and the ids and decodings transformers gives for them; needs
+  ``gguf`` and ``sentencepiece`` too. Run it alone with ``python3 Scripts/make-fixtures.py gguf_tokenizers``.
 * ``tokenizers_hf16.py`` writes ``tokenizers/hf16/`` (issue 16: added-token numbering, Oniguruma
   regexes, Unicode classes, post-processors, random strings); run it alone with
   ``python3 Scripts/make-fixtures.py tokenizers_hf16``. It reads the ``tokenizers/*.json`` files

@@ -1,20 +1,32 @@
 // MARK: The tokenizer inside a GGUF file
 //
 // llama.cpp stores the tokenizer as metadata: `tokenizer.ggml.model` (`gpt2` for byte-level
-// BPE, `llama` for SentencePiece), `.pre` (the pre-tokenizer variant), `.tokens`, `.merges`,
-// `.token_type` (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte) and special
-// ids. This builds the equivalent tokenizer.json, as transformers' GGUF converter does, so the
-// ordinary tokenizer reads it and `save` writes it.
+// BPE, `llama` for SentencePiece), `.pre` (the pre-tokenizer variant), `.tokens`, `.scores`,
+// `.merges`, `.token_type` (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte) and
+// special ids. This builds the equivalent tokenizer.json, as transformers' GGUF converter does
+// (`integrations/gguf/gguf_tokenizer_mapping.py`), so the ordinary tokenizer reads it and `save`
+// writes it.
 
-/// The split regex of each `tokenizer.ggml.pre` variant that is not GPT-2's (as transformers'
-/// GGUF tokenizer mapping): the llama-3 pattern (digits in runs of up to 3) and Qwen2's (single
-/// digits). Any other variant gets the plain GPT-2 byte-level pre-tokenizer, as in transformers.
+/// The split regex of each `tokenizer.ggml.pre` variant that is not GPT-2's (transformers'
+/// `GGUF_PRE_TOKENIZER_SPLITS`): the llama-3 pattern (digits in runs of up to 3), Qwen2's (single
+/// digits), Qwen3.5's (marks join letters), Tekken's and GPT-4o's (case-aware words). Any other
+/// variant keeps the tokenizer class's own pre-tokenizer, as in transformers.
 let ggufLlama3Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 let ggufQwen2Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufQwen35Split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufTekkenSplit = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+let ggufGPT4oSplit = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 let ggufPreTokenizerSplits: [String: String] = [
     "llama3": ggufLlama3Split, "llama-v3": ggufLlama3Split, "llama-bpe": ggufLlama3Split,
-    "falcon3": ggufLlama3Split, "dbrx": ggufLlama3Split, "smaug-bpe": ggufLlama3Split,
-    "qwen2": ggufQwen2Split, "deepseek-r1-qwen": ggufQwen2Split,
+    "falcon3": ggufLlama3Split, "falcon-h1": ggufLlama3Split, "pixtral": ggufLlama3Split,
+    "midm-2.0": ggufLlama3Split, "lfm2": ggufLlama3Split, "jina-v5-nano": ggufLlama3Split,
+    "dbrx": ggufLlama3Split, "smaug-bpe": ggufLlama3Split,
+    "tekken": ggufTekkenSplit,
+    "qwen2": ggufQwen2Split, "deepseek-r1-qwen": ggufQwen2Split, "kormo": ggufQwen2Split,
+    "f2llmv2": ggufQwen2Split, "megrez": ggufQwen2Split,
+    "qwen35": ggufQwen35Split,
+    "gpt-4o": ggufGPT4oSplit, "llama4": ggufGPT4oSplit, "kanana2": ggufGPT4oSplit,
+    "talkie": ggufGPT4oSplit, "minimax-m2": ggufGPT4oSplit,
 ]
 
 /// GPT-2's byte → printable character table (`bytes_to_unicode`).
@@ -29,52 +41,199 @@ let byteLevelAlphabet: [Character] = {
 }()
 let byteLevelAlphabetSet = Set(byteLevelAlphabet)
 
-/// A tokenizer.json equivalent to the `tokenizer.ggml.*` metadata of `f`.
+/// A tokenizer.json equivalent to the `tokenizer.ggml.*` metadata of `f`: byte-level BPE for
+/// model `gpt2`, SentencePiece-style BPE with byte fallback for model `llama`.
 ///
-/// - Throws: `CoreError` naming the file for a missing or malformed token list, an unsupported
-///   tokenizer model or pre-tokenizer (named), or a merge that is not two tokens.
+/// - Throws: `CoreError` naming the file for a missing or malformed token list, token types,
+///   scores, merges or special id, an unsupported tokenizer model (named), or a merge that is not
+///   two tokens.
 func ggufTokenizerJSON(_ f: GGUFFile) throws -> JSONValue {
     guard let model = f.value("tokenizer.ggml.model")?.stringValue else {
         throw CoreError("missing tokenizer.ggml.model (the file carries no tokenizer; load an HF directory instead)", file: f.path)
     }
-    guard model == "gpt2" else {
-        throw CoreError("tokenizer.ggml.model '\(model)' is not supported yet (only 'gpt2' byte-level BPE)", file: f.path)
+    switch model {
+    case "gpt2": return try ggufByteLevelJSON(f)
+    case "llama": return try ggufSentencePieceJSON(f)
+    default:
+        throw CoreError("tokenizer.ggml.model '\(model)' is not supported yet (only 'gpt2' byte-level BPE and 'llama' SentencePiece)", file: f.path)
     }
+}
+
+/// The `Split` + `ByteLevel` pre-tokenizer transformers installs for a `tokenizer.ggml.pre` it
+/// knows (`set_split_regex`, applied whatever the tokenizer model); nil for any other variant.
+func ggufSplitPreTokenizer(_ f: GGUFFile) -> JSONValue? {
     let pre = f.value("tokenizer.ggml.pre")?.stringValue ?? "default"
-    guard let tokenValues = f.value("tokenizer.ggml.tokens")?.arrayValue else {
+    return ggufPreTokenizerSplits[pre].map { regex in
+        .object([("type", .string("Sequence")), ("pretokenizers", .array([
+            .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(regex))])),
+                     ("behavior", .string("Isolated")), ("invert", .bool(false))]),
+            .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)),
+                     ("trim_offsets", .bool(true)), ("use_regex", .bool(false))]),
+        ]))])
+    }
+}
+
+/// The strings of `tokenizer.ggml.tokens`.
+/// - Throws: `CoreError` when the array is missing or holds a non-string.
+func ggufTokenStrings(_ f: GGUFFile) throws -> [String] {
+    guard let values = f.value("tokenizer.ggml.tokens")?.arrayValue else {
         throw CoreError("missing tokenizer.ggml.tokens", file: f.path)
     }
     var tokens: [String] = []
-    tokens.reserveCapacity(tokenValues.count)
-    for (i, v) in tokenValues.enumerated() {
+    tokens.reserveCapacity(values.count)
+    for (i, v) in values.enumerated() {
         guard let s = v.stringValue else { throw CoreError("tokenizer.ggml.tokens[\(i)] is not a string", file: f.path) }
-        // A token written in plain text (not in the byte-level alphabet) is spelled byte by byte.
-        tokens.append(s.allSatisfy { byteLevelAlphabetSet.contains($0) } ? s : String(s.utf8.map { byteLevelAlphabet[Int($0)] }))
+        tokens.append(s)
     }
-    let types = f.value("tokenizer.ggml.token_type")?.arrayValue ?? []
-    guard types.isEmpty || types.count == tokens.count else {
-        throw CoreError("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens", file: f.path)
-    }
+    return tokens
+}
+
+/// The `tokenizer.ggml.merges` as [a, b] pairs; nil when the file has none.
+/// - Throws: `CoreError` for a merge that is not a string of two tokens.
+func ggufMerges(_ f: GGUFFile) throws -> [JSONValue]? {
+    guard let value = f.value("tokenizer.ggml.merges") else { return nil }
+    guard let list = value.arrayValue else { throw CoreError("tokenizer.ggml.merges is not an array", file: f.path) }
     var merges: [JSONValue] = []
-    for (i, v) in (f.value("tokenizer.ggml.merges")?.arrayValue ?? []).enumerated() {
+    merges.reserveCapacity(list.count)
+    for (i, v) in list.enumerated() {
         guard let s = v.stringValue else { throw CoreError("tokenizer.ggml.merges[\(i)] is not a string", file: f.path) }
         let parts = s.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw CoreError("tokenizer.ggml.merges[\(i)] '\(s)' is not two tokens", file: f.path) }
         merges.append(.array([.string(String(parts[0])), .string(String(parts[1]))]))
     }
-    var vocab: [(String, JSONValue)] = []
-    var seen = Set<String>()
-    var added: [JSONValue] = []
-    for (i, t) in tokens.enumerated() {
-        if seen.insert(t).inserted { vocab.append((t, .int(i))) }
-        // Control (3) and user-defined (4) tokens are added tokens, matched before BPE.
-        let type = i < types.count ? types[i].intValue ?? 1 : 1
-        if type == 3 || type == 4 {
-            added.append(.object([("id", .int(i)), ("content", .string(t)), ("single_word", .bool(false)),
-                                  ("lstrip", .bool(false)), ("rstrip", .bool(false)),
-                                  ("normalized", .bool(type == 4)), ("special", .bool(type == 3))]))
-        }
+    return merges
+}
+
+/// One `added_tokens` entry of tokenizer.json.
+func addedTokenJSON(id: Int, _ content: String, special: Bool, normalized: Bool) -> JSONValue {
+    .object([("id", .int(id)), ("content", .string(content)), ("single_word", .bool(false)),
+             ("lstrip", .bool(false)), ("rstrip", .bool(false)),
+             ("normalized", .bool(normalized)), ("special", .bool(special))])
+}
+
+/// The `tokenizer.ggml.token_type` of each token (1 normal when the file has none; llama.cpp's 0
+/// "undefined" is accepted and, as in transformers, means nothing special).
+/// - Throws: `CoreError` for a list of the wrong length or a value outside 0…6.
+func ggufTokenTypes(_ f: GGUFFile, count n: Int) throws -> [Int] {
+    guard let value = f.value("tokenizer.ggml.token_type") else { return [Int](repeating: 1, count: n) }
+    guard let list = value.arrayValue, list.count == n else {
+        throw CoreError("tokenizer.ggml.token_type has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
     }
+    return try list.enumerated().map { i, v in
+        guard let t = v.intValue, (0...6).contains(t) else {
+            throw CoreError("tokenizer.ggml.token_type[\(i)] is not a token type 0…6", file: f.path)
+        }
+        return t
+    }
+}
+
+/// A vocabulary as transformers builds it (`{token: index}`): each distinct token once, in order
+/// of first occurrence, with the index of its last occurrence.
+struct GGUFVocabulary {
+    var ids: [TokenKey: Int] = [:]
+    var order: [String] = []
+
+    init(_ tokens: [String]) {
+        for (i, t) in tokens.enumerated() where ids.updateValue(i, forKey: TokenKey(t)) == nil { order.append(t) }
+    }
+
+    /// The tokenizer.json `vocab` object, by id.
+    var json: JSONValue {
+        .object(order.map { ($0, .int(ids[TokenKey($0)] ?? 0)) }.sorted { ($0.1.intValue ?? 0) < ($1.1.intValue ?? 0) })
+    }
+}
+
+/// The added tokens and post-processor transformers gives a GGUF tokenizer. It adds special
+/// tokens in three rounds, each skipping a content already added:
+///   1. the tokenizer class's own default specials (`defaults`), given new ids after the
+///      vocabulary when they are not in it,
+///   2. control tokens (type 3) as special, where `control` accepts them, and user-defined ones
+///      (type 4, only if in the vocabulary) as plain added tokens, none normalized
+///      (`add_gguf_special_tokens`),
+///   3. the file's bos / eos / unknown / padding tokens as special (`get_gguf_tokenizer`).
+/// The post-processor (`update_post_processor`) adds bos when `tokenizer.ggml.add_bos_token` is
+/// true (`addBOSDefault` when absent) and eos when `add_eos_token` is.
+///
+/// - Throws: `CoreError` for a special id outside the token list or a flag that is not a bool.
+func ggufSpecialTokens(_ f: GGUFFile, raw: [String], types: [Int], vocab: GGUFVocabulary, defaults: [String],
+                       control: (String) -> Bool, addBOSDefault: Bool) throws -> (added: JSONValue, post: JSONValue) {
+    let n = raw.count
+    func specialToken(_ key: String) throws -> String? {
+        guard let v = f.value("tokenizer.ggml.\(key)") else { return nil }
+        guard let id = v.intValue, id >= 0, id < n else {
+            throw CoreError("tokenizer.ggml.\(key) is not a token id below \(n)", file: f.path)
+        }
+        return raw[id]
+    }
+    func flag(_ key: String) throws -> Bool? {
+        guard let v = f.value("tokenizer.ggml.\(key)") else { return nil }
+        guard let b = v.boolValue else { throw CoreError("tokenizer.ggml.\(key) is not a bool", file: f.path) }
+        return b
+    }
+    let bos = try specialToken("bos_token_id"), eos = try specialToken("eos_token_id")
+    let unk = try specialToken("unknown_token_id"), pad = try specialToken("padding_token_id")
+    let addBOS = try flag("add_bos_token") ?? addBOSDefault, addEOS = try flag("add_eos_token") ?? false
+
+    // HF numbering: a content already in the vocabulary keeps its id, a new one gets the next id
+    // after the vocabulary's distinct entries.
+    var added: [(id: Int, content: String, special: Bool)] = []
+    var addedIDs: [TokenKey: Int] = [:]
+    var nextID = vocab.ids.count
+    func add(_ content: String, special: Bool) {
+        let key = TokenKey(content)
+        guard addedIDs[key] == nil else { return }
+        let id: Int
+        if let known = vocab.ids[key] { id = known } else { id = nextID; nextID += 1 }
+        addedIDs[key] = id
+        added.append((id, content, special))
+    }
+    for t in defaults { add(t, special: true) }
+    for i in 0..<n where types[i] == 3 && control(raw[i]) { add(raw[i], special: true) }
+    for i in 0..<n where types[i] == 4 && (vocab.ids[TokenKey(raw[i])] != nil || addedIDs[TokenKey(raw[i])] != nil) {
+        add(raw[i], special: false)
+    }
+    for t in [bos, eos, unk, pad].compactMap({ $0 }) { add(t, special: true) }
+    let addedJSON = added.sorted { $0.id < $1.id }.map { addedTokenJSON(id: $0.id, $0.content, special: $0.special, normalized: false) }
+
+    // `update_post_processor`'s template: [bos] $A [eos], the pair repeating it for $B.
+    func piece(_ special: String?, sequence: String, typeID: Int) -> JSONValue {
+        special.map { .object([("SpecialToken", .object([("id", .string($0)), ("type_id", .int(typeID))]))]) }
+            ?? .object([("Sequence", .object([("id", .string(sequence)), ("type_id", .int(typeID))]))])
+    }
+    let bosUsed = addBOS ? bos : nil, eosUsed = addEOS ? eos : nil
+    var single: [JSONValue] = [], pair: [JSONValue] = []
+    for (seq, typeID) in [("A", 0), ("B", 1)] {
+        var out: [JSONValue] = []
+        if let b = bosUsed { out.append(piece(b, sequence: seq, typeID: typeID)) }
+        out.append(piece(nil, sequence: seq, typeID: typeID))
+        if let e = eosUsed { out.append(piece(e, sequence: seq, typeID: typeID)) }
+        if seq == "A" { single = out }
+        pair += out
+    }
+    var specials: [(String, JSONValue)] = []
+    for t in [bosUsed, eosUsed].compactMap({ $0 }) where !specials.contains(where: { $0.0 == t }) {
+        let id = addedIDs[TokenKey(t)] ?? vocab.ids[TokenKey(t)] ?? 0
+        specials.append((t, .object([("id", .string(t)), ("ids", .array([.int(id)])), ("tokens", .array([.string(t)]))])))
+    }
+    let post = JSONValue.object([("type", .string("TemplateProcessing")), ("single", .array(single)),
+                                 ("pair", .array(pair)), ("special_tokens", .object(specials))])
+    return (.array(addedJSON), post)
+}
+
+// MARK: Byte-level BPE (`gpt2`)
+
+/// The tokenizer.json of a `gpt2` GGUF tokenizer (transformers' `byte_level_tokenizer`, built by
+/// GPT2Tokenizer, whose default specials are `<|endoftext|>`).
+func ggufByteLevelJSON(_ f: GGUFFile) throws -> JSONValue {
+    let raw = try ggufTokenStrings(f)
+    // A token written in plain text (not in the byte-level alphabet) is spelled byte by byte.
+    let inAlphabet: (String) -> Bool = { $0.allSatisfy { byteLevelAlphabetSet.contains($0) } }
+    let tokens = raw.map { s in inAlphabet(s) ? s : String(s.utf8.map { byteLevelAlphabet[Int($0)] }) }
+    let types = try ggufTokenTypes(f, count: raw.count)
+    let vocab = GGUFVocabulary(tokens)
+    // A control token outside the alphabet is a llama.cpp mislabel: transformers leaves it out.
+    let (added, post) = try ggufSpecialTokens(f, raw: raw, types: types, vocab: vocab, defaults: ["<|endoftext|>"],
+                                              control: inAlphabet, addBOSDefault: false)
     let byteLevel: (Bool) -> JSONValue = { prefix in
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(prefix)),
                  ("trim_offsets", .bool(true)), ("use_regex", .bool(true))])
@@ -82,23 +241,194 @@ func ggufTokenizerJSON(_ f: GGUFFile) throws -> JSONValue {
     return .object([
         ("version", .string("1.0")),
         ("truncation", .null), ("padding", .null),
-        ("added_tokens", .array(added)),
+        ("added_tokens", added),
         ("normalizer", .null),
-        ("pre_tokenizer", ggufPreTokenizerSplits[pre].map { regex in
-            .object([("type", .string("Sequence")), ("pretokenizers", .array([
-                .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(regex))])),
-                         ("behavior", .string("Isolated")), ("invert", .bool(false))]),
-                .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)),
-                         ("trim_offsets", .bool(true)), ("use_regex", .bool(false))]),
-            ]))])
-        } ?? byteLevel(false)),
-        ("post_processor", byteLevel(true)),
+        ("pre_tokenizer", ggufSplitPreTokenizer(f) ?? byteLevel(false)),
+        ("post_processor", post),
         ("decoder", byteLevel(true)),
         ("model", .object([
             ("type", .string("BPE")), ("dropout", .null), ("unk_token", .null),
+            // GPT2Tokenizer sets both to "", which tokenises exactly as null (ke's faster path).
             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
             ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
-            ("vocab", .object(vocab)), ("merges", .array(merges)),
+            ("vocab", vocab.json), ("merges", .array(try ggufMerges(f) ?? [])),
+        ])),
+    ])
+}
+
+// MARK: SentencePiece (`llama`)
+//
+// transformers hands the vocabulary and the merges (the file's, else derived from the scores) to
+// a tokenizer class chosen by `general.architecture` (`select_tokenizer_builder`): BPE with byte
+// fallback (`<0xNN>` tokens for a character outside the vocabulary) and fused unknowns. The added
+// tokens and post-processor follow `ggufSpecialTokens`, with bos added unless the file says
+// otherwise. `tokenizer.ggml.add_space_prefix` is read but not used by transformers:
+// LlamaTokenizer always prepends `▁` to the text, so ke does too.
+
+/// How transformers builds a SentencePiece vocabulary, by architecture.
+enum GGUFSentencePieceFlavour {
+    /// LlamaTokenizer: Metaspace pre-tokenizer (prepend `▁` to the text's first piece, no
+    /// split), decoder Replace `▁`, ByteFallback, Fuse, Strip one leading space.
+    case llama
+    /// Phi-3: the prefix comes from a normalizer (Prepend `▁`, Replace ` ` by `▁`, on every piece
+    /// between added tokens) and there is no pre-tokenizer.
+    case phi3
+    /// GemmaTokenizer: tokens of spaces respelled with `▁`, merges derived from file order, Replace
+    /// normalizer, Split on ` ` (never matches after it), no Strip decoder, `<unk>` as BPE unknown.
+    case gemma
+
+    init(architecture: String) {
+        switch architecture {
+        case "gemma", "gemma2", "gemma3": self = .gemma
+        case "phi3": self = .phi3
+        default: self = .llama
+        }
+    }
+
+    /// The tokenizer class's default special tokens, in the order transformers adds them
+    /// (`SPECIAL_TOKENS_ATTRIBUTES`: bos, eos, unk, sep, pad, cls, mask).
+    var defaultSpecials: [String] {
+        switch self {
+        case .llama, .phi3: return ["<s>", "</s>", "<unk>"]
+        case .gemma: return ["<bos>", "<eos>", "<unk>", "<pad>", "<mask>"]
+        }
+    }
+}
+
+/// True for a scalar Python's `str.strip()` removes (`Py_UNICODE_ISSPACE`: White_Space, plus the
+/// separators U+001C…U+001F).
+private func isPythonSpace(_ u: Unicode.Scalar) -> Bool {
+    u.properties.isWhitespace || (0x1C...0x1F).contains(u.value)
+}
+
+/// transformers' `generate_merges`: every split of every token into two tokens of the vocabulary
+/// (a token's splits ordered by the ids of their halves), then all of them sorted by the token's
+/// score, the left half's length and the right half's length (scalars), each descending, ties
+/// kept in order. `order` lists each distinct token once (first occurrence), `score` its score.
+func ggufDerivedMerges(order: [String], ids: [TokenKey: Int], score: [TokenKey: Double]) -> [JSONValue] {
+    struct Merge { var left: String; var right: String; var score: Double; var leftLen: Int; var rightLen: Int }
+    // Only halves of a length some token has can be tokens: checking that first keeps one very
+    // long token (a hostile file) from costing the square of its length.
+    let lengths = Set(order.map { $0.unicodeScalars.count })
+    var all: [Merge] = []
+    for t in order {
+        let u = Array(t.unicodeScalars)
+        guard u.count > 1, let s = score[TokenKey(t)] else { continue }
+        var local: [(Merge, Int, Int)] = []
+        for k in 1..<u.count where lengths.contains(k) && lengths.contains(u.count - k) {
+            let l = String(scalars: u[..<k]), r = String(scalars: u[k...])
+            if let il = ids[TokenKey(l)], let ir = ids[TokenKey(r)] {
+                local.append((Merge(left: l, right: r, score: s, leftLen: k, rightLen: u.count - k), il, ir))
+            }
+        }
+        local.sort { ($0.1, $0.2) < ($1.1, $1.2) }
+        all.append(contentsOf: local.map { $0.0 })
+    }
+    // Python's sort with reverse=True is stable: equal keys keep their order, hence the position.
+    let sorted = all.enumerated().sorted { a, b in
+        let x = a.element, y = b.element
+        if x.score != y.score { return x.score > y.score }
+        if x.leftLen != y.leftLen { return x.leftLen > y.leftLen }
+        if x.rightLen != y.rightLen { return x.rightLen > y.rightLen }
+        return a.offset < b.offset
+    }
+    return sorted.map { .array([.string($0.element.left), .string($0.element.right)]) }
+}
+
+/// The tokenizer.json of a `llama` (SentencePiece) GGUF tokenizer, as transformers builds it.
+func ggufSentencePieceJSON(_ f: GGUFFile) throws -> JSONValue {
+    let flavour = GGUFSentencePieceFlavour(architecture: f.value("general.architecture")?.stringValue ?? "")
+    let raw = try ggufTokenStrings(f)
+    guard !raw.isEmpty else { throw CoreError("tokenizer.ggml.tokens is empty", file: f.path) }
+    let n = raw.count
+
+    // Byte tokens must be spelled <0x00>…<0xFF>: llama.cpp reads the byte from the spelling and
+    // byte fallback finds them by it.
+    let types = try ggufTokenTypes(f, count: n)
+    for i in 0..<n where types[i] == 6 && TokenDecoder.fallbackByte(raw[i]) == nil {
+        throw CoreError("tokenizer.ggml.tokens[\(i)] \(TextPattern.jsonQuoted(raw[i])) is a byte token (type 6) but not <0x00>…<0xFF>", file: f.path)
+    }
+
+    // GemmaTokenizer looks a token of spaces up as `▁`s, so such tokens are respelled.
+    let tokens = flavour != .gemma ? raw : raw.map { t in
+        t.unicodeScalars.contains(" ") && t.unicodeScalars.allSatisfy(isPythonSpace)
+            ? String(repeating: "\u{2581}", count: t.unicodeScalars.count) : t
+    }
+    let vocab = GGUFVocabulary(tokens)
+
+    // Merges: the file's, else derived from the scores (Gemma: from the file order).
+    let merges: [JSONValue]
+    if let m = try ggufMerges(f) {
+        merges = m
+    } else {
+        var score: [TokenKey: Double] = [:]
+        if flavour == .gemma {
+            for (i, t) in tokens.enumerated() { score[TokenKey(t)] = -Double(i) }
+        } else {
+            guard let value = f.value("tokenizer.ggml.scores") else {
+                throw CoreError("missing tokenizer.ggml.scores (needed to derive the merges of a SentencePiece vocabulary without tokenizer.ggml.merges)", file: f.path)
+            }
+            guard let list = value.arrayValue, list.count == n else {
+                throw CoreError("tokenizer.ggml.scores has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
+            }
+            for (i, v) in list.enumerated() {
+                guard case .float = v, let d = v.doubleValue, d.isFinite else {
+                    throw CoreError("tokenizer.ggml.scores[\(i)] is not a finite float", file: f.path)
+                }
+                score[TokenKey(tokens[i])] = d
+            }
+        }
+        merges = ggufDerivedMerges(order: vocab.order, ids: vocab.ids, score: score)
+    }
+
+    let (added, post) = try ggufSpecialTokens(f, raw: raw, types: types, vocab: vocab, defaults: flavour.defaultSpecials,
+                                              control: { _ in true }, addBOSDefault: true)
+    if let v = f.value("tokenizer.ggml.add_space_prefix"), v.boolValue == nil {
+        throw CoreError("tokenizer.ggml.add_space_prefix is not a bool", file: f.path)
+    }
+
+    let space = JSONValue.object([("String", .string(" "))])
+    let meta = JSONValue.object([("String", .string("\u{2581}"))])
+    var decoders: [JSONValue] = [
+        .object([("type", .string("Replace")), ("pattern", meta), ("content", .string(" "))]),
+        .object([("type", .string("ByteFallback"))]),
+        .object([("type", .string("Fuse"))]),
+    ]
+    if flavour != .gemma {
+        decoders.append(.object([("type", .string("Strip")), ("content", .string(" ")), ("start", .int(1)), ("stop", .int(0))]))
+    }
+    let replaceSpaces = JSONValue.object([("type", .string("Replace")), ("pattern", space), ("content", .string("\u{2581}"))])
+    let normalizer: JSONValue, preTokenizer: JSONValue
+    switch flavour {
+    case .llama:
+        normalizer = .null
+        preTokenizer = .object([("type", .string("Metaspace")), ("replacement", .string("\u{2581}")),
+                                ("prepend_scheme", .string("first")), ("split", .bool(false))])
+    case .phi3:
+        normalizer = .object([("type", .string("Sequence")), ("normalizers", .array([
+            .object([("type", .string("Prepend")), ("prepend", .string("\u{2581}"))]), replaceSpaces,
+        ]))])
+        preTokenizer = .null
+    case .gemma:
+        normalizer = replaceSpaces
+        preTokenizer = .object([("type", .string("Split")), ("pattern", space),
+                                ("behavior", .string("MergedWithPrevious")), ("invert", .bool(false))])
+    }
+
+    return .object([
+        ("version", .string("1.0")),
+        ("truncation", .null), ("padding", .null),
+        ("added_tokens", added),
+        ("normalizer", normalizer),
+        ("pre_tokenizer", ggufSplitPreTokenizer(f) ?? preTokenizer),
+        ("post_processor", post),
+        ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
+        ("model", .object([
+            ("type", .string("BPE")), ("dropout", .null),
+            ("unk_token", flavour == .gemma ? .string("<unk>") : .null),
+            ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
+            ("fuse_unk", .bool(true)), ("byte_fallback", .bool(true)), ("ignore_merges", .bool(false)),
+            ("vocab", vocab.json), ("merges", .array(merges)),
         ])),
     ])
 }

@@ -15,8 +15,11 @@ extension Command {
             pytorch_model.bin.index.json or model.pt; PyTorch files are read without running their \
             pickle, and only plain state dicts are accepted), an OLMo-trainer checkpoint directory \
             (config.yaml and model.pt, no config.json), or a GGUF file "FILE.gguf" (v2/v3; \
-            F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K, dequantised to f32 at load; \
-            config and gpt2 BPE tokenizer from its metadata; GGUF architectures llama (Mistral models are written as llama), qwen2, qwen3, gemma, olmo, olmo2 (OLMo 3 too), gptneox and gpt2). Supported \
+            F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K; quantised matrices stay \
+            blocks in memory and are dequantised a tile at a time inside each matrix product; \
+            config and tokenizer (gpt2 BPE or llama SentencePiece) from its metadata; GGUF \
+            architectures llama (Mistral models are written as llama), qwen2, qwen3, gemma, olmo, \
+            olmo2 (OLMo 3 too), gptneox and gpt2). Supported \
             architectures (chosen by model_type, as transformers does): OLMo, OLMo 2, OLMo 3, Llama (RoPE scaling linear, dynamic, llama3; attention and MLP biases), Mistral, Qwen 2, Qwen 3, Gemma, GPT-NeoX (Pythia) and GPT-2; sliding windows are honoured in every pass. The result is a model value; every intervention on it returns a new model. \
             Built in: "tiny" is the final checkpoint of the built-in tiny run and "tiny@STEP" \
             its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
