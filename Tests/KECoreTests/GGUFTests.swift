@@ -174,4 +174,27 @@ final class GGUFTests: XCTestCase {
         let tok = try Tokenizer(json: json, file: path)
         XCTAssertEqual(tok.encode("ab"), [2])
     }
+
+    /// GPT2Tokenizer's default `<|endoftext|>` is added after the vocabulary (as transformers
+    /// does) only while that id has a row in the file's embedding matrix.
+    func testDefaultSpecialOutsideTheEmbeddingIsLeftOut() throws {
+        func json(embeddingRows: UInt64?) throws -> JSONValue {
+            var g = ReliabilityFormatsTests.GGUFBuilder()
+            g.addString("tokenizer.ggml.model", "gpt2")
+            g.addStrings("tokenizer.ggml.tokens", ["a", "b", "ab", "<|begin_of_text|>"])
+            g.addStrings("tokenizer.ggml.merges", ["a b"])
+            if let rows = embeddingRows {
+                g.addTensor("token_embd.weight", ne: [32, rows], type: 8, bytes: [UInt8](repeating: 0, count: 34 * Int(rows)))
+            }
+            let path = try makeTempDir(self) + "/t\(embeddingRows ?? 0).gguf"
+            try writeFileBytes(g.bytes(), to: path)
+            return try ggufTokenizerJSON(try GGUFFile(path: path))
+        }
+        func endOfText(_ j: JSONValue) -> Int? {
+            j["added_tokens"]?.arrayValue?.first { $0["content"]?.stringValue == "<|endoftext|>" }?["id"]?.intValue
+        }
+        XCTAssertEqual(endOfText(try json(embeddingRows: nil)), 4)  // tokenizer only: as transformers
+        XCTAssertEqual(endOfText(try json(embeddingRows: 5)), 4)    // a spare row: as transformers
+        XCTAssertNil(endOfText(try json(embeddingRows: 4)))         // no row for id 4: left out
+    }
 }

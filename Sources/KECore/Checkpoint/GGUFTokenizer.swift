@@ -146,7 +146,10 @@ struct GGUFVocabulary {
 /// The added tokens and post-processor transformers gives a GGUF tokenizer. It adds special
 /// tokens in three rounds, each skipping a content already added:
 ///   1. the tokenizer class's own default specials (`defaults`), given new ids after the
-///      vocabulary when they are not in it,
+///      vocabulary when they are not in it — except, unlike transformers, one whose new id would
+///      fall outside the file's embedding matrix (`token_embd.weight` rows): such an id could
+///      never be embedded, and a saved copy of the model would not load (a Llama-3 file, whose
+///      vocabulary has no GPT-2 `<|endoftext|>`, is the common case),
 ///   2. control tokens (type 3) as special, where `control` accepts them, and user-defined ones
 ///      (type 4, only if in the vocabulary) as plain added tokens, none normalized
 ///      (`add_gguf_special_tokens`),
@@ -187,7 +190,10 @@ func ggufSpecialTokens(_ f: GGUFFile, raw: [String], types: [Int], vocab: GGUFVo
         addedIDs[key] = id
         added.append((id, content, special))
     }
-    for t in defaults { add(t, special: true) }
+    let embeddingRows = f.tensor("token_embd.weight").flatMap { $0.shape.count == 2 ? $0.shape[0] : nil }
+    for t in defaults where vocab.ids[TokenKey(t)] != nil || embeddingRows.map({ nextID < $0 }) ?? true {
+        add(t, special: true)
+    }
     for i in 0..<n where types[i] == 3 && control(raw[i]) { add(raw[i], special: true) }
     for i in 0..<n where types[i] == 4 && (vocab.ids[TokenKey(raw[i])] != nil || addedIDs[TokenKey(raw[i])] != nil) {
         add(raw[i], special: false)
