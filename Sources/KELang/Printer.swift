@@ -128,7 +128,7 @@ public enum Printer {
         ]
         if let q = m.quantized {
             let types = q.matrixTypes.map { "\($0.type) ×\($0.count)" }.joined(separator: ", ")
-            lines.append("  weights        ggml blocks (\(types)), \(bytes(q.byteCount)), dequantised per tile")
+            lines.append("  weights        as the file stores them: \(types) (\(bytes(q.byteCount))), dequantised a tile at a time")
         }
         if m.interventions.isEmpty {
             lines.append("  interventions  none")

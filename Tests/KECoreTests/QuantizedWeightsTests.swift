@@ -9,7 +9,7 @@ final class QuantizedWeightsTests: XCTestCase {
     static let quantisedTypes = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
 
     /// Every quantised fixture: the Llama at each legacy type, and each other architecture at Q8_0
-    /// (GPT-2's transposed and GPT-NeoX's fused matrices are kept as F32 rows beside the blocks).
+    /// (GPT-2's transposed and fused c_attn, GPT-NeoX's regrouped q|k|v are cut out of the blocks too).
     static let files = quantisedTypes.map { "llama_\($0)" }
         + ["qwen2", "qwen3", "gemma", "olmo", "olmo2", "olmo3", "gptneox", "gpt2"].map { $0 + "_Q8_0" }
 
@@ -28,7 +28,7 @@ final class QuantizedWeightsTests: XCTestCase {
         for type in Self.quantisedTypes {
             let model = try Model.load(gguf: dir + "/llama_\(type).gguf")
             let q = try XCTUnwrap(model.quantized, type)
-            XCTAssertEqual(q.matrixTypes.first?.type, type, type)
+            XCTAssertEqual(q.matrixTypes.map(\.type), [type], type)
             XCTAssertEqual(model.parameterCount, try expandedModel(dir + "/llama_\(type).gguf").parameterCount)
             // Quantised blocks are at most 8.5 bits a weight (Q8_0), against 32 for f32; the
             // f32 vectors are a few hundred floats.
@@ -74,5 +74,17 @@ final class QuantizedWeightsTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(bf16.quantized).matrixTypes.first?.type, "Q4_0")
         let ids = [5, 17, 42]
         XCTAssertEqual(try packedLogits(bf16, [ids]), try packedLogits(model, [ids]))
+    }
+
+    /// Every matrix of every quantised fixture keeps the type the file stores it in, whatever
+    /// rewrite the converter applied to it: F32 matrices are exactly those the file stores F32
+    /// (GPT-2's position embedding), so nothing quantised was expanded.
+    func testEveryArchitectureKeepsEveryMatrixQuantised() throws {
+        for name in Self.files {
+            let path = dir + "/\(name).gguf"
+            let q = try XCTUnwrap(try Model.load(gguf: path).quantized, name)
+            let storedF32 = try GGUFFile(path: path).tensors.filter { $0.shape.count == 2 && $0.type == .f32 }.count
+            XCTAssertEqual(q.matrixTypes.first { $0.type == "F32" }?.count ?? 0, storedF32, "\(name): \(q.matrixTypes)")
+        }
     }
 }

@@ -471,16 +471,11 @@ public final class GGUFTensorSource: TensorSource, @unchecked Sendable {
         }
     }
 
-    /// The GGUF tensor that HF tensor `name` is made of, when it is that tensor's rows unchanged
-    /// or reordered (so its ggml blocks can be kept as they are), with the head count whose q/k
-    /// row permutation must be undone (nil: rows in order). Nil for anything else.
-    func storedRows(_ name: String) -> (tensor: GGUFTensorInfo, unpermuteHeads: Int?)? {
+    /// The 2-D GGUF tensor that HF tensor `name` is made of, with the rewrite undone on reading
+    /// (the quantised loader keeps the blocks of every rewrite that only moves whole rows).
+    func storedTensor(_ name: String) -> (tensor: GGUFTensorInfo, transform: GGUFTensorTransform)? {
         guard let (t, transform) = byHF[name], t.shape.count == 2 else { return nil }
-        switch transform {
-        case .none: return (t, nil)
-        case .unpermuteRoPE(let heads): return (t, heads)
-        case .neoxQKV, .transpose, .minusOne: return nil
-        }
+        return (t, transform)
     }
 
     /// Drops the file pages of HF tensor `name` from resident memory once it has been copied out.
