@@ -87,4 +87,27 @@ final class QuantizedWeightsTests: XCTestCase {
             XCTAssertEqual(q.matrixTypes.first { $0.type == "F32" }?.count ?? 0, storedF32, "\(name): \(q.matrixTypes)")
         }
     }
+
+    /// Ablating or rescaling a quantised model keeps its blocks (the change rides as memory
+    /// multipliers), gives the numbers of the same intervention on the expanded model, and saves
+    /// the same checkpoint.
+    func testInterventionsKeepBlocks() throws {
+        let path = dir + "/llama_Q4_0.gguf"
+        let q = try Model.load(gguf: path), f = try expandedModel(path)
+        let corpus = Corpus(documents: [[5, 17, 42, 99, 3, 250, 7, 64], [9, 8, 7, 6, 5]], source: "t")
+        let pairs = [(try q.ablated(layer: 1, memories: [3, 5]), try f.ablated(layer: 1, memories: [3, 5])),
+                     (try q.rescaled(bottom: 0.5, by: 2, on: corpus), try f.rescaled(bottom: 0.5, by: 2, on: corpus))]
+        for (a, b) in pairs {
+            XCTAssertNotNil(a.quantized)
+            XCTAssertNil(b.quantized)
+            XCTAssertEqual(a.interventions, b.interventions)
+            // 1e-5: the multiplier scales the coefficient instead of the up row, a float32
+            // rounding apart (logits of size ~5).
+            XCTAssertLessThan(maxAbsDiff(try packedLogits(a, [[5, 17, 42, 99]]), try packedLogits(b, [[5, 17, 42, 99]])), 1e-5)
+            let outA = try makeTempDir(self) + "/a", outB = try makeTempDir(self) + "/b"
+            try a.save(to: outA)
+            try b.save(to: outB)
+            XCTAssertEqual(try Model.load(directory: outA).f32Parameters().data, try Model.load(directory: outB).f32Parameters().data)
+        }
+    }
 }

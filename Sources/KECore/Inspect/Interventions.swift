@@ -1,8 +1,9 @@
 // MARK: Interventions on memories
 //
 // Each returns a new model with a note in `interventions`; the original is unchanged. Both go
-// through `scalingMemories`, so for gated MLPs they are folded exactly into the up projection
-// and for GELU MLPs they are kept as `memoryMultipliers` (folded into the value vectors on save).
+// through `scalingMemories`, so for gated MLPs in f32 they are folded exactly into the up
+// projection, and for GELU MLPs and compact (bf16, quantised) models they are kept as
+// `memoryMultipliers` (folded into the weights on save).
 // Interventions compose by multiplication.
 
 extension Model {

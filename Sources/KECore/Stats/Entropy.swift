@@ -225,12 +225,14 @@ extension Model {
     }
 
     /// A copy whose coefficients are multiplied per memory (`multipliers[layer][memory]`, nil for
-    /// a layer left alone): folded into the up projection for gated MLPs, carried as
-    /// `memoryMultipliers` otherwise (see `MemoryMultipliers`).
+    /// a layer left alone): folded into the up projection for gated MLPs kept in f32, carried as
+    /// `memoryMultipliers` otherwise (see `MemoryMultipliers`): GELU MLPs, and models kept
+    /// compact (bf16 or quantised blocks), which so stay compact instead of being expanded to f32
+    /// whole; `save` then folds the multipliers into the up rows exactly as the f32 path does.
     /// - Throws: `CoreError` when `multipliers` is not [numLayers][intermediateSize] finite numbers.
     public func scalingMemories(_ multipliers: [[Float]?], note: String) throws -> Model {
         let m = try MemoryMultipliers(multipliers, config: config)
-        if config.gatedMLP {
+        if config.gatedMLP && bf16 == nil && quantized == nil {
             return try with(params: try m.folded(into: f32Parameters(), config: config), addingIntervention: note)
         }
         return try with(memoryMultipliers: memoryMultipliers.composed(with: m), addingIntervention: note)
