@@ -115,6 +115,8 @@ final class GGUFTests: XCTestCase {
         refused(try patched("gpt2_F32", key: "gpt2.embedding_length"), "missing gpt2.embedding_length")
         refused(try patched("gptneox_F32", key: "gptneox.rope.dimension_count", value: 3), "rope.dimension_count 3 must be even")
         refused(try patched("olmo3_F32", key: "olmo2.attention.sliding_window", value: 0), "must be a positive integer")
+        // Partial rotary outside GPT-NeoX (the head size is 8, the key 8).
+        refused(try patched("llama_F32", key: "llama.rope.dimension_count", value: 4), "partial rotary embeddings are supported for gptneox only")
         // A fused q|k|v sized for another width: embedding_length 64 with the file's [96, 32].
         refused(try patched("gptneox_F32", key: "gptneox.embedding_length", value: 64), "fused tensor 'blk.0.attn_qkv.")
         refused(try patched("qwen2_F32", key: "general.architecture"), "missing general.architecture")
@@ -196,5 +198,16 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual(endOfText(try json(embeddingRows: nil)), 4)  // tokenizer only: as transformers
         XCTAssertEqual(endOfText(try json(embeddingRows: 5)), 4)    // a spare row: as transformers
         XCTAssertNil(endOfText(try json(embeddingRows: 4)))         // no row for id 4: left out
+    }
+
+    /// A byte-level vocabulary without merges takes them from its scores (transformers'
+    /// `get_merges`); with neither it is an error, not a tokenizer of single characters.
+    func testByteLevelWithoutMergesNeedsScores() throws {
+        var g = ReliabilityFormatsTests.GGUFBuilder()
+        g.addString("tokenizer.ggml.model", "gpt2")
+        g.addStrings("tokenizer.ggml.tokens", ["a", "b", "ab"])
+        let path = try makeTempDir(self) + "/t.gguf"
+        try writeFileBytes(g.bytes(), to: path)
+        assertNamedError(path, "neither tokenizer.ggml.merges nor tokenizer.ggml.scores") { _ = try ggufTokenizerJSON(try GGUFFile(path: path)) }
     }
 }

@@ -117,7 +117,7 @@ final class GGUFTokenizerTests: XCTestCase {
         let tokens = ["<unk>", "<s>", "</s>", "<0x41>", "a", "b", "ab"]
         try assertTokenizerError(spmGGUF { _ in }, "missing tokenizer.ggml.tokens")
         try assertTokenizerError(spmGGUF { $0.addStrings("tokenizer.ggml.tokens", []) }, "tokenizer.ggml.tokens is empty")
-        try assertTokenizerError(spmGGUF { $0.addStrings("tokenizer.ggml.tokens", tokens) }, "missing tokenizer.ggml.scores")
+        try assertTokenizerError(spmGGUF { $0.addStrings("tokenizer.ggml.tokens", tokens) }, "neither tokenizer.ggml.merges nor tokenizer.ggml.scores")
         try assertTokenizerError(spmGGUF {
             $0.addStrings("tokenizer.ggml.tokens", tokens)
             $0.addFloats("tokenizer.ggml.scores", [0, 0, 0])

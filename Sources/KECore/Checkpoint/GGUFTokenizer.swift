@@ -228,6 +228,28 @@ func ggufSpecialTokens(_ f: GGUFFile, raw: [String], types: [Int], vocab: GGUFVo
 
 // MARK: Byte-level BPE (`gpt2`)
 
+/// `tokenizer.ggml.scores` by token, for deriving merges (`generate_merges`) when the file has
+/// none, as transformers' `get_merges` does.
+/// - Throws: `CoreError` naming the file when the scores are missing (the merges cannot be
+///   derived), not one finite float per token.
+func ggufScores(_ f: GGUFFile, tokens: [String]) throws -> [TokenKey: Double] {
+    let n = tokens.count
+    guard let value = f.value("tokenizer.ggml.scores") else {
+        throw CoreError("the file has neither tokenizer.ggml.merges nor tokenizer.ggml.scores to derive them from", file: f.path)
+    }
+    guard let list = value.arrayValue, list.count == n else {
+        throw CoreError("tokenizer.ggml.scores has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
+    }
+    var score: [TokenKey: Double] = [:]
+    for (i, v) in list.enumerated() {
+        guard case .float = v, let d = v.doubleValue, d.isFinite else {
+            throw CoreError("tokenizer.ggml.scores[\(i)] is not a finite float", file: f.path)
+        }
+        score[TokenKey(tokens[i])] = d
+    }
+    return score
+}
+
 /// The tokenizer.json of a `gpt2` GGUF tokenizer (transformers' `byte_level_tokenizer`, built by
 /// GPT2Tokenizer, whose default specials are `<|endoftext|>`).
 func ggufByteLevelJSON(_ f: GGUFFile) throws -> JSONValue {
@@ -240,6 +262,9 @@ func ggufByteLevelJSON(_ f: GGUFFile) throws -> JSONValue {
     // A control token outside the alphabet is a llama.cpp mislabel: transformers leaves it out.
     let (added, post) = try ggufSpecialTokens(f, raw: raw, types: types, vocab: vocab, defaults: ["<|endoftext|>"],
                                               control: inAlphabet, addBOSDefault: false)
+    // Merges: the file's, else derived from the scores; with neither the vocabulary would
+    // tokenise as single characters, silently.
+    let merges = try ggufMerges(f) ?? ggufDerivedMerges(order: vocab.order, ids: vocab.ids, score: try ggufScores(f, tokens: tokens))
     let byteLevel: (Bool) -> JSONValue = { prefix in
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(prefix)),
                  ("trim_offsets", .bool(true)), ("use_regex", .bool(true))])
@@ -257,7 +282,7 @@ func ggufByteLevelJSON(_ f: GGUFFile) throws -> JSONValue {
             // GPT2Tokenizer sets both to "", which tokenises exactly as null (ke's faster path).
             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
             ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
-            ("vocab", vocab.json), ("merges", .array(try ggufMerges(f) ?? [])),
+            ("vocab", vocab.json), ("merges", .array(merges)),
         ])),
     ])
 }
@@ -371,18 +396,7 @@ func ggufSentencePieceJSON(_ f: GGUFFile) throws -> JSONValue {
         if flavour == .gemma {
             for (i, t) in tokens.enumerated() { score[TokenKey(t)] = -Double(i) }
         } else {
-            guard let value = f.value("tokenizer.ggml.scores") else {
-                throw CoreError("missing tokenizer.ggml.scores (needed to derive the merges of a SentencePiece vocabulary without tokenizer.ggml.merges)", file: f.path)
-            }
-            guard let list = value.arrayValue, list.count == n else {
-                throw CoreError("tokenizer.ggml.scores has \(value.arrayValue.map { "\($0.count) entries" } ?? "no array") for \(n) tokens", file: f.path)
-            }
-            for (i, v) in list.enumerated() {
-                guard case .float = v, let d = v.doubleValue, d.isFinite else {
-                    throw CoreError("tokenizer.ggml.scores[\(i)] is not a finite float", file: f.path)
-                }
-                score[TokenKey(tokens[i])] = d
-            }
+            score = try ggufScores(f, tokens: tokens)
         }
         merges = ggufDerivedMerges(order: vocab.order, ids: vocab.ids, score: score)
     }
