@@ -25,9 +25,11 @@ extension Command {
             its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
             first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny". \
             With `bf16` the weights stay bfloat16 in memory (2 bytes a parameter instead of 4) and \
-            each matrix is converted a tile at a time inside the forward pass: exact for BF16 \
-            checkpoints, rounded for F32/F16 ones. Commands that need f32 weights (train, save, \
-            memory, …) make an f32 copy for as long as they run. \
+            each matrix is converted a tile at a time inside the forward pass: exact for tensors \
+            stored BF16, rounded for F32/F16 ones (a GGUF's norm weights are usually F32); a \
+            quantised GGUF keeps its blocks either way and `bf16` rounds only its F32 matrices. \
+            ablate, scale and rescale keep a bf16 or quantised model compact. Commands that need \
+            f32 weights (train, save, memory, …) make an f32 copy for as long as they run. \
             With `tokenizer "FILE"` (a tokenizer.json, or a directory holding one) the model uses \
             that tokenizer instead of the one beside its weights, which then need not exist: \
             OLMo-trainer checkpoints usually ship without one. Every id of that tokenizer must \
