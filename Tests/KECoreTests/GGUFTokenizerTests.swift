@@ -180,4 +180,10 @@ extension ReliabilityFormatsTests.GGUFBuilder {
         for v in values { kv += Self.le(UInt64(UInt32(bitPattern: v)), 4) }
         kvCount += 1
     }
+
+    /// A tokenizer-only GGUF is not a model: loading it as one says so.
+    func testTokenizerOnlyFileIsNotAModel() throws {
+        let path = Fixtures.root + "/formats/gguf_tokenizers/spm_llama.gguf"
+        assertNamedError(path, "holds no tensors") { _ = try Model.load(gguf: path) }
+    }
 }

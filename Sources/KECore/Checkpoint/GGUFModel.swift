@@ -528,6 +528,9 @@ extension Model {
         let f = try GGUFFile(path: path)
         let (json, arch) = try ggufHuggingFaceConfig(f)
         var config = try ModelConfig(huggingFace: json, file: path)
+        guard !f.tensors.isEmpty else {
+            throw CoreError("the file holds no tensors (a tokenizer-only GGUF?): there is no model to load", file: path)
+        }
         if arch.gguf == "gptneox" {
             // Exactly the rotary width llama.cpp uses, whatever the factor rounds to.
             config.rotaryDim = try ggufNeoXRotaryDim(GGUFMetadata(file: f, arch: arch.gguf), headDim: config.headDim)
