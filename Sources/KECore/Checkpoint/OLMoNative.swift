@@ -100,14 +100,14 @@ func olmoYAMLModelSection(_ text: String, path: String) throws -> [String: OLMoY
                 // there is YAML's "mapping values are not allowed here".
                 let folded = plainScalar(content)
                 if yamlKeyColon(content) != nil {
-                    throw fail("'\(String(String.UnicodeScalarView(content)))' is indented more than the other keys of model: (\(current) spaces), under a key that already has a value", lineNo, lead + 1)
+                    throw fail("'\(String(String.UnicodeScalarView(content)))' is indented more than the other keys of model: (\(spaces(current))), under a key that already has a value", lineNo, lead + 1)
                 }
                 if let v = out[o.key]?.value { out[o.key]?.value = v + " " + folded }
                 continue
             }
         }
         if lead < current {
-            throw fail("indented by \(lead) spaces, but the keys of model: are indented by \(current)", lineNo, lead + 1)
+            throw fail("indented by \(spaces(lead)), but the keys of model: are indented by \(spaces(current))", lineNo, lead + 1)
         }
         if content.first == "-" && (content.count == 1 || content[1] == " ") {
             // A list written at the key's own indentation is the value of the key above.
@@ -172,6 +172,9 @@ private func yamlKeyColon(_ line: [Unicode.Scalar]) -> Int? {
     }
     return nil
 }
+
+/// "1 space", "2 spaces".
+private func spaces(_ n: Int) -> String { n == 1 ? "1 space" : "\(n) spaces" }
 
 /// A plain scalar: the text up to a ` #` comment, without surrounding spaces.
 private func plainScalar(_ s: [Unicode.Scalar]) -> String {
