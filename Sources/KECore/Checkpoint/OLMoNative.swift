@@ -398,11 +398,34 @@ func isOLMoNativeDirectory(_ directory: String) -> Bool {
 }
 
 /// The config of a model directory: config.json, or an OLMo-trainer config.yaml.
-/// - Throws: `CoreError` naming the file that is missing or wrong.
+/// - Throws: `CoreError` naming the file that is missing or wrong: model.pt for a config.yaml
+///   without it; config.json otherwise, pointing to the directory's GGUF files when it holds some.
 func loadDirectoryConfig(_ directory: String) throws -> ModelConfig {
     if isOLMoNativeDirectory(directory) {
         let path = directory + "/config.yaml"
         return try ModelConfig(huggingFace: try olmoNativeConfig(path: path), file: path)
     }
-    return try ModelConfig.load(path: directory + "/config.json")
+    let json = directory + "/config.json"
+    if !fileExists(json) {
+        if fileExists(directory + "/config.yaml") {
+            let pt = directory + "/model.pt"
+            throw CoreError((pathExists(pt) ? "not a regular file" : "missing model.pt")
+                            + ": an OLMo-trainer checkpoint folder (config.yaml, no config.json) keeps its weights in model.pt",
+                            file: pt)
+        }
+        if !pathExists(json), let ggufs = try? ggufFiles(in: directory), let first = ggufs.first {
+            var dir = directory
+            while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+            let shown = ggufs.prefix(4).joined(separator: ", ") + (ggufs.count > 4 ? ", … (\(ggufs.count) in all)" : "")
+            throw CoreError("missing config.json, but the folder holds \(ggufs.count == 1 ? "a GGUF file" : "GGUF files"), \(shown): "
+                            + "a GGUF model is loaded from its file, e.g. load \"\(dir)/\(first)\"", file: json)
+        }
+    }
+    return try ModelConfig.load(path: json)
+}
+
+/// The regular files of `directory` whose names end in `.gguf` (any case), sorted.
+/// - Throws: `CoreError` naming the directory when it cannot be read.
+func ggufFiles(in directory: String) throws -> [String] {
+    try directoryEntries(directory).filter { $0.lowercased().hasSuffix(".gguf") && !$0.hasPrefix(".") && fileExists(directory + "/" + $0) }.sorted()
 }
