@@ -91,7 +91,7 @@ public enum Diagnostics {
     }
 
     /// " — did you mean 'X'?" when a near candidate exists, else "".
-    static func suggestion(_ word: String, in candidates: [String]) -> String {
+    public static func suggestion(_ word: String, in candidates: [String]) -> String {
         guard let n = nearest(word, in: candidates) else { return "" }
         return " — did you mean '\(n)'?"
     }

@@ -34,6 +34,9 @@ struct CLIOptions: Equatable {
 /// A usage error: a message for stderr, exit status 2.
 struct UsageError: Error, Equatable {
     var message: String
+    /// Whether the usage text follows the message (not for an unknown help topic, whose
+    /// message points to `ke help` instead).
+    var showUsage = true
 }
 
 /// Parses arguments and runs `ke`.
@@ -79,8 +82,8 @@ enum CLI {
     /// - Throws: `UsageError` for an unknown option, an option without its value, a `--width`
     ///   outside 20…1000 columns, a negative or non-numeric `--tolerance`, more than one script
     ///   file, both `-c` and a file, several of `--notebook`, `--check`, `--update` (or one of
-    ///   them without a script file), or `help` with more than one name or a name that is not a
-    ///   word.
+    ///   them without a script file), or `help` with more than one name, a name that is not a
+    ///   word, or a word that names no command.
     static func parse(_ args: [String]) throws -> CLIOptions {
         var o = CLIOptions()
         var i = 0
@@ -145,6 +148,12 @@ enum CLI {
             if let topic = topics.first, !isWord(topic) {
                 throw UsageError(message: "help needs a command name, found '\(topic)'")
             }
+            if let topic = topics.first, CommandRegistry.spec(topic) == nil {
+                let names = CommandRegistry.all.map(\.name)
+                throw UsageError(message: "no help for '\(topic)': no command has that name"
+                                 + Diagnostics.suggestion(topic, in: names) + " (`ke help` lists every command)",
+                                 showUsage: false)
+            }
             guard o.source == nil else { throw UsageError(message: "give either -c SOURCE or help, not both") }
             guard notebookFlags.isEmpty else { throw UsageError(message: "--notebook, --check and --update need a script file, not help") }
             o.source = (["help"] + topics).joined(separator: " ")
@@ -184,7 +193,7 @@ enum CLI {
         do {
             options = try parse(args)
         } catch let e as UsageError {
-            writeError("ke: \(e.message)\n\n\(usage)")
+            writeError(e.showUsage ? "ke: \(e.message)\n\n\(usage)" : "ke: \(e.message)")
             return 2
         } catch {
             writeError("ke: \(error)")

@@ -117,9 +117,18 @@ final class CLITests: XCTestCase {
         // Options still apply, before or after.
         XCTAssertEqual(try ke(["--json", "help", "load"]).stdout, try ke(["--json", "-c", "help load"]).stdout)
         XCTAssertEqual(try ke(["help", "load", "--width", "40"]).stdout, try ke(["--width", "40", "-c", "help load"]).stdout)
+        // An unknown name is a usage error at the shell (exit 2, no usage text) …
         let unknown = try ke(["help", "lod"])
-        XCTAssertEqual(unknown.status, 1)
-        XCTAssertTrue(unknown.stderr.contains("error: no command named 'lod' — did you mean 'load'?"), unknown.stderr)
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertEqual(unknown.stderr, "ke: no help for 'lod': no command has that name — did you mean 'load'? (`ke help` lists every command)\n")
+        let nonsense = try ke(["help", "nonsense"])
+        XCTAssertEqual(nonsense.status, 2)
+        XCTAssertEqual(nonsense.stdout, "")
+        XCTAssertEqual(nonsense.stderr, "ke: no help for 'nonsense': no command has that name (`ke help` lists every command)\n")
+        // … and a script error in a script, as before.
+        let script = try ke(["-c", "help nonsense"])
+        XCTAssertEqual(script.status, 1)
+        XCTAssertEqual(script.stderr, "<command line>:1:6: error: no command named 'nonsense'\nhelp nonsense\n     ^\n")
         for bad in [["help", "load", "save"], ["help", "load \"x\""], ["help", "-c", "1"]] {
             let r = try ke(bad)
             XCTAssertEqual(r.status, 2, "\(bad): \(r.stderr)")

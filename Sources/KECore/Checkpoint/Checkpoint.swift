@@ -72,7 +72,11 @@ extension Model {
                 return (tok, path)
             }
             let tokPath = directory + "/tokenizer.json"
-            guard fileExists(tokPath) else { throw CoreError("missing tokenizer.json", file: tokPath) }
+            guard fileExists(tokPath) else {
+                let why = isOLMoNativeDirectory(directory) ? " (OLMo-trainer checkpoints usually ship without one)" : ""
+                throw CoreError("missing tokenizer.json\(why): give the model's tokenizer with `tokenizer \"FILE\"` "
+                                + "(a tokenizer.json, or a folder holding one)", file: tokPath)
+            }
             let tok = try Tokenizer(json: try parseJSONFile(tokPath), file: tokPath)
             try tok.checkAddedTokens(fitEmbeddingRows: config.vocabSize, file: tokPath)
             return (tok, nil)
@@ -95,13 +99,24 @@ extension Model {
                                                                     tokenizerFile: explicitPath))
     }
 
-    /// Loads a model directory, or a GGUF file when `path` ends in `.gguf` (`load(gguf:)`),
-    /// with the tokenizer of `tokenizerFile` instead of its own when given.
+    /// Loads a model directory, or a GGUF file (`load(gguf:)`): a regular file whose name ends
+    /// in `.gguf` or that starts with the GGUF magic, or a missing path ending in `.gguf`. With
+    /// `tokenizerFile`, that tokenizer is used instead of the model's own.
     ///
-    /// - Throws: `CoreError` naming the file, as `load(directory:)`, `load(gguf:)` and
-    ///   `explicitTokenizer`.
+    /// - Throws: `CoreError` naming the path when it is empty, or a file other than a GGUF file
+    ///   (a weights file of a model folder, say); otherwise as `load(directory:)`,
+    ///   `load(gguf:)` and `explicitTokenizer`.
     public static func load(path: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
-        guard path.lowercased().hasSuffix(".gguf") else {
+        guard !path.isEmpty else {
+            throw CoreError("the model path is empty: give a model folder or a .gguf file")
+        }
+        if pathExists(path) && !directoryExists(path) {
+            guard path.lowercased().hasSuffix(".gguf") || hasGGUFMagic(path) else {
+                throw CoreError(notAModelFolderMessage(path), file: path)
+            }
+            return try load(gguf: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+        }
+        guard path.lowercased().hasSuffix(".gguf"), !directoryExists(path) else {
             return try load(directory: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
         }
         return try load(gguf: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
@@ -141,6 +156,49 @@ extension Model {
     }
 }
 
+// MARK: Paths that are not what they should be
+
+/// True when something (a file, a directory, …) exists at `path` (symlinks followed).
+func pathExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0
+}
+
+/// True when `path` is a regular file starting with the 4 bytes `GGUF` (a GGUF file under any
+/// name).
+func hasGGUFMagic(_ path: String) -> Bool {
+    guard fileExists(path), let fp = fopen(path, "rb") else { return false }
+    defer { fclose(fp) }
+    var magic = [UInt8](repeating: 0, count: 4)
+    return fread(&magic, 1, 4, fp) == 4 && magic == Array("GGUF".utf8)
+}
+
+/// Why the existing non-directory `path` cannot be loaded as a model: `load` takes the model's
+/// folder (suggested when the file sits in one, e.g. its model.safetensors) or a GGUF file.
+func notAModelFolderMessage(_ path: String) -> String {
+    let what = fileExists(path) ? "a file" : "not a directory"
+    var message = "is \(what), not a model folder: `load` takes the model's folder (the directory holding config.json and the weights) or a .gguf file"
+    var parent = path
+    while parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
+    if let slash = parent.lastIndex(of: "/") {
+        parent = slash == parent.startIndex ? "/" : String(parent[..<slash])
+    } else {
+        parent = "."
+    }
+    if fileExists(parent + "/config.json") || fileExists(parent + "/config.yaml") {
+        message += "; here: load \"\(parent)\""
+    }
+    return message
+}
+
+/// The error for a shard that a weights index lists but that is not a regular file at `path`:
+/// missing, or a directory (or other non-file) of that name.
+func missingShardError(_ shard: String, path: String, index: String) -> CoreError {
+    guard pathExists(path) else { return CoreError("shard '\(shard)' listed in the index does not exist", file: index) }
+    let what = directoryExists(path) ? "a directory" : "not a regular file"
+    return CoreError("shard '\(shard)' listed in the index is \(what), not a weights file", file: index)
+}
+
 // MARK: A tokenizer given explicitly
 
 /// Parses a JSON file.
@@ -153,9 +211,12 @@ func parseJSONFile(_ path: String) throws -> JSONValue {
 /// The tokenizer.json that `load … tokenizer "FILE"` names: FILE itself, or FILE/tokenizer.json
 /// when FILE is a directory (a Hugging Face model directory, say).
 ///
-/// - Throws: `CoreError` naming `path` when there is no such file, or a directory without a
-///   tokenizer.json.
+/// - Throws: `CoreError` for an empty path; naming `path` when there is no such file, it is a
+///   GGUF file, or a directory without a tokenizer.json.
 public func explicitTokenizerPath(_ path: String) throws -> String {
+    guard !path.isEmpty else {
+        throw CoreError("the tokenizer path is empty: `tokenizer` takes a tokenizer.json, or a folder holding one")
+    }
     if directoryExists(path) {
         var dir = path
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
@@ -164,7 +225,14 @@ public func explicitTokenizerPath(_ path: String) throws -> String {
         }
         return dir + "/tokenizer.json"
     }
-    guard fileExists(path) else { throw CoreError("no such tokenizer file", file: path) }
+    guard fileExists(path) else {
+        throw CoreError(pathExists(path) ? "not a regular file: `tokenizer` takes a tokenizer.json, or a folder holding one"
+                                         : "no such tokenizer file", file: path)
+    }
+    if hasGGUFMagic(path) {
+        throw CoreError("is a GGUF file: `tokenizer` takes a tokenizer.json (or a folder holding one), not a GGUF; "
+                        + "a GGUF model loaded without `tokenizer` uses the tokenizer in its own file", file: path)
+    }
     return path
 }
 

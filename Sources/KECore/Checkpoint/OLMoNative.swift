@@ -100,14 +100,14 @@ func olmoYAMLModelSection(_ text: String, path: String) throws -> [String: OLMoY
                 // there is YAML's "mapping values are not allowed here".
                 let folded = plainScalar(content)
                 if yamlKeyColon(content) != nil {
-                    throw fail("'\(String(String.UnicodeScalarView(content)))' is indented more than the other keys of model: (\(current) spaces), under a key that already has a value", lineNo, lead + 1)
+                    throw fail("'\(String(String.UnicodeScalarView(content)))' is indented more than the other keys of model: (\(spaces(current))), under a key that already has a value", lineNo, lead + 1)
                 }
                 if let v = out[o.key]?.value { out[o.key]?.value = v + " " + folded }
                 continue
             }
         }
         if lead < current {
-            throw fail("indented by \(lead) spaces, but the keys of model: are indented by \(current)", lineNo, lead + 1)
+            throw fail("indented by \(spaces(lead)), but the keys of model: are indented by \(spaces(current))", lineNo, lead + 1)
         }
         if content.first == "-" && (content.count == 1 || content[1] == " ") {
             // A list written at the key's own indentation is the value of the key above.
@@ -172,6 +172,9 @@ private func yamlKeyColon(_ line: [Unicode.Scalar]) -> Int? {
     }
     return nil
 }
+
+/// "1 space", "2 spaces".
+private func spaces(_ n: Int) -> String { n == 1 ? "1 space" : "\(n) spaces" }
 
 /// A plain scalar: the text up to a ` #` comment, without surrounding spaces.
 private func plainScalar(_ s: [Unicode.Scalar]) -> String {
@@ -395,11 +398,34 @@ func isOLMoNativeDirectory(_ directory: String) -> Bool {
 }
 
 /// The config of a model directory: config.json, or an OLMo-trainer config.yaml.
-/// - Throws: `CoreError` naming the file that is missing or wrong.
+/// - Throws: `CoreError` naming the file that is missing or wrong: model.pt for a config.yaml
+///   without it; config.json otherwise, pointing to the directory's GGUF files when it holds some.
 func loadDirectoryConfig(_ directory: String) throws -> ModelConfig {
     if isOLMoNativeDirectory(directory) {
         let path = directory + "/config.yaml"
         return try ModelConfig(huggingFace: try olmoNativeConfig(path: path), file: path)
     }
-    return try ModelConfig.load(path: directory + "/config.json")
+    let json = directory + "/config.json"
+    if !fileExists(json) {
+        if fileExists(directory + "/config.yaml") {
+            let pt = directory + "/model.pt"
+            throw CoreError((pathExists(pt) ? "not a regular file" : "missing model.pt")
+                            + ": an OLMo-trainer checkpoint folder (config.yaml, no config.json) keeps its weights in model.pt",
+                            file: pt)
+        }
+        if !pathExists(json), let ggufs = try? ggufFiles(in: directory), let first = ggufs.first {
+            var dir = directory
+            while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+            let shown = ggufs.prefix(4).joined(separator: ", ") + (ggufs.count > 4 ? ", … (\(ggufs.count) in all)" : "")
+            throw CoreError("missing config.json, but the folder holds \(ggufs.count == 1 ? "a GGUF file" : "GGUF files"), \(shown): "
+                            + "a GGUF model is loaded from its file, e.g. load \"\(dir)/\(first)\"", file: json)
+        }
+    }
+    return try ModelConfig.load(path: json)
+}
+
+/// The regular files of `directory` whose names end in `.gguf` (any case), sorted.
+/// - Throws: `CoreError` naming the directory when it cannot be read.
+func ggufFiles(in directory: String) throws -> [String] {
+    try directoryEntries(directory).filter { $0.lowercased().hasSuffix(".gguf") && !$0.hasPrefix(".") && fileExists(directory + "/" + $0) }.sorted()
 }

@@ -207,7 +207,7 @@ public final class PyTorchCheckpoint: TensorSource, @unchecked Sendable {
         var paths: [String] = []
         for shard in try shardFileNames(indexPath: indexPath) {
             let p = directory + "/" + shard
-            guard fileExists(p) else { throw CoreError("shard '\(shard)' listed in the index does not exist", file: indexPath) }
+            guard fileExists(p) else { throw missingShardError(shard, path: p, index: indexPath) }
             paths.append(p)
         }
         try self.init(paths: paths, indexPath: indexPath)

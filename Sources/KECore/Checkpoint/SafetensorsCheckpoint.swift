@@ -43,9 +43,7 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
         for shard in try shardFileNames(indexPath: indexPath) {
             let p = directory + "/" + shard
-            guard fileExists(p) else {
-                throw CoreError("shard '\(shard)' listed in the index does not exist", file: indexPath)
-            }
+            guard fileExists(p) else { throw missingShardError(shard, path: p, index: indexPath) }
             opened.append(try SafetensorsFile(path: p))
             let fi = opened.count - 1
             for t in opened[fi].tensors {

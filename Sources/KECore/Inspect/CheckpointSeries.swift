@@ -42,7 +42,8 @@ public final class CheckpointSeries: @unchecked Sendable {
     /// tokenizer instead of its own, as `Model.load(directory:tokenizerFile:)`.
     ///
     /// - Throws: `CoreError` naming the directory when it does not exist, holds no checkpoint
-    ///   folder (a subdirectory with a config.json), or a config.json does not parse; naming
+    ///   folder (a subdirectory with a config.json, or with config.yaml and model.pt), or a config
+    ///   does not parse; naming
     ///   `tokenizerFile` when it does not exist.
     public init(directory: String, tokenizerFile: String? = nil) throws {
         guard directoryExists(directory) else { throw CoreError("no such directory", file: directory) }
@@ -52,12 +53,13 @@ public final class CheckpointSeries: @unchecked Sendable {
         var found: [SeriesCheckpoint] = []
         for name in try directoryEntries(dir) where !name.hasPrefix(".") {
             let path = dir + "/" + name
-            guard directoryExists(path), fileExists(path + "/config.json") || isOLMoNativeDirectory(path) else { continue }
+            // A config.yaml without model.pt is kept, so its load names the missing file.
+            guard directoryExists(path), fileExists(path + "/config.json") || fileExists(path + "/config.yaml") else { continue }
             let config = try loadDirectoryConfig(path)
             found.append(SeriesCheckpoint(name: name, path: path, step: parseStep(fromName: name), config: config))
         }
         guard !found.isEmpty else {
-            throw CoreError("no checkpoint folders (subdirectories with a config.json) found", file: directory)
+            throw CoreError("no checkpoint folders found (subdirectories with a config.json, or OLMo-trainer folders with config.yaml and model.pt)", file: directory)
         }
         found.sort { a, b in
             switch (a.step, b.step) {

@@ -10,22 +10,26 @@ extension Command {
         "checkpoints", [.positional("\"DIR\""), .option("tokenizer", "\"FILE\"")], group: "inspect",
         brief: "Checkpoints of a directory, by step.",
         summary: """
-            Lists the checkpoint folders of a directory (each a Hugging Face model directory) in \
+            Lists the checkpoint folders of a directory (each a Hugging Face model directory with a \
+            config.json, or an OLMo-trainer checkpoint with config.yaml and model.pt) in \
             training-step order, with the step parsed from the folder name (step1000, step-1000, \
             checkpoint-1000, step1000-tokens4B, stage1-step1500-tokens3B, Pythia and OLMo \
-            revision names); folders without a step come last. Only config.json is read: each \
+            revision names); folders without a step come last. Only each folder's config is read: each \
             checkpoint is loaded when a command uses it as a model and is not kept, so a list of \
             20 costs nothing until used. `entropy SERIES on CORPUS` gives one entropy result per \
             checkpoint and `plot` of those draws entropy against step. Fields of each: name, \
             step, path. Built in: "tiny", the checkpoints of the built-in tiny run (pretrained \
-            on first use, cached under $XDG_CACHE_HOME/ke). Folders may also be OLMo-trainer \
-            checkpoints (config.yaml and model.pt). With `tokenizer "FILE"` every checkpoint uses \
+            on first use, cached under $XDG_CACHE_HOME/ke). With `tokenizer "FILE"` every checkpoint uses \
             that tokenizer.json (or the one in that directory) instead of its own, as `load` does.
             """,
         example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es",
         run: { inv in
             let dir = try inv.string("DIR")
             let tokenizer = try inv.optionalString("tokenizer")
+            if dir.isEmpty { throw inv.error("'checkpoints' needs a directory of checkpoint folders, found an empty path", at: "DIR") }
+            if tokenizer == "" {
+                throw inv.error("'checkpoints … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: "tokenizer")
+            }
             if tokenizer != nil && dir == "tiny" {
                 throw inv.error("'tokenizer' is for checkpoint directories; the built-in run has its own tokenizer", at: "tokenizer")
             }

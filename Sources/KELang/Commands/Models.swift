@@ -14,7 +14,7 @@ extension Command {
             model.safetensors, a sharded model.safetensors.index.json, pytorch_model.bin, a sharded \
             pytorch_model.bin.index.json or model.pt; PyTorch files are read without running their \
             pickle, and only plain state dicts are accepted), an OLMo-trainer checkpoint directory \
-            (config.yaml and model.pt, no config.json), or a GGUF file "FILE.gguf" (v2/v3; \
+            (config.yaml and model.pt, no config.json), or a GGUF file "FILE.gguf" (recognised by its "GGUF" magic under any other name too; v2/v3; \
             F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K; quantised matrices stay \
             blocks in memory and are dequantised a tile at a time inside each matrix product; \
             config and tokenizer (gpt2 BPE or llama SentencePiece) from its metadata; GGUF \
@@ -46,6 +46,10 @@ extension Command {
             let dir = try inv.string("DIR")
             let bf16 = inv.flag("bf16")
             let tokenizer = try inv.optionalString("tokenizer")
+            if dir.isEmpty { throw inv.error("'load' needs a model folder or a .gguf file, found an empty path", at: "DIR") }
+            if tokenizer == "" {
+                throw inv.error("'load … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: "tokenizer")
+            }
             if tokenizer != nil && BuiltinNames.isModel(dir) {
                 throw inv.error("'tokenizer' is for model directories and GGUF files; the built-in models have their own tokenizer", at: "tokenizer")
             }
