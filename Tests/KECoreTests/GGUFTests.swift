@@ -210,4 +210,16 @@ final class GGUFTests: XCTestCase {
         try writeFileBytes(g.bytes(), to: path)
         assertNamedError(path, "neither tokenizer.ggml.merges nor tokenizer.ggml.scores") { _ = try ggufTokenizerJSON(try GGUFFile(path: path)) }
     }
+
+    /// `generate` on a GGUF stops at the file's `tokenizer.ggml.eos_token_id`, as transformers'
+    /// generation config built from it does, and `save` copies nothing from beside the file.
+    func testEndOfSequenceFromMetadata() throws {
+        let model = try Model.load(gguf: dir + "/llama_Q8_0.gguf")
+        XCTAssertEqual(model.directoryInfo?.eosTokenIDs, [0])
+        XCTAssertEqual(model.directoryInfo?.eosSource, "tokenizer.ggml.eos_token_id")
+        let out = try makeTempDir(self) + "/hf"
+        try model.save(to: out)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: out)), ["config.json", "model.safetensors", "tokenizer.json"])
+        XCTAssertEqual(try Model.load(directory: out).directoryInfo?.eosTokenIDs, [0])
+    }
 }

@@ -540,17 +540,22 @@ extension Model {
         }
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: config.hiddenSize,
                                           heads: config.numHeads, kvHeads: config.numKVHeads)
-        let tok = try tokenizerFile.map { try explicitTokenizer($0, embeddingRows: config.vocabSize).0 }
-            ?? Tokenizer(json: try ggufTokenizerJSON(f), file: path)
+        let explicit = try tokenizerFile.map { try explicitTokenizer($0, embeddingRows: config.vocabSize) }
+        let tok = try explicit?.0 ?? Tokenizer(json: try ggufTokenizerJSON(f), file: path)
+        // `generate` stops at the file's end-of-sequence id, as transformers' generation config
+        // built from the same metadata does; nothing is copied from the "directory" on save.
+        let eos = f.value("tokenizer.ggml.eos_token_id")?.intValue.map { [$0] } ?? []
+        let info = ModelDirectoryInfo(directory: path, eosTokenIDs: eos, eosSource: eos.isEmpty ? nil : "tokenizer.ggml.eos_token_id",
+                                      tokenizerFile: explicit?.path)
         if f.tensors.contains(where: { $0.shape.count == 2 && !$0.type.isFloat }) {
             let blocks = try loadParametersQuantized(config: config, from: source, keepBF16: keepBF16, file: path)
-            return try Model(config: config, quantized: blocks, tokenizer: tok, source: path)
+            return try Model(config: config, quantized: blocks, tokenizer: tok, source: path, directoryInfo: info)
         }
         if keepBF16 {
             let compact = try loadParametersBF16(config: config, from: source, file: path)
-            return try Model(config: config, bf16: compact, tokenizer: tok, source: path)
+            return try Model(config: config, bf16: compact, tokenizer: tok, source: path, directoryInfo: info)
         }
         let params = try loadParameters(config: config, from: source, file: path)
-        return try Model(config: config, params: params, tokenizer: tok, source: path)
+        return try Model(config: config, params: params, tokenizer: tok, source: path, directoryInfo: info)
     }
 }

@@ -13,7 +13,8 @@ import Darwin
 
 /// Where a model was loaded from and what its directory says about generation.
 public struct ModelDirectoryInfo: Sendable, Equatable {
-    /// The directory the model was loaded from (its other files are copied by `save`).
+    /// The directory the model was loaded from (its other files are copied by `save`); for a GGUF
+    /// file, the file itself (nothing is copied from it).
     public var directory: String
     /// End-of-sequence token ids: `generation_config.json`'s `eos_token_id` (an int or a list),
     /// else `tokenizer_config.json`'s `eos_token` looked up in the tokenizer, else
