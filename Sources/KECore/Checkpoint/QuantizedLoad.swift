@@ -94,24 +94,11 @@ func loadParametersQuantized(config c: ModelConfig, from source: GGUFTensorSourc
                 continue
             }
             // Through f32: read the HF tensor, scatter it into its canonical slots, store each.
-            let n = s.shape.reduce(1, *)
-            if hf.count < n { hf = [Float](repeating: 0, count: n) }
-            let lo = slots.map(\.offset).min() ?? 0
-            let hi = slots.map { $0.offset + $0.count }.max() ?? 0
-            if canonical.count < hi - lo { canonical = [Float](repeating: 0, count: hi - lo) }
-            try hf.withUnsafeMutableBufferPointer { h in
-                try canonical.withUnsafeMutableBufferPointer { cb in
-                    guard let hp = h.baseAddress, let cp = cb.baseAddress, let vp = vectors.baseAddress else { return }
-                    try source.read(s.name, into: UnsafeMutableBufferPointer(start: hp, count: n))
-                    scatterHF(s, hp, into: cp - lo, slots: slots, config: c)
-                    for slot in slots {
-                        let src = cp + (slot.offset - lo)
-                        if let o = vectorOffset[slot.name] {
-                            (vp + o).update(from: src, count: slot.count)
-                        } else if let m = matrices[slot.name] {
-                            storeFloats(src, count: slot.count, as: m.type, into: base + m.offset)
-                        }
-                    }
+            try readCanonical(s, slots: slots, from: source, config: c, hf: &hf, canonical: &canonical) { slot, src in
+                if let o = vectorOffset[slot.name], let vp = vectors.baseAddress {
+                    (vp + o).update(from: src, count: slot.count)
+                } else if let m = matrices[slot.name] {
+                    storeFloats(src, count: slot.count, as: m.type, into: base + m.offset)
                 }
             }
         }

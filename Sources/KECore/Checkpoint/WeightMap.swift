@@ -370,28 +370,38 @@ func loadParametersBF16(config c: ModelConfig, from source: TensorSource, file: 
         initialized = 0
         guard let base = buf.baseAddress else { return }
         for (s, slots) in zip(specs, slotsFor) {
-            let n = s.shape.reduce(1, *)
-            if hf.count < n { hf = [Float](repeating: 0, count: n) }
-            // The canonical span the tensor fills (its slots, and anything between them).
-            let lo = slots.map(\.offset).min() ?? 0
-            let hi = slots.map { $0.offset + $0.count }.max() ?? 0
-            if canonical.count < hi - lo { canonical = [Float](repeating: 0, count: hi - lo) }
-            try hf.withUnsafeMutableBufferPointer { h in
-                try canonical.withUnsafeMutableBufferPointer { cb in
-                    guard let hp = h.baseAddress, let cp = cb.baseAddress else { return }
-                    try source.read(s.name, into: UnsafeMutableBufferPointer(start: hp, count: n))
-                    // scatterHF addresses slots by absolute offset: shift the base down by `lo`.
-                    scatterHF(s, hp, into: cp - lo, slots: slots, config: c)
-                    for slot in slots {
-                        let src = cp + (slot.offset - lo), dst = base + slot.offset
-                        for i in 0..<slot.count { dst[i] = floatToBF16Bits(src[i]) }
-                    }
-                }
+            try readCanonical(s, slots: slots, from: source, config: c, hf: &hf, canonical: &canonical) { slot, src in
+                let dst = base + slot.offset
+                for i in 0..<slot.count { dst[i] = floatToBF16Bits(src[i]) }
             }
         }
         initialized = layout.count
     }
     return BF16Weights(slots: layout.slots, bits: bits)
+}
+
+/// Reads HF tensor `s` from `source`, scatters it into its canonical `slots` and calls `body`
+/// with each slot and its f32 values (valid only during the call). `hf` and `canonical` are
+/// scratch buffers, grown as needed and reused between calls, so one tensor at a time is in f32.
+/// - Throws: whatever `source.read` or `body` throws.
+func readCanonical(_ s: HFTensorSpec, slots: [TensorSlot], from source: TensorSource, config c: ModelConfig,
+                   hf: inout [Float], canonical: inout [Float],
+                   _ body: (TensorSlot, UnsafePointer<Float>) throws -> Void) throws {
+    let n = s.shape.reduce(1, *)
+    if hf.count < n { hf = [Float](repeating: 0, count: n) }
+    // The canonical span the tensor fills (its slots, and anything between them).
+    let lo = slots.map(\.offset).min() ?? 0
+    let hi = slots.map { $0.offset + $0.count }.max() ?? 0
+    if canonical.count < hi - lo { canonical = [Float](repeating: 0, count: hi - lo) }
+    try hf.withUnsafeMutableBufferPointer { h in
+        try canonical.withUnsafeMutableBufferPointer { cb in
+            guard let hp = h.baseAddress, let cp = cb.baseAddress else { return }
+            try source.read(s.name, into: UnsafeMutableBufferPointer(start: hp, count: n))
+            // scatterHF addresses slots by absolute offset: shift the base down by `lo`.
+            scatterHF(s, hp, into: cp - lo, slots: slots, config: c)
+            for slot in slots { try body(slot, cp + (slot.offset - lo)) }
+        }
+    }
 }
 
 /// The slots `ParameterStore(config:)` creates, and the total scalar count.
