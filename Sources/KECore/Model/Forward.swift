@@ -38,7 +38,8 @@ public struct PackedBatch: Sendable {
 // MARK: Weights as the inference pass reads them
 
 /// Runs `body` with views of `model`'s weights: its bf16 bits or ggml blocks when it is kept
-/// compact (and has not been expanded to f32), else its f32 parameters. Resolved once; valid only inside `body`.
+/// compact (and has not been expanded to f32), else its f32 parameters. Resolved once; valid
+/// only inside `body`.
 /// - Throws: whatever `body` throws; `CoreError` for a model without parameters.
 func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -> R) throws -> R {
     let c = model.config
@@ -46,15 +47,10 @@ func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -
         let offsets = try ModelTensors<Int, Int>(config: c, slots: compact.slots) { s in
             s.shape.count == 1 ? compact.vectorOffset[s.name] : s.offset
         }
-        // A model without 1-D tensors has no vector offsets to resolve against `placeholder`.
-        var placeholder: Float = 0
-        return try withUnsafePointer(to: &placeholder) { none in
+        return try withVectorBase(compact.vectors) { vectors in
             try compact.bits.withUnsafeBufferPointer { b in
-                try compact.vectors.withUnsafeBufferPointer { v in
-                    guard let bits = b.baseAddress else { throw CoreError("model has no parameters") }
-                    let vectors = v.baseAddress ?? none
-                    return try body(offsets.map({ MatrixWeights.bf16(bits + $0) }, { vectors + $0 }))
-                }
+                guard let bits = b.baseAddress else { throw CoreError("model has no parameters") }
+                return try body(offsets.map({ MatrixWeights.bf16(bits + $0) }, { vectors + $0 }))
             }
         }
     }
@@ -62,25 +58,26 @@ func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -
         // Resolve each tensor to its slot's index, then to its blocks or its vector.
         let position = Dictionary(q.slots.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         let index = try ModelTensors<Int, Int>(config: c, slots: q.slots) { position[$0.name] }
-        return try q.vectors.withUnsafeBufferPointer { v in
-            var placeholder: Float = 0
-            return try withUnsafePointer(to: &placeholder) { none in
-                let vectors = v.baseAddress ?? none
-                return try body(index.map({ i in
-                    guard let rows = q.rows(q.slots[i].name) else {
-                        throw CoreError("internal: matrix '\(q.slots[i].name)' has no blocks")
-                    }
-                    return MatrixWeights.blocks(rows)
-                }, { i in
-                    guard let o = q.vectorOffset[q.slots[i].name] else {
-                        throw CoreError("internal: vector '\(q.slots[i].name)' missing")
-                    }
-                    return vectors + o
-                }))
-            }
+        return try withVectorBase(q.vectors) { vectors in
+            try body(index.map({ i in
+                guard let rows = q.rows(q.slots[i].name) else { throw CoreError("internal: matrix '\(q.slots[i].name)' has no blocks") }
+                return MatrixWeights.blocks(rows)
+            }, { i in
+                guard let o = q.vectorOffset[q.slots[i].name] else { throw CoreError("internal: vector '\(q.slots[i].name)' missing") }
+                return vectors + o
+            }))
         }
     }
     return try model.f32Parameters().withWeights(config: c) { w in try body(w.map({ MatrixWeights.f32($0) }, { $0 })) }
+}
+
+/// `body` with the base address of a compact model's f32 vectors; a model without 1-D tensors
+/// resolves no vector offset against it, so an empty array gets a placeholder address.
+private func withVectorBase<R>(_ vectors: [Float], _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
+    var placeholder: Float = 0
+    return try withUnsafePointer(to: &placeholder) { none in
+        try vectors.withUnsafeBufferPointer { v in try body(v.baseAddress ?? none) }
+    }
 }
 
 // MARK: The forward pass
