@@ -89,7 +89,8 @@ struct GGUFMetadata {
 /// when `attention.key_length` differs from hidden/heads, or always with `alwaysHeadDim` (Qwen 3
 /// and Gemma configs default it to 128 and 256, not hidden/heads).
 ///
-/// - Throws: `CoreError` naming the file for a missing or malformed required key.
+/// - Throws: `CoreError` naming the file for a missing or malformed required key, or a
+///   `rope.dimension_count` other than the head size.
 func ggufLlamaFamilyConfig(_ m: GGUFMetadata, activation: String = "silu", alwaysHeadDim: Bool = false) throws -> [(String, JSONValue)] {
     let hidden = try m.int("embedding_length"), heads = try m.int("attention.head_count")
     let kvHeads = try m.optionalInt("attention.head_count_kv") ?? heads
@@ -110,6 +111,11 @@ func ggufLlamaFamilyConfig(_ m: GGUFMetadata, activation: String = "silu", alway
     let headDim = try m.optionalInt("attention.key_length")
     if alwaysHeadDim || (headDim != nil && headDim != hidden / heads) {
         d.append(("head_dim", .int(headDim ?? hidden / heads)))
+    }
+    // llama.cpp would rotate only `rope.dimension_count` dimensions; these families rotate the
+    // whole head (transformers ignores the key), so any other width is refused.
+    if let n = try m.optionalInt("rope.dimension_count"), n != headDim ?? hidden / heads {
+        throw CoreError("\(m.arch).rope.dimension_count is \(n), not the head size \(headDim ?? hidden / heads): partial rotary embeddings are supported for gptneox only", file: m.file.path)
     }
     if m.file.tensor("blk.0.attn_q.bias") != nil { d.append(("attention_bias", .bool(true))) }
     return d + m.specialTokens

@@ -221,9 +221,6 @@ extension Model {
         if arch.gguf == "gptneox" {
             // Exactly the rotary width llama.cpp uses, whatever the factor rounds to.
             config.rotaryDim = try ggufNeoXRotaryDim(GGUFMetadata(file: f, arch: arch.gguf), headDim: config.headDim)
-        } else if let n = try GGUFMetadata(file: f, arch: arch.gguf).optionalInt("rope.dimension_count"), n != config.headDim {
-            // llama.cpp would rotate only n dimensions; transformers' family rotates the whole head.
-            throw CoreError("\(arch.gguf).rope.dimension_count is \(n), not the head size \(config.headDim): partial rotary embeddings are supported for gptneox only", file: path)
         }
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: config.hiddenSize,
                                           heads: config.numHeads, kvHeads: config.numKVHeads)
