@@ -149,7 +149,7 @@ public enum Printer {
     }
 
     private static func corpus(_ c: CorpusValue) -> String {
-        var parts = ["\(grouped(c.documents)) documents"]
+        var parts = [c.packed && c.tokens != nil ? "\(grouped(c.documents)) rows" : "\(grouped(c.documents)) documents"]
         if let t = c.tokens {
             parts.append("\(grouped(t)) tokens")
         } else {
@@ -157,6 +157,7 @@ public enum Printer {
         }
         if let l = c.limit { parts.append("limit \(l)") }
         if let s = c.seq { parts.append("seq \(s)") }
+        if c.packed { parts.append("packed") }
         return "corpus \(c.name): " + parts.joined(separator: ", ")
     }
 

@@ -80,7 +80,9 @@ public struct Record: Sendable {
 // MARK: Corpora
 
 /// A corpus as written in a script: a file and options, tokenised lazily by the tokenizer of
-/// whichever model it is used with (and cached per tokenizer).
+/// whichever model it is used with (and cached per tokenizer). A packed corpus (`pack`, or a
+/// `.npy` token file) is cut into rows of `seq` tokens; packing puts the model's end-of-sequence
+/// id after each document, so its rows are cached per tokenizer and end-of-sequence id.
 public final class CorpusValue: @unchecked Sendable {
     /// The file as given.
     public let path: String
@@ -90,44 +92,72 @@ public final class CorpusValue: @unchecked Sendable {
     public let seq: Int?
     /// Whether each document gets the post-processor's special tokens (`corpus … special`).
     public let special: Bool
+    /// Whether documents are packed into rows of `seq` tokens (`corpus … pack`, or a `.npy` file).
+    public let packed: Bool
     /// Documents counted when the value was made (`Corpus.countDocuments`: non-blank lines or
-    /// JSON-lines records with text), at most `limit`.
+    /// JSON-lines records with text), at most `limit`; for a `.npy` file, its rows.
     public let countedDocuments: Int
 
     private let lock = NSLock()
-    /// Tokenisations so far, by tokenizer identity (the tokenizer is retained so identities
-    /// cannot be reused).
-    private var cache: [(tokenizer: Tokenizer, corpus: Corpus)] = []
+    /// Tokenisations so far, by tokenizer identity, end-of-sequence id and vocabulary size (the
+    /// tokenizer is retained so identities cannot be reused).
+    private var cache: [(tokenizer: Tokenizer, eos: Int?, vocab: Int, corpus: Corpus)] = []
 
     /// Reads the file once to check it and count its documents; bad records are reported when
     /// the corpus is first used.
     ///
     /// - Throws: `CoreError` naming the file: missing or unreadable, an unsupported extension,
-    ///   or `limit` < 1.
-    public init(path: String, limit: Int?, seq: Int?, name: String? = nil, special: Bool = false) throws {
+    ///   `limit` < 1; with `pack`, no `seq`; for a `.npy` file, a header that is not one of
+    ///   integer token ids or a `seq` that does not fit its shape.
+    public init(path: String, limit: Int?, seq: Int?, name: String? = nil, special: Bool = false,
+                pack: Bool = false) throws {
         self.special = special
         self.path = path
         self.name = name ?? path
         self.limit = limit
         self.seq = seq
-        self.countedDocuments = try Corpus.countDocuments(path: path, limit: limit)
+        if Corpus.isNumPyFile(path) {
+            if let limit, limit < 1 { throw CoreError("limit must be at least 1", file: path) }
+            self.packed = true
+            self.countedDocuments = try Corpus.numPyShape(path: path, seq: seq, limit: limit).rows
+        } else {
+            if pack && seq == nil { throw CoreError("`pack` cuts the documents into rows of `seq N` tokens: give seq", file: path) }
+            self.packed = pack
+            self.countedDocuments = try Corpus.countDocuments(path: path, limit: pack ? nil : limit)
+        }
     }
 
-    /// The corpus tokenised with `tokenizer` (cached).
+    /// The corpus tokenised with `tokenizer` (cached). A packed corpus needs `tokenized(for:)`.
     ///
     /// - Throws: `CoreError` naming the file as `Corpus.load` does (invalid UTF-8, a malformed JSON
     ///   line, `seq` < 1), or "cancelled".
     public func tokenized(with tokenizer: Tokenizer) throws -> Corpus {
+        try tokenized(with: tokenizer, eos: nil, vocabSize: tokenizer.vocabSize)
+    }
+
+    /// The corpus as `model` reads it: tokenised with its tokenizer and, when packed, with its
+    /// end-of-sequence id (the first of `directoryInfo.eosTokenIDs`; none for a model without
+    /// one) after each document and ids checked against its vocabulary (cached).
+    ///
+    /// - Throws: `CoreError` naming the file, as `Corpus.load` and `Corpus.loadPacked` do.
+    public func tokenized(for model: Model) throws -> Corpus {
+        try tokenized(with: model.tokenizer, eos: packed ? model.directoryInfo?.eosTokenIDs.first : nil,
+                      vocabSize: model.config.vocabSize)
+    }
+
+    private func tokenized(with tokenizer: Tokenizer, eos: Int?, vocabSize: Int) throws -> Corpus {
         lock.lock()
-        if let hit = cache.first(where: { $0.tokenizer === tokenizer }) {
+        if let hit = cache.first(where: { $0.tokenizer === tokenizer && $0.eos == eos && (!packed || $0.vocab == vocabSize) }) {
             lock.unlock()
             return hit.corpus
         }
         lock.unlock()
-        var corpus = try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq, addSpecialTokens: special)
+        var corpus = packed
+            ? try Corpus.loadPacked(path: path, tokenizer: tokenizer, eos: eos, seq: seq, limit: limit, vocabSize: vocabSize)
+            : try Corpus.load(path: path, tokenizer: tokenizer, limit: limit, seq: seq, addSpecialTokens: special)
         corpus.source = name
         lock.lock()
-        cache.append((tokenizer, corpus))
+        cache.append((tokenizer, eos, vocabSize, corpus))
         lock.unlock()
         return corpus
     }

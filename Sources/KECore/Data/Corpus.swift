@@ -1,14 +1,22 @@
 // MARK: Corpora
 
 /// Tokenised documents. Documents never attend to each other.
+///
+/// A *packed* corpus (`corpus "FILE" seq N pack`, or a `.npy` token file) holds rows of exactly
+/// `rowLength` tokens cut from one stream of documents, as OLMo's and Pythia's pretraining data
+/// are: each row is then one of `documents`, and a document may span rows.
 public struct Corpus: Sendable {
-    /// Token ids of each document (no special tokens added), each at most `seq` long.
+    /// Token ids of each document (no special tokens added), each at most `seq` long; for a
+    /// packed corpus, its rows.
     public var documents: [[Int]]
     /// Where it came from (file path or built-in name).
     public var source: String
-    public init(documents: [[Int]], source: String) {
+    /// The length of every row of a packed corpus; nil for a corpus of documents.
+    public var rowLength: Int?
+    public init(documents: [[Int]], source: String, rowLength: Int? = nil) {
         self.documents = documents
         self.source = source
+        self.rowLength = rowLength
     }
     /// Total number of tokens.
     public var tokenCount: Int { documents.reduce(0) { $0 + $1.count } }
@@ -60,6 +68,83 @@ extension Corpus {
         }
         self.init(documents: docs, source: source)
     }
+
+    /// Packs documents as OLMo's pretraining data are: the documents' tokens (no special tokens)
+    /// are concatenated in order, each document followed by `eos` (nothing when nil: a tokenizer
+    /// without an end-of-sequence token, such as the tiny run's), and the stream is cut into rows
+    /// of exactly `seq` tokens. The last partial row is dropped; at most `limit` rows are made
+    /// (documents after the last row needed are not tokenised).
+    ///
+    /// - Throws: `CoreError` naming `source` when `seq` < 1, `limit` < 1, or the documents give
+    ///   no whole row; "cancelled" on cancel.
+    public static func packed(texts: [String], tokenizer: Tokenizer, eos: Int?, seq: Int, limit: Int? = nil,
+                              source: String) throws -> Corpus {
+        guard seq >= 1 else { throw CoreError("seq must be at least 1", file: source) }
+        if let limit, limit < 1 { throw CoreError("limit must be at least 1", file: source) }
+        var rows: [[Int]] = []
+        var current: [Int] = []
+        current.reserveCapacity(seq)
+        func add(_ id: Int) {
+            current.append(id)
+            if current.count == seq { rows.append(current); current.removeAll(keepingCapacity: true) }
+        }
+        for t in texts {
+            if let limit, rows.count >= limit { break }
+            try Cancellation.shared.check()
+            for id in tokenizer.encode(t) { add(id) }
+            if let eos { add(eos) }
+        }
+        if let limit, rows.count > limit { rows.removeLast(rows.count - limit) }
+        guard !rows.isEmpty else {
+            throw CoreError("packing gives no whole row of \(seq) tokens (the documents hold fewer)", file: source)
+        }
+        return Corpus(documents: rows, source: source, rowLength: seq)
+    }
+
+    /// Rows of a packed corpus file: a `.npy` token file (see `readNumPyTokenRows`; the
+    /// tokenizer is not used), or a text corpus packed by `packed(texts:…)`.
+    ///
+    /// - Parameters:
+    ///   - seq: row length (for a 2-D `.npy`, nil means its width).
+    ///   - limit: at most this many rows.
+    ///   - vocabSize: the model's vocabulary; `.npy` ids outside it are an error.
+    /// - Throws: `CoreError` naming the file, as the readers do.
+    public static func loadPacked(path: String, tokenizer: Tokenizer, eos: Int?, seq: Int?, limit: Int?,
+                                  vocabSize: Int) throws -> Corpus {
+        if isNumPyFile(path) {
+            let rows = try readNumPyTokenRows(path: path, seq: seq, limit: limit, vocabSize: vocabSize)
+            return Corpus(documents: rows, source: path, rowLength: rows[0].count)
+        }
+        guard let seq else { throw CoreError("a packed corpus needs `seq N`, the length of its rows", file: path) }
+        return try packed(texts: try readDocuments(path: path), tokenizer: tokenizer, eos: eos, seq: seq,
+                          limit: limit, source: path)
+    }
+
+    /// Rows of a `.npy` token file without reading them: its row count (at most `limit`) and
+    /// width, for a corpus value's display before it is used.
+    ///
+    /// - Throws: `CoreError` naming the file, as `readNumPyTokenRows` does for the header.
+    public static func numPyShape(path: String, seq: Int?, limit: Int?) throws -> (rows: Int, width: Int) {
+        let file = try MappedFile(path: path)
+        let h = try parseNumPyHeader(file.bytes, file: path)
+        switch h.shape.count {
+        case 1:
+            guard let seq else {
+                throw CoreError("a 1-D .npy file is a token stream: give `seq N` to cut it into rows of N tokens", file: path)
+            }
+            return (min(h.shape[0] / seq, limit ?? Int.max), seq)
+        case 2:
+            if let seq, seq != h.shape[1] {
+                throw CoreError("`seq \(seq)` does not match the rows of this 2-D .npy file, which are \(h.shape[1]) tokens wide", file: path)
+            }
+            return (min(h.shape[0], limit ?? Int.max), h.shape[1])
+        default:
+            throw CoreError("token ids must be a 1-D stream or a 2-D array of rows, found shape \(h.shape)", file: path)
+        }
+    }
+
+    /// True for a `.npy` file name (case-insensitive).
+    public static func isNumPyFile(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
 
     /// The documents of a corpus file, the one reader of corpora: `.txt`, one document per
     /// line; `.jsonl` or `.ndjson`, the string field `"text"` of the object on each line. Lines

@@ -4,9 +4,11 @@ import Dispatch
 // MARK: AdamW
 //
 // One loop over the flat parameter buffer (gradients and both moments share its layout), with a
-// per-element weight-decay mask: decay applies to tensors with two or more dimensions (all
-// projection matrices and the embeddings), not to biases or norm weights — PyTorch's usual
-// "decay on dim ≥ 2" grouping. The update is torch.optim.AdamW's, in float32:
+// per-element weight-decay mask. Two groupings (`WeightDecayGroups`): by default decay applies to
+// tensors with two or more dimensions (all projection matrices and the embeddings), not to biases
+// or norm weights — PyTorch's usual "decay on dim ≥ 2" grouping; OLMo's trainer
+// (`get_param_groups` in olmo/optim.py) decays only the weights of linear layers, not the
+// embeddings. The update is torch.optim.AdamW's, in float32:
 //
 //   p ← p · (1 − lr·wd)
 //   m ← m + (1 − β1)(g − m)          v ← β2·v + (1 − β2)·g²
@@ -14,19 +16,47 @@ import Dispatch
 //
 // preceded by torch.nn.utils.clip_grad_norm_: g ← g · min(1, max_norm / (‖g‖₂ + 1e-6)).
 
+/// Which parameters weight decay applies to.
+public enum WeightDecayGroups: Sendable, Equatable {
+    /// Every tensor with ≥ 2 dimensions: projection matrices, embeddings, an untied head.
+    case matrices
+    /// Only the weights of linear layers (q, k, v, o, gate, up, down and an untied output head),
+    /// as OLMo's `get_param_groups`: no decay on embeddings (a tied head is the embedding),
+    /// positional embeddings, norms or biases.
+    case linearWeights
+
+    /// Whether the canonical tensor `name` of `shape` decays.
+    func decays(_ name: String, shape: [Int]) -> Bool {
+        switch self {
+        case .matrices: return shape.count >= 2
+        case .linearWeights: return isLinearWeight(name)
+        }
+    }
+}
+
+/// True for the canonical name of a linear layer's weight: a layer's q, k, v, o, gate, up or down
+/// projection, or the untied output head `lm_head`.
+func isLinearWeight(_ name: String) -> Bool {
+    if name == "lm_head" { return true }
+    guard name.hasPrefix("L") else { return false }
+    return [".q.w", ".k.w", ".v.w", ".o.w", ".gate.w", ".up.w", ".down.w"].contains { name.hasSuffix($0) }
+}
+
 /// AdamW hyper-parameters.
 public struct AdamWOptions: Sendable, Equatable {
     public var beta1: Double = 0.9
     public var beta2: Double = 0.95
     public var eps: Double = 1e-8
-    /// Decoupled weight decay, applied to tensors with ≥ 2 dimensions only.
+    /// Decoupled weight decay, applied to the tensors `decayGroups` names.
     public var weightDecay: Double = 0.1
     /// Global gradient-norm clipping threshold (nil: no clipping).
     public var clip: Double? = 1.0
+    /// Which tensors decay (default: every tensor with ≥ 2 dimensions).
+    public var decayGroups: WeightDecayGroups = .matrices
     public init(beta1: Double = 0.9, beta2: Double = 0.95, eps: Double = 1e-8,
-                weightDecay: Double = 0.1, clip: Double? = 1.0) {
+                weightDecay: Double = 0.1, clip: Double? = 1.0, decayGroups: WeightDecayGroups = .matrices) {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
-        self.weightDecay = weightDecay; self.clip = clip
+        self.weightDecay = weightDecay; self.clip = clip; self.decayGroups = decayGroups
     }
 }
 
@@ -39,7 +69,7 @@ struct SharedPointer<T>: @unchecked Sendable {
 struct AdamWSegment {
     var start: Int
     var end: Int
-    /// True for tensors with ≥ 2 dims.
+    /// True for tensors that decay (`WeightDecayGroups`).
     var decays: Bool
 }
 
@@ -68,7 +98,7 @@ struct AdamW {
             let end = s.offset + s.count
             while a < end {
                 let b = min(end, a + AdamW.segmentSize)
-                segs.append(AdamWSegment(start: a, end: b, decays: s.shape.count >= 2))
+                segs.append(AdamWSegment(start: a, end: b, decays: options.decayGroups.decays(s.name, shape: s.shape)))
                 a = b
             }
         }

@@ -3,7 +3,9 @@ import Foundation
 // MARK: Fact sets and probes (fictional knowledge, Chang et al. 2024)
 //
 // A fact set is a list of items, each with a `train_context` (the text injected during
-// training) and probes: `mem_input[i]`/`mem_target[i]` (memorisation: the sentence as seen),
+// training), optionally `paraphrases` (other versions of that text, which the paper's protocol
+// injects one per event: version 1 is `train_context`, version v is `paraphrases[v − 2]`) and
+// probes: `mem_input[i]`/`mem_target[i]` (memorisation: the sentence as seen),
 // `gen_input`/`gen_target` (semantic generalisation: paraphrases) and optionally
 // `hard_gen_input`/`hard_gen_target` (composition).
 //
@@ -22,14 +24,21 @@ public struct Probe: Sendable, Equatable {
 /// One fictional fact: the training text and its probes.
 public struct FactItem: Sendable, Equatable {
     public var trainContext: String
+    /// Other versions of `trainContext` (`paraphrases`; empty when the item has none).
+    public var paraphrases: [String]
     public var memorization: [Probe]
     public var generalization: [Probe]
     /// nil when the item has no `hard_gen_*` fields.
     public var composition: [Probe]?
-    public init(trainContext: String, memorization: [Probe], generalization: [Probe], composition: [Probe]? = nil) {
+    public init(trainContext: String, memorization: [Probe], generalization: [Probe], composition: [Probe]? = nil,
+                paraphrases: [String] = []) {
         self.trainContext = trainContext; self.memorization = memorization
         self.generalization = generalization; self.composition = composition
+        self.paraphrases = paraphrases
     }
+
+    /// The item's versions: version 1 (index 0) is `trainContext`, version v is `paraphrases[v − 2]`.
+    public var versions: [String] { [trainContext] + paraphrases }
 }
 
 /// A list of facts to inject and probe.
@@ -46,6 +55,9 @@ public struct FactSet: Sendable, Equatable {
     public var count: Int { items.count }
     /// Every item's `train_context`, in order.
     public var contexts: [String] { items.map(\.trainContext) }
+    /// The smallest number of versions (`train_context` plus its `paraphrases`) over the items;
+    /// 0 for an empty set.
+    public var versions: Int { items.map { 1 + $0.paraphrases.count }.min() ?? 0 }
     /// Number of probes of each kind.
     public var probeCounts: (memorization: Int, generalization: Int, composition: Int) {
         (items.reduce(0) { $0 + $1.memorization.count }, items.reduce(0) { $0 + $1.generalization.count },
@@ -142,7 +154,8 @@ func parseFactItem(_ v: JSONValue, at: String, file: String) throws -> FactItem 
     }
     return FactItem(trainContext: ctx, memorization: try probes("mem", required: true) ?? [],
                     generalization: try probes("gen", required: true) ?? [],
-                    composition: try probes("hard_gen", required: false))
+                    composition: try probes("hard_gen", required: false),
+                    paraphrases: try strings("paraphrases", required: false) ?? [])
 }
 
 // MARK: Probe results

@@ -79,3 +79,20 @@ public func learningRate(step: Int, total: Int, peak: Double, warmup: Int, sched
         return peak - (peak - floor) * p
     }
 }
+
+/// OLMo's `CosWithWarmup` (olmo/optim.py, `alpha_f` = `finalFraction`), the schedule of the
+/// paper's continual pretraining, at 1-based step `g` of `total` (OLMo calls its scheduler with
+/// the global step after incrementing it, so the first update is step 1):
+///
+/// - g < warmup: peak · (0.1 + 0.9 · g / warmup) (`_linear_warmup`, from 10 % of the peak);
+/// - warmup ≤ g < total: floor + (peak − floor) · (1 + cos(π (g − warmup) / (total − warmup))) / 2;
+/// - g ≥ total: floor = peak · finalFraction.
+///
+/// Unlike `learningRate`, the warm-up starts at 10 % of the peak rather than at peak / warmup,
+/// and the floor is reached only after the last step.
+public func olmoCosineWithWarmup(step g: Int, total: Int, peak: Double, warmup: Int, finalFraction: Double) -> Double {
+    let floor = peak * finalFraction
+    if g < warmup { return peak * (0.1 + 0.9 * Double(g) / Double(warmup)) }
+    if g >= total { return floor }
+    return floor + (peak - floor) * (1 + cos(Double.pi * Double(g - warmup) / Double(total - warmup))) / 2
+}

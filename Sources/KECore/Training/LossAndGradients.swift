@@ -35,8 +35,7 @@ struct Transformer {
 /// the projection matrices of every layer, and the output head when it is not tied.
 func gradientIsOverwritten(_ name: String, tied: Bool) -> Bool {
     if name == "lm_head" { return !tied }
-    guard name.hasPrefix("L") else { return false }
-    return [".q.w", ".k.w", ".v.w", ".o.w", ".gate.w", ".up.w", ".down.w"].contains { name.hasSuffix($0) }
+    return isLinearWeight(name)
 }
 
 /// Number of real next-token predictions in `batch`: Σ_doc (T − 1).

@@ -260,7 +260,7 @@ final class Invocation {
         let v = try value(key)
         guard case .corpus(let c) = v else { throw typeError(key, expected: "a corpus", found: v) }
         do {
-            return try c.tokenized(with: model.tokenizer)
+            return try c.tokenized(for: model)
         } catch let e as CoreError {
             throw error(e.description, at: key)
         }

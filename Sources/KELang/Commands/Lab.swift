@@ -109,12 +109,12 @@ enum BuiltinNames {
     }
 
     /// `corpus "tiny:train"` / `corpus "tiny:heldout"`; nil for any other file.
-    static func corpus(_ name: String, limit: Int?, seq: Int?, _ inv: Invocation) throws -> Value? {
+    static func corpus(_ name: String, limit: Int?, seq: Int?, pack: Bool = false, _ inv: Invocation) throws -> Value? {
         guard name.hasPrefix("tiny:") else { return nil }
         let files = try worldFiles(inv)
         switch name {
-        case "tiny:train": return .corpus(try CorpusValue(path: files.trainText, limit: limit, seq: seq, name: name))
-        case "tiny:heldout": return .corpus(try CorpusValue(path: files.heldoutText, limit: limit, seq: seq, name: name))
+        case "tiny:train": return .corpus(try CorpusValue(path: files.trainText, limit: limit, seq: seq, name: name, pack: pack))
+        case "tiny:heldout": return .corpus(try CorpusValue(path: files.heldoutText, limit: limit, seq: seq, name: name, pack: pack))
         default:
             throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\" or \"tiny:heldout\"", at: "FILE")
         }

@@ -61,7 +61,8 @@ extension Command {
         })
 
     static let corpus = Command(
-        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N"), .flag("special")], group: "models",
+        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N"), .flag("special"), .flag("pack")],
+        group: "models",
         brief: "A corpus file, tokenised when used.",
         summary: """
             A corpus file: .txt (one document per line) or .jsonl (a "text" field per line). \
@@ -79,18 +80,38 @@ extension Command {
             text so that the special tokens stay. Without it no special tokens are added. The \
             paper's entropy code (kaistAI/Knowledge-Entropy, analysis/entropy.py) calls the \
             allenai/OLMo-1B-hf tokenizer with its defaults, i.e. with special tokens: use \
-            `special` to tokenise as it did (it also pads to 2048 tokens, which ke does not).
+            `special` to tokenise as it did (it also pads to 2048 tokens, which ke does not). \
+            With `pack` (and `seq N`) the corpus is packed as OLMo's pretraining data are: the \
+            documents' tokens are concatenated in file order, each document followed by the \
+            model's end-of-sequence id (generation_config.json's eos_token_id, else \
+            tokenizer_config.json's eos_token, else config.json's), and the stream is cut into \
+            rows of exactly N tokens; the last partial row is dropped and `limit K` counts rows. \
+            With a tokenizer that has no end-of-sequence token (the tiny run's word-level one) \
+            the documents are joined with nothing between them. A NumPy file "FILE.npy" of \
+            token ids (any integer dtype, as OLMo's and Pythia's data are distributed) is \
+            always packed: a 1-D array is the token stream, cut into rows of `seq N`; a 2-D \
+            array is one row per line, and `seq`, if given, must equal its width. Its ids must \
+            be in the model's vocabulary (the first one outside is named). A packed corpus is \
+            what `inject … on CORPUS` trains on (the paper's protocol).
             """,
-        example: "let c = corpus \"tiny:heldout\" limit 200 seq 128",
+        example: "let c = corpus \"tiny:heldout\" limit 200 seq 128\nlet rows = corpus \"Tests/Fixtures/corpus.txt\" seq 16 pack",
         run: { inv in
             let path = try inv.string("FILE")
             let limit = try inv.optionalInt("limit", in: 1...Int.max)
             let seq = try inv.optionalInt("seq", in: 1...1_000_000)
-            if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, inv) {
+            let pack = inv.flag("pack")
+            if pack && seq == nil { throw inv.error("'pack' cuts the documents into rows of N tokens: give 'seq N' too", at: "pack") }
+            if pack && inv.flag("special") {
+                throw inv.error("'pack' adds no special tokens (only the end-of-sequence id after each document); drop 'special'", at: "special")
+            }
+            if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, pack: pack, inv) {
                 if inv.flag("special") { throw inv.error("'special' is for corpus files; the built-in corpora have no tokenizer of their own", at: "special") }
                 return tiny
             }
-            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, special: inv.flag("special")))
+            if Corpus.isNumPyFile(path) && inv.flag("special") {
+                throw inv.error("'special' is for text corpora; a .npy file holds token ids already", at: "special")
+            }
+            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, special: inv.flag("special"), pack: pack))
         })
 
     static let tokenize = Command(
