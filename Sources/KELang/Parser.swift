@@ -285,7 +285,9 @@ struct Parser {
                 }
                 let t = advance()
                 e = Expr(kind: .member(e, field), position: t.position)
-            } else if check(.leftBracket) {
+            } else if check(.leftBracket) && peek.start == previous.end {
+                // `xs[i]` indexes; `f xs [1, 2]` (a space before '[') is a list of its own, the
+                // next argument of a command such as `pearson XS YS`.
                 let open = advance()
                 activeKeywords.append([])
                 let index = try nested { try $0.expression() }

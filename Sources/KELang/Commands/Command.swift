@@ -138,7 +138,7 @@ public enum CommandRegistry {
         // training and fact injection (Training.swift, Lab.swift)
         .train, .facts, .probe, .inject, .pretrain,
         // values
-        .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .time,
+        .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .pearson, .spearman, .time,
         // help
         .help,
     ]

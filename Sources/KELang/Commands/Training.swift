@@ -74,7 +74,10 @@ extension Command {
             Reads facts in the fictional-knowledge format of Chang et al. 2024 (.json list or \
             .jsonl): each item has train_context (text to train on), mem_input[]/mem_target[] \
             (memorisation probes), gen_input[]/gen_target[] (paraphrases: generalisation probes) \
-            and optionally hard_gen_input[]/hard_gen_target[] (composition). A probe is the \
+            and optionally hard_gen_input[]/hard_gen_target[] (composition) and paraphrases[] \
+            (other versions of train_context: version 1 is train_context, version v is \
+            paraphrases[v−2]; the paper's protocol, `inject … on CORPUS`, injects version \
+            ((e−1) mod versions)+1 at event e). A probe is the \
             text input + " " + target; it is scored on the target's tokens only. Fields: items, \
             memorization, generalization, composition (probe counts), source. Built in: \
             "tiny:known" (people of the tiny run's pretraining text, for retention) and \
@@ -106,13 +109,47 @@ extension Command {
 
     static let inject = Command(
         "inject",
-        [.positional("FACTS"), .keyword("into", "MODEL"), .option("steps", "N"), .option("lr", "X"),
-         .option("batch", "B"), .option("replay", "CORPUS"), .option("retain", "FACTS2"),
-         .option("every", "K"), .option("seed", "N")],
+        [.positional("FACTS"), .keyword("into", "MODEL"), .option("on", "CORPUS"), .option("once", "FACTS2"),
+         .option("every", "K"), .option("steps", "N"), .option("batch", "B"), .option("seq", "S"), .option("lr", "X"),
+         .option("warmup", "W"), .option("final", "F"), .option("eps", "E"), .option("wd", "D"), .option("clip", "C"),
+         .option("tasks", "TASKS"), .option("protocol", "\"NAME\""),
+         .option("replay", "CORPUS"), .option("retain", "FACTS2"), .option("seed", "N")],
         group: "training",
         brief: "Teach new facts; measure what sticks.",
         summary: """
-            Continued training in which the facts' train_contexts are mixed into batches of the \
+            Two experiments, never mixed. THE PAPER'S PROTOCOL (with `on CORPUS`, Kim et al. 2025 \
+            as its code runs it: olmo/train.py insert_data, olmo/optim.py CosWithWarmup, \
+            OLMo's AdamW groups, olmo/eval/downstream.py): continual pretraining on the rows of a \
+            packed corpus (`corpus "FILE" seq S pack` or a .npy file; seq defaults to its row \
+            length, and no other value is allowed), step g = 1…N taking rows (g−1)·B … g·B−1 in \
+            order (from row 0 again when the corpus runs out). Event e happens at step e·K: \
+            version ((e−1) mod V)+1 of every FACTS item (version 1 = train_context, version v = \
+            paraphrases[v−2], V = the set's `versions`), then group e of the `once` items (split \
+            into ⌊N/K⌋ groups whose sizes differ by at most one, larger first), each tokenised \
+            without special tokens and followed by EOS; the n facts are split the same way into \
+            min(B, n) groups and group j is prepended to row j, the row cut back to S tokens \
+            (fact_tokens_cut counts what the cut removes). Loss: mean next-token cross-entropy \
+            over all B×(S−1) positions. Learning rate at step g: X·(0.1+0.9·g/W) for g < W, then \
+            X·F + (X−X·F)·(1+cos(π(g−W)/(N−W)))/2, X·F from g = N. AdamW with a fresh state, \
+            β 0.9/0.95, ε E, weight decay D on linear-layer weights only (not embeddings, norms, \
+            biases), gradient clipped to norm C. Evaluated at step 0, after every event step and \
+            after step N: K = mean over every probe (memorisation, generalisation, composition) of \
+            FACTS and once of its mean target log-probability (as `probe`); acquisition \
+            A = 1 − K_end/K_0; with `tasks`, P = the `evaluate` mean at step 0 and after step N \
+            and forgetting F = 1 − P_end/P_0. Result kind "continual": acquisition, forgetting, \
+            k {start, end, paraphrase, once, memorization, generalization, composition: each \
+            {start, end}}, p {start, end, tasks: [{name, start, end}]}, curve {step, k, \
+            k_paraphrase, k_once, loss, lr}, steps, events, corpus_epochs, fact_tokens_cut, \
+            settings, protocol, model. `protocol "kim2025"` sets every 160, steps 1600, batch 128, \
+            seq 1024, lr 4e-4, warmup 80, final 0.1, eps 1e-5, wd 0.1, clip 1.0; clauses given \
+            explicitly override it. Without it: steps 100, batch 8, lr 3e-4, warmup 0, final 0.1, \
+            eps 1e-8, wd 0.1, clip 1.0 (`train`'s), every = steps/10. Nothing is random. Given a \
+            list of models (`checkpoints`), it runs once per checkpoint and returns a list of \
+            results, each with the checkpoint's `step`. The paper restarts every checkpoint at \
+            the peak rate; to separate that from entropy, run a control arm at each \
+            checkpoint's own rate (`lr`). \
+            KE'S OWN MODE (without `on`, kept for the tutorials): continued training in which \
+            the facts' train_contexts are mixed into batches of the \
             replay corpus (half of each batch, cycling through the facts; without a replay \
             corpus every row is a fact), constant learning rate X, AdamW as in `train`. Reports \
             acquisition = mean target-token accuracy over the injected facts' memorisation and \
@@ -130,8 +167,21 @@ extension Command {
             replay_heldout_fraction, replay_heldout_documents and replay_train_documents give \
             the split. Defaults: steps 100, lr 1e-4, batch 8, every = steps/10.
             """,
-        example: "let f = facts \"tiny:new\"\nlet known = facts \"tiny:known\"\nlet r = inject f into m steps 40 lr 1e-3 replay c retain known\nr.acquisition\nplot [r.curve.acquisition, r.curve.retention] x r.curve.step labels [\"acquisition\", \"retention\"]",
+        example: """
+            let f = facts "tiny:new"
+            let known = facts "tiny:known"
+            let r = inject f into m steps 40 lr 1e-3 replay c retain known
+            r.acquisition
+            plot [r.curve.acquisition, r.curve.retention] x r.curve.step labels ["acquisition", "retention"]
+            let rows = corpus "Tests/Fixtures/continual/corpus.txt" seq 48 pack
+            let p = inject (facts "Tests/Fixtures/continual/facts.json") into (load "Tests/Fixtures/models/olmo") on rows once (facts "Tests/Fixtures/continual/once.json") steps 7 every 2 batch 4 lr 1e-2 warmup 2 eps 1e-5
+            p.acquisition
+            """,
         run: { inv in
+            if inv.has("on") { return try continualInject(inv) }
+            for key in ["once", "seq", "warmup", "final", "eps", "wd", "clip", "tasks", "protocol"] where inv.has(key) {
+                throw inv.error("'inject … \(key)' belongs to the paper's protocol, which trains on a packed corpus: add 'on CORPUS'", at: key)
+            }
             let model = try inv.model("into")
             let f = try inv.facts("FACTS")
             var o = InjectOptions()
@@ -154,13 +204,15 @@ extension Command {
 extension FactSet: CommandResult {
     var kind: String { "facts" }
 
-    /// `{items, memorization, generalization, composition, source}`: counts of items and probes.
+    /// `{items, versions, memorization, generalization, composition, source}`: counts of items,
+    /// of versions (the smallest over the items) and of probes.
     var fields: [(String, Value)] {
         let mem = items.reduce(0) { $0 + $1.memorization.count }
         let gen = items.reduce(0) { $0 + $1.generalization.count }
         let comp = items.reduce(0) { $0 + ($1.composition?.count ?? 0) }
         return [
             ("items", .number(Double(items.count))),
+            ("versions", .number(Double(versions))),
             ("memorization", .number(Double(mem))),
             ("generalization", .number(Double(gen))),
             ("composition", .number(Double(comp))),

@@ -82,6 +82,46 @@ extension Command {
                 })
     }
 
+    static let pearson = correlation(
+        "pearson", "Pearson correlation of two lists.",
+        """
+        Pearson's r = Σ(x−x̄)(y−ȳ) / √(Σ(x−x̄)² · Σ(y−ȳ)²) of two lists of numbers of the same length \
+        (at least 3). A list whose values are all equal has no correlation: an error. The paper \
+        correlates acquisition and forgetting with knowledge entropy this way over a checkpoint series.
+        """,
+        "pearson [1, 2, 3, 4] [2, 4, 5, 9]", pearsonCorrelation)
+    static let spearman = correlation(
+        "spearman", "Spearman rank correlation of two lists.",
+        """
+        Spearman's ρ: Pearson's r of the ranks of two lists of numbers of the same length (at least 3), \
+        tied values getting the average of their ranks. A list whose values are all equal is an error.
+        """,
+        "spearman [1, 2, 3, 4] [1, 3, 2, 4]", { pearsonCorrelation(averageRanks($0), averageRanks($1)) })
+
+    /// A builtin correlating two lists of numbers.
+    private static func correlation(_ name: String, _ brief: String, _ summary: String, _ example: String,
+                                    _ f: @escaping @Sendable ([Double], [Double]) -> Double?) -> Command {
+        Command(name, [.positional("XS"), .positional("YS")], group: "values", brief: brief, summary: summary,
+                example: example,
+                run: { inv in
+                    let xs = try inv.numbers("XS"), ys = try inv.numbers("YS")
+                    guard xs.count == ys.count else {
+                        throw inv.error("'\(name)' needs two lists of the same length, found \(xs.count) and \(ys.count)", at: "YS")
+                    }
+                    guard xs.count >= 3 else {
+                        throw inv.error("'\(name)' needs at least 3 points, found \(xs.count)", at: "XS")
+                    }
+                    for (key, list) in [("XS", xs), ("YS", ys)] where !list.allSatisfy(\.isFinite) {
+                        throw inv.error("'\(name)' of a list with a non-finite number", at: key)
+                    }
+                    guard let r = f(xs, ys) else {
+                        let key = Set(xs).count == 1 ? "XS" : "YS"
+                        throw inv.error("'\(name)' is undefined: every value of \(key == "XS" ? "the first" : "the second") list is the same", at: key)
+                    }
+                    return .number(r)
+                })
+    }
+
     static let time = Command(
         "time", [.positional("EXPR")], group: "values",
         brief: "Value of EXPR and the seconds it took.",
@@ -114,4 +154,33 @@ struct Timed: CommandResult {
         let body = Printer.human(value, options: options)
         return body + (body.contains("\n") ? "\n" : "  ") + "(\(Printer.seconds(seconds)))"
     }
+}
+
+/// Pearson's r of two lists of the same length; nil when either has zero variance.
+func pearsonCorrelation(_ xs: [Double], _ ys: [Double]) -> Double? {
+    let n = Double(xs.count)
+    let mx = xs.reduce(0, +) / n, my = ys.reduce(0, +) / n
+    var sxy = 0.0, sxx = 0.0, syy = 0.0
+    for (x, y) in zip(xs, ys) {
+        sxy += (x - mx) * (y - my)
+        sxx += (x - mx) * (x - mx)
+        syy += (y - my) * (y - my)
+    }
+    guard sxx > 0, syy > 0 else { return nil }
+    return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
+}
+
+/// Ranks 1 … n of `xs`, tied values sharing the average of their ranks (as scipy's rankdata).
+func averageRanks(_ xs: [Double]) -> [Double] {
+    let order = xs.indices.sorted { xs[$0] < xs[$1] || (xs[$0] == xs[$1] && $0 < $1) }
+    var ranks = [Double](repeating: 0, count: xs.count)
+    var i = 0
+    while i < order.count {
+        var j = i
+        while j + 1 < order.count && xs[order[j + 1]] == xs[order[i]] { j += 1 }
+        let rank = Double(i + j + 2) / 2   // the average of ranks i+1 … j+1
+        for k in i...j { ranks[order[k]] = rank }
+        i = j + 1
+    }
+    return ranks
 }
