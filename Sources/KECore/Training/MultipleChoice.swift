@@ -60,8 +60,8 @@ public struct TaskSuite: Sendable, Equatable {
     /// - Throws: `CoreError` naming the file (and the line, rendered `FILE:LINE: error: …`): no
     ///   such file, a file that is not `.jsonl`, a directory without `.jsonl` files, invalid UTF-8,
     ///   malformed JSON, a missing field or one of the wrong type, an empty context, fewer than 2
-    ///   choices, a label out of range, an unknown metric or one that disagrees with an earlier
-    ///   line, or a file without items.
+    ///   choices, a label out of range, an unknown metric or one that disagrees with the first
+    ///   line's (a line without "metric" means acc), or a file without items.
     public static func load(path: String) throws -> TaskSuite {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -93,8 +93,8 @@ extension ChoiceTask {
         let base = (file as NSString).lastPathComponent
         let name = (base as NSString).deletingPathExtension
         var items: [ChoiceItem] = []
-        // The metric and the line that first stated it.
-        var stated: (metric: ChoiceMetric, line: Int)?
+        // The task's metric: that of its first item's line.
+        var first: (metric: ChoiceMetric, line: Int)?
         var start = 0, lineNo = 0
         let n = bytes.count
         while start < n {
@@ -109,18 +109,19 @@ extension ChoiceTask {
                 throw CoreError("invalid UTF-8 at byte \(error.offset)", file: file, line: lineNo)
             }
             if line.allSatisfy({ $0.isWhitespace }) { continue }
-            let (item, metric) = try parseChoiceItem(line, file: file, line: lineNo)
-            if let metric {
-                if let s = stated, s.metric != metric {
-                    throw CoreError("metric \"\(metric.rawValue)\" disagrees with \"\(s.metric.rawValue)\" on line \(s.line): a task's lines must agree on the metric",
-                                    file: file, line: lineNo)
-                }
-                if stated == nil { stated = (metric, lineNo) }
+            let (item, stated) = try parseChoiceItem(line, file: file, line: lineNo)
+            // A line without "metric" means acc, the default.
+            let metric = stated ?? .acc
+            if let f = first, f.metric != metric {
+                let shown = stated == nil ? "\"acc\" (the default: no \"metric\" given)" : "\"\(metric.rawValue)\""
+                throw CoreError("metric \(shown) disagrees with \"\(f.metric.rawValue)\" on line \(f.line): a task's lines must agree on the metric",
+                                file: file, line: lineNo)
             }
+            if first == nil { first = (metric, lineNo) }
             items.append(item)
         }
-        guard !items.isEmpty else { throw CoreError("the task has no items", file: file) }
-        return ChoiceTask(name: name, items: items, metric: stated?.metric ?? .acc, source: file)
+        guard let first else { throw CoreError("the task has no items", file: file) }
+        return ChoiceTask(name: name, items: items, metric: first.metric, source: file)
     }
 }
 
@@ -206,9 +207,9 @@ func predictedChoice(logProbs: [Double], choices: [String], metric: ChoiceMetric
 
 // MARK: Scoring
 
-/// One (context, choice) pair to score: the forward pass reads `document` = context ids ++ choice
-/// ids without the last (which predicts nothing); rows at positions `first − 1 ..< count − 1`
-/// predict the choice's tokens `targets`.
+/// One (context, choice) pair to score, `ids` = context ids ++ choice ids. The forward pass reads
+/// `document`, the ids without the last (whose prediction is not needed, as in OLMo's query);
+/// the rows at positions `first − 1 ..< ids.count − 1` predict the choice's tokens.
 struct ChoiceSequence: Hashable {
     var ids: [Int]
     /// Index in `ids` of the choice's first token (= the context's token count, ≥ 1).
@@ -221,9 +222,10 @@ struct ChoiceSequence: Hashable {
 /// forward pass, batches in parallel; each sequence's terms are added in position order, so
 /// every number is the same for any thread count.
 ///
-/// - Throws: `CoreError` for a token outside the vocabulary or "cancelled".
-func choiceLogProbs(_ sequences: [ChoiceSequence], config c: ModelConfig, weights: InferenceWeights,
-                    multipliers: MemoryMultipliers) throws -> [Double] {
+/// - Throws: `CoreError` for a token outside the vocabulary, a sequence longer than a
+///   learned-position model's positions, or "cancelled".
+func sequenceLogProbs(_ sequences: [ChoiceSequence], config c: ModelConfig, weights: InferenceWeights,
+                      multipliers: MemoryMultipliers) throws -> [Double] {
     // Group sequences [g_k, g_{k+1}) into one batch each.
     var groups: [Range<Int>] = []
     var i = 0
@@ -268,17 +270,17 @@ func choiceLogProbs(_ sequences: [ChoiceSequence], config c: ModelConfig, weight
     return out
 }
 
-/// Evaluates `suite` with a forward pass that `withWeights` provides: tokenises every (context,
-/// choice) pair with `encode`, scores each distinct sequence once, then applies both metrics.
+/// Every choice's summed log-probability (nats), [task][item][choice]: tokenises each (context,
+/// choice) pair with `encode`, and `score` scores each distinct sequence once (so identical
+/// choices tie exactly).
 ///
 /// - Throws: `CoreError` naming the task file and item when a context or choice has no tokens or
 ///   a sequence is longer than a learned-position model's positions; for a suite without tasks
-///   or a task without items; when a score is not finite; "cancelled".
-func evaluateSuite(_ suite: TaskSuite, config: ModelConfig, encode: (String) -> [Int],
-                   score: ([ChoiceSequence]) throws -> [Double]) throws -> Evaluation {
+///   or a task without items; when a score is not finite; whatever `score` throws.
+func suiteLogProbs(_ suite: TaskSuite, config: ModelConfig, encode: (String) -> [Int],
+                   score: ([ChoiceSequence]) throws -> [Double]) throws -> [[[Double]]] {
     guard !suite.tasks.isEmpty else { throw CoreError("the task suite has no tasks", file: suite.source) }
-    // Distinct sequences (identical pairs are scored once, so identical choices tie exactly)
-    // and, per task, item and choice, the index of its sequence.
+    // Distinct sequences and, per task, item and choice, the index of its sequence.
     var sequences: [ChoiceSequence] = []
     var index: [ChoiceSequence: Int] = [:]
     var refs: [[[Int]]] = []
@@ -308,20 +310,25 @@ func evaluateSuite(_ suite: TaskSuite, config: ModelConfig, encode: (String) -> 
     guard logProbs.allSatisfy(\.isFinite) else {
         throw CoreError("the log-probabilities are not finite (the model produces NaN or infinity)")
     }
+    return refs.map { $0.map { $0.map { logProbs[$0] } } }
+}
+
+/// Both metrics of every task of `suite` from its choices' summed log-probabilities
+/// ([task][item][choice], as `suiteLogProbs` returns them), and the mean score.
+func evaluation(of suite: TaskSuite, logProbs: [[[Double]]]) -> Evaluation {
     var scores: [TaskScore] = []
-    for (task, taskRefs) in zip(suite.tasks, refs) {
+    for (task, taskLogProbs) in zip(suite.tasks, logProbs) {
         var right = (acc: 0, lenNorm: 0)
-        for (item, r) in zip(task.items, taskRefs) {
-            let lps = r.map { logProbs[$0] }
+        for (item, lps) in zip(task.items, taskLogProbs) {
             if predictedChoice(logProbs: lps, choices: item.choices, metric: .acc) == item.label { right.acc += 1 }
             if predictedChoice(logProbs: lps, choices: item.choices, metric: .lenNorm) == item.label { right.lenNorm += 1 }
         }
-        let n = Double(task.items.count)
+        let n = Double(max(1, task.items.count))
         let acc = Double(right.acc) / n, lenNorm = Double(right.lenNorm) / n
         scores.append(TaskScore(name: task.name, items: task.items.count, acc: acc, lenNorm: lenNorm,
                                 metric: task.metric, score: task.metric == .acc ? acc : lenNorm))
     }
-    return Evaluation(tasks: scores, mean: scores.reduce(0.0) { $0 + $1.score } / Double(scores.count))
+    return Evaluation(tasks: scores, mean: scores.reduce(0.0) { $0 + $1.score } / Double(max(1, scores.count)))
 }
 
 /// A text in quotes for messages, cut to 40 characters.
@@ -330,31 +337,46 @@ private func quoted(_ s: String) -> String {
     return "\"\(cut)\""
 }
 
-/// `evaluate` for a network being trained (f32 parameters), with its tokenizer's `encode`.
+/// Every choice's summed log-probability, [task][item][choice], for a network being trained
+/// (f32 parameters), with its tokenizer's `encode`.
 ///
 /// - Throws: as `evaluate(_:on:)`.
-func evaluateNetwork(_ net: Transformer, on suite: TaskSuite, encode: (String) -> [Int]) throws -> Evaluation {
-    try evaluateSuite(suite, config: net.config, encode: encode) { sequences in
+func choiceLogProbs(_ net: Transformer, on suite: TaskSuite, encode: (String) -> [Int]) throws -> [[[Double]]] {
+    try suiteLogProbs(suite, config: net.config, encode: encode) { sequences in
         try net.withInferenceWeights { w in
-            try choiceLogProbs(sequences, config: net.config, weights: w, multipliers: net.multipliers)
+            try sequenceLogProbs(sequences, config: net.config, weights: w, multipliers: net.multipliers)
         }
     }
 }
 
+/// Every choice's summed log-probability, [task][item][choice], with `model`'s own weights (bf16
+/// and quantised models are not expanded) and tokenizer.
+///
+/// - Throws: as `evaluate(_:on:)`.
+func choiceLogProbs(_ model: Model, on suite: TaskSuite) throws -> [[[Double]]] {
+    let tok = model.tokenizer
+    return try suiteLogProbs(suite, config: model.config, encode: { tok.encode($0) }) { sequences in
+        try withInferenceWeights(model) { w in
+            try sequenceLogProbs(sequences, config: model.config, weights: w, multipliers: model.memoryMultipliers)
+        }
+    }
+}
+
+/// `evaluate` for a network being trained (f32 parameters), with its tokenizer's `encode`.
+///
+/// - Throws: as `evaluate(_:on:)`.
+func evaluateNetwork(_ net: Transformer, on suite: TaskSuite, encode: (String) -> [Int]) throws -> Evaluation {
+    evaluation(of: suite, logProbs: try choiceLogProbs(net, on: suite, encode: encode))
+}
+
 /// Zero-shot multiple-choice accuracy of `model` on every task of `suite`, as OLMo's
 /// `ICLMetric` computes it (see the top of this file): per task acc, len_norm and the score of
-/// its metric; the mean of the scores. The model's own weights are read (bf16 and quantised
-/// models are not expanded).
+/// its metric; the mean of the scores.
 ///
 /// - Throws: `CoreError` naming the task file and item when a context or a choice tokenises to
 ///   nothing or a sequence is longer than a learned-position model's positions; for a suite
 ///   without tasks or a task without items; when the model produces NaN or infinity;
 ///   "cancelled".
 public func evaluate(_ model: Model, on suite: TaskSuite) throws -> Evaluation {
-    let tok = model.tokenizer
-    return try evaluateSuite(suite, config: model.config, encode: { tok.encode($0) }) { sequences in
-        try withInferenceWeights(model) { w in
-            try choiceLogProbs(sequences, config: model.config, weights: w, multipliers: model.memoryMultipliers)
-        }
-    }
+    evaluation(of: suite, logProbs: try choiceLogProbs(model, on: suite))
 }

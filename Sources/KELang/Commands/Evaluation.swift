@@ -14,7 +14,8 @@ extension Command {
             Reads zero-shot multiple-choice tasks: a .jsonl file (one task, named after the file) \
             or a directory of them (one task per .jsonl file, in name order). Each line is \
             {"context": "…", "choices": ["…", …], "label": i} with an optional "metric": "acc" \
-            (the default) or "len_norm"; a task's lines must agree on the metric. Choices are \
+            (the default, also for a line without one) or "len_norm"; a task's lines must agree \
+            on the metric. Choices are \
             continuations and, as in OLMo's tasks, usually begin with a space. A bad line is \
             reported as FILE:LINE. Fields: tasks (names), items (over all tasks), metrics, source. \
             Scripts/export-tasks.py writes SciQ, Winogrande, PIQA, OBQA, HellaSwag and ARC-Easy \
