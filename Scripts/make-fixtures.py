@@ -21,6 +21,10 @@ Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each expo
   regexes, Unicode classes, post-processors, random strings); run it alone with
   ``python3 Scripts/make-fixtures.py tokenizers_hf16``. It reads the ``tokenizers/*.json`` files
   of ``tokenizers.py``, so it runs after it.
+* ``tasks.py`` writes ``tasks/`` (multiple-choice task files and transformers' per-choice
+  log-probabilities for four model fixtures) and ``tasks_bad/`` (malformed task files); it reads
+  the ``models/`` folders, so it runs after ``models.py``. Run it alone with
+  ``python3 Scripts/make-fixtures.py tasks``.
 
 See ``Tests/Fixtures/README.md`` for what every recorded number means. Everything is seeded and
 single-threaded, so re-running reproduces identical files.

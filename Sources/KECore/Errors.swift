@@ -1,4 +1,5 @@
-/// An error from the core library: a plain message, optionally naming the file it concerns.
+/// An error from the core library: a plain message, optionally naming the file it concerns and
+/// the line of that file.
 ///
 /// The core never prints. Callers (the language, the shell) add the script position.
 public struct CoreError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -6,13 +7,19 @@ public struct CoreError: Error, CustomStringConvertible, Equatable, Sendable {
     public var message: String
     /// The file the problem concerns, if any.
     public var file: String?
+    /// The 1-based line of `file` the problem is on, if it is on one line (a data file's record).
+    public var line: Int?
 
-    public init(_ message: String, file: String? = nil) {
+    public init(_ message: String, file: String? = nil, line: Int? = nil) {
         self.message = message
         self.file = file
+        self.line = line
     }
 
+    /// `FILE:LINE: error: MESSAGE` when the line is known (the form compilers use, so editors
+    /// jump to it), `FILE: MESSAGE` with only a file, else the message.
     public var description: String {
+        if let file, let line { return "\(file):\(line): error: \(message)" }
         if let file { return "\(file): \(message)" }
         return message
     }

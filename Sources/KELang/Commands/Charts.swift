@@ -6,7 +6,7 @@ import KECore
 // plot, bar, hist, heatmap, spark. Each builds a `ChartValue` that keeps the data (for JSON)
 // and renders with the session's width, canvas and colour when printed. The forms for results
 // (`plot` of entropy results, `hist` and `heatmap` of a coefficients result) are in
-// Entropy.swift and use the helpers at the end of this file.
+// Entropy.swift, `bar` of an evaluation in Evaluation.swift; they use the helpers at the end of this file.
 
 extension Command {
     static let plot = Command(
@@ -56,9 +56,10 @@ extension Command {
     static let bar = Command(
         "bar", [.positional("VALUES"), .option("labels", "[…]"), .option("title", "\"…\"")], group: "charts",
         brief: "Horizontal bar chart.",
-        summary: "Horizontal bars, one per value, labelled 1…n or by `labels`.",
+        summary: "Horizontal bars, one per value, labelled 1…n or by `labels`. Of an evaluation (`evaluate … on TASKS`): each task's score, labelled by task.",
         example: "bar e.layers title \"entropy per layer\"",
         run: { inv in
+            if let chart = try evaluationBar(inv) { return chart }
             let values = try inv.numbers("VALUES")
             let labels = inv.has("labels") ? try inv.strings("labels") : nil
             if let labels, labels.count != values.count {

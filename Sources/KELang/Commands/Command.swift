@@ -135,8 +135,8 @@ public enum CommandRegistry {
         // looking inside (Entropy, Memories, Interventions, Prediction, Checkpoints)
         .coefficients, .rank, .compare, .trace, .memory, .top, .search, .scale, .ablate, .predict,
         .generate, .checkpoints,
-        // training and fact injection (Training.swift, Lab.swift)
-        .train, .facts, .probe, .inject, .pretrain,
+        // training, fact injection, multiple-choice tasks (Training.swift, Lab.swift, Evaluation.swift)
+        .train, .facts, .probe, .inject, .pretrain, .tasks, .evaluate,
         // values
         .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .pearson, .spearman, .time,
         // help
