@@ -247,7 +247,7 @@ final class WorldContinualTests: XCTestCase {
 
     // MARK: Cache files
 
-    func testFilesAreWrittenAndAddedToOlderRuns() throws {
+    func testFilesAreWrittenAndAddedToCompleteRuns() throws {
         let root = NSTemporaryDirectory() + "ke-continual-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cfg = TinyRunConfig.test, w = Self.test
@@ -264,17 +264,18 @@ final class WorldContinualTests: XCTestCase {
         for (file, items) in zip(files.taskFiles, w.tasks(cfg.continual)) {
             XCTAssertEqual(try readFileBytes(file), Array(World.jsonLines(items).utf8))
         }
-        // A run cached before the continual files existed is still complete and gets them added
-        // without training again.
-        let run = try lab.run(cfg, measureEntropy: false)
-        for f in [files.paraFacts, files.onceFacts, files.shiftText] { try FileManager.default.removeItem(atPath: f) }
-        try FileManager.default.removeItem(atPath: files.tasksDirectory)
-        XCTAssertNotNil(lab.completedRun(cfg))
+        // A run is complete without the continual files (pretraining does not write them); they
+        // are added to it, without training, when first asked for.
+        let run = try TinyLab(root: root + "/fresh").run(cfg, measureEntropy: false)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run.files.paraFacts))
+        XCTAssertFalse(TinyLab.dataComplete(run.files))
         let builds = TinyRunBuilder.buildCount
-        let again = try lab.run(cfg, measureEntropy: false)
+        XCTAssertNotNil(TinyLab(root: root + "/fresh").completedRun(cfg))
+        let added = try TinyLab(root: root + "/fresh").files(cfg)
         XCTAssertEqual(TinyRunBuilder.buildCount, builds)
-        XCTAssertEqual(again.checkpoints, run.checkpoints)
-        XCTAssertTrue(TinyLab.dataComplete(again.files))
+        XCTAssertTrue(TinyLab.dataComplete(added))
+        XCTAssertEqual(try readFileBytes(added.shiftText), try readFileBytes(files.shiftText))
+        XCTAssertNotNil(TinyLab(root: root + "/fresh").completedRun(cfg))
         let entries = try FileManager.default.contentsOfDirectory(atPath: run.directory)
         XCTAssertFalse(entries.contains { $0.hasPrefix(".") }, "temporaries left: \(entries)")
     }

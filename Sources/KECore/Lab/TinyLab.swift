@@ -30,9 +30,9 @@ import Darwin
 // first; the data files are deterministic and kept). Builds hold an exclusive `flock` on
 // `<root>/tiny-<cacheKey>.lock`: a second process (or thread) waits for it and then finds the
 // finished run. The data files alone (enough for the corpus and fact names) are written under
-// the same lock without training. The continual-protocol files (para … tasks) came later: a run
-// cached before them is still complete, and they are added to it under the lock when first asked
-// for (`files`, or `run` on a cache hit).
+// the same lock without training. The continual-protocol files (para … tasks) are written only by
+// `files` (the data names need them; a pretraining run does not): a run without them is complete,
+// and they are added to it under the lock when first asked for.
 
 /// The data files of a run (texts and facts), all present and whole.
 public struct TinyRunFiles: Sendable, Equatable {
@@ -68,6 +68,7 @@ public struct TinyRun: Sendable {
     public var directory: String
     /// Checkpoints in step order (the last one is the final model).
     public var checkpoints: [TinyCheckpoint]
+    /// The run's data files (the continual-protocol ones exist once `TinyLab.files` wrote them).
     public var files: TinyRunFiles
     /// The build's history (nil if `log.json` is unreadable).
     public var log: TinyRunLog?
@@ -164,19 +165,13 @@ public final class TinyLab: Sendable {
     ///   written, training fails, the built directory is incomplete, or on cancel.
     public func run(_ config: TinyRunConfig, measureEntropy: Bool = true,
                     progress: TinyRunProgressHandler? = nil) throws -> TinyRun {
-        if let hit = completedRun(config) {
-            if !TinyLab.dataComplete(hit.files) { _ = try files(config) }   // cached before the continual files
-            return hit
-        }
+        if let hit = completedRun(config) { return hit }
         try config.validate()
         return try withLock(config) {
-            if let hit = completedRun(config) {   // built while we waited
-                if !TinyLab.dataComplete(hit.files) { try writeData(config, world: try World(config.world)) }
-                return hit
-            }
+            if let hit = completedRun(config) { return hit }   // built while we waited
             let world = try World(config.world)
             let dir = config.runDirectory(root: root)
-            try writeData(config, world: world)
+            try writeData(config, world: world, continual: false)
             // A half-built run: drop its checkpoints, log and temporaries; keep the data.
             try? removeIfExists(dir + "/complete")
             for name in try directoryEntries(dir) where name.hasPrefix("step-") || name.hasPrefix(".") || name == "log.json" {
@@ -203,7 +198,7 @@ public final class TinyLab: Sendable {
         if TinyLab.dataComplete(files) { return files }
         try config.validate()
         return try withLock(config) {
-            if !TinyLab.dataComplete(files) { try writeData(config, world: try World(config.world)) }
+            if !TinyLab.dataComplete(files) { try writeData(config, world: try World(config.world), continual: true) }
             return files
         }
     }
@@ -212,8 +207,9 @@ public final class TinyLab: Sendable {
     /// first ones in training order. The standard run's whole stream (38,400) fits.
     public static let maxTrainDocuments = 65_536
 
-    /// Writes the missing data files (caller holds the lock).
-    func writeData(_ config: TinyRunConfig, world: World) throws {
+    /// Writes the missing data files (caller holds the lock); the continual-protocol files too
+    /// when `continual`.
+    func writeData(_ config: TinyRunConfig, world: World, continual: Bool) throws {
         let dir = config.runDirectory(root: root)
         try makeDirectories(dir)
         let f = TinyRunFiles(directory: dir)
@@ -240,18 +236,18 @@ public final class TinyLab: Sendable {
             try TinyLab.writeAtomically(Array(World.jsonLines(world.newFacts()).utf8), to: f.newFacts)
         }
         let c = config.continual
-        if !fileExists(f.paraFacts) {
+        if continual && !fileExists(f.paraFacts) {
             try TinyLab.writeAtomically(Array(World.jsonLines(world.paraFacts(c)).utf8), to: f.paraFacts)
         }
-        if !fileExists(f.onceFacts) {
+        if continual && !fileExists(f.onceFacts) {
             try TinyLab.writeAtomically(Array(World.jsonLines(world.onceFacts(c)).utf8), to: f.onceFacts)
         }
-        if !fileExists(f.shiftText) {
+        if continual && !fileExists(f.shiftText) {
             try Cancellation.shared.check()
             let text = world.shiftDocuments(c).map { $0 + "\n" }.joined()
             try TinyLab.writeAtomically(Array(text.utf8), to: f.shiftText)
         }
-        if !f.taskFiles.allSatisfy(fileExists) {
+        if continual && !f.taskFiles.allSatisfy(fileExists) {
             let tasks = world.tasks(c)
             try TinyLab.writeDirectoryAtomically(f.tasksDirectory) { tmp in
                 for (name, items) in zip(World.attributeNames, tasks) {
