@@ -34,7 +34,7 @@ import Darwin
 // `files` (the data names need them; a pretraining run does not): a run without them is complete,
 // and they are added to it under the lock when first asked for.
 
-/// The data files of a run (texts and facts), all present and whole.
+/// The data files of a run (texts, facts and tasks); each file is whole when present.
 public struct TinyRunFiles: Sendable, Equatable {
     public var directory: String
     public var trainText: String { directory + "/train.txt" }
