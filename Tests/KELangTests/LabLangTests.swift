@@ -98,8 +98,8 @@ final class LabLangTests: XCTestCase {
         XCTAssertEqual(known["source"]?.stringValue, "tiny:known")
         XCTAssertEqual(try json(ok("facts \"tiny:new\"").first)["items"]?.intValue, cfg.world.newPeople)
         XCTAssertEqual(TinyRunBuilder.buildCount, builds, "corpus and fact names need no training")
-        assertError("facts \"tiny:old\"", "1:7: error: unknown built-in fact set \"tiny:old\": use \"tiny:known\" or \"tiny:new\"")
-        assertError("corpus \"tiny:test\"", "1:8: error: unknown built-in corpus \"tiny:test\": use \"tiny:train\" or \"tiny:heldout\"")
+        assertError("facts \"tiny:old\"", "1:7: error: unknown built-in fact set \"tiny:old\": use \"tiny:known\", \"tiny:new\", \"tiny:para\" or \"tiny:once\"")
+        assertError("corpus \"tiny:test\"", "1:8: error: unknown built-in corpus \"tiny:test\": use \"tiny:train\", \"tiny:heldout\" or \"tiny:shift\"")
         // Seq truncates: tokens ≤ documents × seq once a model tokenises it.
         XCTAssertEqual(ok("let c = corpus \"tiny:heldout\" limit 3 seq 10\nlet e = entropy (load \"tiny@5\") on c\ne.tokens", json: false),
                        ["30"])
@@ -156,6 +156,76 @@ final class LabLangTests: XCTestCase {
                     "1:26: error: 'pretrain': hidden 18 must split into 2 heads of even size (set heads A)")
         assertError("pretrain steps 0", "1:16: error: 'pretrain … steps' must be between 1 and 10000000, found 0")
         assertError("pretrain lr 2", "1:13: error: 'pretrain … lr' must be below 1, found 2")
+    }
+
+    // MARK: tiny-cosine and the continual-protocol data
+
+    func testTinyCosineCheckpointsWithLearningRates() throws {
+        let cfg = TinyRunConfig.testCosine
+        let list = try XCTUnwrap(json(ok("checkpoints \"tiny-cosine\"").first).arrayValue)
+        XCTAssertEqual(list.map { $0["step"]?.intValue }, cfg.checkpoints.map { Optional($0) })
+        XCTAssertEqual(list.first?["path"]?.stringValue, cfg.checkpointDirectory(root: cache + "/ke", step: 5))
+        // lr: the rate of the last step before each checkpoint, as logged and as the schedule gives it.
+        let run = try XCTUnwrap(TinyLab(root: cache + "/ke").completedRun(cfg))
+        let log = try XCTUnwrap(run.log)
+        for (entry, step) in zip(list, cfg.checkpoints) {
+            XCTAssertEqual(entry["lr"]?.doubleValue, log.learningRates[step - 1])
+            XCTAssertEqual(entry["lr"]?.doubleValue, cfg.learningRate(atStep: step - 1))
+        }
+        XCTAssertLessThan(try XCTUnwrap(list.last?["lr"]?.doubleValue), try XCTUnwrap(list[1]["lr"]?.doubleValue))
+        XCTAssertEqual(ok("(load \"tiny-cosine@6\").step\n(load \"tiny-cosine\").step", json: false), ["6", "40"])
+        assertError("load \"tiny-cosine@7\"",
+                    "1:6: error: \"tiny-cosine@7\": the tiny-cosine run has no checkpoint at step 7; available steps: 5, 6, 10, 20, 30, 40")
+        // `tiny` has lr too (warm-up, then constant), and its own key and steps.
+        let tiny = try XCTUnwrap(json(ok("checkpoints \"tiny\"").first).arrayValue)
+        XCTAssertEqual(tiny.map { $0["lr"]?.doubleValue }, TinyRunConfig.test.checkpoints.map { TinyRunConfig.test.learningRate(atStep: $0 - 1) })
+        XCTAssertNotEqual(tiny.first?["path"]?.stringValue, list.first?["path"]?.stringValue)
+        // `pretrain schedule "cosine"` is tiny-cosine itself (no second build); another seed is another run.
+        let builds = TinyRunBuilder.buildCount
+        let same = try XCTUnwrap(json(ok("pretrain schedule \"cosine\"").first).arrayValue)
+        XCTAssertEqual(same.map { $0["path"]?.stringValue }, list.map { $0["path"]?.stringValue })
+        XCTAssertEqual(TinyRunBuilder.buildCount, builds)
+        let seed2 = try XCTUnwrap(json(ok("pretrain schedule \"cosine\" seed 2").first).arrayValue)
+        var cfg2 = cfg
+        cfg2.initSeed = 2
+        XCTAssertEqual(seed2.map { $0["path"]?.stringValue }, cfg2.checkpoints.map { cfg2.checkpointDirectory(root: cache + "/ke", step: $0) })
+        XCTAssertEqual(seed2.map { $0["lr"]?.doubleValue }, list.map { $0["lr"]?.doubleValue })
+        // A cosine run of another length keeps ~15, 50, 75 and 100 %.
+        let custom = try XCTUnwrap(json(ok("pretrain steps 20 layers 1 hidden 16 heads 2 ffn 16 batch 2 schedule \"cosine\"").first).arrayValue)
+        XCTAssertEqual(custom.map { $0["step"]?.intValue ?? -1 }, TinyRunConfig.withCosineMarks(TinyLab.checkpointSteps(forSteps: 20), steps: 20))
+        XCTAssertTrue(Set([3, 10, 15, 20]).isSubset(of: custom.map { $0["step"]?.intValue ?? -1 }))
+        assertError("checkpoints \"tiny-cosine\" tokenizer \"x\"",
+                    "1:37: error: 'tokenizer' is for checkpoint directories; the built-in runs have their own tokenizer")
+    }
+
+    func testContinualDataNames() throws {
+        let cfg = TinyRunConfig.test
+        let builds = TinyRunBuilder.buildCount
+        let para = try json(ok("facts \"tiny:para\"").first)
+        XCTAssertEqual(para["items"]?.intValue, cfg.continual.paraItems)
+        XCTAssertEqual(para["memorization"]?.intValue, 5 * cfg.continual.paraItems)
+        XCTAssertEqual(para["generalization"]?.intValue, 5 * cfg.continual.paraItems)
+        XCTAssertEqual(para["source"]?.stringValue, "tiny:para")
+        XCTAssertEqual(try json(ok("facts \"tiny:once\"").first)["items"]?.intValue, cfg.continual.onceItems)
+        let shift = try json(ok("corpus \"tiny:shift\"").first)
+        let world = try World(cfg.world)
+        XCTAssertEqual(shift["documents"]?.intValue, world.shiftDocuments(cfg.continual).count)
+        XCTAssertEqual(TinyRunBuilder.buildCount, builds, "data names need no training")
+        // tasks "tiny:tasks" resolves to the folder of task files (the `tasks` command reads it).
+        let inv = Invocation(command: .corpus, call: CommandCall(name: "tasks", arguments: [:]),
+                             position: SourcePosition(line: 1, column: 1), interpreter: Interpreter(options: SessionOptions()))
+        let dir = try XCTUnwrap(try BuiltinNames.tasksPath("tiny:tasks", inv))
+        XCTAssertEqual(dir, cache + "/ke/tiny-" + cfg.cacheKey + "/tasks")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(),
+                       ["birth_city.jsonl", "birth_date.jsonl", "employer.jsonl", "major.jsonl", "university.jsonl"])
+        XCTAssertNil(try BuiltinNames.tasksPath("Tests/Fixtures/tasks", inv))
+        XCTAssertThrowsError(try BuiltinNames.tasksPath("tiny:task", inv))
+        // Training on the shifted corpus and probing the new sets work like the other names.
+        XCTAssertEqual(ok("""
+            let m = train (load "tiny") on corpus "tiny:shift" steps 2 batch 2 seq 16
+            let p = probe m on facts "tiny:para"
+            p.memorization.accuracy >= 0
+            """, json: false), ["true"])
     }
 
     func testHelpHasPretrain() {

@@ -15,6 +15,11 @@ import Darwin
 //   heldout.txt         held-out documents (`tiny:heldout`)
 //   known.jsonl         `tiny:known` facts (fictional-knowledge format)
 //   new.jsonl           `tiny:new` facts
+//   para.jsonl          `tiny:para` facts (with `paraphrases`)
+//   once.jsonl          `tiny:once` facts
+//   shift.txt           `tiny:shift`, one document per line
+//   tasks/              `tiny:tasks`: birth_date.jsonl, birth_city.jsonl, university.jsonl,
+//                       major.jsonl, employer.jsonl (written as a temporary folder, renamed)
 //   step-0000025/ …     one Hugging Face directory per checkpoint step
 //   log.json            losses, learning rates, held-out entropy per checkpoint
 //   complete            written last: the run is usable
@@ -25,15 +30,29 @@ import Darwin
 // first; the data files are deterministic and kept). Builds hold an exclusive `flock` on
 // `<root>/tiny-<cacheKey>.lock`: a second process (or thread) waits for it and then finds the
 // finished run. The data files alone (enough for the corpus and fact names) are written under
-// the same lock without training.
+// the same lock without training. The continual-protocol files (para … tasks) are written only by
+// `files` (the data names need them; a pretraining run does not): a run without them is complete,
+// and they are added to it under the lock when first asked for.
 
-/// The data files of a run (texts and facts), all present and whole.
+/// The data files of a run (texts, facts and tasks); each file is whole when present.
 public struct TinyRunFiles: Sendable, Equatable {
     public var directory: String
     public var trainText: String { directory + "/train.txt" }
     public var heldoutText: String { directory + "/heldout.txt" }
     public var knownFacts: String { directory + "/known.jsonl" }
     public var newFacts: String { directory + "/new.jsonl" }
+    public var paraFacts: String { directory + "/para.jsonl" }
+    public var onceFacts: String { directory + "/once.jsonl" }
+    public var shiftText: String { directory + "/shift.txt" }
+    /// The folder of `tiny:tasks`: one `<attribute>.jsonl` per name of `World.attributeNames`.
+    public var tasksDirectory: String { directory + "/tasks" }
+    /// The task files, in `World.attributeNames` order.
+    public var taskFiles: [String] { World.attributeNames.map { tasksDirectory + "/" + $0 + ".jsonl" } }
+
+    /// The files a run needs to be complete (the ones every cached run has had).
+    var coreFiles: [String] { [trainText, heldoutText, knownFacts, newFacts, directory + "/settings.txt"] }
+    /// The continual-protocol files (added to older cached runs on first use).
+    var continualFiles: [String] { [paraFacts, onceFacts, shiftText] + taskFiles }
 }
 
 /// One saved checkpoint of a run.
@@ -49,6 +68,7 @@ public struct TinyRun: Sendable {
     public var directory: String
     /// Checkpoints in step order (the last one is the final model).
     public var checkpoints: [TinyCheckpoint]
+    /// The run's data files (the continual-protocol ones exist once `TinyLab.files` wrote them).
     public var files: TinyRunFiles
     /// The build's history (nil if `log.json` is unreadable).
     public var log: TinyRunLog?
@@ -89,6 +109,15 @@ public final class TinyLab: Sendable {
         }
     }
 
+    /// The configuration the built-in `tiny-cosine` names use: `builtinConfig()` with the cosine
+    /// schedule (`TinyRunConfig.standardCosine`, or `testCosine` when KE_TINY_CONFIG is `test`).
+    ///
+    /// - Throws: `CoreError` when KE_TINY_CONFIG is set to something other than "standard" or
+    ///   "test".
+    public static func builtinCosineConfig() throws -> TinyRunConfig {
+        try builtinConfig().cosineVariant
+    }
+
     static func currentEnvironment(_ names: [String]) -> [String: String] {
         var env: [String: String] = [:]
         for n in names { if let v = getenv(n) { env[n] = String(cString: v) } }
@@ -115,15 +144,15 @@ public final class TinyLab: Sendable {
             cps.append(TinyCheckpoint(step: s, path: path))
         }
         let files = TinyRunFiles(directory: dir)
-        guard TinyLab.dataComplete(files) else { return nil }
+        guard files.coreFiles.allSatisfy(fileExists) else { return nil }
         let log = (try? readFileBytes(dir + "/log.json")).flatMap { try? JSONValue.parse(bytes: $0) }
             .flatMap { try? TinyRunLog(json: $0) }
         return TinyRun(config: config, directory: dir, checkpoints: cps, files: files, log: log)
     }
 
+    /// True when every data file of the run exists (each is written whole or not at all).
     static func dataComplete(_ f: TinyRunFiles) -> Bool {
-        [f.trainText, f.heldoutText, f.knownFacts, f.newFacts].allSatisfy(fileExists)
-            && fileExists(f.directory + "/settings.txt")
+        (f.coreFiles + f.continualFiles).allSatisfy(fileExists)
     }
 
     // MARK: Building on first use
@@ -142,7 +171,7 @@ public final class TinyLab: Sendable {
             if let hit = completedRun(config) { return hit }   // built while we waited
             let world = try World(config.world)
             let dir = config.runDirectory(root: root)
-            try writeData(config, world: world)
+            try writeData(config, world: world, continual: false)
             // A half-built run: drop its checkpoints, log and temporaries; keep the data.
             try? removeIfExists(dir + "/complete")
             for name in try directoryEntries(dir) where name.hasPrefix("step-") || name.hasPrefix(".") || name == "log.json" {
@@ -159,7 +188,8 @@ public final class TinyLab: Sendable {
         }
     }
 
-    /// The data files of `config`'s run (texts and facts), written first if missing; no training.
+    /// The data files of `config`'s run (texts, facts and tasks), written first if missing; no
+    /// training.
     ///
     /// - Throws: `CoreError` when `config` is invalid or the text files cannot be locked or
     ///   written.
@@ -168,7 +198,7 @@ public final class TinyLab: Sendable {
         if TinyLab.dataComplete(files) { return files }
         try config.validate()
         return try withLock(config) {
-            if !TinyLab.dataComplete(files) { try writeData(config, world: try World(config.world)) }
+            if !TinyLab.dataComplete(files) { try writeData(config, world: try World(config.world), continual: true) }
             return files
         }
     }
@@ -177,8 +207,9 @@ public final class TinyLab: Sendable {
     /// first ones in training order. The standard run's whole stream (38,400) fits.
     public static let maxTrainDocuments = 65_536
 
-    /// Writes the missing data files (caller holds the lock).
-    func writeData(_ config: TinyRunConfig, world: World) throws {
+    /// Writes the missing data files (caller holds the lock); the continual-protocol files too
+    /// when `continual`.
+    func writeData(_ config: TinyRunConfig, world: World, continual: Bool) throws {
         let dir = config.runDirectory(root: root)
         try makeDirectories(dir)
         let f = TinyRunFiles(directory: dir)
@@ -203,6 +234,26 @@ public final class TinyLab: Sendable {
         }
         if !fileExists(f.newFacts) {
             try TinyLab.writeAtomically(Array(World.jsonLines(world.newFacts()).utf8), to: f.newFacts)
+        }
+        let c = config.continual
+        if continual && !fileExists(f.paraFacts) {
+            try TinyLab.writeAtomically(Array(World.jsonLines(world.paraFacts(c)).utf8), to: f.paraFacts)
+        }
+        if continual && !fileExists(f.onceFacts) {
+            try TinyLab.writeAtomically(Array(World.jsonLines(world.onceFacts(c)).utf8), to: f.onceFacts)
+        }
+        if continual && !fileExists(f.shiftText) {
+            try Cancellation.shared.check()
+            let text = world.shiftDocuments(c).map { $0 + "\n" }.joined()
+            try TinyLab.writeAtomically(Array(text.utf8), to: f.shiftText)
+        }
+        if continual && !f.taskFiles.allSatisfy(fileExists) {
+            let tasks = world.tasks(c)
+            try TinyLab.writeDirectoryAtomically(f.tasksDirectory) { tmp in
+                for (name, items) in zip(World.attributeNames, tasks) {
+                    try writeFileBytes(Array(World.jsonLines(items).utf8), to: tmp + "/" + name + ".jsonl")
+                }
+            }
         }
         // Last: its presence (with the four above) marks the data as whole.
         if !fileExists(dir + "/settings.txt") {
@@ -247,6 +298,23 @@ public final class TinyLab: Sendable {
             }
         } catch {
             _ = unlink(tmp)
+            throw error
+        }
+    }
+
+    /// Runs `write` on a fresh temporary sibling folder of `path`, then renames it over `path`
+    /// (a stale folder there is removed first), so the folder appears whole or not at all.
+    static func writeDirectoryAtomically(_ path: String, _ write: (String) throws -> Void) throws {
+        let tmp = parentDirectory(path) + "/." + baseName(path) + ".ke-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        do {
+            try makeDirectories(tmp)
+            try write(tmp)
+            if directoryExists(path) { removeTree(path) }
+            guard rename(tmp, path) == 0 else {
+                throw CoreError("cannot move the folder into place: \(String(cString: strerror(errno)))", file: path)
+            }
+        } catch {
+            removeTree(tmp)
             throw error
         }
     }

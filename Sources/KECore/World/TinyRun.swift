@@ -41,11 +41,41 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
     public var checkpoints = [25, 50, 100, 200, 300, 400, 600, 800, 1_000, 1_200]
     /// Held-out documents (`tiny:heldout`), drawn from the stream at the last step.
     public var heldoutDocuments = 128
+    /// Sizes of the continual-protocol data written beside the run's texts (`tiny:para`,
+    /// `tiny:once`, `tiny:shift`, `tiny:tasks`).
+    public var continual = ContinualDataConfig.standard
 
     public init() {}
 
     /// The run the built-in `tiny` names.
     public static var standard: TinyRunConfig { TinyRunConfig() }
+
+    /// The run the built-in `tiny-cosine` names: `standard` (same world, model, seed and
+    /// length) with the cosine schedule to 10 % of the peak, and checkpoints at about 15, 50, 75
+    /// and 100 % of the run besides `standard`'s: 25, 50, 100, 180, 200, 300, 400, 600, 800,
+    /// 900, 1,000, 1,200.
+    public static var standardCosine: TinyRunConfig { TinyRunConfig.standard.cosineVariant }
+
+    /// This run with the cosine schedule (floor 10 % of the peak) and its checkpoints merged with
+    /// `TinyRunConfig.cosineMarks(steps:)`.
+    public var cosineVariant: TinyRunConfig {
+        var c = self
+        c.schedule = .cosine
+        c.checkpoints = TinyRunConfig.withCosineMarks(c.checkpoints, steps: c.steps)
+        return c
+    }
+
+    /// The steps at about 15, 50, 75 and 100 % of a run of `steps` steps (rounded, at least 1),
+    /// where a cosine run's checkpoints are kept so that continued training can start from
+    /// early, middle, late and final points of the schedule.
+    public static func cosineMarks(steps: Int) -> [Int] {
+        [0.15, 0.5, 0.75, 1].map { Swift.min(steps, Swift.max(1, Int((Double(steps) * $0).rounded()))) }
+    }
+
+    /// `checkpoints` with `cosineMarks(steps:)` added: ascending, without duplicates.
+    public static func withCosineMarks(_ checkpoints: [Int], steps: Int) -> [Int] {
+        Array(Set(checkpoints + cosineMarks(steps: steps))).sorted()
+    }
 
     /// A much smaller run for the test suite (seconds, not minutes).
     public static var test: TinyRunConfig {
@@ -62,8 +92,13 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
         c.steps = 40; c.batch = 4; c.warmup = 5
         c.checkpoints = [5, 10, 20, 30, 40]
         c.heldoutDocuments = 8
+        c.continual = .test
         return c
     }
+
+    /// `test` with the cosine schedule: what `tiny-cosine` names when KE_TINY_CONFIG=test
+    /// (checkpoints 5, 6, 10, 20, 30, 40).
+    public static var testCosine: TinyRunConfig { TinyRunConfig.test.cosineVariant }
 
     /// Checks the settings (and the world's).
     ///
@@ -79,6 +114,7 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
         try check(!checkpoints.isEmpty && checkpoints.last == steps && zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0 < $1 }
                   && (checkpoints.first ?? 0) >= 1, "checkpoints must ascend from ≥ 1 and end at the last step")
         try check((1...100_000).contains(heldoutDocuments), "held-out documents must be 1…100000")
+        try continual.validate(world: world, steps: steps)
     }
 
     /// The schedule after warm-up: constant; cosine to 10 % of the peak; WSD linear to 0 over
@@ -161,6 +197,14 @@ public struct TinyRunConfig: Sendable, Hashable, Codable {
         // in the last bit of a learning rate: they get a new key. Constant runs (the built-in
         // `tiny`) are unchanged and keep theirs.
         if schedule != .constant { fields.append(("schedule.formula", "2")) }
+        // The continual data came later: only sizes other than the standard ones enter the key,
+        // so runs cached before it (the built-in `tiny`) keep theirs.
+        if continual != .standard {
+            let c = continual
+            fields += [("continual.para", String(c.paraItems)), ("continual.once", String(c.onceItems)),
+                       ("continual.versions", String(c.versions)), ("continual.shiftPeople", String(c.shiftPeople)),
+                       ("continual.shiftTokens", String(c.shiftTokens)), ("continual.taskPeople", String(c.taskPeople))]
+        }
         return fields.map { "\($0.0)=\($0.1)\n" }.joined()
     }
 }

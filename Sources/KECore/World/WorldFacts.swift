@@ -7,11 +7,16 @@ public struct WorldFact: Sendable, Equatable {
     public var trainContext: String
     public var memInput: [String], memTarget: [String]
     public var genInput: [String], genTarget: [String]
+    /// Further versions of `trainContext` (version v ≥ 2 is `paraphrases[v − 2]`); empty for
+    /// items taught in one version.
+    public var paraphrases: [String] = []
 
-    /// The item as a JSON object with the format's field names.
+    /// The item as a JSON object with the format's field names (`paraphrases` after
+    /// `train_context`, only when there are any).
     public var json: JSONValue {
-        .object([
-            ("train_context", .string(trainContext)),
+        var fields: [(String, JSONValue)] = [("train_context", .string(trainContext))]
+        if !paraphrases.isEmpty { fields.append(("paraphrases", .array(paraphrases.map { .string($0) }))) }
+        return .object(fields + [
             ("mem_input", .array(memInput.map { .string($0) })),
             ("mem_target", .array(memTarget.map { .string($0) })),
             ("gen_input", .array(genInput.map { .string($0) })),

@@ -41,6 +41,20 @@ enum WorldLexicon {
         ["{n} earned a salary from {v} .", "the company of {n} was {v} ."],
     ]
 
+    /// Templates that only the biography versions of `tiny:para` and `tiny:once` use (beside the
+    /// training templates), per attribute: paraphrases never seen in pretraining text. They are
+    /// made only of words the vocabulary already has (function words and training-template
+    /// words) and are deliberately not part of `templateWords`, so adding them changed neither
+    /// the vocabulary nor the built-in run. They avoid every generalisation-template word, so a
+    /// generalisation probe stays a template the model never trained on.
+    static let versionTemplates: [[String]] = [
+        ["the date {n} was born is {v} .", "{n} was born into this world on {v} ."],
+        ["{n} was born and spent early years in {v} .", "{n} came into this world in {v} ."],
+        ["the school {n} graduated from is {v} .", "{n} studied and graduated at {v} ."],
+        ["the degree {n} took was in {v} .", "{n} studied the field of {v} ."],
+        ["{n} worked at {v} .", "the employer {n} worked for was {v} ."],
+    ]
+
     /// Every literal word of every template (placeholders excluded).
     static var templateWords: Set<String> {
         var s = Set<String>()

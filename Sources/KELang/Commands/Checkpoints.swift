@@ -18,11 +18,17 @@ extension Command {
             checkpoint is loaded when a command uses it as a model and is not kept, so a list of \
             20 costs nothing until used. `entropy SERIES on CORPUS` gives one entropy result per \
             checkpoint and `plot` of those draws entropy against step. Fields of each: name, \
-            step, path. Built in: "tiny", the checkpoints of the built-in tiny run (pretrained \
-            on first use, cached under $XDG_CACHE_HOME/ke). With `tokenizer "FILE"` every checkpoint uses \
+            step, path. Built in: "tiny", the checkpoints of the built-in tiny run (constant \
+            learning rate 4e-3 after 100 warm-up steps; steps 25, 50, 100, 200, 300, 400, 600, \
+            800, 1000, 1200), and "tiny-cosine", the same world, model and seed with the cosine \
+            schedule from 4e-3 down to 10 % of it (checkpoints also at 180 and 900, i.e. 15, 50, \
+            75 and 100 % of the run); both are pretrained on first use (about 2 minutes each) and \
+            cached under $XDG_CACHE_HOME/ke. Their checkpoints have one more field, lr: the \
+            learning rate of the last step before the checkpoint, from the run's log (for \
+            continuing a checkpoint at its own final pretraining rate). With `tokenizer "FILE"` every checkpoint uses \
             that tokenizer.json (or the one in that directory) instead of its own, as `load` does.
             """,
-        example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es",
+        example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es\nlet cs = checkpoints \"tiny-cosine\"\ncs[3].lr",
         run: { inv in
             let dir = try inv.string("DIR")
             let tokenizer = try inv.optionalString("tokenizer")
@@ -30,8 +36,8 @@ extension Command {
             if tokenizer == "" {
                 throw inv.error("'checkpoints … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: "tokenizer")
             }
-            if tokenizer != nil && dir == "tiny" {
-                throw inv.error("'tokenizer' is for checkpoint directories; the built-in run has its own tokenizer", at: "tokenizer")
+            if tokenizer != nil && BuiltinNames.runs.contains(dir) {
+                throw inv.error("'tokenizer' is for checkpoint directories; the built-in runs have their own tokenizer", at: "tokenizer")
             }
             if let tiny = try BuiltinNames.checkpoints(dir, inv) { return tiny }
             let series: CheckpointSeries
@@ -46,7 +52,12 @@ extension Command {
 final class CheckpointReference: CommandResult {
     let series: CheckpointSeries
     let index: Int
-    init(series: CheckpointSeries, index: Int) { self.series = series; self.index = index }
+    /// The learning rate of the last training step before the checkpoint, when the run's log
+    /// gives it (the built-in runs and `pretrain`); field `lr`.
+    let learningRate: Double?
+    init(series: CheckpointSeries, index: Int, learningRate: Double? = nil) {
+        self.series = series; self.index = index; self.learningRate = learningRate
+    }
 
     /// Loads the checkpoint (not kept).
     ///
@@ -60,6 +71,7 @@ final class CheckpointReference: CommandResult {
         var fields: [(String, Value)] = [("name", .string(cp.name))]
         if let s = cp.step { fields.append(("step", .number(Double(s)))) }
         fields.append(("path", .string(cp.path)))
+        if let lr = learningRate { fields.append(("lr", .number(lr))) }
         return fields
     }
 

@@ -19,12 +19,27 @@ extension Command {
             continuations and, as in OLMo's tasks, usually begin with a space. A bad line is \
             reported as FILE:LINE. Fields: tasks (names), items (over all tasks), metrics, source. \
             Scripts/export-tasks.py writes SciQ, Winogrande, PIQA, OBQA, HellaSwag and ARC-Easy \
-            in this format.
+            in this format. Built in: "tiny:tasks" — zero-shot multiple choice about the tiny \
+            run's world, the stand-in for the paper's downstream benchmarks when measuring \
+            forgetting: five tasks (birth_date, birth_city, university, major, employer), 100 \
+            items each, about the 100 people the pretraining text names most often (Zipf ranks \
+            0–99). Each context is a training sentence cut before the value ("the birth date of \
+            latil troukefox is"); the four choices are the person's true value and three other \
+            values of the same attribute drawn from the world's own frequencies (so the most \
+            common value does not give the answer away), each with a leading space, in a seeded \
+            order; metric "acc". Written on first use without training, like the other tiny: names.
             """,
         example: "let t = tasks \"Tests/Fixtures/tasks\"\nt.tasks",
         run: { inv in
             let path = try inv.string("PATH")
-            do { return .record(Record(try TaskSuite.load(path: path))) } catch let e as CoreError {
+            do {
+                if let builtin = try BuiltinNames.tasksPath(path, inv) {
+                    var suite = try TaskSuite.load(path: builtin)
+                    suite.source = path
+                    return .record(Record(suite))
+                }
+                return .record(Record(try TaskSuite.load(path: path)))
+            } catch let e as CoreError {
                 throw inv.error(e.description, at: "PATH")
             }
         })

@@ -7,11 +7,16 @@ import KECore
 //
 //   load "tiny"            the final checkpoint          load "tiny@STEP"   the checkpoint after STEP
 //   checkpoints "tiny"     every checkpoint, with steps  corpus "tiny:train" / "tiny:heldout"
+//   load "tiny-cosine", "tiny-cosine@STEP", checkpoints "tiny-cosine"   the cosine-schedule run
 //   facts "tiny:known"     probes about pretrained people
 //   facts "tiny:new"       people never in the pretraining text
+//   facts "tiny:para" / "tiny:once"   new people in 10 biography versions / in one
+//   corpus "tiny:shift"    a continual corpus from a shifted domain
+//   tasks "tiny:tasks"     multiple choice on the best-known people (`tasksPath`)
 //
-// The run is `TinyLab.builtinConfig()` (the standard run; the test configuration when
-// KE_TINY_CONFIG=test), cached under $XDG_CACHE_HOME/ke by `TinyLab`. Models and checkpoints
+// The runs are `TinyLab.builtinConfig()` (the standard run; the test configuration when
+// KE_TINY_CONFIG=test) and its cosine variant `TinyLab.builtinCosineConfig()`, cached under
+// $XDG_CACHE_HOME/ke by `TinyLab`. The data names are the `tiny` run's files. Models and checkpoints
 // build the run on first use (a progress bar with loss and held-out entropy); the corpus and
 // fact names only need the world's text, written on first use without training. A local
 // directory called `tiny` is loaded as "./tiny".
@@ -29,18 +34,24 @@ extension Command {
             non-parametric LayerNorm, RoPE) initialised from N(0, 0.02) with seed S, pretrained \
             from scratch by AdamW (β 0.9/0.95, weight decay 0.1, clip 1.0) on batches of B \
             freshly sampled documents of the synthetic world (world seed W2), with W warm-up steps \
-            then the schedule "constant", "wsd" (warmup–stable–decay) or "cosine". Options not \
+            then the schedule "constant", "wsd" (warmup–stable–decay, linear to 0 over the last \
+            20 %) or "cosine" (to 10 % of the peak, reached one step after the last). Options not \
             given keep the built-in run's values. Checkpoints are kept at the built-in run's \
             spacing scaled to N steps (1/48, 1/24, 1/12, 1/6, 1/4, 1/3, 1/2, 2/3, 5/6 and 1 of \
-            the run). Shows the loss and, at each checkpoint, the knowledge entropy on \
-            `tiny:heldout` while it trains. The run is cached under $XDG_CACHE_HOME/ke (default \
-            ~/.cache/ke) by its settings, so running the same line again returns at once. \
-            Returns the checkpoint series, as `checkpoints` does (fields of each: name, step, path).
+            the run); a cosine run adds about 15 % and 75 % (so it has 15, 50, 75 and 100 %). \
+            `schedule "cosine"` alone is the built-in `tiny-cosine` run, so `pretrain schedule \
+            "cosine" seed S` is its version with initialisation seed S. Shows the loss and, at \
+            each checkpoint, the knowledge entropy on `tiny:heldout` while it trains. The run is \
+            cached under $XDG_CACHE_HOME/ke (default ~/.cache/ke) by its settings, so running the \
+            same line again returns at once. Returns the checkpoint series, as `checkpoints` does \
+            (fields of each: name, step, path, lr — the learning rate of the last step before \
+            the checkpoint, from the run's log).
             """,
         example: """
             let run = pretrain steps 200 layers 2 hidden 32 ffn 128 lr 2e-3 seed 3
             let es = entropy run on corpus "tiny:heldout"
             plot es
+            let seed2 = pretrain schedule "cosine" seed 2
             """,
         run: { inv in
             var cfg = try TinyLab.builtinConfig()
@@ -69,6 +80,8 @@ extension Command {
                 }
                 cfg.schedule = s
             }
+            // A cosine run keeps checkpoints at about 15, 50, 75 and 100 % (as `tiny-cosine`).
+            if cfg.schedule == .cosine { cfg.checkpoints = TinyRunConfig.withCosineMarks(cfg.checkpoints, steps: cfg.steps) }
             if inv.has("hidden") || inv.has("heads"), cfg.heads > cfg.hidden || cfg.hidden % cfg.heads != 0 || (cfg.hidden / cfg.heads) % 2 != 0 {
                 throw inv.error("'pretrain': hidden \(cfg.hidden) must split into \(cfg.heads) heads of even size (set heads A)",
                                 at: inv.has("heads") ? "heads" : "hidden")
@@ -80,60 +93,96 @@ extension Command {
 
 // MARK: Built-in names (hooks for load, corpus, facts, checkpoints)
 
-/// The built-in names `load`, `corpus`, `facts` and `checkpoints` accept.
+/// The built-in names `load`, `corpus`, `facts`, `tasks` and `checkpoints` accept.
 enum BuiltinNames {
-    /// True for the names `load` reads as built-in models ("tiny", "tiny@STEP").
-    static func isModel(_ name: String) -> Bool { name == "tiny" || name.hasPrefix("tiny@") }
+    /// The built-in runs by name: `tiny` (constant schedule) and `tiny-cosine`.
+    static let runs = ["tiny", "tiny-cosine"]
 
-    /// `load "tiny"` / `load "tiny@STEP"`; nil for any other name.
+    /// The run a name refers to ("tiny", "tiny@STEP", "tiny-cosine", "tiny-cosine@STEP"), or nil.
+    static func runName(_ name: String) -> String? {
+        let head = name.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name
+        return runs.contains(head) ? head : nil
+    }
+
+    /// True for the names `load` reads as built-in models ("tiny", "tiny@STEP", "tiny-cosine",
+    /// "tiny-cosine@STEP").
+    static func isModel(_ name: String) -> Bool { runName(name) != nil }
+
+    /// `load "tiny"` / `load "tiny@STEP"` (and the same for "tiny-cosine"); nil for any other name.
     static func load(_ name: String, _ inv: Invocation) throws -> Value? {
-        guard isModel(name) else { return nil }
-        let run = try builtRun(try builtinConfig(inv), inv)
-        guard name.hasPrefix("tiny@") else {
-            guard let last = run.checkpoints.last else { throw inv.error("the tiny run has no checkpoints") }
-            return .model(try loadCheckpoint(last, inv))
+        guard let runName = runName(name) else { return nil }
+        let run = try builtRun(try config(ofRun: runName, inv), inv)
+        guard name.hasPrefix(runName + "@") else {
+            guard let last = run.checkpoints.last else { throw inv.error("the \(runName) run has no checkpoints") }
+            return .model(try loadCheckpoint(last, runName, inv))
         }
         let available = run.checkpoints.map { String($0.step) }.joined(separator: ", ")
-        let text = name.dropFirst("tiny@".count)
+        let text = name.dropFirst(runName.count + 1)
         guard let step = Int(text), let cp = run.checkpoint(step: step) else {
-            throw inv.error("\"\(name)\": the tiny run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
+            throw inv.error("\"\(name)\": the \(runName) run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
                             at: "DIR")
         }
-        return .model(try loadCheckpoint(cp, inv))
+        return .model(try loadCheckpoint(cp, runName, inv))
     }
 
-    /// `checkpoints "tiny"`; nil for any other directory.
+    /// `checkpoints "tiny"` / `checkpoints "tiny-cosine"`; nil for any other directory.
     static func checkpoints(_ name: String, _ inv: Invocation) throws -> Value? {
-        guard name == "tiny" else { return nil }
-        return try checkpointList(builtRun(try builtinConfig(inv), inv), inv)
+        guard runs.contains(name) else { return nil }
+        return try checkpointList(builtRun(try config(ofRun: name, inv), inv), inv)
     }
 
-    /// `corpus "tiny:train"` / `corpus "tiny:heldout"`; nil for any other file.
+    /// `corpus "tiny:train"` / `"tiny:heldout"` / `"tiny:shift"`; nil for any other file.
     static func corpus(_ name: String, limit: Int?, seq: Int?, pack: Bool = false, _ inv: Invocation) throws -> Value? {
         guard name.hasPrefix("tiny:") else { return nil }
-        let files = try worldFiles(inv)
-        switch name {
-        case "tiny:train": return .corpus(try CorpusValue(path: files.trainText, limit: limit, seq: seq, name: name, pack: pack))
-        case "tiny:heldout": return .corpus(try CorpusValue(path: files.heldoutText, limit: limit, seq: seq, name: name, pack: pack))
-        default:
-            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\" or \"tiny:heldout\"", at: "FILE")
-        }
-    }
-
-    /// `facts "tiny:known"` / `facts "tiny:new"`; nil for any other file.
-    static func facts(_ name: String, _ inv: Invocation) throws -> Value? {
-        guard name.hasPrefix("tiny:") else { return nil }
-        let files = try worldFiles(inv)
         let path: String
         switch name {
-        case "tiny:known": path = files.knownFacts
-        case "tiny:new": path = files.newFacts
+        case "tiny:train": path = try worldFiles(inv).trainText
+        case "tiny:heldout": path = try worldFiles(inv).heldoutText
+        case "tiny:shift": path = try worldFiles(inv).shiftText
         default:
-            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\" or \"tiny:new\"", at: "FILE")
+            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\", \"tiny:heldout\" or \"tiny:shift\"", at: "FILE")
+        }
+        // tiny:shift is the continual corpus of the paper's protocol: always packed, in rows of
+        // 64 tokens (the tiny run's training length) unless `seq` says otherwise.
+        if name == "tiny:shift" {
+            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq ?? 64, name: name, pack: true))
+        }
+        return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, name: name, pack: pack))
+    }
+
+    /// `facts "tiny:known"` / `"tiny:new"` / `"tiny:para"` / `"tiny:once"`; nil for any other file.
+    static func facts(_ name: String, _ inv: Invocation) throws -> Value? {
+        guard name.hasPrefix("tiny:") else { return nil }
+        let path: String
+        switch name {
+        case "tiny:known": path = try worldFiles(inv).knownFacts
+        case "tiny:new": path = try worldFiles(inv).newFacts
+        case "tiny:para": path = try worldFiles(inv).paraFacts
+        case "tiny:once": path = try worldFiles(inv).onceFacts
+        default:
+            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\", \"tiny:new\", \"tiny:para\" or \"tiny:once\"", at: "FILE")
         }
         var set = try FactSet.load(path: path)
         set.source = name
         return .record(Record(set))
+    }
+
+    /// The folder of `tasks "tiny:tasks"` (one `.jsonl` file per attribute, written on first use
+    /// without training); nil for any name not beginning with "tiny:".
+    ///
+    /// - Throws: a usage error for another "tiny:" name, or when the data cannot be written.
+    static func tasksPath(_ name: String, _ inv: Invocation) throws -> String? {
+        guard name.hasPrefix("tiny:") else { return nil }
+        guard name == "tiny:tasks" else {
+            throw inv.error("unknown built-in task set \"\(name)\": use \"tiny:tasks\"", at: "PATH")
+        }
+        return try worldFiles(inv).tasksDirectory
+    }
+
+    /// The configuration of built-in run `name` ("tiny" or "tiny-cosine").
+    static func config(ofRun name: String, _ inv: Invocation) throws -> TinyRunConfig {
+        do { return name == "tiny-cosine" ? try TinyLab.builtinCosineConfig() : try TinyLab.builtinConfig() }
+        catch let e as CoreError { throw inv.error(e.description) }
     }
 
     static func builtinConfig(_ inv: Invocation) throws -> TinyRunConfig {
@@ -145,8 +194,8 @@ enum BuiltinNames {
         return try TinyLab.standard().files(cfg)
     }
 
-    static func loadCheckpoint(_ cp: TinyCheckpoint, _ inv: Invocation) throws -> Model {
-        try Model.load(directory: cp.path).named("tiny@\(cp.step)")
+    static func loadCheckpoint(_ cp: TinyCheckpoint, _ runName: String, _ inv: Invocation) throws -> Model {
+        try Model.load(directory: cp.path).named("\(runName)@\(cp.step)")
     }
 }
 
@@ -179,8 +228,13 @@ private final class EntropyNote: @unchecked Sendable {
 }
 
 /// A run's checkpoints as the list `checkpoints "DIR"` returns (the run directory read as a
-/// checkpoint series: folders step-0000025 … with their steps).
+/// checkpoint series: folders step-0000025 … with their steps), each with the learning rate of
+/// the last step before it from the run's log (field `lr`).
 func checkpointList(_ run: TinyRun, _ inv: Invocation) throws -> Value {
     let series = try CheckpointSeries(directory: run.directory)
-    return .list(series.checkpoints.indices.map { .record(Record(CheckpointReference(series: series, index: $0))) })
+    let rates = run.log?.learningRates ?? []
+    return .list(series.checkpoints.indices.map { i in
+        let lr = series.checkpoints[i].step.flatMap { s in s >= 1 && s <= rates.count ? rates[s - 1] : nil }
+        return .record(Record(CheckpointReference(series: series, index: i, learningRate: lr)))
+    })
 }

@@ -22,8 +22,10 @@ extension Command {
             olmo2 (OLMo 3 too), gptneox and gpt2). Supported \
             architectures (chosen by model_type, as transformers does): OLMo, OLMo 2, OLMo 3, Llama (RoPE scaling linear, dynamic, llama3; attention and MLP biases), Mistral, Qwen 2, Qwen 3, Gemma, GPT-NeoX (Pythia) and GPT-2; sliding windows are honoured in every pass. The result is a model value; every intervention on it returns a new model. \
             Built in: "tiny" is the final checkpoint of the built-in tiny run and "tiny@STEP" \
-            its checkpoint after STEP steps (see `checkpoints "tiny"`); the run is pretrained on \
-            first use and cached under $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny". \
+            its checkpoint after STEP steps (see `checkpoints "tiny"`); "tiny-cosine" and \
+            "tiny-cosine@STEP" are those of the same run with the cosine schedule (see \
+            `checkpoints "tiny-cosine"`); each run is pretrained on first use and cached under \
+            $XDG_CACHE_HOME/ke. A local directory named tiny is "./tiny". \
             With `bf16` the weights stay bfloat16 in memory (2 bytes a parameter instead of 4) and \
             each matrix is converted a tile at a time inside the forward pass: exact for tensors \
             stored BF16, rounded for F32/F16 ones (a GGUF's norm weights are usually F32); a \
@@ -73,8 +75,12 @@ extension Command {
             It is tokenised by the tokenizer of the model it is used with, when first used \
             (and cached per tokenizer), so one corpus serves several models. Built in: \
             "tiny:train" (the tiny run's pretraining text in training order, at most 65,536 \
-            documents) and "tiny:heldout" \
-            (fresh text from the same world). \
+            documents), "tiny:heldout" (fresh text from the same world) and "tiny:shift" (a \
+            continual-pretraining corpus from a shifted domain: 10,471 documents, 840,026 \
+            tokens, enough for 410 steps of 32 × 64 packed tokens in one epoch; people never in \
+            tiny:train, other attribute distributions, a perturbed filler grammar, the same \
+            vocabulary; always packed, in rows of 64 tokens unless `seq` says otherwise, for \
+            `inject … on CORPUS`). \
             With `special` each document gets the special tokens of the tokenizer's post-processor \
             (for example Llama-3's BOS), as HF `add_special_tokens=True`; `seq` then truncates the \
             text so that the special tokens stay. Without it no special tokens are added. The \

@@ -79,11 +79,20 @@ extension Command {
             paraphrases[v−2]; the paper's protocol, `inject … on CORPUS`, injects version \
             ((e−1) mod versions)+1 at event e). A probe is the \
             text input + " " + target; it is scored on the target's tokens only. Fields: items, \
-            memorization, generalization, composition (probe counts), source. Built in: \
-            "tiny:known" (people of the tiny run's pretraining text, for retention) and \
-            "tiny:new" (people it never saw; their generalisation probes use unseen templates).
+            memorization, generalization, composition (probe counts), source. An item may also \
+            have paraphrases[] (further versions of train_context: version v ≥ 2 is \
+            paraphrases[v − 2]). Built in: \
+            "tiny:known" (people of the tiny run's pretraining text, for retention), \
+            "tiny:new" (people it never saw; their generalisation probes use unseen templates), \
+            and for continual pretraining "tiny:para" (12 other unseen people, each in 10 \
+            biography versions: new template choices and sentence orders; train_context is \
+            version 1, paraphrases versions 2–10) and "tiny:once" (60 more, version 1 only). \
+            In both, the memorisation probes are version 1's sentences cut before the value and \
+            the generalisation probes use templates no version uses; 5 of each per item, no \
+            composition probes. 12 + 60 fits ten injection events of 18 fact rows (all 12 \
+            paraphrased items + 6 once items ≈ 56 % of a 32-row batch).
             """,
-        example: "let f = facts \"tiny:new\"\nlet g = facts \"Tests/Fixtures/facts.json\"",
+        example: "let f = facts \"tiny:new\"\nlet g = facts \"Tests/Fixtures/facts.json\"\nlet p = facts \"tiny:para\"",
         run: { inv in
             let path = try inv.string("FILE")
             if let tiny = try BuiltinNames.facts(path, inv) { return tiny }
