@@ -8,7 +8,7 @@ import KECore
 
 extension Command {
     static let tasks = Command(
-        "tasks", [.positional("\"PATH\"")], group: "training",
+        "tasks", [.positional("\"PATH\""), .option("world", "W")], group: "training",
         brief: "Read multiple-choice tasks.",
         summary: """
             Reads zero-shot multiple-choice tasks: a .jsonl file (one task, named after the file) \
@@ -27,7 +27,9 @@ extension Command {
             latil troukefox is"); the four choices are the person's true value and three other \
             values of the same attribute drawn from the world's own frequencies (so the most \
             common value does not give the answer away), each with a leading space, in a seeded \
-            order; metric "acc". Written on first use without training, like the other tiny: names.
+            order; metric "acc". Written on first use without training, like the other tiny: names; \
+            `world W` gives the tasks of the world with seed W (the one `pretrain … world W` \
+            trains on).
             """,
         example: "let t = tasks \"Tests/Fixtures/tasks\"\nt.tasks",
         run: { inv in
@@ -35,7 +37,7 @@ extension Command {
             do {
                 if let builtin = try BuiltinNames.tasksPath(path, inv) {
                     var suite = try TaskSuite.load(path: builtin)
-                    suite.source = path
+                    suite.source = try BuiltinNames.shownName(path, inv)
                     return .record(Record(suite))
                 }
                 return .record(Record(try TaskSuite.load(path: path)))

@@ -133,6 +133,7 @@ enum BuiltinNames {
 
     /// `corpus "tiny:train"` / `"tiny:heldout"` / `"tiny:shift"`; nil for any other file.
     static func corpus(_ name: String, limit: Int?, seq: Int?, pack: Bool = false, _ inv: Invocation) throws -> Value? {
+        try checkWorldClause(name, inv)
         guard name.hasPrefix("tiny:") else { return nil }
         let path: String
         switch name {
@@ -145,13 +146,14 @@ enum BuiltinNames {
         // tiny:shift is the continual corpus of the paper's protocol: always packed, in rows of
         // 64 tokens (the tiny run's training length) unless `seq` says otherwise.
         if name == "tiny:shift" {
-            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq ?? 64, name: name, pack: true))
+            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq ?? 64, name: try shownName(name, inv), pack: true))
         }
-        return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, name: name, pack: pack))
+        return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, name: try shownName(name, inv), pack: pack))
     }
 
     /// `facts "tiny:known"` / `"tiny:new"` / `"tiny:para"` / `"tiny:once"`; nil for any other file.
     static func facts(_ name: String, _ inv: Invocation) throws -> Value? {
+        try checkWorldClause(name, inv)
         guard name.hasPrefix("tiny:") else { return nil }
         let path: String
         switch name {
@@ -163,7 +165,7 @@ enum BuiltinNames {
             throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\", \"tiny:new\", \"tiny:para\" or \"tiny:once\"", at: "FILE")
         }
         var set = try FactSet.load(path: path)
-        set.source = name
+        set.source = try shownName(name, inv)
         return .record(Record(set))
     }
 
@@ -172,6 +174,7 @@ enum BuiltinNames {
     ///
     /// - Throws: a usage error for another "tiny:" name, or when the data cannot be written.
     static func tasksPath(_ name: String, _ inv: Invocation) throws -> String? {
+        try checkWorldClause(name, inv)
         guard name.hasPrefix("tiny:") else { return nil }
         guard name == "tiny:tasks" else {
             throw inv.error("unknown built-in task set \"\(name)\": use \"tiny:tasks\"", at: "PATH")
@@ -189,9 +192,25 @@ enum BuiltinNames {
         do { return try TinyLab.builtinConfig() } catch let e as CoreError { throw inv.error(e.description) }
     }
 
+    /// The data files of the built-in world, or with a `world W` clause (corpus, facts, tasks)
+    /// of the world with seed W — the world `pretrain … world W` trains on — written on first use
+    /// without training.
     static func worldFiles(_ inv: Invocation) throws -> TinyRunFiles {
-        let cfg = try builtinConfig(inv)
-        return try TinyLab.standard().files(cfg)
+        var cfg = try builtinConfig(inv)
+        if inv.has("world") { cfg.world.seed = UInt64(try inv.int("world", in: 0...Int.max)) }
+        do { return try TinyLab.standard().files(cfg) } catch let e as CoreError { throw inv.error(e.description) }
+    }
+
+    /// The name a built-in data set is shown under: "tiny:para", or "tiny:para (world 2)".
+    static func shownName(_ name: String, _ inv: Invocation) throws -> String {
+        inv.has("world") ? "\(name) (world \(try inv.int("world", in: 0...Int.max)))" : name
+    }
+
+    /// Refuses `world` on a name that is not built in.
+    static func checkWorldClause(_ name: String, _ inv: Invocation) throws {
+        if inv.has("world") && !name.hasPrefix("tiny:") {
+            throw inv.error("'world' picks the world of a built-in tiny: name; \"\(name)\" is a file", at: "world")
+        }
     }
 
     static func loadCheckpoint(_ cp: TinyCheckpoint, _ runName: String, _ inv: Invocation) throws -> Model {

@@ -63,7 +63,8 @@ extension Command {
         })
 
     static let corpus = Command(
-        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N"), .flag("special"), .flag("pack")],
+        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N"), .flag("special"), .flag("pack"),
+         .option("world", "W")],
         group: "models",
         brief: "A corpus file, tokenised when used.",
         summary: """
@@ -80,7 +81,8 @@ extension Command {
             tokens, enough for 410 steps of 32 × 64 packed tokens in one epoch; people never in \
             tiny:train, other attribute distributions, a perturbed filler grammar, the same \
             vocabulary; always packed, in rows of 64 tokens unless `seq` says otherwise, for \
-            `inject … on CORPUS`). \
+            `inject … on CORPUS`). `world W` gives a built-in corpus of the world with seed W \
+            (the one `pretrain … world W` trains on; written on first use without training). \
             With `special` each document gets the special tokens of the tokenizer's post-processor \
             (for example Llama-3's BOS), as HF `add_special_tokens=True`; `seq` then truncates the \
             text so that the special tokens stay. Without it no special tokens are added. The \

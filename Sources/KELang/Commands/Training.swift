@@ -68,7 +68,7 @@ extension Command {
         })
 
     static let facts = Command(
-        "facts", [.positional("\"FILE\"")], group: "training",
+        "facts", [.positional("\"FILE\""), .option("world", "W")], group: "training",
         brief: "Read a fact set (fictional knowledge).",
         summary: """
             Reads facts in the fictional-knowledge format of Chang et al. 2024 (.json list or \
@@ -79,9 +79,9 @@ extension Command {
             paraphrases[v−2]; the paper's protocol, `inject … on CORPUS`, injects version \
             ((e−1) mod versions)+1 at event e). A probe is the \
             text input + " " + target; it is scored on the target's tokens only. Fields: items, \
-            memorization, generalization, composition (probe counts), source. An item may also \
-            have paraphrases[] (further versions of train_context: version v ≥ 2 is \
-            paraphrases[v − 2]). Built in: \
+            versions (the smallest number of versions over the items), memorization, \
+            generalization, composition (probe counts), source. Built in (`world W`: the sets of \
+            the world with seed W, the one `pretrain … world W` trains on): \
             "tiny:known" (people of the tiny run's pretraining text, for retention), \
             "tiny:new" (people it never saw; their generalisation probes use unseen templates), \
             and for continual pretraining "tiny:para" (12 other unseen people, each in 10 \
