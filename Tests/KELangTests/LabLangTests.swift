@@ -228,6 +228,34 @@ final class LabLangTests: XCTestCase {
             """, json: false), ["true"])
     }
 
+    /// `world W` gives the data of another world, the one `pretrain … world W` trains on; the
+    /// built-in world's seed gives the built-in data; a file name refuses the clause; `tiny:shift`
+    /// is packed into rows of 64 tokens; `tasks "tiny:tasks" world W` names its world.
+    func testWorldClauseAndPackedShift() throws {
+        let cfg = TinyRunConfig.test
+        let w = cfg.world.seed
+        let other = try json(ok("facts \"tiny:para\" world \(w + 1)").first)
+        XCTAssertEqual(other["source"]?.stringValue, "tiny:para (world \(w + 1))")
+        XCTAssertEqual(other["items"]?.intValue, cfg.continual.paraItems)
+        // Different worlds give different people; the built-in world's seed gives the built-in set.
+        XCTAssertEqual(ok("""
+            let a = facts "tiny:para"
+            let b = facts "tiny:para" world \(w)
+            let c = facts "tiny:para" world \(w + 1)
+            let m = load "tiny"
+            [(probe m on a).memorization.logprob == (probe m on b).memorization.logprob, (probe m on a).memorization.logprob == (probe m on c).memorization.logprob]
+            """, json: false), ["[true, false]"])
+        XCTAssertEqual(ok("""
+            let rows = corpus "tiny:shift"
+            let m = load "tiny"
+            perplexity m on rows
+            rows
+            """, json: false).last?.contains("packed"), true)
+        XCTAssertEqual(ok("(tasks \"tiny:tasks\" world \(w + 1)).source", json: false), ["tiny:tasks (world \(w + 1))"])
+        let r = Captured().run("facts \"x.json\" world 2")
+        XCTAssertEqual(r.firstError, "t.ke:1:22: error: 'world' picks the world of a built-in tiny: name; \"x.json\" is a file")
+    }
+
     func testHelpHasPretrain() {
         let spec = CommandRegistry.spec("pretrain")
         XCTAssertNotNil(spec)
