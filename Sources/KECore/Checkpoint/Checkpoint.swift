@@ -149,16 +149,18 @@ extension Model {
     }
 
     /// Loads a model directory, or a GGUF file (`load(gguf:)`): a regular file whose name ends
-    /// in `.gguf` or that starts with the GGUF magic, or a missing path ending in `.gguf`. With
+    /// in `.gguf` or that starts with the GGUF magic, or a missing path ending in `.gguf`; an
+    /// `hf://ORG/NAME[@REVISION]` name loads from the hub cache (`load(hub:)`). With
     /// `tokenizerFile`, that tokenizer is used instead of the model's own.
     ///
     /// - Throws: `CoreError` naming the path when it is empty, or a file other than a GGUF file
-    ///   (a weights file of a model folder, say); otherwise as `load(directory:)`,
+    ///   (a weights file of a model folder, say); otherwise as `load(hub:)`, `load(directory:)`,
     ///   `load(gguf:)` and `explicitTokenizer`.
     public static func load(path: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
         guard !path.isEmpty else {
             throw CoreError("the model path is empty: give a model folder or a .gguf file")
         }
+        if HubReference.isHubURI(path) { return try load(hub: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile) }
         if pathExists(path) && !directoryExists(path) {
             guard path.lowercased().hasSuffix(".gguf") || hasGGUFMagic(path) else {
                 throw CoreError(notAModelFolderMessage(path), file: path)

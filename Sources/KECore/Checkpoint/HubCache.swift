@@ -420,7 +420,7 @@ public struct HubRepository: Sendable {
         if let entry = weightEntries.first(where: has) {
             if entry.hasSuffix(".index.json") {
                 let shards = try shardFileNames(indexPath: target + "/" + entry)
-                missing += shards.filter { !has($0) }.map { prefix + $0 }
+                missing += shards.filter { !has($0) }.sorted().map { prefix + $0 }
             }
         } else {
             missing.append(prefix + "model.safetensors")
@@ -524,11 +524,12 @@ func isCommitHash(_ s: String) -> Bool {
 
 /// The target of a symbolic link, nil when `path` is not one.
 private func readLink(_ path: String) -> String? {
-    var buf = [CChar](repeating: 0, count: 4097)
-    let n = readlink(path, &buf, 4096)
+    var buf = [UInt8](repeating: 0, count: 4096)
+    let n = buf.withUnsafeMutableBufferPointer { p in
+        p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 4096) { readlink(path, $0, 4096) }
+    }
     guard n > 0 else { return nil }
-    buf[n] = 0
-    return String(cString: buf)
+    return String(decoding: buf[0..<n], as: UTF8.self)
 }
 
 /// True when `path` is a symbolic link (dangling or not).
