@@ -9,7 +9,7 @@ extension Command {
     static let checkpoints = Command(
         "checkpoints", [.positional("\"DIR\""), .option("tokenizer", "\"FILE\""), .option("cache", "\"DIR\""),
                         .option("revisions", "[…]"), .option("every", "N")], group: "inspect",
-        brief: "Checkpoints of a hub repository or a directory, by step.",
+        brief: "Checkpoints of hf://ORG/NAME or a folder.",
         summary: """
             `checkpoints "hf://ORG/NAME"` lists the revisions of a Hugging Face repository that \
             are in the local hub cache (downloaded with `huggingface-cli download ORG/NAME \
@@ -66,8 +66,11 @@ extension Command {
             if cache != nil && !isHub {
                 throw inv.error("'cache' is for hf://ORG/NAME names; \"\(dir)\" is a directory", at: "cache")
             }
+            if tokenizer != nil && BuiltinNames.runs.contains(dir) {
+                throw inv.error("'tokenizer' is for checkpoint directories; the built-in runs have their own tokenizer", at: "tokenizer")
+            }
             if BuiltinNames.runs.contains(dir) {
-                for key in ["tokenizer", "revisions", "every"] where inv.has(key) {
+                for key in ["revisions", "every"] where inv.has(key) {
                     throw inv.error("'\(key)' is for hub repositories and checkpoint directories, not the built-in runs", at: key)
                 }
             }

@@ -9,7 +9,7 @@ extension Command {
     static let load = Command(
         "load", [.positional("\"DIR\""), .flag("bf16"), .option("tokenizer", "\"FILE\""), .option("cache", "\"DIR\"")],
         group: "models",
-        brief: "Load a model from the hub cache, a directory or a GGUF file.",
+        brief: "Load hf://ORG/NAME@REV, a folder or GGUF.",
         summary: """
             `load "hf://ORG/NAME@REVISION"` loads a model from the local Hugging Face hub cache, \
             where `huggingface-cli download ORG/NAME --revision REVISION` and \
