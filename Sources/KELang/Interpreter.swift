@@ -20,6 +20,9 @@ final class Interpreter {
     var progress: ProgressHandler?
     /// Prints the value of an expression statement.
     var emit: (Value, SourcePosition) throws -> Void = { _, _ in }
+    /// Prints a warning or note about a command (on stderr): kind ("warning" or "note"), message,
+    /// the command's position.
+    var diagnose: (String, String, SourcePosition) -> Void = { _, _, _ in }
 
     init(options: SessionOptions) {
         self.options = options

@@ -48,6 +48,9 @@ public final class Session {
         interpreter.emit = { [unowned self] value, position in
             self.print(value, at: position)
         }
+        interpreter.diagnose = { [unowned self] kind, message, position in
+            self.errorOutput("\(self.currentFile):\(position): \(kind): \(message)")
+        }
     }
 
     /// Runs source text: the whole text is scanned and parsed first (so a syntax error or an

@@ -311,7 +311,8 @@ final class InspectLangTests: XCTestCase {
         XCTAssertEqual(CommandRegistry.spec("trace")?.synopsis, "trace MODEL \"TEXT\" layer L [top K]")
         XCTAssertEqual(CommandRegistry.spec("predict")?.synopsis, "predict MODEL \"TEXT\" [top K]")
         XCTAssertEqual(CommandRegistry.spec("generate")?.synopsis, "generate MODEL \"TEXT\" [tokens N] [ignore_eos]")
-        XCTAssertEqual(CommandRegistry.spec("checkpoints")?.synopsis, "checkpoints \"DIR\" [tokenizer \"FILE\"]")
+        XCTAssertEqual(CommandRegistry.spec("checkpoints")?.synopsis,
+                       "checkpoints \"DIR\" [tokenizer \"FILE\"] [cache \"DIR\"] [revisions […]] [every N]")
         XCTAssertEqual(CommandRegistry.spec("rank")?.synopsis, "rank C layer L")
         XCTAssertEqual(CommandRegistry.spec("compare")?.synopsis, "compare A B")
         XCTAssertTrue(CommandRegistry.spec("hist")?.synopsis.hasPrefix("hist VALUES [layer L] [bins N] [log]") ?? false)

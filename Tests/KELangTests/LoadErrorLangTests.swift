@@ -19,7 +19,8 @@ final class LoadErrorLangTests: XCTestCase {
         assertError("let m = load \"\"", "1:14: error: 'load' needs a model folder or a .gguf file, found an empty path")
         assertError("load \"Tests/Fixtures/formats/olmo_native\" tokenizer \"\"",
                     "1:53: error: 'load … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path")
-        assertError("checkpoints \"\"", "1:13: error: 'checkpoints' needs a directory of checkpoint folders, found an empty path")
+        assertError("checkpoints \"\"", "1:13: error: 'checkpoints' needs hf://ORG/NAME or a directory of checkpoint folders, found an empty path")
+        assertError("load \"hf://o/n\" cache \"\"", "1:23: error: 'load … cache' needs the hub cache folder, found an empty path")
         assertError("checkpoints \"Tests/Fixtures/series\" tokenizer \"\"",
                     "1:47: error: 'checkpoints … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path")
     }

@@ -85,7 +85,7 @@ final class ParserTests: XCTestCase {
         let c = try call("load \"d\" tokenizer (\"t\" + \".json\")")
         guard case .expression(let e)? = c.arguments["tokenizer"], case .binary = e.kind else { return XCTFail("tokenizer is not an expression") }
         XCTAssertEqual(string(try call("checkpoints \"s\" tokenizer \"t.json\"").arguments["tokenizer"]), "t.json")
-        assertError("load \"d\" tokenizer", "1:19: error: 'tokenizer' needs a value (\"FILE\") — usage: load \"DIR\" [bf16] [tokenizer \"FILE\"]")
+        assertError("load \"d\" tokenizer", "1:19: error: 'tokenizer' needs a value (\"FILE\") — usage: load \"DIR\" [bf16] [tokenizer \"FILE\"] [cache \"DIR\"]")
         assertError("load \"d\" tokenizer \"a\" tokenizer \"b\"", "1:24: error: 'tokenizer' given twice to 'load'")
         assertError("load \"d\" tokenzier \"a\"", "1:10: error: unknown keyword 'tokenzier' for 'load' — did you mean 'tokenizer'?")
         assertError("load \"d\" bf16 bf16", "1:15: error: 'bf16' given twice to 'load'")

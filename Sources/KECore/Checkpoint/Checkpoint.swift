@@ -43,6 +43,55 @@ public func parseStep(fromName name: String) -> Int? {
     return nil
 }
 
+/// What a checkpoint's name says about where it is in training, parsed as transformers users
+/// name Pythia's and OLMo's revisions: `step1000`, `step1000-tokens4B` (OLMo),
+/// `stage1-step1500-tokens3B` and `stage2-ingredient1-step11931-tokens50B` (OLMo 2), and the
+/// spellings `parseStep(fromName:)` also accepts (`step-50`, `checkpoint-200`). Words are
+/// separated by `-` or `_`; letters are matched without regard to case.
+public struct CheckpointName: Sendable, Equatable {
+    /// The training step (`parseStep(fromName:)`), nil when the name carries none.
+    public var step: Int?
+    /// `stageK`: the training stage (OLMo 2: 1 pretraining, 2 mid-training).
+    public var stage: Int?
+    /// `ingredientJ`: which of several runs of a stage (OLMo 2's mid-training data mixes).
+    public var ingredient: Int?
+    /// `tokensM[K|M|B|T]`: tokens seen, as a number (`tokens4B` = 4e9).
+    public var tokens: Double?
+
+    public init(_ name: String) {
+        step = parseStep(fromName: name)
+        var last = Substring(name)
+        if let slash = last.lastIndex(of: "/") { last = last[last.index(after: slash)...] }
+        for word in last.lowercased().split(whereSeparator: { $0 == "-" || $0 == "_" }) {
+            if word.hasPrefix("stage"), let v = Int(word.dropFirst(5)) { stage = v }
+            else if word.hasPrefix("ingredient"), let v = Int(word.dropFirst(10)) { ingredient = v }
+            else if word.hasPrefix("tokens") {
+                var digits = word.dropFirst(6)
+                var scale = 1.0
+                if let unit = digits.last, let s = ["k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12][unit] {
+                    scale = s; digits = digits.dropLast()
+                }
+                if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let v = Double(digits) {
+                    tokens = v * scale
+                }
+            }
+        }
+    }
+
+    /// Training order: by stage (a name without one is stage 1, pretraining), then ingredient
+    /// (none first), then step; names without a step after all others. Ties are left to the caller.
+    public static func precedes(_ a: CheckpointName, _ b: CheckpointName) -> Bool? {
+        switch (a.step, b.step) {
+        case (nil, nil): return nil
+        case (.some, nil): return true
+        case (nil, .some): return false
+        case let (x?, y?):
+            let ka = (a.stage ?? 1, a.ingredient ?? 0, x), kb = (b.stage ?? 1, b.ingredient ?? 0, y)
+            return ka == kb ? nil : ka < kb
+        }
+    }
+}
+
 // MARK: Loading
 
 /// Reads config.json and the safetensors weights of a model directory (no tokenizer).
@@ -100,16 +149,18 @@ extension Model {
     }
 
     /// Loads a model directory, or a GGUF file (`load(gguf:)`): a regular file whose name ends
-    /// in `.gguf` or that starts with the GGUF magic, or a missing path ending in `.gguf`. With
+    /// in `.gguf` or that starts with the GGUF magic, or a missing path ending in `.gguf`; an
+    /// `hf://ORG/NAME[@REVISION]` name loads from the hub cache (`load(hub:)`). With
     /// `tokenizerFile`, that tokenizer is used instead of the model's own.
     ///
     /// - Throws: `CoreError` naming the path when it is empty, or a file other than a GGUF file
-    ///   (a weights file of a model folder, say); otherwise as `load(directory:)`,
+    ///   (a weights file of a model folder, say); otherwise as `load(hub:)`, `load(directory:)`,
     ///   `load(gguf:)` and `explicitTokenizer`.
     public static func load(path: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
         guard !path.isEmpty else {
             throw CoreError("the model path is empty: give a model folder or a .gguf file")
         }
+        if HubReference.isHubURI(path) { return try load(hub: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile) }
         if pathExists(path) && !directoryExists(path) {
             guard path.lowercased().hasSuffix(".gguf") || hasGGUFMagic(path) else {
                 throw CoreError(notAModelFolderMessage(path), file: path)

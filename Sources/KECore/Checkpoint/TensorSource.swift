@@ -107,6 +107,24 @@ public func openTensorSource(directory: String, config: ModelConfig) throws -> T
     throw CoreError("missing model.safetensors (and no model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json or model.pt)", file: directory)
 }
 
+/// The weight files `openTensorSource` reads from `directory`, in its order of preference: an
+/// OLMo-trainer `model.pt`; `model.safetensors`, else the shards `model.safetensors.index.json`
+/// lists; `pytorch_model.bin`, else the shards of `pytorch_model.bin.index.json`; else
+/// `model.pt`. Empty when the directory holds none of these. Used to tell whether two
+/// checkpoints hold the same weights.
+///
+/// - Throws: `CoreError` naming an index file that does not parse.
+public func weightFileNames(directory: String) throws -> [String] {
+    let has = { (name: String) in fileExists(directory + "/" + name) }
+    if isOLMoNativeDirectory(directory) { return ["model.pt"] }
+    if has("model.safetensors") { return ["model.safetensors"] }
+    if has("model.safetensors.index.json") { return try shardFileNames(indexPath: directory + "/model.safetensors.index.json") }
+    if has("pytorch_model.bin") { return ["pytorch_model.bin"] }
+    if has("pytorch_model.bin.index.json") { return try shardFileNames(indexPath: directory + "/pytorch_model.bin.index.json") }
+    if has("model.pt") { return ["model.pt"] }
+    return []
+}
+
 // MARK: Fingerprints of non-safetensors weights
 
 /// The files of `directory` that hold PyTorch or OLMo-trainer weights and settings (`*.bin`,

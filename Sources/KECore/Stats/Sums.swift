@@ -276,6 +276,26 @@ public func modelFingerprint(_ model: Model) throws -> String {
     return String(h.hexDigest().prefix(16))
 }
 
+/// Fingerprint of the weights alone of a model directory (16 hex digits of SHA-256): for each
+/// weight file the loader reads (`weightFileNames`), in order, what `modelFingerprint` hashes of
+/// it (a safetensors file's size, header and 16 sampled pages; any other file's size and 16
+/// sampled pages), without file names, config, step or anything else. Two checkpoint folders
+/// with equal fingerprints hold the same weights (`checkpoints` marks them `duplicate_of`).
+/// Nil when the directory holds no weight files.
+///
+/// - Throws: `CoreError` naming a weight file that cannot be read, or an index that does not parse.
+public func weightsFingerprint(directory: String) throws -> String? {
+    let files = try weightFileNames(directory: directory)
+    guard !files.isEmpty else { return nil }
+    var h = SHA256Hasher()
+    h.update(string: "ke-weights-1")
+    for name in files {
+        let path = directory + "/" + name
+        if name.hasSuffix(".safetensors") { try hashSafetensorsIdentity(path, into: &h) } else { try hashFileSample(path, into: &h) }
+    }
+    return String(h.hexDigest().prefix(16))
+}
+
 /// Adds a safetensors file's size, header and sampled data pages to `h`.
 private func hashSafetensorsIdentity(_ path: String, into h: inout SHA256Hasher) throws {
     guard let fh = FileHandle(forReadingAtPath: path) else { throw CoreError("cannot open the file", file: path) }

@@ -262,6 +262,8 @@ func seriesEntropy(_ inv: Invocation) throws -> Value? {
         let r = try knowledgeEntropy(of: model, on: corpus)
         var rec = Record(r)
         if let s = r.step { rec.fields.append(("step", .number(Double(s)))) }
+        // Duplicated weights are computed like any other checkpoint, and marked.
+        if let d = item.result(CheckpointReference.self)?.duplicateOf { rec.fields.append(("duplicate_of", .string(d))) }
         out.append(.record(rec))
         inv.progress?(i + 1, items.count, "")
     }
@@ -325,10 +327,12 @@ func coefficientsHeatmap(_ inv: Invocation) throws -> Value? {
 func entropySeriesPlot(_ inv: Invocation) throws -> Value? {
     let v = try inv.value("SERIES")
     var results: [EntropyResult] = []
+    var duplicateOf: [String?] = []
     if case .list(let items) = v, !items.isEmpty {
         for item in items {
             guard let e = item.result(EntropyResult.self) else { results = []; break }
             results.append(e)
+            if case .record(let r) = item, case .string(let d)? = r["duplicate_of"] { duplicateOf.append(d) } else { duplicateOf.append(nil) }
         }
     }
     guard !results.isEmpty else {
@@ -338,7 +342,9 @@ func entropySeriesPlot(_ inv: Invocation) throws -> Value? {
         return nil
     }
     let steps = results.compactMap(\.step)
-    let byStep = steps.count == results.count
+    // Against step only when every result has one and they increase (an OLMo 2 series' stage 2
+    // restarts its steps: then against position, in the series' order).
+    let byStep = steps.count == results.count && zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }
     let x = byStep ? steps.map(Double.init) : (0..<results.count).map(Double.init)
     let perLayer = inv.flag("layers")
     let series: [[Double]]
@@ -363,5 +369,14 @@ func entropySeriesPlot(_ inv: Invocation) throws -> Value? {
     if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
     fields += [("title", .string(title)), ("xlabel", .string(xlabel)), ("ylabel", .string(ylabel))]
     if logY { fields.append(("log", .bool(true))) }
-    return .chart(chartValue(chart, fields))
+    // Checkpoints whose weights repeat an earlier one's (`checkpoints` … duplicate_of): listed
+    // under the chart, and in the JSON as "duplicates".
+    let marks = results.indices.compactMap { i -> (x: Double, of: String)? in duplicateOf[i].map { (x[i], $0) } }
+    guard !marks.isEmpty else { return .chart(chartValue(chart, fields)) }
+    fields.append(("duplicates", .array(marks.map { .object([("x", .double($0.x)), ("duplicate_of", .string($0.of))]) })))
+    let what = byStep ? "step" : "checkpoint"
+    let footnote = marks.map { "  duplicate: \(what) \(Printer.number($0.x)) has the same weights as \($0.of) (the hub served one model twice)" }
+    return .chart(ChartValue(type: chart.kind, fields: fields) { width, ascii, color in
+        chart.render(RenderOptions(width: width, canvas: ascii ? .ascii : .braille, color: color)) + "\n" + footnote.joined(separator: "\n")
+    })
 }

@@ -63,6 +63,13 @@ final class Invocation {
         return false
     }
 
+    /// Prints a warning about this command on stderr (`FILE:LINE:COL: warning: …`); the value
+    /// is still computed. KECore returns warnings as values; this is where they are shown.
+    func warn(_ message: String) { interpreter.diagnose("warning", message, position) }
+
+    /// Prints a note about this command on stderr (`FILE:LINE:COL: note: …`).
+    func note(_ message: String) { interpreter.diagnose("note", message, position) }
+
     /// An error at argument `key` (or at the command word).
     func error(_ message: String, at key: String? = nil) -> LangError {
         LangError(message, at: key.map { position(of: $0) } ?? position)

@@ -7,10 +7,26 @@ import KECore
 
 extension Command {
     static let load = Command(
-        "load", [.positional("\"DIR\""), .flag("bf16"), .option("tokenizer", "\"FILE\"")], group: "models",
-        brief: "Load a model directory or GGUF file.",
+        "load", [.positional("\"DIR\""), .flag("bf16"), .option("tokenizer", "\"FILE\""), .option("cache", "\"DIR\"")],
+        group: "models",
+        brief: "Load hf://ORG/NAME@REV, a folder or GGUF.",
         summary: """
-            Loads a Hugging Face model directory (config.json, tokenizer.json and the weights as \
+            `load "hf://ORG/NAME@REVISION"` loads a model from the local Hugging Face hub cache, \
+            where `huggingface-cli download ORG/NAME --revision REVISION` and \
+            `from_pretrained(…, revision=…)` put it, offline and exactly as huggingface_hub \
+            resolves it (the URI grammar is huggingface_hub's: hf://[models/]ORG/NAME[@REVISION][/PATH]; \
+            without @REVISION, main). The cache is $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE, \
+            else $HF_HOME/hub, else ${XDG_CACHE_HOME:-~/.cache}/huggingface/hub; `cache "DIR"` \
+            names it instead (for per-revision cache_dir folders). A 40-hex revision is a commit; \
+            any other is read from models--ORG--NAME/refs/REVISION (refs/pr/1 too), and the \
+            snapshot folder snapshots/COMMIT loads like any model folder below, so the numbers \
+            are exactly those of loading that folder; the step is parsed from the revision's \
+            name (stepN, stepN-tokensM, stageK-stepN-tokensM). /PATH loads a file or folder \
+            inside the snapshot (one GGUF file of several, say); a snapshot holding only one \
+            GGUF file loads it. A missing repository or revision, or an incomplete snapshot, is \
+            an error that names what is missing (and what the cache's .no_exist markers say), \
+            lists the cached revisions and prints the huggingface-cli line that would fetch it: \
+            ke never touches the network. `load "DIR"` loads a Hugging Face model directory (config.json, tokenizer.json and the weights as \
             model.safetensors, a sharded model.safetensors.index.json, pytorch_model.bin, a sharded \
             pytorch_model.bin.index.json or model.pt; PyTorch files are read without running their \
             pickle, and only plain state dicts are accepted), an OLMo-trainer checkpoint directory \
@@ -40,6 +56,7 @@ extension Command {
             """,
         example: """
             let m = load "tiny"
+            let h = load "hf://ke-fixtures/series@step1000" cache "Tests/Fixtures/hub"
             let p = load "Tests/Fixtures/models/neox"
             let b = load "Tests/Fixtures/models/olmo_clip" bf16
             let o = load "Tests/Fixtures/formats/olmo_native" tokenizer "Tests/Fixtures/models/olmo/tokenizer.json"
@@ -55,6 +72,16 @@ extension Command {
             if tokenizer != nil && BuiltinNames.isModel(dir) {
                 throw inv.error("'tokenizer' is for model directories and GGUF files; the built-in models have their own tokenizer", at: "tokenizer")
             }
+            let cache = try inv.optionalString("cache")
+            if cache == "" { throw inv.error("'load … cache' needs the hub cache folder, found an empty path", at: "cache") }
+            if HubReference.isHubURI(dir) {
+                do {
+                    return .model(try Model.load(hub: dir, cacheDirectory: cache, keepBF16: bf16, tokenizerFile: tokenizer))
+                } catch let e as CoreError {
+                    throw inv.error(e.description, at: e.file == tokenizer ? "tokenizer" : "DIR")
+                }
+            }
+            if cache != nil { throw inv.error("'cache' is for hf://ORG/NAME@REVISION names; \"\(dir)\" is a path", at: "cache") }
             if let tiny = try BuiltinNames.load(dir, inv) {
                 if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
                 return tiny

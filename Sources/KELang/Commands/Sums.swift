@@ -45,6 +45,7 @@ extension Command {
                     let s = try coefficientSums(of: model, on: corpus, shard: shard, of: shards)
                     var rec = Record(s)
                     rec.fields.append(("step", s.step.map { .number(Double($0)) } ?? .null))
+                    if let d = item.result(CheckpointReference.self)?.duplicateOf { rec.fields.append(("duplicate_of", .string(d))) }
                     out.append(.record(rec))
                     inv.progress?(i + 1, items.count, "")
                 }
