@@ -48,6 +48,9 @@ public final class Session {
         interpreter.emit = { [unowned self] value, position in
             self.print(value, at: position)
         }
+        interpreter.warn = { [unowned self] message, position in
+            self.errorOutput("\(self.currentFile):\(position): warning: \(message)")
+        }
     }
 
     /// Runs source text: the whole text is scanned and parsed first (so a syntax error or an
@@ -87,6 +90,9 @@ public final class Session {
             return false
         }
     }
+
+    /// The session's store of corpus passes (see `StatisticsCache`).
+    var statisticsCache: StatisticsCache { interpreter.statisticsCache }
 
     /// Names of the variables defined so far, sorted.
     public var variableNames: [String] { interpreter.globals.keys.sorted() }

@@ -222,14 +222,27 @@ let fingerprintPageBytes = 4096
 /// over its data (a single weight file such as a GGUF: its name and a sample of its bytes); then
 /// the step, whether weights are kept as bf16 or ggml blocks, the interventions applied
 /// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
-/// configuration and every 97th parameter instead.
+/// configuration and every 97th parameter instead. A model whose parameters were computed in ke
+/// (`derivedParameters`: trained, injected, or an intervention folded into the weights) hashes
+/// its configuration and every parameter, so that any change to a weight gives a new
+/// fingerprint, whatever its intervention notes say. Computed once per model value.
 ///
 /// - Throws: `CoreError` when a weight file of the model's directory cannot be read.
 public func modelFingerprint(_ model: Model) throws -> String {
+    try model.fingerprintMemo.get { try computeModelFingerprint(model) }
+}
+
+private func computeModelFingerprint(_ model: Model) throws -> String {
     var h = SHA256Hasher()
     h.update(string: "ke-model-1")
     var isDir: ObjCBool = false
-    if let dir = model.source, FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue {
+    if model.derivedParameters {
+        h.update(string: "derived")
+        h.update(string: String(describing: model.config))
+        let p = model.f32Parameters().data
+        h.update(int: p.count)
+        for lane in parameterDigest(p) { h.update(int: Int(bitPattern: UInt(lane))) }
+    } else if let dir = model.source, FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue {
         let url = URL(fileURLWithPath: dir)
         h.update(string: "config.json")
         h.update(FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path) ?? Data())
@@ -274,6 +287,29 @@ public func modelFingerprint(_ model: Model) throws -> String {
         h.update(bytes)
     }
     return String(h.hexDigest().prefix(16))
+}
+
+/// Four 64-bit FNV-1a lanes over the bit patterns of `p` (word i goes to lane i mod 4). Each
+/// step is a bijection of the lane's state, so changing any single parameter always changes
+/// the digest; it runs at memory speed, unlike SHA-256 over every byte.
+func parameterDigest(_ p: [Float]) -> [UInt64] {
+    var lanes: [UInt64] = [0xcbf29ce484222325, 0x84222325cbf29ce4, 0x9ce484222325cbf2, 0x2325cbf29ce48422]
+    let prime: UInt64 = 0x100000001b3
+    p.withUnsafeBufferPointer { b in
+        var l0 = lanes[0], l1 = lanes[1], l2 = lanes[2], l3 = lanes[3]
+        var i = 0
+        let n = b.count
+        while i + 4 <= n {
+            l0 = (l0 ^ UInt64(b[i].bitPattern)) &* prime
+            l1 = (l1 ^ UInt64(b[i + 1].bitPattern)) &* prime
+            l2 = (l2 ^ UInt64(b[i + 2].bitPattern)) &* prime
+            l3 = (l3 ^ UInt64(b[i + 3].bitPattern)) &* prime
+            i += 4
+        }
+        while i < n { l0 = (l0 ^ UInt64(b[i].bitPattern)) &* prime; i += 1 }
+        lanes = [l0, l1, l2, l3]
+    }
+    return lanes
 }
 
 /// Adds a safetensors file's size, header and sampled data pages to `h`.
