@@ -196,6 +196,16 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(fa, try modelFingerprint(a.measured([("x", 1)])))
     }
 
+    /// A quantised file loaded with `bf16` (F32 matrices kept as BF16 blocks) is another model.
+    func testQuantizedFileLoadedWithBF16HasItsOwnFingerprint() throws {
+        // gpt2_Q8_0.gguf has Q8_0 matrices and F32 ones.
+        let path = fixtures + "/formats/gguf/gpt2_Q8_0.gguf"
+        let plain = try Model.load(path: path), compact = try Model.load(path: path, keepBF16: true)
+        XCTAssertEqual(try modelFingerprint(plain), try modelFingerprint(try Model.load(path: path)))
+        XCTAssertNotEqual(plain.quantized?.matrixTypes.map(\.type), compact.quantized?.matrixTypes.map(\.type))
+        XCTAssertNotEqual(try modelFingerprint(plain), try modelFingerprint(compact))
+    }
+
     func testTheCacheIsBounded() throws {
         let m = try Model.load(directory: fixtures + "/models/olmo")
         let tok = m.tokenizer
@@ -283,7 +293,10 @@ final class FirstHourTests: XCTestCase {
         let f = runKE("facts \"tiny:nwe\"")
         XCTAssertTrue(f.firstError?.hasSuffix("— did you mean 'tiny:new'?") ?? false, "\(f.errors)")
         let l = runKE("load \"tiny@abc\"")
-        XCTAssertEqual(l.firstError, "t.ke:1:6: error: \"tiny@abc\": after '@' give a step number, as in \"tiny@400\" (see `checkpoints \"tiny\"`)")
+        XCTAssertTrue(l.firstError?.hasPrefix("t.ke:1:6: error: \"tiny@abc\": the tiny run has no checkpoint at step abc; available steps: ") ?? false,
+                      "\(l.errors)")
+        let step = runKE("load \"tiny@7\"")
+        XCTAssertTrue(step.firstError?.contains("the tiny run has no checkpoint at step 7") ?? false, "\(step.errors)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp), "nothing was written to the cache")
     }
 

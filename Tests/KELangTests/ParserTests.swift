@@ -99,7 +99,7 @@ final class ParserTests: XCTestCase {
         assertError("let m = 1\nentropy m", "2:1: error: 'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS")
         assertError("let m = 1\nlet c = 2\nentropy m onn c", "3:11: error: unknown keyword 'onn' for 'entropy' — did you mean 'on'?")
         assertError("entropy", "1:8: error: 'entropy' needs MODEL — usage: entropy MODEL [on CORPUS]")
-        assertError("corpus \"f\" limit", "1:17: error: 'limit' needs a value (N) — usage: corpus \"FILE\" [limit N] [seq N] [special] [pack]")
+        assertError("corpus \"f\" limit", "1:17: error: 'limit' needs a value (N) — usage: corpus \"FILE\" [limit N] [seq N] [special] [pack] [world W]")
         assertError("corpus \"f\" limit 1 limit 2", "1:20: error: 'limit' given twice to 'corpus'")
         assertError("let m = 1\nlet c = 2\nentropy m on c limit 3", "3:16: error: 'limit' is not a keyword of 'entropy' — usage: entropy MODEL [on CORPUS]")
         assertError("bar [1] titel \"x\"", "1:9: error: unknown keyword 'titel' for 'bar' — did you mean 'title'?")
@@ -126,7 +126,7 @@ final class ParserTests: XCTestCase {
 
     func testErrorReportHasSourceLineAndCaret() {
         let r = runKE("let x = 1\nx + \"a\"")
-        XCTAssertEqual(r.errors, ["t.ke:2:3: error: cannot add a number and a string with '+'\nx + \"a\"\n  ^"])
+        XCTAssertEqual(r.errors, ["t.ke:2:3: error: cannot add a number and a string with '+' — 'str X' turns a number into text\nx + \"a\"\n  ^"])
     }
 }
 

@@ -220,7 +220,8 @@ let fingerprintPageBytes = 4096
 /// its directory's `config.json`, and for every `*.safetensors` file (by name): the name, its size,
 /// its whole header (tensor names, dtypes, shapes, byte ranges) and 16 pages of 4 KiB spread evenly
 /// over its data (a single weight file such as a GGUF: its name and a sample of its bytes); then
-/// the step, whether weights are kept as bf16 or ggml blocks, the interventions applied
+/// the step, whether weights are kept as bf16 or ggml blocks (and which block types, when BF16
+/// ones are among them), the interventions applied
 /// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
 /// configuration and every 97th parameter instead. A model whose parameters were computed in ke
 /// (`derivedParameters`: trained, injected, or an intervention folded into the weights) hashes
@@ -238,7 +239,7 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
     var isDir: ObjCBool = false
     if model.derivedParameters {
         h.update(string: "derived")
-        h.update(string: String(describing: model.config))
+        h.update(string: stableConfigText(model.config))
         let p = model.f32Parameters().data
         h.update(int: p.count)
         for lane in parameterDigest(p) { h.update(int: Int(bitPattern: UInt(lane))) }
@@ -260,11 +261,11 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
     } else if let file = model.source, FileManager.default.fileExists(atPath: file) {
         // A single weight file (a GGUF): its configuration and a sample of its bytes, so a
         // quantised model is never expanded to f32 just to be named.
-        h.update(string: String(describing: model.config))
+        h.update(string: stableConfigText(model.config))
         h.update(string: (file as NSString).lastPathComponent)
         try hashFileSample(file, into: &h)
     } else {
-        h.update(string: String(describing: model.config))
+        h.update(string: stableConfigText(model.config))
         let p = model.f32Parameters().data
         h.update(int: p.count)
         var bytes: [UInt8] = []
@@ -278,6 +279,11 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
     }
     h.update(int: model.step ?? -1)
     h.update(string: model.isBF16 ? "bf16" : model.quantized != nil ? "ggml" : "f32")
+    // A quantised file loaded with `bf16` keeps its F32 matrices as BF16 blocks: other numbers
+    // from the same file (the block types tell; files without BF16 matrices hash as before).
+    if let q = model.quantized, q.matrixTypes.contains(where: { $0.type == "BF16" }) {
+        h.update(string: q.matrixTypes.map { "\($0.type)×\($0.count)" }.joined(separator: ","))
+    }
     for note in model.interventions { h.update(string: note) }
     for (l, s) in model.memoryMultipliers.layers.enumerated() {
         guard let s else { continue }
@@ -287,6 +293,16 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
         h.update(bytes)
     }
     return String(h.hexDigest().prefix(16))
+}
+
+/// The configuration as text that is the same in every process: its description with the raw
+/// config.json keys left out, then those keys serialised in sorted order (a Swift dictionary's
+/// order changes from one process to the next).
+func stableConfigText(_ config: ModelConfig) -> String {
+    var c = config
+    let raw = c.rawJSON
+    c.rawJSON = [:]
+    return String(describing: c) + JSONValue.object(raw.keys.sorted().map { ($0, raw[$0]!) }).serialized()
 }
 
 /// Four 64-bit FNV-1a lanes over the bit patterns of `p` (word i goes to lane i mod 4). Each

@@ -111,11 +111,18 @@ enum BuiltinNames {
     /// `load "tiny"` / `load "tiny@STEP"` (and the same for "tiny-cosine"); nil for any other name.
     static func load(_ name: String, _ inv: Invocation) throws -> Value? {
         guard let runName = runName(name) else { return nil }
-        // A malformed name is refused before the run is built (or anything written to the cache).
-        if name.hasPrefix(runName + "@"), Int(name.dropFirst(runName.count + 1)).map({ $0 >= 0 }) != true {
-            throw inv.error("\"\(name)\": after '@' give a step number, as in \"\(runName)@400\" (see `checkpoints \"\(runName)\"`)", at: "DIR")
+        let cfg = try config(ofRun: runName, inv)
+        // A step the run does not save is refused before the run is built (or anything is
+        // written to the cache): the configuration lists its checkpoints.
+        if name.hasPrefix(runName + "@") {
+            let text = name.dropFirst(runName.count + 1)
+            if Int(text).map({ cfg.checkpoints.contains($0) }) != true {
+                let available = cfg.checkpoints.map(String.init).joined(separator: ", ")
+                throw inv.error("\"\(name)\": the \(runName) run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
+                                at: "DIR")
+            }
         }
-        let run = try builtRun(try config(ofRun: runName, inv), inv)
+        let run = try builtRun(cfg, inv)
         guard name.hasPrefix(runName + "@") else {
             guard let last = run.checkpoints.last else { throw inv.error("the \(runName) run has no checkpoints") }
             return .model(try loadCheckpoint(last, runName, inv))
