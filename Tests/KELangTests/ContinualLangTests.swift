@@ -112,7 +112,7 @@ final class ContinualLangTests: XCTestCase {
         assertError(pre + "inject f into m once f steps 2", "5:22: error: 'inject … once' belongs to the paper's protocol, which trains on a packed corpus: add 'on CORPUS'")
         assertError(pre + "inject f into m on rows protocol \"olmo\"", "5:34: error: unknown protocol \"olmo\": the one defined is \"kim2025\" (Kim et al. 2025)")
         assertError(pre + "inject f into m on rows steps 4 every 5", "5:39: error: 'inject … every 5' is more than steps 4: no injection event would happen")
-        assertError(pre + "corpus \"\(dir)/corpus.txt\" pack", "5:57: error: 'pack' cuts the documents into rows of N tokens: give 'seq N' too")
+        assertError(pre + "corpus \"\(dir)/corpus.txt\" pack", "5:\(dir.count + 22): error: 'pack' cuts the documents into rows of N tokens: give 'seq N' too")
     }
 
     func testNumPyCorpora() throws {
