@@ -17,6 +17,10 @@ Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each expo
 * ``gguf_tokenizers.py`` writes ``formats/gguf_tokenizers/``: tokenizer-only GGUF files (SentencePiece
   ``llama`` and byte-level ``gpt2``) and the ids and decodings transformers gives for them; needs
   ``gguf`` and ``sentencepiece`` too. Run it alone with ``python3 Scripts/make-fixtures.py gguf_tokenizers``.
+* ``gguf_save.py`` writes ``formats/gguf_save/``: a GGUF model with a chat template and special
+  tokens in its metadata and what transformers reads from it (what ``save`` must write as
+  tokenizer_config.json and generation_config.json); needs ``gguf``. Run it alone with
+  ``python3 Scripts/make-fixtures.py gguf_save``.
 * ``tokenizers_hf16.py`` writes ``tokenizers/hf16/`` (issue 16: added-token numbering, Oniguruma
   regexes, Unicode classes, post-processors, random strings); run it alone with
   ``python3 Scripts/make-fixtures.py tokenizers_hf16``. It reads the ``tokenizers/*.json`` files

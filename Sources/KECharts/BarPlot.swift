@@ -9,7 +9,7 @@ struct BarPlot: Sendable {
         guard values.contains(where: { $0.isFinite }) else { return ChartText.empty(title: title, options: options) }
         let names = values.indices.map { index -> String in
             if let labels, index < labels.count { return labels[index] }
-            return String(index + 1)
+            return String(index)
         }
         let rows = BarRows(labels: names, lengths: values, valueTexts: values.map { NumberFormat.compact($0) })
         return rows.render(title: title, options: options)

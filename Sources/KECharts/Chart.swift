@@ -82,7 +82,7 @@ public struct Chart: Sendable {
               title: title)
     }
 
-    /// Horizontal bars with labels (default `1…n`) and values.
+    /// Horizontal bars with labels (default `0…n−1`, indices as the language counts them) and values.
     public static func bar(_ values: [Double], labels: [String]? = nil, title: String? = nil) -> Chart {
         Chart(payload: .bar(BarPlot(values: values, labels: labels)), title: title)
     }

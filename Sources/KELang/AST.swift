@@ -38,6 +38,8 @@ indirect enum ExprKind: Sendable {
     case logical(Expr, isAnd: Bool, Expr)
     /// A command or builtin with its arguments.
     case command(CommandCall)
+    /// `[element for name in sequence]`: the list of `element` with `name` bound to each item.
+    case comprehension(element: Expr, name: String, namePosition: SourcePosition, sequence: Expr)
 }
 
 /// A call of a registry command: its name and arguments keyed by parameter key.
@@ -64,4 +66,6 @@ indirect enum Stmt: Sendable {
     case expression(Expr)
     /// `for NAME in EXPR { body }`
     case loop(name: String, position: SourcePosition, sequence: Expr, body: [Stmt])
+    /// `if condition { then } else { otherwise }` (`otherwise` empty without `else`).
+    case conditional(condition: Expr, then: [Stmt], otherwise: [Stmt])
 }

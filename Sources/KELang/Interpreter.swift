@@ -23,6 +23,8 @@ final class Interpreter {
     /// Prints a warning or note about a command (on stderr): kind ("warning" or "note"), message,
     /// the command's position.
     var diagnose: (String, String, SourcePosition) -> Void = { _, _, _ in }
+    /// The session's corpus passes, so that one (model, corpus) is measured once.
+    let statisticsCache = StatisticsCache()
 
     init(options: SessionOptions) {
         self.options = options
@@ -56,6 +58,14 @@ final class Interpreter {
                 globals[name] = item
                 for s in body { try execute(s) }
             }
+        case .conditional(let condition, let then, let otherwise):
+            let c = try evaluate(condition)
+            guard case .bool(let b) = c else {
+                var message = "'if' needs a boolean condition, found \(c.typeName)"
+                if case .number = c { message += " (compare it, e.g. 'if x > 0 { … }')" }
+                throw LangError(message, at: condition.position)
+            }
+            for s in b ? then : otherwise { try execute(s) }
         }
     }
 
@@ -115,6 +125,27 @@ final class Interpreter {
             }
         case .command(let call):
             return try invoke(call, at: e.position)
+        case .comprehension(let element, let name, _, let sequence):
+            let s = try evaluate(sequence)
+            guard case .list(let items) = s else {
+                var message = "a list comprehension needs a list after 'in', found \(s.typeName)"
+                if case .number = s { message += " (use 'range N' for 0, 1, …, N−1)" }
+                throw LangError(message, at: sequence.position)
+            }
+            // NAME is bound for the element only; an outer variable of that name comes back after.
+            let saved = globals[name]
+            defer { globals[name] = saved }
+            var out: [Value] = []
+            out.reserveCapacity(items.count)
+            for item in items {
+                if Cancellation.shared.isCancelled { throw LangError("interrupted", at: e.position) }
+                globals[name] = item
+                out.append(try evaluate(element))
+            }
+            if Interpreter.depth(of: out, limit: Interpreter.maxValueDepth) >= Interpreter.maxValueDepth {
+                throw LangError("lists nested more than \(Interpreter.maxValueDepth) deep", at: e.position)
+            }
+            return .list(out)
         }
     }
 
@@ -180,7 +211,10 @@ final class Interpreter {
             case .multiply: verb = "multiply"
             default: verb = "divide"
             }
-            throw LangError("cannot \(verb) \(l.typeName) and \(r.typeName) with '\(op.rawValue)'", at: position)
+            var message = "cannot \(verb) \(l.typeName) and \(r.typeName) with '\(op.rawValue)'"
+            if op == .add, case .string = l, case .number = r { message += " — 'str X' turns a number into text" }
+            if op == .add, case .number = l, case .string = r { message += " — 'str X' turns a number into text" }
+            throw LangError(message, at: position)
         }
     }
 
@@ -306,6 +340,10 @@ final class Interpreter {
             throw LangError(missingNote[field] ?? "'\(field)' is not known for this value", at: position)
         }
         let names = fields.map(\.0)
+        if case .record(let r) = object, r.kind == "timed", let inner = r["value"],
+           Interpreter.fields(of: inner, options: options)?.contains(where: { $0.0 == field }) == true {
+            throw LangError("a timed result has no field '\(field)'; the timed value is '.value' (e.g. e.value.\(field))", at: position)
+        }
         throw LangError(
             "\(noun) has no field '\(field)'" + Diagnostics.suggestion(field, in: names)
                 + " (fields: \(names.joined(separator: ", ")))", at: position)
@@ -320,6 +358,18 @@ final class Interpreter {
             ("parameters", .number(Double(m.parameterCount))),
             ("step", m.step.map { .number(Double($0)) }),
             ("interventions", .list(m.interventions.map { .string($0) })),
-        ] + m.measurements.map { ($0.name, .number($0.value)) }
+        ] + m.measurements.map { ($0.name, .number($0.value)) } + multiplierFields(m)
+    }
+
+    /// `multipliers` of a rescaled model: per layer, the memories rescaled and the largest multiplier.
+    static func multiplierFields(_ m: Model) -> [(String, Value?)] {
+        guard let r = m.rescaleSummary else { return [] }
+        let layers: [Value] = r.layers.enumerated().map { l, layer in
+            var rec = Record(kind: "layer", fields: [("layer", .number(Double(l))), ("count", .number(Double(layer.count))),
+                                                     ("largest", .number(layer.largest))])
+            rec.plain = true
+            return .record(rec)
+        }
+        return [("multipliers", .list(layers))]
     }
 }

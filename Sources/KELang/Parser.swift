@@ -3,7 +3,8 @@
 // Recursive descent over the scanner's tokens (Crafting Interpreters style), one method per
 // precedence level:
 //
-//     statement  → "let" NAME "=" expression | "for" NAME "in" expression block | expression
+//     statement  → "let" NAME "=" expression | "for" NAME "in" expression block
+//                | "if" expression block ( "else" ( block | if-statement ) )? | expression
 //     expression → or
 //     or         → and ( "or" and )*
 //     and        → not ( "and" not )*
@@ -13,8 +14,11 @@
 //     term       → unary ( ( "*" | "/" ) unary )*
 //     unary      → "-" unary | BUILTIN unary | postfix
 //     postfix    → primary ( "." NAME | "[" expression "]" )*
-//     primary    → NUMBER | PERCENT | STRING | "true" | "false" | "[" list "]" | "(" expression ")"
+//     primary    → NUMBER | PERCENT | STRING | "true" | "false" | "[" list "]"
+//                | "[" expression "for" NAME "in" expression "]" | "(" expression ")"
 //                | NAME | COMMAND arguments
+//
+// `else` must follow the `}` of its `if` on the same line (a line break ends the statement).
 //
 // Commands are dispatched through `CommandRegistry`: the command word, its positional
 // arguments, then its keywords in any order. Arguments are full expressions; since keywords
@@ -116,6 +120,10 @@ struct Parser {
     private mutating func statement() throws -> Stmt {
         if match(.kwLet) { return try letStatement() }
         if match(.kwFor) { return try forStatement() }
+        if match(.kwIf) { return try ifStatement() }
+        if check(.kwElse) {
+            throw LangError("'else' without 'if': it must follow the '}' of an 'if' on the same line", at: peek.position)
+        }
         return .expression(try expression())
     }
 
@@ -178,21 +186,47 @@ struct Parser {
         }
         let sequence = try expression()
         known.insert(n)
+        let body = try block("the loop body")
+        return .loop(name: n, position: position, sequence: sequence, body: body)
+    }
+
+    /// `if COND { … }`, optionally followed on the same line by `else { … }` or `else if …`.
+    private mutating func ifStatement() throws -> Stmt {
+        if check(.leftBrace) || check(.newline) || check(.eof) {
+            throw LangError("'if' needs a condition before '{' — usage: if COND { … } else { … }", at: peek.position)
+        }
+        let condition = try nested { try $0.expression() }
+        let then = try block("the 'if' body")
+        var otherwise: [Stmt] = []
+        if match(.kwElse) {
+            if match(.kwIf) {
+                otherwise = [try nested { try $0.ifStatement() }]
+            } else {
+                otherwise = try block("the 'else' body")
+            }
+        } else if check(.newline), peek(1).kind == .kwElse {
+            throw LangError("'else' must be on the same line as the '}' that ends the 'if' body", at: peek(1).position)
+        }
+        return .conditional(condition: condition, then: then, otherwise: otherwise)
+    }
+
+    /// `{ statement* }` (a line break may precede the `{`); `what` names it in errors.
+    private mutating func block(_ what: String) throws -> [Stmt] {
         skipNewlines()
         let open = peek
         guard match(.leftBrace) else {
-            throw LangError("expected '{' to begin the loop body, found \(peek.kind.display)", at: peek.position)
+            throw LangError("expected '{' to begin \(what), found \(peek.kind.display)", at: peek.position)
         }
         var body: [Stmt] = []
         skipSeparators()
         while !check(.rightBrace) {
-            if check(.eof) { throw LangError("unclosed '{': expected '}' to end the loop body", at: open.position) }
+            if check(.eof) { throw LangError("unclosed '{': expected '}' to end \(what)", at: open.position) }
             body.append(try nested { try $0.statement() })
             try endOfStatement(inBlock: true)
             skipSeparators()
         }
         advance()
-        return .loop(name: n, position: position, sequence: sequence, body: body)
+        return body
     }
 
     // MARK: Expressions
@@ -337,11 +371,15 @@ struct Parser {
             advance()
             activeKeywords.append([])
             defer { activeKeywords.removeLast() }
+            if let comprehension = try comprehension(opened: t) { return comprehension }
             var items: [Expr] = []
             while !check(.rightBracket) {
                 if check(.eof) { break }
                 items.append(try nested { try $0.expression() })
                 if !match(.comma) { break }
+            }
+            if check(.kwFor) {
+                throw LangError("a list comprehension has one expression before 'for': [EXPR for NAME in LIST]", at: peek.position)
             }
             try close(.rightBracket, opened: t)
             return Expr(kind: .list(items), position: t.position)
@@ -359,6 +397,62 @@ struct Parser {
         default:
             throw LangError("expected an expression, found \(t.kind.display)", at: t.position)
         }
+    }
+
+    /// `[EXPR for NAME in LIST]` after its '[' (`opened`), or nil (the parser untouched) when the
+    /// brackets hold no `for` at their own level. NAME is known inside EXPR only.
+    private mutating func comprehension(opened: Token) throws -> Expr? {
+        // Look ahead for `for` at this bracket level, before the matching ']'.
+        var level = 0
+        var k = current
+        var forIndex: Int?
+        scan: while k < tokens.count {
+            switch tokens[k].kind {
+            case .leftParen, .leftBracket, .leftBrace: level += 1
+            case .rightParen, .rightBracket, .rightBrace:
+                if level == 0 { break scan }
+                level -= 1
+            case .kwFor where level == 0:
+                forIndex = k
+                break scan
+            case .eof: break scan
+            default: break
+            }
+            k += 1
+        }
+        guard let forIndex else { return nil }
+        guard forIndex > current else {
+            throw LangError("a list comprehension needs an expression before 'for': [EXPR for NAME in LIST]", at: peek.position)
+        }
+        let nameToken = tokens[min(forIndex + 1, tokens.count - 1)]
+        guard case .identifier(let n) = nameToken.kind else {
+            if reservedWords.values.contains(nameToken.kind) {
+                throw LangError("\(nameToken.kind.display) is a reserved word and cannot be a name", at: nameToken.position)
+            }
+            throw LangError("expected a name after 'for', found \(nameToken.kind.display)", at: nameToken.position)
+        }
+        if CommandRegistry.command(n) != nil {
+            throw LangError("'\(n)' is a command and cannot be a variable name", at: nameToken.position)
+        }
+        let wasKnown = known.contains(n)
+        known.insert(n)
+        let element = try nested { try $0.expression() }
+        if !wasKnown { known.remove(n) }
+        guard check(.kwFor) else {
+            if check(.comma) {
+                throw LangError("a list comprehension has one expression before 'for': [EXPR for NAME in LIST]", at: peek.position)
+            }
+            throw LangError("expected 'for' in the list comprehension, found \(peek.kind.display)", at: peek.position)
+        }
+        advance()
+        advance()  // NAME, checked above
+        guard match(.kwIn) else {
+            throw LangError("expected 'in' after 'for \(n)', found \(peek.kind.display)", at: peek.position)
+        }
+        let sequence = try nested { try $0.expression() }
+        try close(.rightBracket, opened: opened)
+        return Expr(kind: .comprehension(element: element, name: n, namePosition: nameToken.position, sequence: sequence),
+                    position: opened.position)
     }
 
     /// The error for a name that is neither a variable nor a command.

@@ -137,6 +137,13 @@ public enum Printer {
                 lines.append((i == 0 ? "  interventions  " : "                 ") + note)
             }
         }
+        if let r = m.rescaleSummary {
+            let count = r.layers.reduce(0) { $0 + $1.count }
+            var line = "  multipliers    \(grouped(count)) memories rescaled"
+            if let (l, v) = r.largest { line += ", largest \(number(v)) (layer \(l))" }
+            if let cap = r.cap { line += ", cap \(number(cap))" }
+            lines.append(line)
+        }
         let measured = Dictionary(m.measurements.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
         if let before = measured["perplexity_before"], let after = measured["perplexity_after"] {
             lines.append("  perplexity     \(number(before)) before, \(number(after)) after, on the rescale's corpus")
@@ -273,7 +280,10 @@ public enum Printer {
                 ("parameters", .int(m.parameterCount)),
                 ("step", m.step.map { .int($0) } ?? .null),
             ] + (m.quantized.map { q in [("weights", .object(q.matrixTypes.map { ($0.type, .int($0.count)) }))] } ?? [])
-              + m.measurements.map { ($0.name, jsonNumber($0.value)) })
+              + m.measurements.map { ($0.name, jsonNumber($0.value)) }
+              + (m.rescaleSummary.map { r in [("multipliers", .array(r.layers.enumerated().map { l, layer in
+                    .object([("layer", .int(l)), ("count", .int(layer.count)), ("largest", jsonNumber(layer.largest))])
+                }))] } ?? []))
         case .corpus(let c):
             return .object([
                 ("kind", .string("corpus")),

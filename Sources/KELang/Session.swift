@@ -91,6 +91,9 @@ public final class Session {
         }
     }
 
+    /// The session's store of corpus passes (see `StatisticsCache`).
+    var statisticsCache: StatisticsCache { interpreter.statisticsCache }
+
     /// Names of the variables defined so far, sorted.
     public var variableNames: [String] { interpreter.globals.keys.sorted() }
 

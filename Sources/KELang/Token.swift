@@ -22,7 +22,7 @@ enum TokenKind: Hashable, Sendable {
     case string(String)
     case identifier(String)
     // Reserved words.
-    case kwLet, kwFor, kwIn, kwTrue, kwFalse, kwAnd, kwOr, kwNot
+    case kwLet, kwFor, kwIn, kwIf, kwElse, kwTrue, kwFalse, kwAnd, kwOr, kwNot
     // Punctuation and operators.
     case leftParen, rightParen, leftBracket, rightBracket, leftBrace, rightBrace
     case comma, dot, semicolon, equal
@@ -46,7 +46,7 @@ struct Token: Sendable {
 
 /// Reserved words of the language (not usable as names).
 let reservedWords: [String: TokenKind] = [
-    "let": .kwLet, "for": .kwFor, "in": .kwIn, "true": .kwTrue, "false": .kwFalse,
+    "let": .kwLet, "for": .kwFor, "in": .kwIn, "if": .kwIf, "else": .kwElse, "true": .kwTrue, "false": .kwFalse,
     "and": .kwAnd, "or": .kwOr, "not": .kwNot,
 ]
 
@@ -60,6 +60,8 @@ extension TokenKind {
         case .kwLet: return "'let'"
         case .kwFor: return "'for'"
         case .kwIn: return "'in'"
+        case .kwIf: return "'if'"
+        case .kwElse: return "'else'"
         case .kwTrue: return "'true'"
         case .kwFalse: return "'false'"
         case .kwAnd: return "'and'"

@@ -43,6 +43,7 @@ extension Value {
         case .record(let r): return r.fields.map(\.0)
         case .model(let m):
             return ["architecture", "layers", "memories", "parameters", "step", "interventions"] + m.measurements.map(\.name)
+                + (m.rescaleSummary == nil ? [] : ["multipliers"])
         case .corpus: return ["source", "documents", "tokens"]
         case .chart: return ["type", "text"]
         default: return []

@@ -59,8 +59,9 @@ enum CLI {
           --notebook [OUT.md] FILE
                           render FILE.ke as a Markdown notebook (prose, code, outputs)
                           to OUT.md, or to stdout
-          --check FILE    re-run FILE.ke and compare with FILE.md beside it (numbers
-                          within --tolerance, timings and absolute paths ignored)
+          --check FILE [--against OUT.md]
+                          re-run FILE.ke and compare with OUT.md, or with FILE.md beside
+                          it (numbers within --tolerance, timings and absolute paths ignored)
           --update FILE   re-run FILE.ke and rewrite FILE.md
           --tolerance X   relative tolerance of --check (default 1e-3; absolute 1e-6)
           --help          show this help
@@ -94,6 +95,7 @@ enum CLI {
         var notebookFlags: [String] = []
         var notebookOutput: String?
         var tolerance: Double?
+        var against: String?
         func value(_ flag: String) throws -> String {
             i += 1
             guard i < args.count else { throw UsageError(message: "\(flag) needs a value") }
@@ -122,6 +124,7 @@ enum CLI {
                 }
                 tolerance = t
             case "--check", "--update": notebookFlags.append(a)
+            case "--against": against = try value(a)
             case "-c": o.source = try value(a)
             case "--width":
                 let s = try value(a)
@@ -134,7 +137,9 @@ enum CLI {
                 i = args.count
                 continue
             default:
-                if a.hasPrefix("-") && a != "-" { throw UsageError(message: "unknown option '\(a)'") }
+                if a.hasPrefix("-") && a != "-" {
+                    throw UsageError(message: "unknown option '\(a)'" + Diagnostics.suggestion(a, in: optionNames))
+                }
                 if positional.isEmpty && a == "help" { helpWord = true }
                 positional.append(a)
             }
@@ -167,15 +172,35 @@ enum CLI {
             throw UsageError(message: "give either -c SOURCE or a script file, not both")
         }
         if Set(notebookFlags).count > 1 { throw UsageError(message: "--notebook, --check and --update exclude each other") }
+        if against != nil && notebookFlags.first != "--check" {
+            throw UsageError(message: "--against OUT.md goes with --check (ke --check SCRIPT.ke --against OUT.md)")
+        }
         if let flag = notebookFlags.first {
             guard o.file != nil else { throw UsageError(message: "--notebook, --check and --update need a script file") }
             switch flag {
             case "--notebook": o.notebook = .render(output: notebookOutput)
-            case "--check": o.notebook = .check(tolerance: tolerance.map { Tolerance(relative: $0) } ?? .standard)
+            case "--check": o.notebook = .check(tolerance: tolerance.map { Tolerance(relative: $0) } ?? .standard, against: against)
             default: o.notebook = .update
             }
         }
         return o
+    }
+
+    /// Every option of the command line (for "did you mean").
+    static let optionNames = [
+        "--json", "--ascii", "--color", "--no-color", "--help", "--version", "--doctor", "--notebook",
+        "--tolerance", "--check", "--update", "--against", "--width", "-c",
+    ]
+
+    /// The "did you mean" note for a script argument that does not exist and looks like a
+    /// misspelt subcommand (`ke hlep`), or "" when there is none.
+    static func subcommandSuggestion(_ file: String) -> String {
+        guard isWord(file), file != "help", !FileSystem.exists(file) else { return "" }
+        if let near = Diagnostics.nearest(file, in: ["help"]) { return " — did you mean 'ke \(near)'?" }
+        if let near = Diagnostics.nearest(file, in: CommandRegistry.all.map(\.name)) {
+            return " — did you mean 'ke help \(near)' or 'ke -c \"\(near) …\"'?"
+        }
+        return ""
     }
 
     /// True for a name the language could know as a command: a letter or underscore, then
@@ -215,7 +240,8 @@ enum CLI {
         if let file = options.file, file != "-" {
             let bytes: [UInt8]
             do { bytes = try readFileBytes(file) } catch {
-                writeError("ke: cannot read '\(file)'")
+                let why = FileSystem.exists(file) ? "cannot read '\(file)'" : "no such file '\(file)'"
+                writeError("ke: \(why)" + subcommandSuggestion(file))
                 return 1
             }
             switch Syntax.decode(bytes) {

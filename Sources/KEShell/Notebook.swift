@@ -13,8 +13,8 @@ public enum Notebook {
     public enum Mode: Equatable, Sendable {
         /// Write the transcript to `output` (nil: print it on stdout).
         case render(output: String?)
-        /// Compare with `SCRIPT.md` beside the script.
-        case check(tolerance: Tolerance)
+        /// Compare with `against`, or with `SCRIPT.md` beside the script when nil.
+        case check(tolerance: Tolerance, against: String? = nil)
         /// Rewrite `SCRIPT.md` beside the script.
         case update
     }
@@ -66,11 +66,13 @@ public enum Notebook {
         try files.writeNotebook(scriptPath: scriptPath, to: outPath)
     }
 
-    /// `--check`: runs the script and compares with `SCRIPT.md`; `diff` is empty when they match.
+    /// `--check`: runs the script and compares with `transcript` (nil: `SCRIPT.md` beside the
+    /// script); `diff` is empty when they match.
     ///
     /// - Throws: `ShellError` when the script or its transcript cannot be read.
-    public static func check(scriptPath: String, tolerance: Tolerance = .standard) throws -> (ok: Bool, diff: String) {
-        try files.check(scriptPath: scriptPath, tolerance: tolerance)
+    public static func check(scriptPath: String, against transcript: String? = nil,
+                             tolerance: Tolerance = .standard) throws -> (ok: Bool, diff: String) {
+        try files.check(scriptPath: scriptPath, against: transcript, tolerance: tolerance)
     }
 
     /// `--update`: rewrites `SCRIPT.md`; true when the script ran without error.
@@ -92,14 +94,15 @@ public enum Notebook {
                 let (markdown, ok) = render(script: source, file: scriptPath)
                 Terminal.write(markdown, to: 1)
                 return ok ? 0 : 1
-            case .check(let tolerance):
-                let (ok, diff) = try check(scriptPath: scriptPath, tolerance: tolerance)
+            case .check(let tolerance, let against):
+                let (ok, diff) = try check(scriptPath: scriptPath, against: against, tolerance: tolerance)
                 if ok {
                     Terminal.write("\(scriptPath): transcript matches\n", to: 1)
                     return 0
                 }
                 Terminal.write(diff, to: 1)
-                Terminal.write("\(scriptPath): transcript differs from \(NotebookRenderer.transcriptPath(for: scriptPath)) (ke --update \(scriptPath) rewrites it)\n", to: 2)
+                let rewrite = against.map { "ke --notebook \($0) \(scriptPath)" } ?? "ke --update \(scriptPath)"
+                Terminal.write("\(scriptPath): transcript differs from \(against ?? NotebookRenderer.transcriptPath(for: scriptPath)) (\(rewrite) rewrites it)\n", to: 2)
                 return 1
             case .update:
                 let ok = try update(scriptPath: scriptPath)
@@ -215,13 +218,14 @@ struct NotebookFiles {
         return ok
     }
 
-    /// `ke --check SCRIPT.ke`: runs the script and compares with `SCRIPT.md`. `diff` is empty
-    /// when they match.
-    func check(scriptPath: String, tolerance: Tolerance) throws -> (ok: Bool, diff: String) {
+    /// `ke --check SCRIPT.ke [--against OUT.md]`: runs the script and compares with `against`
+    /// (nil: `SCRIPT.md` beside it). `diff` is empty when they match.
+    func check(scriptPath: String, against: String? = nil, tolerance: Tolerance) throws -> (ok: Bool, diff: String) {
         let source = try readScript(scriptPath)
-        let transcript = NotebookRenderer.transcriptPath(for: scriptPath)
+        let transcript = against ?? NotebookRenderer.transcriptPath(for: scriptPath)
         guard let stored = FileSystem.read(transcript) else {
-            throw ShellError("\(transcript): no transcript to compare with (create it with: ke --update \(scriptPath))")
+            let create = against.map { "ke --notebook \($0) \(scriptPath)" } ?? "ke --update \(scriptPath)"
+            throw ShellError("\(transcript): no transcript to compare with (create it with: \(create))")
         }
         let (markdown, _) = render(source, scriptPath)
         guard let diff = Transcript.diff(expected: stored, actual: markdown, tolerance: tolerance,

@@ -30,7 +30,7 @@ final class SessionEngine: ShellEngine {
         CompletionSources(commands: CommandRegistry.all.map(\.name),
                           keywords: { CommandRegistry.spec($0)?.keywords ?? [] },
                           variables: session.variableNames,
-                          reservedWords: ["let", "for"])
+                          reservedWords: ["let", "for", "if", "else"])
     }
 }
 
@@ -45,7 +45,16 @@ extension REPL {
             session.progress = b.handler
             bar = b
         }
-        let welcome = "\(version) · OpenBLAS \(blasCoreName) · type help for commands, Ctrl-D to quit"
+        let welcome = "\(version) · \(kernelBanner) · type help for commands, Ctrl-D to quit"
         return run(engine: SessionEngine(session, bar: bar), welcome: welcome)
+    }
+}
+
+/// The kernel that computes matrix products, as the shell's banner names it: ke's fixed-order
+/// kernel by default, OpenBLAS (with its core) only under KE_GEMM=openblas.
+var kernelBanner: String {
+    switch matrixProductKernel {
+    case .fixedOrder: return "fixed-order kernel (reproducible)"
+    case .openBLAS: return "OpenBLAS \(blasCoreName) (KE_GEMM=openblas, not reproducible)"
     }
 }

@@ -43,7 +43,7 @@ final class EdgeCaseTests: XCTestCase {
         XCTAssertEqual(counts.reduce(0, +), 4)
         // The bar chart still lists the NaN entry, with no bar.
         let bar = Chart.bar(values).render(RenderOptions(width: 40, canvas: .ascii))
-        XCTAssertTrue(bar.contains("2 | NaN"), bar)
+        XCTAssertTrue(bar.contains("1 | NaN"), bar)
     }
 
     func testConstantValues() {
@@ -59,7 +59,7 @@ final class EdgeCaseTests: XCTestCase {
     func testSinglePoint() {
         let line = Chart.line([[0.25]], title: "one").render(RenderOptions(width: 30, height: 5, canvas: .ascii))
         Golden.check(line, "edge_single_point")
-        XCTAssertEqual(Chart.bar([7]).render(RenderOptions(width: 20, canvas: .ascii)), "1 |############### 7")
+        XCTAssertEqual(Chart.bar([7]).render(RenderOptions(width: 20, canvas: .ascii)), "0 |############### 7")
     }
 
     func testTinyWidthClampsToMinimum() {
@@ -98,7 +98,7 @@ final class EdgeCaseTests: XCTestCase {
         let heat = Chart.heatmap([[1, 2, 3], [4], []], rowLabels: ["r0"]).render(RenderOptions(width: 30, canvas: .ascii))
         XCTAssertTrue(heat.contains("r0") && heat.contains("?"), heat)
         XCTAssertEqual(Chart.bar([1, 2], labels: ["x"]).render(RenderOptions(width: 20, canvas: .ascii)),
-                       "x |######## 1\n2 |############### 2")
+                       "x |######## 1\n1 |############### 2")
         XCTAssertEqual(Chart.histogram([1, 2], bins: 0).render(RenderOptions(width: 20, canvas: .ascii)),
                        "[1, 2] |########## 2")
     }

@@ -212,14 +212,16 @@ final class GGUFTests: XCTestCase {
     }
 
     /// `generate` on a GGUF stops at the file's `tokenizer.ggml.eos_token_id`, as transformers'
-    /// generation config built from it does, and `save` copies nothing from beside the file.
+    /// generation config built from it does, and `save` copies nothing from beside the file (it
+    /// writes tokenizer_config.json and generation_config.json from the metadata).
     func testEndOfSequenceFromMetadata() throws {
         let model = try Model.load(gguf: dir + "/llama_Q8_0.gguf")
         XCTAssertEqual(model.directoryInfo?.eosTokenIDs, [0])
         XCTAssertEqual(model.directoryInfo?.eosSource, "tokenizer.ggml.eos_token_id")
         let out = try makeTempDir(self) + "/hf"
         try model.save(to: out)
-        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: out)), ["config.json", "model.safetensors", "tokenizer.json"])
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: out)),
+                       ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"])
         XCTAssertEqual(try Model.load(directory: out).directoryInfo?.eosTokenIDs, [0])
     }
 }

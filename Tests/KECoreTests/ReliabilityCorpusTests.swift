@@ -29,7 +29,11 @@ final class ReliabilityCorpusTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/d.txt", withIntermediateDirectories: false)
         assertNamedError(dir + "/d.txt", "is a directory") { _ = try Corpus.readDocuments(path: dir + "/d.txt") }
         assertNamedError(dir + "/missing.jsonl", "no such file") { _ = try Corpus.readDocuments(path: dir + "/missing.jsonl") }
-        assertNamedError(dir + "/x.parquet", "unsupported corpus format") { _ = try Corpus.readDocuments(path: dir + "/x.parquet") }
+        // A missing file is "no such file" whatever its extension; an existing one of another
+        // format is named as such.
+        assertNamedError(dir + "/x.parquet", "no such file") { _ = try Corpus.readDocuments(path: dir + "/x.parquet") }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/y.parquet"))
+        assertNamedError(dir + "/y.parquet", "unsupported corpus format") { _ = try Corpus.readDocuments(path: dir + "/y.parquet") }
     }
 
     /// JSON lines that parse but are not {"text": string} name their line.

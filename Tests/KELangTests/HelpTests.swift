@@ -19,8 +19,8 @@ final class HelpTests: XCTestCase {
             for k in spec.keywords { XCTAssertTrue(spec.synopsis.contains(k), "\(spec.name): keyword \(k) not in synopsis") }
         }
         XCTAssertEqual(CommandRegistry.spec("corpus")?.synopsis, "corpus \"FILE\" [limit N] [seq N] [special] [pack] [world W]")
-        XCTAssertEqual(CommandRegistry.spec("rescale")?.synopsis, "rescale MODEL bottom P by Q [on CORPUS] [using SUMS]")
-        XCTAssertEqual(CommandRegistry.spec("rescale")?.keywords, ["bottom", "by", "on", "using"])
+        XCTAssertEqual(CommandRegistry.spec("rescale")?.synopsis, "rescale MODEL bottom P by Q [on CORPUS] [using SUMS] [cap X]")
+        XCTAssertEqual(CommandRegistry.spec("rescale")?.keywords, ["bottom", "by", "on", "using", "cap"])
         XCTAssertEqual(CommandRegistry.spec("save")?.synopsis, "save MODEL to \"DIR\" [force]")
         XCTAssertNil(CommandRegistry.spec("nope"))
         XCTAssertTrue(CommandRegistry.vocabulary.contains("limit"))

@@ -307,7 +307,7 @@ final class InspectLangTests: XCTestCase {
         XCTAssertEqual(CommandRegistry.spec("scale")?.synopsis, "scale MODEL layer L memories [i, j, …] by Q")
         XCTAssertEqual(CommandRegistry.spec("ablate")?.synopsis, "ablate MODEL layer L memories [i, …]")
         XCTAssertEqual(CommandRegistry.spec("memory")?.synopsis, "memory MODEL layer L index I [top K]")
-        XCTAssertEqual(CommandRegistry.spec("top")?.synopsis, "top MODEL on CORPUS layer L [k K]")
+        XCTAssertEqual(CommandRegistry.spec("top")?.synopsis, "top MODEL [on CORPUS] [using SUMS] layer L [k K]")
         XCTAssertEqual(CommandRegistry.spec("trace")?.synopsis, "trace MODEL \"TEXT\" layer L [top K]")
         XCTAssertEqual(CommandRegistry.spec("predict")?.synopsis, "predict MODEL \"TEXT\" [top K]")
         XCTAssertEqual(CommandRegistry.spec("generate")?.synopsis, "generate MODEL \"TEXT\" [tokens N] [ignore_eos]")

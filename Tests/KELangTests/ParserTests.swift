@@ -126,7 +126,7 @@ final class ParserTests: XCTestCase {
 
     func testErrorReportHasSourceLineAndCaret() {
         let r = runKE("let x = 1\nx + \"a\"")
-        XCTAssertEqual(r.errors, ["t.ke:2:3: error: cannot add a number and a string with '+'\nx + \"a\"\n  ^"])
+        XCTAssertEqual(r.errors, ["t.ke:2:3: error: cannot add a number and a string with '+' — 'str X' turns a number into text\nx + \"a\"\n  ^"])
     }
 }
 

@@ -70,8 +70,9 @@ final class TrainingLangTests: XCTestCase {
         XCTAssertEqual(Array(r.outputs.prefix(2)), ["true", "true"])
         let rep = try JSONValue.parse(r.outputs[2])
         XCTAssertEqual(rep.objectValue?.map(\.0), [
-            "kind", "acquisition", "memorization", "generalization", "gain", "retention", "forgetting",
-            "retain_before", "retain_after", "replay_perplexity_before", "replay_perplexity_after", "curve", "model",
+            "kind", "acquisition", "memorization", "generalization", "composition", "gain", "retention", "forgetting",
+            "retention_reliable", "retain_before", "retain_after", "retain_tokens", "retain_before_correct",
+            "retain_after_correct", "replay_perplexity_before", "replay_perplexity_after", "curve", "model",
             "replay_heldout_fraction", "replay_heldout_documents", "replay_train_documents",
         ])
         XCTAssertEqual(rep["curve"]?.objectValue?.map(\.0), ["step", "acquisition", "retention", "loss"])

@@ -187,7 +187,9 @@ extension Model {
     /// every key except the dtype (for an OLMo-trainer directory: the config.json its config.yaml
     /// converts to; config.yaml itself is not copied). A tokenizer given at load
     /// (`ModelDirectoryInfo.tokenizerFile`) is copied as tokenizer.json instead of the
-    /// directory's tokenizer files (`tokenizerSideFiles`).
+    /// directory's tokenizer files (`tokenizerSideFiles`). A model loaded from a GGUF file gets
+    /// tokenizer_config.json and generation_config.json made from the file's metadata
+    /// (`ggufSideFiles`: special tokens, add_bos_token, chat_template, generation ids).
     ///
     /// - Throws: `CoreError` naming the file or directory when the target is refused, a source
     ///   file cannot be read, or a file cannot be written.
@@ -202,8 +204,12 @@ extension Model {
             copies.removeAll { tokenizerSideFiles.contains($0.name) }
             copies.append(("tokenizer.json", tokenizerFile))
         }
+        // Files made from a GGUF file's metadata (tokenizer_config.json, generation_config.json).
+        let written = (directoryInfo?.generatedFiles ?? [:]).sorted { $0.key < $1.key }
+            .filter { file in !copies.contains { $0.name == file.key } }
+            .map { (name: $0.key, bytes: Array($0.value.utf8)) }
         try saveHuggingFaceDirectory(config: config, params: folded, tokenizerJSON: tokenizer.json,
-                                     copying: copies, to: directory, force: force)
+                                     copying: copies, writing: written, to: directory, force: force)
     }
 }
 
@@ -320,12 +326,13 @@ func checkExplicitTokenizer(_ tok: Tokenizer, fitsEmbeddingRows rows: Int, file:
 /// (the body of `Model.save`, without a `Model`).
 func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, tokenizerJSON: JSONValue,
                               copying: [(name: String, path: String)] = [],
+                              writing: [(name: String, bytes: [UInt8])] = [],
                               to directory: String, force: Bool) throws {
     let configJSON = try huggingFaceConfigJSON(for: config)
     let entries = try huggingFaceEntries(config: config, store: params)
     // Read the copies before anything is written, so that saving over the source directory
     // itself (with force) still copies the original files.
-    let copied = try copying.map { (name: $0.name, bytes: try readFileBytes($0.path)) }
+    let copied = try copying.map { (name: $0.name, bytes: try readFileBytes($0.path)) } + writing
     try writeModelDirectory(directory, force: force) { tmp in
         try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
         try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")

@@ -225,12 +225,15 @@ extension Model {
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: config.hiddenSize,
                                           heads: config.numHeads, kvHeads: config.numKVHeads)
         let explicit = try tokenizerFile.map { try explicitTokenizer($0, embeddingRows: config.vocabSize) }
-        let tok = try explicit?.0 ?? Tokenizer(json: try ggufTokenizerJSON(f), file: path)
+        let tokJSON = explicit == nil ? try ggufTokenizerJSON(f) : nil
+        let tok = try explicit?.0 ?? Tokenizer(json: tokJSON ?? .null, file: path)
         // `generate` stops at the file's end-of-sequence id, as transformers' generation config
-        // built from the same metadata does; nothing is copied from the "directory" on save.
+        // built from the same metadata does; nothing is copied from the "directory" on save, but
+        // the tokenizer settings of the metadata are written as the files transformers reads.
         let eos = f.value("tokenizer.ggml.eos_token_id")?.intValue.map { [$0] } ?? []
         let info = ModelDirectoryInfo(directory: path, eosTokenIDs: eos, eosSource: eos.isEmpty ? nil : "tokenizer.ggml.eos_token_id",
-                                      tokenizerFile: explicit?.path)
+                                      tokenizerFile: explicit?.path,
+                                      generatedFiles: try tokJSON.map { try ggufSideFiles(f, tokenizerJSON: $0) } ?? [:])
         if f.tensors.contains(where: { $0.shape.count == 2 && !$0.type.isFloat }) {
             let blocks = try loadParametersQuantized(config: config, from: source, keepBF16: keepBF16, file: path)
             return try Model(config: config, quantized: blocks, tokenizer: tok, source: path, directoryInfo: info)
@@ -242,4 +245,40 @@ extension Model {
         let params = try loadParameters(config: config, from: source, file: path)
         return try Model(config: config, params: params, tokenizer: tok, source: path, directoryInfo: info)
     }
+}
+
+/// tokenizer_config.json and generation_config.json for a model loaded from GGUF file `f`, as
+/// transformers reads the same metadata (`from_pretrained(…, gguf_file=…)`): the bos / eos /
+/// unknown / padding tokens (`tokenizer.ggml.*_token_id`, as their token strings),
+/// `add_bos_token` and `add_eos_token` as the tokenizer's post-processor applies them (the file's
+/// flags, or transformers' default when absent), `tokenizer.chat_template`; and the generation
+/// config's bos / eos / pad ids. Keys that the file does not give are left out; nothing is
+/// written when it gives none.
+///
+/// - Throws: `CoreError` for a special-token id outside the token list.
+func ggufSideFiles(_ f: GGUFFile, tokenizerJSON: JSONValue) throws -> [String: String] {
+    let tokens = f.value("tokenizer.ggml.tokens")?.arrayValue?.compactMap(\.stringValue) ?? []
+    var tc: [(String, JSONValue)] = []
+    var gen: [(String, JSONValue)] = []
+    // The post-processor's single template: [bos] $A [eos].
+    let single = tokenizerJSON["post_processor"]?["single"]?.arrayValue ?? []
+    func isSpecial(_ piece: JSONValue?) -> Bool { piece?["SpecialToken"] != nil }
+    tc.append(("add_bos_token", .bool(isSpecial(single.first))))
+    tc.append(("add_eos_token", .bool(single.count > 1 && isSpecial(single.last))))
+    for (key, name, genKey) in [("bos_token_id", "bos_token", "bos_token_id"), ("eos_token_id", "eos_token", "eos_token_id"),
+                                ("unknown_token_id", "unk_token", nil), ("padding_token_id", "pad_token", "pad_token_id")] {
+        guard let v = f.value("tokenizer.ggml.\(key)") else { continue }
+        guard let id = v.intValue, id >= 0, id < tokens.count else {
+            throw CoreError("tokenizer.ggml.\(key) is not a token id below \(tokens.count)", file: f.path)
+        }
+        tc.append((name, .string(tokens[id])))
+        if let genKey { gen.append((genKey, .int(id))) }
+    }
+    if let template = f.value("tokenizer.chat_template")?.stringValue { tc.append(("chat_template", .string(template))) }
+    tc.append(("clean_up_tokenization_spaces", .bool(false)))
+    tc.append(("tokenizer_class", .string("PreTrainedTokenizerFast")))
+    var files: [String: String] = [:]
+    files["tokenizer_config.json"] = JSONValue.object(tc.sorted { $0.0 < $1.0 }).serialized(pretty: true) + "\n"
+    if !gen.isEmpty { files["generation_config.json"] = JSONValue.object(gen).serialized(pretty: true) + "\n" }
+    return files
 }

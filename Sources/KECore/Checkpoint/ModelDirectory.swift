@@ -26,12 +26,18 @@ public struct ModelDirectoryInfo: Sendable, Equatable {
     /// (nil when the directory's tokenizer is used). `save` copies it as tokenizer.json and
     /// leaves out the directory's tokenizer files.
     public var tokenizerFile: String?
+    /// Files `save` writes that the model's source does not hold as files: for a GGUF file,
+    /// tokenizer_config.json and generation_config.json made from its metadata
+    /// (`ggufSideFiles`). Name → contents.
+    public var generatedFiles: [String: String]
 
-    public init(directory: String, eosTokenIDs: [Int], eosSource: String?, tokenizerFile: String? = nil) {
+    public init(directory: String, eosTokenIDs: [Int], eosSource: String?, tokenizerFile: String? = nil,
+                generatedFiles: [String: String] = [:]) {
         self.directory = directory
         self.eosTokenIDs = eosTokenIDs
         self.eosSource = eosSource
         self.tokenizerFile = tokenizerFile
+        self.generatedFiles = generatedFiles
     }
 
     /// Reads the generation settings of `directory`.

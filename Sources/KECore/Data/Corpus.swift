@@ -1,3 +1,5 @@
+import Foundation
+
 // MARK: Corpora
 
 /// Tokenised documents. Documents never attend to each other.
@@ -171,6 +173,8 @@ extension Corpus {
     /// The corpus reader behind `readDocuments` and `countDocuments`.
     private static func documents(path: String, limit: Int?, skippingBadRecords lenient: Bool) throws -> [String] {
         if let limit, limit < 1 { throw CoreError("limit must be at least 1", file: path) }
+        // A missing file is named as such before any talk of formats.
+        guard FileManager.default.fileExists(atPath: path) else { throw CoreError("no such file", file: path) }
         guard let format = LineFormat(path: path) else {
             throw CoreError("unsupported corpus format: use a .txt file (one document per line) or .jsonl (a \"text\" field per line)", file: path)
         }

@@ -31,6 +31,15 @@ public final class Model: @unchecked Sendable {
     /// Numbers measured when this model was made (e.g. `perplexity_before`/`perplexity_after`
     /// of a rescale), in order; shown with the model. Models derived from it start without.
     public let measurements: [(name: String, value: Double)]
+    /// What the rescale that made this model did (multipliers per layer), for a model made by
+    /// `rescaled`; nil otherwise. Models derived from it start without.
+    public let rescaleSummary: RescaleSummary?
+    /// True when the parameters were computed in ke (training, injection, an intervention
+    /// folded into the weights) rather than read from `source`: `modelFingerprint` then hashes
+    /// every parameter, since the files no longer describe them.
+    public let derivedParameters: Bool
+    /// `modelFingerprint`'s result, computed once per model value.
+    let fingerprintMemo = FingerprintMemo()
 
     /// - Throws: `CoreError` when `memoryMultipliers` is not one entry per layer, or an entry is
     ///   not `intermediateSize` finite multipliers.
@@ -71,7 +80,8 @@ public final class Model: @unchecked Sendable {
     private init(
         config: ModelConfig, stored: ParameterStore?, bf16: BF16Weights?, quantized: QuantizedWeights?, tokenizer: Tokenizer,
         step: Int?, memoryMultipliers: MemoryMultipliers, interventions: [String], source: String?,
-        directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = []
+        directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = [],
+        rescaleSummary: RescaleSummary? = nil, derivedParameters: Bool = false
     ) {
         self.config = config
         self.stored = stored
@@ -84,6 +94,8 @@ public final class Model: @unchecked Sendable {
         self.source = source
         self.directoryInfo = directoryInfo
         self.measurements = measurements
+        self.rescaleSummary = rescaleSummary
+        self.derivedParameters = derivedParameters
     }
 
     /// The parameters in f32, canonical layout (see `Parameters.swift`). For a model kept as
@@ -109,7 +121,7 @@ public final class Model: @unchecked Sendable {
             quantized: keepCompact ? quantized : nil,
             tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source,
-            directoryInfo: directoryInfo)
+            directoryInfo: directoryInfo, derivedParameters: derivedParameters || params != nil)
     }
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
@@ -117,7 +129,8 @@ public final class Model: @unchecked Sendable {
         Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
-              measurements: measurements)
+              measurements: measurements, rescaleSummary: rescaleSummary,
+              derivedParameters: derivedParameters)
     }
 
     /// The same model (same storage) carrying `measurements` (replacing any it had).
@@ -125,9 +138,34 @@ public final class Model: @unchecked Sendable {
         Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source, directoryInfo: directoryInfo,
-              measurements: measurements)
+              measurements: measurements, rescaleSummary: rescaleSummary,
+              derivedParameters: derivedParameters)
+    }
+
+    /// The same model (same storage) carrying `summary` as what its rescale did.
+    public func summarizingRescale(_ summary: RescaleSummary) -> Model {
+        Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
+              tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
+              interventions: interventions, source: source, directoryInfo: directoryInfo,
+              measurements: measurements, rescaleSummary: summary,
+              derivedParameters: derivedParameters)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
     public var parameterCount: Int { bf16?.count ?? quantized?.count ?? stored?.count ?? 0 }
+}
+
+/// A model's fingerprint once computed (models are immutable, so it never changes).
+final class FingerprintMemo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?
+
+    /// The stored fingerprint, or `make()`'s result stored now.
+    func get(_ make: () throws -> String) rethrows -> String {
+        lock.lock(); defer { lock.unlock() }
+        if let value { return value }
+        let v = try make()
+        value = v
+        return v
+    }
 }

@@ -220,16 +220,30 @@ let fingerprintPageBytes = 4096
 /// its directory's `config.json`, and for every `*.safetensors` file (by name): the name, its size,
 /// its whole header (tensor names, dtypes, shapes, byte ranges) and 16 pages of 4 KiB spread evenly
 /// over its data (a single weight file such as a GGUF: its name and a sample of its bytes); then
-/// the step, whether weights are kept as bf16 or ggml blocks, the interventions applied
+/// the step, whether weights are kept as bf16 or ggml blocks (and which block types, when BF16
+/// ones are among them), the interventions applied
 /// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
-/// configuration and every 97th parameter instead.
+/// configuration and every 97th parameter instead. A model whose parameters were computed in ke
+/// (`derivedParameters`: trained, injected, or an intervention folded into the weights) hashes
+/// its configuration and every parameter, so that any change to a weight gives a new
+/// fingerprint, whatever its intervention notes say. Computed once per model value.
 ///
 /// - Throws: `CoreError` when a weight file of the model's directory cannot be read.
 public func modelFingerprint(_ model: Model) throws -> String {
+    try model.fingerprintMemo.get { try computeModelFingerprint(model) }
+}
+
+private func computeModelFingerprint(_ model: Model) throws -> String {
     var h = SHA256Hasher()
     h.update(string: "ke-model-1")
     var isDir: ObjCBool = false
-    if let dir = model.source, FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue {
+    if model.derivedParameters {
+        h.update(string: "derived")
+        h.update(string: stableConfigText(model.config))
+        let p = model.f32Parameters().data
+        h.update(int: p.count)
+        for lane in parameterDigest(p) { h.update(int: Int(bitPattern: UInt(lane))) }
+    } else if let dir = model.source, FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue {
         let url = URL(fileURLWithPath: dir)
         h.update(string: "config.json")
         h.update(FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path) ?? Data())
@@ -247,11 +261,11 @@ public func modelFingerprint(_ model: Model) throws -> String {
     } else if let file = model.source, FileManager.default.fileExists(atPath: file) {
         // A single weight file (a GGUF): its configuration and a sample of its bytes, so a
         // quantised model is never expanded to f32 just to be named.
-        h.update(string: String(describing: model.config))
+        h.update(string: stableConfigText(model.config))
         h.update(string: (file as NSString).lastPathComponent)
         try hashFileSample(file, into: &h)
     } else {
-        h.update(string: String(describing: model.config))
+        h.update(string: stableConfigText(model.config))
         let p = model.f32Parameters().data
         h.update(int: p.count)
         var bytes: [UInt8] = []
@@ -265,6 +279,11 @@ public func modelFingerprint(_ model: Model) throws -> String {
     }
     h.update(int: model.step ?? -1)
     h.update(string: model.isBF16 ? "bf16" : model.quantized != nil ? "ggml" : "f32")
+    // A quantised file loaded with `bf16` keeps its F32 matrices as BF16 blocks: other numbers
+    // from the same file (the block types tell; files without BF16 matrices hash as before).
+    if let q = model.quantized, q.matrixTypes.contains(where: { $0.type == "BF16" }) {
+        h.update(string: q.matrixTypes.map { "\($0.type)×\($0.count)" }.joined(separator: ","))
+    }
     for note in model.interventions { h.update(string: note) }
     for (l, s) in model.memoryMultipliers.layers.enumerated() {
         guard let s else { continue }
@@ -294,6 +313,39 @@ public func weightsFingerprint(directory: String) throws -> String? {
         if name.hasSuffix(".safetensors") { try hashSafetensorsIdentity(path, into: &h) } else { try hashFileSample(path, into: &h) }
     }
     return String(h.hexDigest().prefix(16))
+}
+
+/// The configuration as text that is the same in every process: its description with the raw
+/// config.json keys left out, then those keys serialised in sorted order (a Swift dictionary's
+/// order changes from one process to the next).
+func stableConfigText(_ config: ModelConfig) -> String {
+    var c = config
+    let raw = c.rawJSON
+    c.rawJSON = [:]
+    return String(describing: c) + JSONValue.object(raw.keys.sorted().map { ($0, raw[$0]!) }).serialized()
+}
+
+/// Four 64-bit FNV-1a lanes over the bit patterns of `p` (word i goes to lane i mod 4). Each
+/// step is a bijection of the lane's state, so changing any single parameter always changes
+/// the digest; it runs at memory speed, unlike SHA-256 over every byte.
+func parameterDigest(_ p: [Float]) -> [UInt64] {
+    var lanes: [UInt64] = [0xcbf29ce484222325, 0x84222325cbf29ce4, 0x9ce484222325cbf2, 0x2325cbf29ce48422]
+    let prime: UInt64 = 0x100000001b3
+    p.withUnsafeBufferPointer { b in
+        var l0 = lanes[0], l1 = lanes[1], l2 = lanes[2], l3 = lanes[3]
+        var i = 0
+        let n = b.count
+        while i + 4 <= n {
+            l0 = (l0 ^ UInt64(b[i].bitPattern)) &* prime
+            l1 = (l1 ^ UInt64(b[i + 1].bitPattern)) &* prime
+            l2 = (l2 ^ UInt64(b[i + 2].bitPattern)) &* prime
+            l3 = (l3 ^ UInt64(b[i + 3].bitPattern)) &* prime
+            i += 4
+        }
+        while i < n { l0 = (l0 ^ UInt64(b[i].bitPattern)) &* prime; i += 1 }
+        lanes = [l0, l1, l2, l3]
+    }
+    return lanes
 }
 
 /// Adds a safetensors file's size, header and sampled data pages to `h`.

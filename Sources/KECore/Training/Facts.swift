@@ -66,10 +66,12 @@ public struct FactSet: Sendable, Equatable {
 
     /// Reads a `.json` file (a list of items) or `.jsonl` (one item per line).
     ///
-    /// - Throws: `CoreError` naming the file: an extension other than .json, .jsonl or .ndjson,
-    ///   missing or unreadable, invalid UTF-8, malformed JSON (line and column), an item without its
+    /// - Throws: `CoreError` naming the file: no such file (before any format check), an
+    ///   extension other than .json, .jsonl or .ndjson, unreadable, invalid UTF-8, malformed JSON (line and column), an item without its
     ///   fields, or a set that `validate` rejects.
     public static func load(path: String) throws -> FactSet {
+        // A missing file is named as such before any talk of formats.
+        guard FileManager.default.fileExists(atPath: path) else { throw CoreError("no such file", file: path) }
         let isJSONL = LineFormat(path: path) == .jsonLines
         guard isJSONL || path.lowercased().hasSuffix(".json") else {
             throw CoreError("unsupported fact-set format: use .json (a list of items) or .jsonl (one item per line)", file: path)
@@ -168,8 +170,13 @@ public struct ProbeScore: Sendable, Equatable {
     public var accuracy: Double
     /// Number of probes.
     public var count: Int
-    public init(logprob: Double, accuracy: Double, count: Int) {
+    /// Target tokens scored over all probes, and how many of them were the argmax: what the
+    /// accuracy rests on.
+    public var targetTokens: Int
+    public var correctTokens: Int
+    public init(logprob: Double, accuracy: Double, count: Int, targetTokens: Int = 0, correctTokens: Int = 0) {
         self.logprob = logprob; self.accuracy = accuracy; self.count = count
+        self.targetTokens = targetTokens; self.correctTokens = correctTokens
     }
 }
 
@@ -188,7 +195,9 @@ public struct ProbeResult: Sendable, Equatable {
             (a * Double(memorization.count) + b * Double(generalization.count)) / Double(n)
         }
         return ProbeScore(logprob: mix(memorization.logprob, generalization.logprob),
-                          accuracy: mix(memorization.accuracy, generalization.accuracy), count: n)
+                          accuracy: mix(memorization.accuracy, generalization.accuracy), count: n,
+                          targetTokens: memorization.targetTokens + generalization.targetTokens,
+                          correctTokens: memorization.correctTokens + generalization.correctTokens)
     }
 }
 
@@ -214,9 +223,9 @@ func tokenizeProbe(_ p: Probe, encode: (String) -> [Int], name: String) throws -
 
 /// Per probe (mean target log-probability, accuracy), with the probes packed into batches of at
 /// most `batchTokenBudget` tokens and run through the inference forward pass.
-func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(logprob: Double, accuracy: Double)] {
+func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(logprob: Double, accuracy: Double, correct: Int)] {
     let V = net.config.vocabSize
-    var out = [(logprob: Double, accuracy: Double)](repeating: (0, 0), count: probes.count)
+    var out = [(logprob: Double, accuracy: Double, correct: Int)](repeating: (0, 0, 0), count: probes.count)
     try net.withInferenceWeights { weights in
     var i = 0
     while i < probes.count {
@@ -252,7 +261,7 @@ func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(log
             guard lp[d].isFinite else {
                 throw CoreError("the log-probabilities are not finite (the model produces NaN or infinity)")
             }
-            out[i + d] = (lp[d] / n, Double(hits[d]) / n)
+            out[i + d] = (lp[d] / n, Double(hits[d]) / n, hits[d])
         }
         i = j
     }
@@ -296,7 +305,9 @@ struct FactProbes {
         func mean(_ r: Range<Int>) -> ProbeScore {
             let n = Double(r.count)
             return ProbeScore(logprob: r.reduce(0.0) { $0 + s[$1].logprob } / n,
-                              accuracy: r.reduce(0.0) { $0 + s[$1].accuracy } / n, count: r.count)
+                              accuracy: r.reduce(0.0) { $0 + s[$1].accuracy } / n, count: r.count,
+                              targetTokens: r.reduce(0) { $0 + all[$1].tokens.count - all[$1].targetStart },
+                              correctTokens: r.reduce(0) { $0 + s[$1].correct })
         }
         let a = memorization.count, b = a + generalization.count
         return ProbeResult(memorization: mean(0..<a), generalization: mean(a..<b),

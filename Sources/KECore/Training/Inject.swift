@@ -118,6 +118,26 @@ public struct InjectReport: Sendable {
     /// How the replay corpus was split (nil without replay).
     public var replaySplit: ReplaySplit?
     public var curve: InjectCurve
+
+    /// Below this many correct target tokens before injection, the retain set's accuracy is
+    /// too thin a base for `retention` (one token can decide "total forgetting").
+    public static let minimumRetainCorrectTokens = 20
+
+    /// False when `retention` rests on fewer than `minimumRetainCorrectTokens` correct target
+    /// tokens of the retain set before injection; nil without a retain set.
+    public var retentionReliable: Bool? {
+        retainBefore.map { $0.pooled.correctTokens >= InjectReport.minimumRetainCorrectTokens }
+    }
+
+    /// Warnings about the report (empty when all is well), for the caller to show.
+    public var warnings: [String] {
+        guard let b = retainBefore, retentionReliable == false else { return [] }
+        let p = b.pooled
+        return ["retention rests on \(p.correctTokens) correct target token\(p.correctTokens == 1 ? "" : "s") "
+                + "(of \(p.targetTokens)) of the retain set before injection, fewer than "
+                + "\(InjectReport.minimumRetainCorrectTokens): it is unreliable (marked retention_reliable false); "
+                + "use a retain set the model knows better"]
+    }
     /// Per-step training loss.
     public var losses: [Double]
     /// The injected model.

@@ -56,7 +56,7 @@ extension Command {
     static let bar = Command(
         "bar", [.positional("VALUES"), .option("labels", "[…]"), .option("title", "\"…\"")], group: "charts",
         brief: "Horizontal bar chart.",
-        summary: "Horizontal bars, one per value, labelled 1…n or by `labels`. Of an evaluation (`evaluate … on TASKS`): each task's score, labelled by task.",
+        summary: "Horizontal bars, one per value, labelled by index from 0 (as `xs[i]` and layers count) or by `labels`. Of an evaluation (`evaluate … on TASKS`): each task's score, labelled by task.",
         example: "bar e.layers title \"entropy per layer\"",
         run: { inv in
             if let chart = try evaluationBar(inv) { return chart }

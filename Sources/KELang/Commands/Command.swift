@@ -138,7 +138,7 @@ public enum CommandRegistry {
         // training, fact injection, multiple-choice tasks (Training.swift, Lab.swift, Evaluation.swift)
         .train, .facts, .probe, .inject, .pretrain, .tasks, .evaluate,
         // values
-        .len, .range, .sum, .mean, .min, .max, .log, .exp, .sqrt, .pearson, .spearman, .time,
+        .len, .range, .sum, .mean, .min, .max, .argmin, .argmax, .str, .log, .exp, .sqrt, .pearson, .spearman, .time,
         // help
         .help,
     ]

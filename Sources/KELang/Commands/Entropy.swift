@@ -20,7 +20,7 @@ extension Command {
             is equally active. Fields: total, layers, tokens, normalized. Of a list of models or \
             checkpoints (`checkpoints "DIR"`): one result per element, with its step. \
             `entropy SUMS` (no corpus) computes the same from a sums value (`sums`, `merge`): \
-            merged shards give exactly the figures of `entropy MODEL on CORPUS`.
+            merged shards give exactly the figures of `entropy MODEL on CORPUS`. \(cacheNote)
             """,
         example: "let e = entropy m on c\ne.total",
         run: { inv in
@@ -33,7 +33,7 @@ extension Command {
             guard inv.has("on") else { throw inv.error("'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS") }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
-            let r = try knowledgeEntropy(of: model, on: corpus, progress: inv.progress)
+            let r = try knowledgeEntropy(from: try inv.statistics(of: model, on: corpus), step: model.step)
             return .record(Record(r))
         })
 
@@ -48,7 +48,7 @@ extension Command {
             top 1 % of memories (at least one); silent = memories with m_i < 1 % of the layer \
             mean. Fields: layers (each: entropy, normalized, gini, top1_share, silent, mean), \
             tokens. View it with hist, rank, heatmap and compare. `coefficients SUMS` computes \
-            the same from a sums value (`sums`, `merge`).
+            the same from a sums value (`sums`, `merge`). \(cacheNote)
             """,
         example: "let k = coefficients m on c\nk.layers[0].gini",
         run: { inv in
@@ -59,7 +59,7 @@ extension Command {
             guard inv.has("on") else { throw inv.error("'coefficients' needs 'on CORPUS' — usage: coefficients MODEL on CORPUS, or coefficients SUMS") }
             let model = try inv.model("MODEL")
             let corpus = try inv.corpus("on", for: model)
-            let s = try coefficientSummary(of: model, on: corpus, progress: inv.progress)
+            let s = CoefficientSummary(stats: try inv.statistics(of: model, on: corpus), step: model.step)
             return .record(Record(s))
         })
 
@@ -107,6 +107,14 @@ extension Command {
             return .record(Record(EntropyComparison(a: a, b: b, chart: drawn)))
         })
 }
+
+/// The help text's note on the session's cache of corpus passes.
+let cacheNote = """
+    One corpus pass per (model, corpus) in a session: entropy, coefficients, top and rescale … on \
+    keep its statistics, keyed by the model's fingerprint (weights, interventions, multipliers: \
+    any change gives a new one) and the corpus's token ids, and reuse them with the same numbers; \
+    at most 64 MiB of them are kept, the least recently used dropped first.
+    """
 
 // MARK: Results
 
@@ -259,7 +267,7 @@ func seriesEntropy(_ inv: Invocation) throws -> Value? {
         }
         guard inv.has("on") else { throw inv.error("'entropy' of models needs 'on CORPUS'") }
         let corpus = try inv.corpus("on", for: model)
-        let r = try knowledgeEntropy(of: model, on: corpus)
+        let r = try knowledgeEntropy(from: try inv.interpreter.statisticsCache.statistics(of: model, on: corpus), step: model.step)
         var rec = Record(r)
         if let s = r.step { rec.fields.append(("step", .number(Double(s)))) }
         // Duplicated weights are computed like any other checkpoint, and marked.

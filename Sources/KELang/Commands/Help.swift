@@ -59,7 +59,8 @@ struct CommandList: CommandResult {
             }
         }
         lines.append("")
-        lines.append("Statements: let NAME = EXPR · for NAME in LIST { … } · # comment")
+        lines.append("Statements: let NAME = EXPR · for NAME in LIST { … } · if COND { … } else { … } · # comment")
+        lines.append("Lists: [a, b, …] · [EXPR for NAME in LIST] · xs[i] (from 0; xs[-1] is the last)")
         return lines.joined(separator: "\n")
     }
 }

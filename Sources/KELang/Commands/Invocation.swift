@@ -262,6 +262,27 @@ final class Invocation {
         do { return try sums.statistics() } catch let e as CoreError { throw error(e.description, at: key) }
     }
 
+    /// The statistics of the sums value given as `key`, which must have been measured on
+    /// `model` (same fingerprint); errors at `key`.
+    func sumsStatistics(_ key: String, for model: Model) throws -> CoefficientStats {
+        let v = try value(key)
+        guard let s = v.result(CoefficientSums.self) else { throw typeError(key, expected: "a sums value", found: v) }
+        let fp: String
+        do { fp = try modelFingerprint(model) } catch let e as CoreError { throw error(e.description, at: "MODEL") }
+        guard s.model == fp else {
+            throw error("the sums were measured on model \(s.model), not on this model (\(fp))", at: key)
+        }
+        return try statistics(of: s, at: key)
+    }
+
+    /// The coefficient statistics of `model` on `corpus`, from the session's cache when this
+    /// model (by fingerprint) was measured on this corpus before.
+    ///
+    /// - Throws: `CoreError` as `coefficientStatistics` does.
+    func statistics(of model: Model, on corpus: Corpus) throws -> CoefficientStats {
+        try interpreter.statisticsCache.statistics(of: model, on: corpus, progress: progress)
+    }
+
     /// The corpus argument `key` tokenised with `model`'s tokenizer.
     func corpus(_ key: String, for model: Model) throws -> Corpus {
         let v = try value(key)

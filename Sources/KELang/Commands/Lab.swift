@@ -111,7 +111,18 @@ enum BuiltinNames {
     /// `load "tiny"` / `load "tiny@STEP"` (and the same for "tiny-cosine"); nil for any other name.
     static func load(_ name: String, _ inv: Invocation) throws -> Value? {
         guard let runName = runName(name) else { return nil }
-        let run = try builtRun(try config(ofRun: runName, inv), inv)
+        let cfg = try config(ofRun: runName, inv)
+        // A step the run does not save is refused before the run is built (or anything is
+        // written to the cache): the configuration lists its checkpoints.
+        if name.hasPrefix(runName + "@") {
+            let text = name.dropFirst(runName.count + 1)
+            if Int(text).map({ cfg.checkpoints.contains($0) }) != true {
+                let available = cfg.checkpoints.map(String.init).joined(separator: ", ")
+                throw inv.error("\"\(name)\": the \(runName) run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
+                                at: "DIR")
+            }
+        }
+        let run = try builtRun(cfg, inv)
         guard name.hasPrefix(runName + "@") else {
             guard let last = run.checkpoints.last else { throw inv.error("the \(runName) run has no checkpoints") }
             return .model(try loadCheckpoint(last, runName, inv))
@@ -141,7 +152,8 @@ enum BuiltinNames {
         case "tiny:heldout": path = try worldFiles(inv).heldoutText
         case "tiny:shift": path = try worldFiles(inv).shiftText
         default:
-            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\", \"tiny:heldout\" or \"tiny:shift\"", at: "FILE")
+            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\", \"tiny:heldout\" or \"tiny:shift\""
+                            + Diagnostics.suggestion(name, in: ["tiny:train", "tiny:heldout", "tiny:shift"]), at: "FILE")
         }
         // tiny:shift is the continual corpus of the paper's protocol: always packed, in rows of
         // 64 tokens (the tiny run's training length) unless `seq` says otherwise.
@@ -162,7 +174,8 @@ enum BuiltinNames {
         case "tiny:para": path = try worldFiles(inv).paraFacts
         case "tiny:once": path = try worldFiles(inv).onceFacts
         default:
-            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\", \"tiny:new\", \"tiny:para\" or \"tiny:once\"", at: "FILE")
+            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\", \"tiny:new\", \"tiny:para\" or \"tiny:once\""
+                            + Diagnostics.suggestion(name, in: ["tiny:known", "tiny:new", "tiny:para", "tiny:once"]), at: "FILE")
         }
         var set = try FactSet.load(path: path)
         set.source = try shownName(name, inv)

@@ -50,22 +50,33 @@ extension Command {
         })
 
     static let top = Command(
-        "top", [.positional("MODEL"), .keyword("on", "CORPUS"), .keyword("layer", "L"), .option("k", "K")],
+        "top", [.positional("MODEL"), .option("on", "CORPUS"), .option("using", "SUMS"), .keyword("layer", "L"), .option("k", "K")],
         group: "inspect",
         brief: "Most active memories of a layer.",
         summary: """
             The K memories of layer L (default 10) with the largest mean |coefficient| over all \
             corpus tokens, each with its mean and the 5 tokens its value vector promotes most \
-            (W_U · v_i, as in memory). Fields: layer, memories (each: index, mean, tokens (each: \
-            id, token, score)).
+            (W_U · v_i, as in memory). With `using SUMS` instead of `on CORPUS` the means come \
+            from a sums value (`sums`, `merge`) measured on this model (same fingerprint). \
+            Fields: layer, memories (each: index, mean, tokens (each: id, token, score)). \
+            \(cacheNote)
             """,
-        example: "top m on c layer 1 k 5",
+        example: "top m on c layer 1 k 5\nlet s = sums m on c\ntop m using s layer 1 k 5",
         run: { inv in
             let model = try inv.model("MODEL")
             let l = try inv.layer("layer", of: model.config.numLayers)
             let k = try inv.optionalInt("k", in: 1...model.config.intermediateSize) ?? Swift.min(10, model.config.intermediateSize)
-            let corpus = try inv.corpus("on", for: model)
-            let found = try topMemories(model: model, corpus: corpus, layer: l, k: k, tokens: 5, progress: inv.progress)
+            let stats: CoefficientStats
+            if inv.has("using") {
+                if inv.has("on") { throw inv.error("'top' takes either 'on CORPUS' or 'using SUMS', not both", at: "using") }
+                stats = try inv.sumsStatistics("using", for: model)
+            } else {
+                guard inv.has("on") else {
+                    throw inv.error("'top' needs 'on CORPUS' or 'using SUMS' — usage: top MODEL on CORPUS layer L [k K]")
+                }
+                stats = try inv.statistics(of: model, on: try inv.corpus("on", for: model))
+            }
+            let found = try topMemories(model: model, stats: stats, layer: l, k: k, tokens: 5)
             return .record(Record(TopMemories(layer: l, memories: found)))
         })
 

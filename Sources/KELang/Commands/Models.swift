@@ -177,7 +177,11 @@ extension Command {
             model was loaded from copied unchanged (tokenizer.json, tokenizer_config.json, \
             special_tokens_map.json, generation_config.json, chat templates, README, licence); \
             weight files (.safetensors, .bin, .pt, .gguf, index files) and sub-directories are \
-            not copied. Written to a temporary directory and renamed into place. Refuses a \
+            not copied. A model loaded from a GGUF file gets tokenizer_config.json (bos, eos, \
+            unk and pad tokens, add_bos_token, add_eos_token, chat_template) and \
+            generation_config.json (bos, eos and pad ids) made from the file's metadata, as \
+            transformers reads them from the GGUF. \
+            Written to a temporary directory and renamed into place. Refuses a \
             non-empty existing directory unless `force` is given. `save SUMS to "FILE"` writes a \
             sums value as a safetensors file: F64 tensor `sums` [layers, d_ff] (Σ|coefficient|), \
             U64 tensor `sums_exact` [layers, d_ff, 3] (the exact accumulators, for merge) and \

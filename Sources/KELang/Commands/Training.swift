@@ -162,10 +162,15 @@ extension Command {
             replay corpus (half of each batch, cycling through the facts; without a replay \
             corpus every row is a fact), constant learning rate X, AdamW as in `train`. Reports \
             acquisition = mean target-token accuracy over the injected facts' memorisation and \
-            generalisation probes AFTER injection (also memorization and generalization, each \
-            {accuracy, logprob}); gain = logprob after − before (not the headline: a model can \
+            generalisation probes AFTER injection (also memorization, generalization and, when \
+            the facts have hard_gen probes, composition (else null), each {accuracy, logprob}); \
+            gain = logprob after − before (not the headline: a model can \
             start confidently wrong); retention = retain-set accuracy after ÷ before (null when \
-            nothing was known before), forgetting = 1 − retention, retain_before, retain_after; \
+            nothing was known before), forgetting = 1 − retention, retain_before, retain_after, \
+            and what they rest on: retain_tokens (target tokens of the retain probes), \
+            retain_before_correct and retain_after_correct (how many were the argmax); when \
+            fewer than 20 were correct before, retention_reliable is false and a warning is \
+            printed (true otherwise, null without a retain set); \
             replay perplexity before and after; curve = {step, acquisition, retention, loss} every \
             K steps, where loss is the training loss (mean next-token cross-entropy of that \
             step's batch, null at step 0); and model, the injected model. With `replay`, the \
@@ -204,6 +209,7 @@ extension Command {
             o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.training.steps / 10)
             if inv.has("seed") { o.training.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
             let r = try KECore.inject(f, into: model, options: o, progress: inv.progress)
+            for w in r.warnings { inv.warn(w) }
             return .record(Record(r))
         })
 }
@@ -264,11 +270,16 @@ extension InjectReport: CommandResult {
             ("acquisition", .number(acquisition)),
             ("memorization", scoreRecord(memorization)),
             ("generalization", scoreRecord(generalization)),
+            ("composition", composition.map(scoreRecord) ?? .null),
             ("gain", .number(gain)),
             ("retention", opt(retention)),
             ("forgetting", opt(forgetting)),
+            ("retention_reliable", retentionReliable.map { .bool($0) } ?? .null),
             ("retain_before", opt(retainBefore?.pooled.accuracy)),
             ("retain_after", opt(retainAfter?.pooled.accuracy)),
+            ("retain_tokens", opt(retainBefore.map { Double($0.pooled.targetTokens) })),
+            ("retain_before_correct", opt(retainBefore.map { Double($0.pooled.correctTokens) })),
+            ("retain_after_correct", opt(retainAfter.map { Double($0.pooled.correctTokens) })),
             ("replay_perplexity_before", opt(replayPerplexityBefore)),
             ("replay_perplexity_after", opt(replayPerplexityAfter)),
             ("curve", .record(curve)),

@@ -52,6 +52,45 @@ extension Command {
                 })
     }
 
+    static let argmin = position("argmin", "The index of the smallest number of a list.", "argmin e.layers", smallest: true)
+    static let argmax = position("argmax", "The index of the largest number of a list.", "argmax e.layers", smallest: false)
+
+    /// A builtin giving the index (from 0) of the smallest or largest number of a non-empty list,
+    /// the first one on ties.
+    private static func position(_ name: String, _ brief: String, _ example: String, smallest: Bool) -> Command {
+        Command(name, [.positional("LIST")], form: .prefix, group: "values", brief: brief,
+                summary: brief + " Indices count from 0, as `xs[i]` does; on ties the first wins. "
+                    + "An empty list, or one holding NaN, is an error.",
+                example: example,
+                run: { inv in
+                    let xs = try inv.numbers("LIST")
+                    guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: "LIST") }
+                    if xs.contains(where: \.isNaN) { throw inv.error("'\(name)' of a list holding NaN", at: "LIST") }
+                    var best = 0
+                    for i in xs.indices.dropFirst() where smallest ? xs[i] < xs[best] : xs[i] > xs[best] { best = i }
+                    return .number(Double(best))
+                })
+    }
+
+    static let str = Command(
+        "str", [.positional("X")], form: .prefix, group: "values",
+        brief: "A number as text, as ke prints it.",
+        summary: """
+            The text of a number exactly as ke prints it (6 significant digits: `str 0.1234567` is \
+            "0.123457", `str 3` is "3"), of a boolean ("true", "false"); a string is returned as it \
+            is. Use it to build labels: `"layer " + str i`.
+            """,
+        example: "bar e.layers labels [\"L\" + str i for i in range (len e.layers)]",
+        run: { inv in
+            let v = try inv.value("X")
+            switch v {
+            case .number(let x): return .string(Printer.number(x))
+            case .string: return v
+            case .bool(let b): return .string(b ? "true" : "false")
+            default: throw inv.typeError("X", expected: "a number, a boolean or a string", found: v)
+            }
+        })
+
     static let log = elementwise("log", "Natural logarithm, elementwise on lists.",
                                  "log 256", domain: "a positive number") { $0 > 0 ? Foundation.log($0) : nil }
     static let exp = elementwise("exp", "e to the power x, elementwise on lists.",
@@ -127,9 +166,10 @@ extension Command {
         brief: "Value of EXPR and the seconds it took.",
         summary: """
             Evaluates EXPR and returns its value together with the elapsed wall-clock seconds. \
-            Fields: seconds, value.
+            Fields: seconds, value. The result wraps the value: after `let e = time (entropy m on \
+            c)`, the entropy is `e.value` (so its total is `e.value.total`) and the time `e.seconds`.
             """,
-        example: "time entropy m on c",
+        example: "let e = time (entropy m on c)\ne.value.total\ne.seconds",
         run: { inv in
             let clock = ContinuousClock()
             let start = clock.now
