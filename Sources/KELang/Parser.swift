@@ -154,8 +154,9 @@ struct Parser {
         }
     }
 
-    private mutating func name(after what: String) throws -> (String, SourcePosition) {
-        let t = peek
+    /// The variable name `t` holds, or the error for a reserved word, a command or no name at all
+    /// after `what` ("let", "for").
+    private func variableName(_ t: Token, after what: String) throws -> String {
         guard case .identifier(let n) = t.kind else {
             if reservedWords.values.contains(t.kind) {
                 throw LangError("\(t.kind.display) is a reserved word and cannot be a name", at: t.position)
@@ -165,6 +166,12 @@ struct Parser {
         if CommandRegistry.command(n) != nil {
             throw LangError("'\(n)' is a command and cannot be a variable name", at: t.position)
         }
+        return n
+    }
+
+    private mutating func name(after what: String) throws -> (String, SourcePosition) {
+        let t = peek
+        let n = try variableName(t, after: what)
         advance()
         return (n, t.position)
     }
@@ -425,15 +432,7 @@ struct Parser {
             throw LangError("a list comprehension needs an expression before 'for': [EXPR for NAME in LIST]", at: peek.position)
         }
         let nameToken = tokens[min(forIndex + 1, tokens.count - 1)]
-        guard case .identifier(let n) = nameToken.kind else {
-            if reservedWords.values.contains(nameToken.kind) {
-                throw LangError("\(nameToken.kind.display) is a reserved word and cannot be a name", at: nameToken.position)
-            }
-            throw LangError("expected a name after 'for', found \(nameToken.kind.display)", at: nameToken.position)
-        }
-        if CommandRegistry.command(n) != nil {
-            throw LangError("'\(n)' is a command and cannot be a variable name", at: nameToken.position)
-        }
+        let n = try variableName(nameToken, after: "for")
         let wasKnown = known.contains(n)
         known.insert(n)
         let element = try nested { try $0.expression() }

@@ -180,38 +180,30 @@ extension Corpus {
         }
         let bytes = try readFileBytes(path)
         var docs: [String] = []
-        var lineNo = 0
-        var start = 0
-        let n = bytes.count
-        while start < n {
-            if let limit, docs.count >= limit { break }
-            var end = start
-            while end < n && bytes[end] != 0x0A { end += 1 }
-            lineNo += 1
-            var lineEnd = end
-            if lineEnd > start && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            defer { start = end + 1 }
+        try forEachLine(bytes) { lineNo, range in
+            if let limit, docs.count >= limit { return false }
             let line: String
-            do { line = try decodeUTF8(bytes, start..<lineEnd, firstLine: lineNo) } catch {
-                if lenient { continue }
-                throw CoreError(error.description, file: path)
+            do { line = try decodeUTF8(bytes, range, firstLine: lineNo) } catch let e as InvalidUTF8 {
+                if lenient { return true }
+                throw CoreError(e.description, file: path)
             }
-            if line.allSatisfy({ $0.isWhitespace }) { continue }
+            if line.allSatisfy({ $0.isWhitespace }) { return true }
             switch format {
             case .text:
                 docs.append(line)
             case .jsonLines:
                 let v: JSONValue
                 do { v = try JSONValue.parse(line) } catch let e as JSONError {
-                    if lenient { continue }
+                    if lenient { return true }
                     throw CoreError("line \(lineNo): malformed JSON (\(e.message) at column \(e.offset + 1))", file: path)
                 }
                 guard let text = v["text"]?.stringValue else {
-                    if lenient { continue }
+                    if lenient { return true }
                     throw CoreError("line \(lineNo): expected an object with a string field \"text\"", file: path)
                 }
                 if !text.isEmpty { docs.append(text) }
             }
+            return true
         }
         return docs
     }

@@ -37,6 +37,27 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
     return out
 }
 
+// MARK: Lines
+
+/// Calls `body` with the 1-based number and the byte range of each line of `bytes` (lines end at
+/// `\n`; the `\n` and a `\r` before it are not in the range), in order, until `body` returns
+/// false. The one line splitter of the line-based readers (corpora, task files).
+///
+/// - Throws: what `body` throws.
+func forEachLine(_ bytes: [UInt8], _ body: (_ number: Int, _ range: Range<Int>) throws -> Bool) rethrows {
+    var start = 0, number = 0
+    let n = bytes.count
+    while start < n {
+        var end = start
+        while end < n && bytes[end] != 0x0A { end += 1 }
+        number += 1
+        var lineEnd = end
+        if lineEnd > start && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        guard try body(number, start..<lineEnd) else { return }
+        start = end + 1
+    }
+}
+
 // MARK: UTF-8
 
 /// Where bytes stop being UTF-8: the first invalid sequence.

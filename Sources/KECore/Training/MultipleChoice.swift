@@ -95,20 +95,12 @@ extension ChoiceTask {
         var items: [ChoiceItem] = []
         // The task's metric: that of its first item's line.
         var first: (metric: ChoiceMetric, line: Int)?
-        var start = 0, lineNo = 0
-        let n = bytes.count
-        while start < n {
-            var end = start
-            while end < n && bytes[end] != 0x0A { end += 1 }
-            lineNo += 1
-            var lineEnd = end
-            if lineEnd > start && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            defer { start = end + 1 }
+        try forEachLine(bytes) { lineNo, range in
             let line: String
-            do { line = try decodeUTF8(bytes, start..<lineEnd, firstLine: lineNo) } catch {
-                throw CoreError("invalid UTF-8 at byte \(error.offset)", file: file, line: lineNo)
+            do { line = try decodeUTF8(bytes, range, firstLine: lineNo) } catch let e as InvalidUTF8 {
+                throw CoreError("invalid UTF-8 at byte \(e.offset)", file: file, line: lineNo)
             }
-            if line.allSatisfy({ $0.isWhitespace }) { continue }
+            if line.allSatisfy({ $0.isWhitespace }) { return true }
             let (item, stated) = try parseChoiceItem(line, file: file, line: lineNo)
             // A line without "metric" means acc, the default.
             let metric = stated ?? .acc
@@ -119,6 +111,7 @@ extension ChoiceTask {
             }
             if first == nil { first = (metric, lineNo) }
             items.append(item)
+            return true
         }
         guard let first else { throw CoreError("the task has no items", file: file) }
         return ChoiceTask(name: name, items: items, metric: first.metric, source: file)
