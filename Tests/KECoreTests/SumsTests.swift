@@ -138,6 +138,9 @@ final class SumsTests: XCTestCase {
         try writeFileBytes(Array("abd".utf8), to: path)
         XCTAssertNotEqual(try fileSHA256(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         assertNamedError(path + ".missing", "cannot open") { _ = try fileSHA256(path + ".missing") }
+        let fifo = path + ".fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        assertNamedError(fifo, "not a regular file") { _ = try fileSHA256(fifo) }
     }
 
 }

@@ -78,7 +78,7 @@ private let fileDigestCache = FileDigestCache()
 /// - Throws: `CoreError` naming `path` when it cannot be opened, is not a regular file, or a
 ///   read fails.
 public func fileSHA256(_ path: String) throws -> String {
-    let fd = open(path, O_RDONLY)
+    let fd = open(path, O_RDONLY | O_NONBLOCK)        // a FIFO is refused below instead of waited on
     guard fd >= 0 else { throw CoreError("cannot open: \(String(cString: strerror(errno)))", file: path) }
     defer { close(fd) }
     var st = stat()
