@@ -33,10 +33,14 @@ let package = Package(
         .systemLibrary(
             name: "COniguruma", path: "Sources/COniguruma", pkgConfig: "oniguruma",
             providers: [.apt(["libonig-dev"])]),
+        /// OpenSSL's libcrypto: SHA-256 for the fingerprints of models (every weight byte) and corpora.
+        .systemLibrary(
+            name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
 
         // MARK: Modules
         /// Tensors, checkpoints, tokenizers, models, statistics, training. Prints nothing.
-        .target(name: "KECore", dependencies: ["CBLAS", "COniguruma"],
+        .target(name: "KECore", dependencies: ["CBLAS", "COniguruma", "CCrypto"],
                 swiftSettings: [.unsafeFlags(vectorFlags, .when(configuration: .release))]),
         /// Terminal charts: numbers in, glyphs out.
         .target(name: "KECharts"),

@@ -2,7 +2,7 @@
 # Sourced, not executed.
 
 KE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-KE_PACKAGES=(libopenblas-dev libedit-dev libonig-dev pkg-config)
+KE_PACKAGES=(libopenblas-dev libedit-dev libonig-dev libssl-dev pkg-config)
 
 # Installs the Debian packages ke needs when they are missing.
 ke_ensure_packages() {

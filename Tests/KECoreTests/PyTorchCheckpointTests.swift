@@ -205,6 +205,70 @@ final class PyTorchCheckpointTests: XCTestCase {
         try pickleError(p.bytes, "LONG1 of 9 bytes")
     }
 
+    /// ~1.2 million nested one-element tuples under a state-dict key (the crash of issue 30) get a
+    /// named error, and the values are never built past the cap.
+    func testDeeplyNestedValuesAreRefused() throws {
+        var p = PickleBuilder()
+        p.op(0x7D); p.op(0x28); p.str("w"); p.op(0x4E)
+        p.bytes += [UInt8](repeating: 0x85, count: 1_200_000)   // TUPLE1
+        p.op(0x75); p.op(0x2E)
+        try pickleError(p.bytes, "nested too deeply (more than \(pickleMaxDepth) levels)")
+        // The same as a bare pickle, the way the fuzz target and the reader accept it.
+        XCTAssertThrowsError(try p.bytes.withUnsafeBytes { try readRestrictedPickle($0, file: "deep.pkl") }) {
+            XCTAssertTrue("\($0)".contains("deep.pkl") && "\($0)".contains("nested too deeply"), "\($0)")
+        }
+        // Lists, dicts and tuples nested through LIST, APPEND and SETITEM are capped alike.
+        try nestedContainer(depth: pickleMaxDepth, ok: true)
+        try nestedContainer(depth: pickleMaxDepth + 1, ok: false)
+    }
+
+    /// Builds `depth` levels of list / dict / tuple nesting, outermost first, so that each level
+    /// is opened before its content (MARK … LIST, EMPTY_LIST … APPEND, EMPTY_DICT key … SETITEM),
+    /// and checks that exactly `pickleMaxDepth` levels are read and one more is refused.
+    func nestedContainer(depth: Int, ok: Bool, line: UInt = #line) throws {
+        for kind in 0..<3 {
+            var p = PickleBuilder()
+            for _ in 0..<(depth - 1) {
+                switch kind {
+                case 0: p.op(0x28)                   // MARK (closed by LIST)
+                case 1: p.op(0x5D)                   // EMPTY_LIST (closed by APPEND)
+                default: p.op(0x7D); p.int(1)        // EMPTY_DICT, key (closed by SETITEM)
+                }
+            }
+            p.op(0x29)                               // the innermost value: an empty tuple (depth 1)
+            for _ in 0..<(depth - 1) { p.op([0x6C, 0x61, 0x73][kind]) }
+            p.op(0x2E)
+            let result = Result { try p.bytes.withUnsafeBytes { try readRestrictedPickle($0, file: "deep.pkl") } }
+            switch result {
+            case .success: XCTAssertTrue(ok, "kind \(kind): \(depth) levels were read", line: line)
+            case .failure(let e):
+                XCTAssertFalse(ok, "kind \(kind): \(e)", line: line)
+                XCTAssertTrue("\(e)".contains("nested too deeply"), "kind \(kind): \(e)", line: line)
+            }
+        }
+    }
+
+    /// A list or dict cannot change once inside another value, so depths never go stale and no
+    /// value holds itself (Python's pickles of cycles do this; a state dict never does).
+    func testCyclesAndLateGrowthAreRefused() throws {
+        // L0 = [], L1 = []; L0.append(L1); then L1.append(None) — L1 is already inside L0.
+        var p = PickleBuilder()
+        p.op(0x5D); p.op(0x71); p.bytes.append(0)        // L0, memo 0
+        p.op(0x5D); p.op(0x71); p.bytes.append(1)        // L1, memo 1
+        p.op(0x61)                                       // L0.append(L1)
+        p.op(0x68); p.bytes.append(1); p.op(0x4E); p.op(0x61)  // L1.append(None)
+        try pickleError(p.bytes, "already inside another value")
+        // A list appended to itself, and a dict stored in itself.
+        p = PickleBuilder(); p.op(0x5D); p.op(0x71); p.bytes.append(0); p.op(0x68); p.bytes.append(0); p.op(0x61)
+        try pickleError(p.bytes, "a list appended to itself")
+        p = PickleBuilder(); p.op(0x7D); p.op(0x71); p.bytes.append(0); p.int(1); p.op(0x68); p.bytes.append(0); p.op(0x73)
+        try pickleError(p.bytes, "a dict stored in itself")
+        // A tuple holding a list seals it too.
+        p = PickleBuilder(); p.op(0x5D); p.op(0x71); p.bytes.append(0); p.op(0x85)
+        p.op(0x68); p.bytes.append(0); p.op(0x4E); p.op(0x61)
+        try pickleError(p.bytes, "already inside another value")
+    }
+
     func testStorageExtentsAreChecked() throws {
         try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 1, size: [2, 2], stride: [2, 1]) },
                         "past its storage of 4")

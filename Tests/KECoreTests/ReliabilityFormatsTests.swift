@@ -251,4 +251,20 @@ final class ReliabilityFormatsTests: XCTestCase {
         path = try write(bytes, name: "m.gguf")
         assertNamedError(path, "tokenizer.ggml.model 'bert' is not supported") { _ = try Model.load(gguf: path) }
     }
+    /// The nesting seeds of the pickle fuzz target (Scripts/fixtures/pickle_nesting.py, checked
+    /// against Python's unpickler): 1,000 levels with the state dict are read, 1,101 are refused.
+    func testPickleNestingSeeds() throws {
+        let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/pickle/seeds").path
+        for name in ["nested_lists_cap.pkl", "nested_dicts_cap.pkl"] {
+            let bytes = try readFileBytes(seeds + "/" + name)
+            let root = try bytes.withUnsafeBytes { try readRestrictedPickle($0, file: name) }
+            guard case .dict(let d) = root else { return XCTFail(name) }
+            XCTAssertEqual(d.depth, pickleMaxDepth, name)
+        }
+        let path = seeds + "/nested_tuples_deep.pkl"
+        let bytes = try readFileBytes(path)
+        assertNamedError(path, "nested too deeply") { _ = try bytes.withUnsafeBytes { try readRestrictedPickle($0, file: path) } }
+    }
+
 }

@@ -94,4 +94,15 @@ final class SaveDirectoryTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("not valid JSON"), "\(e)")
         }
     }
+    /// A sums file written into a folder that does not exist: the error names the folder, not a
+    /// temporary file, and nothing is created.
+    func testSumsWriteIntoAMissingFolderNamesIt() throws {
+        let model = try Model.load(directory: Fixtures.modelDir("olmo"))
+        let corpus = try Corpus.load(path: Fixtures.root + "/corpus.txt", tokenizer: model.tokenizer)
+        let s = try coefficientSums(of: model, on: corpus, shard: 0, of: 1)
+        let root = try makeTempDir(self)
+        assertNamedError(root + "/missing", "parent directory does not exist") { try s.write(to: root + "/missing/x.safetensors") }
+        XCTAssertEqual(try directoryEntries(root), [])
+    }
+
 }

@@ -88,4 +88,59 @@ final class SumsTests: XCTestCase {
         let b = try model.rescaled(bottom: 0.5, by: 2, stats: try merged.statistics(), source: "sums")
         XCTAssertEqual(a.f32Parameters().data, b.f32Parameters().data)
     }
+    // MARK: Fingerprints cover every weight byte (issue 30)
+
+    /// Two copies of the fixture model differing in one weight byte that lies between the 16
+    /// pages the former fingerprint sampled: their model and weights fingerprints differ, and
+    /// `merge` refuses shards of one with shards of the other.
+    func testFingerprintCoversEveryWeightByte() throws {
+        let src = Fixtures.modelDir("olmo")
+        let root = try makeTempDir(self)
+        let a = root + "/a", b = root + "/b"
+        for dir in [a, b] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+                try FileManager.default.copyItem(atPath: src + "/" + f, toPath: dir + "/" + f)
+            }
+        }
+        XCTAssertEqual(try weightsFingerprint(directory: a), try weightsFingerprint(directory: b))
+        let path = b + "/model.safetensors"
+        var bytes = try readFileBytes(path)
+        var n = 0
+        for k in 0..<8 { n |= Int(bytes[k]) << (8 * k) }
+        let headerEnd = 8 + n, size = bytes.count, dataBytes = size - headerEnd
+        // The pages the sampling rule read: 16 of 4 KiB spread evenly over the data.
+        let sampled = (0..<16).map { k -> Range<Int> in
+            let start = min(headerEnd + Int(Double(dataBytes - 1) * Double(k) / 15), max(headerEnd, size - 4096))
+            return start..<min(size, start + 4096)
+        }
+        var target = (sampled[7].upperBound + sampled[8].lowerBound) / 2
+        target -= (target - headerEnd) % 4                  // the low mantissa byte of an F32
+        XCTAssertFalse(sampled.contains { $0.contains(target) }, "the byte lies between sampled pages")
+        bytes[target] ^= 0x01
+        try writeFileBytes(bytes, to: path)
+
+        let ma = try Model.load(directory: a), mb = try Model.load(directory: b)
+        XCTAssertNotEqual(try modelFingerprint(ma), try modelFingerprint(mb))
+        XCTAssertNotEqual(try weightsFingerprint(directory: a), try weightsFingerprint(directory: b))
+        let corpus = try Corpus.load(path: Fixtures.root + "/corpus.txt", tokenizer: ma.tokenizer)
+        let shards = [SumsFile(path: "a.sums", sums: try coefficientSums(of: ma, on: corpus, shard: 0, of: 2)),
+                      SumsFile(path: "b.sums", sums: try coefficientSums(of: mb, on: corpus, shard: 1, of: 2))]
+        XCTAssertThrowsError(try mergeShards(shards))
+    }
+
+    /// `fileSHA256` is SHA-256 of the whole file, and a file rewritten in place is hashed again.
+    func testFileSHA256FollowsTheFile() throws {
+        let path = try makeTempDir(self) + "/f.bin"
+        try writeFileBytes(Array("abc".utf8), to: path)
+        XCTAssertEqual(try fileSHA256(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(try fileSHA256(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        try writeFileBytes(Array("abd".utf8), to: path)
+        XCTAssertNotEqual(try fileSHA256(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        assertNamedError(path + ".missing", "cannot open") { _ = try fileSHA256(path + ".missing") }
+        let fifo = path + ".fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        assertNamedError(fifo, "not a regular file") { _ = try fileSHA256(fifo) }
+    }
+
 }

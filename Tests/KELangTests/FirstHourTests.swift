@@ -310,4 +310,30 @@ final class FirstHourTests: XCTestCase {
         XCTAssertTrue(CommandRegistry.spec("entropy")?.summary.contains("One corpus pass per (model, corpus)") ?? false)
         XCTAssertTrue(CommandRegistry.vocabulary.contains("if") && CommandRegistry.vocabulary.contains("else"))
     }
+    /// Every `save` into a folder that does not exist names that folder (never a temporary file)
+    /// and creates nothing.
+    func testSaveIntoAMissingFolderNamesIt() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+        let root = NSTemporaryDirectory() + "ke-save-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        let c = Captured()
+        XCTAssertTrue(c.run("""
+            let m = load "\(fixtures)/models/olmo"
+            let c = corpus "\(fixtures)/corpus.txt"
+            let s = sums m on c
+            """).ok, "\(c.run.errors)")
+        for target in ["s to \"\(root)/missing/x.safetensors\"", "m to \"\(root)/missing/model\""] {
+            let r = c.run("save \(target)")
+            XCTAssertFalse(r.ok, target)
+            let text = r.errors.joined()
+            XCTAssertTrue(text.contains("\(root)/missing: parent directory does not exist"), "\(target): \(text)")
+            XCTAssertFalse(text.contains(".tmp-") || text.contains("ke-tmp"), "\(target): \(text)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root), [])
+        // Into an existing folder both work.
+        XCTAssertTrue(c.run("save s to \"\(root)/x.safetensors\"\nsave m to \"\(root)/model\"").ok, "\(c.run.errors)")
+    }
+
 }

@@ -180,6 +180,44 @@ final class ReliabilityLangTests: XCTestCase {
             }
         }
     }
+
+    // MARK: Issue 30: sums of another model
+
+    /// Two copies of a fixture model that differ in one weight byte between the pages the former
+    /// fingerprint sampled: `rescale … using SUMS` refuses the other model's sums.
+    func testRescaleRefusesSumsOfAModelDifferingInOneByte() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+        let root = NSTemporaryDirectory() + "ke-fp-\(UUID().uuidString)"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        for dir in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+            for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+                try FileManager.default.copyItem(atPath: "\(fixtures)/models/olmo/\(f)", toPath: "\(root)/\(dir)/\(f)")
+            }
+        }
+        let path = root + "/b/model.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        var n = 0
+        for k in 0..<8 { n |= Int(bytes[k]) << (8 * k) }
+        let dataBytes = bytes.count - 8 - n
+        // Halfway between the 8th and 9th of the 16 pages of 4 KiB the former fingerprint read.
+        var target = 8 + n + Int(Double(dataBytes - 1) * 7.5 / 15) + 2048
+        target -= (target - 8 - n) % 4
+        bytes[target] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let c = Captured()
+        XCTAssertTrue(c.run("""
+            let a = load "\(root)/a"
+            let b = load "\(root)/b"
+            let c = corpus "\(fixtures)/corpus.txt"
+            let s = sums a on c
+            let ok = rescale a bottom 50% by 2 using s
+            """).ok, "\(c.run.errors)")
+        let r = c.run("rescale b bottom 50% by 2 using s")
+        XCTAssertFalse(r.ok)
+        XCTAssertTrue(r.errors.joined().contains("the sums were measured on model"), "\(r.errors)")
+    }
 }
 
 // MARK: The ke binary's exit statuses

@@ -452,14 +452,7 @@ func writeModelDirectory(_ directory: String, force: Bool, write: (String) throw
             replaceNonEmpty = true
         }
     }
-    let parent: String, base: String
-    if let slash = dir.lastIndex(of: "/") {
-        parent = slash == dir.startIndex ? "/" : String(dir[..<slash])
-        base = String(dir[dir.index(after: slash)...])
-    } else {
-        parent = "."; base = dir
-    }
-    guard directoryExists(parent) else { throw CoreError("parent directory does not exist", file: parent) }
+    let (parent, base) = try existingParentFolder(of: dir)
     let tmp = "\(parent)/.\(base).ke-tmp-\(getpid())"
     if lstat(tmp, &st) == 0 { _ = removeTree(tmp) }
     guard mkdir(tmp, 0o755) == 0 else {

@@ -13,7 +13,10 @@
 //
 // A storage arrives as a persistent id ('storage', TYPE, KEY, LOCATION, NUMEL): a reference to
 // the archive entry `data/KEY`, never loaded by the pickle itself. Any other global or opcode is
-// refused with an error naming it; the stack and memo are capped.
+// refused with an error naming it; the stack, the memo and the nesting depth of the values built
+// are capped. A list or dict can only grow while it is inside no other value (it is sealed when
+// placed in one), so recorded depths never go stale and no value can contain itself: no value is
+// ever deeper than the cap, and releasing one never recurses deeper than that.
 
 /// A storage referenced by a persistent id.
 struct PickleStorage: Equatable {
@@ -34,11 +37,19 @@ struct PickleTensor: Equatable {
 /// A mutable dict (shared by reference through the memo, as in Python).
 final class PickleDict {
     var pairs: [(key: PickleValue, value: PickleValue)] = []
+    /// Nesting depth (1 + the deepest key or value), kept by the reader.
+    var depth = 1
+    /// Set once the dict is placed inside another value; a sealed dict takes no more items.
+    var sealed = false
 }
 
 /// A mutable list.
 final class PickleList {
     var items: [PickleValue] = []
+    /// Nesting depth (1 + the deepest item), kept by the reader.
+    var depth = 1
+    /// Set once the list is placed inside another value; a sealed list takes no more items.
+    var sealed = false
 }
 
 /// The values the restricted reader can build.
@@ -90,18 +101,24 @@ let pickleAllowedGlobals: Set<String> = Set(pickleStorageTypes.keys).union([
 let pickleMaxStack = 1_000_000
 let pickleMaxMemo = 1_000_000
 let pickleMaxDims = 64
+/// The deepest nesting of tuples, lists and dicts the reader builds (a state dict needs a few
+/// levels; a hostile one nests a million to exhaust the stack when the value is released).
+let pickleMaxDepth = 1_000
 
 /// Interprets `bytes` as a pickle with the restricted opcode and global sets above and returns
 /// the value left by STOP.
 ///
 /// - Throws: `CoreError` naming `file` for an unknown or refused opcode or global (by name), a
-///   truncated or malformed program, a stack or memo past its cap, or a call with arguments a
-///   state dict never uses.
+///   truncated or malformed program, a stack or memo past its cap, values nested more than
+///   `pickleMaxDepth` deep ("nested too deeply"), a list or dict changed after it was placed
+///   inside another value (a cycle, never in a state dict), or a call with arguments a state dict
+///   never uses.
 func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws -> PickleValue {
     var pc = 0
     var stack: [PickleValue] = []
+    var depths: [Int] = []                  // depth of each stack entry (tuples; lists and dicts keep their own)
     var marks: [Int] = []
-    var memo: [Int: PickleValue] = [:]
+    var memo: [Int: (value: PickleValue, depth: Int)] = [:]
     let n = bytes.count
 
     func fail(_ msg: String) -> CoreError { CoreError("pickle: \(msg)", file: file) }
@@ -129,29 +146,69 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
         pc = e + 1
         return s
     }
-    func push(_ v: PickleValue) throws {
+    /// The depth of `v`, recorded as `recorded` when it was built (lists and dicts keep their own).
+    func depthOf(_ v: PickleValue, _ recorded: Int) -> Int {
+        switch v {
+        case .list(let l): return l.depth
+        case .dict(let d): return d.depth
+        default: return recorded
+        }
+    }
+    /// Seals the lists and dicts among `children`, which are being placed inside another value,
+    /// and returns the depth of a container holding them, refusing one past the cap.
+    func enclose(_ children: [(value: PickleValue, depth: Int)]) throws -> Int {
+        var deepest = 0
+        for (v, d) in children {
+            switch v {
+            case .list(let l): l.sealed = true
+            case .dict(let dd): dd.sealed = true
+            default: break
+            }
+            deepest = max(deepest, depthOf(v, d))
+        }
+        guard deepest < pickleMaxDepth else {
+            throw fail("values nested too deeply (more than \(pickleMaxDepth) levels) at byte \(pc - 1)")
+        }
+        return deepest + 1
+    }
+    func push(_ v: PickleValue, depth: Int = 0) throws {
         guard stack.count < pickleMaxStack else { throw fail("stack grows past \(pickleMaxStack) entries") }
         stack.append(v)
+        depths.append(depth)
     }
-    func pop() throws -> PickleValue {
-        guard let v = stack.popLast() else { throw fail("stack underflow at byte \(pc - 1)") }
+    func popEntry() throws -> (value: PickleValue, depth: Int) {
+        guard let v = stack.popLast(), let d = depths.popLast() else { throw fail("stack underflow at byte \(pc - 1)") }
         if let m = marks.last, stack.count < m { throw fail("stack underflow past a MARK at byte \(pc - 1)") }
-        return v
+        return (v, d)
     }
-    func popMark() throws -> [PickleValue] {
+    func pop() throws -> PickleValue { try popEntry().value }
+    func popMark() throws -> [(value: PickleValue, depth: Int)] {
         guard let m = marks.popLast(), m <= stack.count else { throw fail("no MARK for the opcode at byte \(pc - 1)") }
-        let items = Array(stack[m...])
+        let items = (m..<stack.count).map { (stack[$0], depths[$0]) }
         stack.removeSubrange(m...)
+        depths.removeSubrange(m...)
         return items
     }
+    /// Pushes a tuple of `items`.
+    func pushTuple(_ items: [(value: PickleValue, depth: Int)]) throws {
+        let d = try enclose(items)
+        try push(.tuple(items.map(\.value)), depth: d)
+    }
+    /// Adds `items` to the list `l` (refused once it is inside another value, or if it is among them).
+    func append(_ l: PickleList, _ items: [(value: PickleValue, depth: Int)]) throws {
+        guard !l.sealed else { throw fail("APPEND to a list already inside another value (a cycle) at byte \(pc - 1)") }
+        for (v, _) in items { if case .list(let x) = v, x === l { throw fail("a list appended to itself at byte \(pc - 1)") } }
+        l.depth = max(l.depth, try enclose(items))
+        l.items.append(contentsOf: items.map(\.value))
+    }
     func memoPut(_ i: Int) throws {
-        guard let top = stack.last else { throw fail("memo store with an empty stack at byte \(pc - 1)") }
+        guard let top = stack.last, let d = depths.last else { throw fail("memo store with an empty stack at byte \(pc - 1)") }
         guard memo[i] != nil || memo.count < pickleMaxMemo else { throw fail("memo grows past \(pickleMaxMemo) entries") }
-        memo[i] = top
+        memo[i] = (top, d)
     }
     func memoGet(_ i: Int) throws {
         guard let v = memo[i] else { throw fail("memo index \(i) was never stored") }
-        try push(v)
+        try push(v.value, depth: v.depth)
     }
     func global(_ module: String, _ name: String) throws -> PickleValue {
         let full = module + "." + name
@@ -160,11 +217,14 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
         }
         return .global(full)
     }
-    func setItems(_ target: PickleValue, _ kv: [PickleValue]) throws {
+    func setItems(_ target: PickleValue, _ kv: [(value: PickleValue, depth: Int)]) throws {
         guard case .dict(let d) = target else { throw fail("SETITEM(S) on a \(target.kind), not a dict") }
         guard kv.count % 2 == 0 else { throw fail("SETITEMS with an odd number of items") }
+        guard !d.sealed else { throw fail("SETITEM(S) on a dict already inside another value (a cycle) at byte \(pc - 1)") }
+        for (v, _) in kv { if case .dict(let x) = v, x === d { throw fail("a dict stored in itself at byte \(pc - 1)") } }
+        d.depth = max(d.depth, try enclose(kv))
         var i = 0
-        while i < kv.count { d.pairs.append((kv[i], kv[i + 1])); i += 2 }
+        while i < kv.count { d.pairs.append((kv[i].value, kv[i + 1].value)); i += 2 }
     }
     func int(_ v: PickleValue, _ what: String) throws -> Int {
         guard case .int(let i) = v else { throw fail("\(what) is a \(v.kind), not an int") }
@@ -215,12 +275,12 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             guard marks.count <= pickleMaxStack else { throw fail("too many MARKs") }
         case 0x7D: try push(.dict(PickleDict()))                     // EMPTY_DICT
         case 0x5D: try push(.list(PickleList()))                     // EMPTY_LIST
-        case 0x29: try push(.tuple([]))                              // EMPTY_TUPLE
-        case 0x74: try push(.tuple(try popMark()))                   // TUPLE
-        case 0x85: let a = try pop(); try push(.tuple([a]))          // TUPLE1
-        case 0x86: let b = try pop(), a = try pop(); try push(.tuple([a, b]))   // TUPLE2
-        case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple([a, b, c]))  // TUPLE3
-        case 0x6C: let l = PickleList(); l.items = try popMark(); try push(.list(l))          // LIST
+        case 0x29: try push(.tuple([]), depth: 1)                    // EMPTY_TUPLE
+        case 0x74: try pushTuple(try popMark())                      // TUPLE
+        case 0x85: let a = try popEntry(); try pushTuple([a])        // TUPLE1
+        case 0x86: let b = try popEntry(), a = try popEntry(); try pushTuple([a, b])   // TUPLE2
+        case 0x87: let c = try popEntry(), b = try popEntry(), a = try popEntry(); try pushTuple([a, b, c])  // TUPLE3
+        case 0x6C: let l = PickleList(); try append(l, try popMark()); try push(.list(l))          // LIST
         case 0x64: let d = PickleDict(); try setItems(.dict(d), try popMark()); try push(.dict(d))  // DICT
         case 0x4E: try push(.none)                                   // NONE
         case 0x88: try push(.bool(true))                             // NEWTRUE
@@ -258,7 +318,7 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             try push(try global(module, name))
         case 0x52:                                                             // REDUCE
             let args = try pop(), f = try pop()
-            try push(try call(f, args))
+            try push(try call(f, args))                              // a dict, a tensor: depth 1 at most
         case 0x51:                                                             // BINPERSID
             let pid = try pop()
             guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0] else {
@@ -277,7 +337,7 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
         case 0x68: try memoGet(Int(try readU(1)))                    // BINGET
         case 0x6A: try memoGet(Int(try readU(4)))                    // LONG_BINGET
         case 0x73:                                                   // SETITEM
-            let v = try pop(), k = try pop()
+            let v = try popEntry(), k = try popEntry()
             guard let d = stack.last else { throw fail("SETITEM with no dict") }
             try setItems(d, [k, v])
         case 0x75:                                                   // SETITEMS
@@ -285,13 +345,13 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             guard let d = stack.last else { throw fail("SETITEMS with no dict") }
             try setItems(d, kv)
         case 0x61:                                                   // APPEND
-            let v = try pop()
+            let v = try popEntry()
             guard case .list(let l)? = stack.last else { throw fail("APPEND to a non-list") }
-            l.items.append(v)
+            try append(l, [v])
         case 0x65:                                                   // APPENDS
             let items = try popMark()
             guard case .list(let l)? = stack.last else { throw fail("APPENDS to a non-list") }
-            l.items.append(contentsOf: items)
+            try append(l, items)
         case 0x62:                                                   // BUILD
             // Only the state torch attaches to an OrderedDict (its `_metadata`), which is dropped.
             let state = try pop()

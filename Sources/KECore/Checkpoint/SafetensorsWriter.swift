@@ -118,20 +118,38 @@ func safetensorsHeader(
     return withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
 }
 
+/// The folder that is to hold `path` ("." for a bare name, "/" for an entry of the root) and the
+/// last component. Every `save` writes into an existing folder and never creates one (a
+/// mistyped folder is reported, not made), so the folder is checked first.
+/// - Throws: `CoreError` naming the folder when it does not exist or is not a directory.
+func existingParentFolder(of path: String) throws -> (parent: String, base: String) {
+    let parent: String, base: String
+    if let slash = path.lastIndex(of: "/") {
+        parent = slash == path.startIndex ? "/" : String(path[..<slash])
+        base = String(path[path.index(after: slash)...])
+    } else {
+        parent = "."; base = path
+    }
+    guard directoryExists(parent) else { throw CoreError("parent directory does not exist", file: parent) }
+    return (parent, base)
+}
+
 /// Writes a file through a temporary sibling, synced before it is moved into place, so `path`
 /// appears complete or not at all. `body` writes the bytes through `put`. With `replace` an
 /// existing file is replaced (rename); without, an existing file is an error (hard link).
-/// - Throws: `CoreError` naming the file when it cannot be created, written or moved into place,
-///   or exists and `replace` is false.
+/// - Throws: `CoreError` naming the folder when it does not exist (`existingParentFolder`), or
+///   the file when it cannot be created, written or moved into place, or exists and `replace` is
+///   false.
 func writeFileAtomically(
     path: String, replace: Bool, _ body: (_ put: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 ) throws {
+    _ = try existingParentFolder(of: path)
     if !replace && access(path, F_OK) == 0 {
         throw CoreError("the file exists and is never overwritten", file: path)
     }
     let tmp = path + ".tmp-\(getpid())"
     guard let fp = fopen(tmp, "wb") else {
-        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: tmp)
+        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: path)
     }
     var open = true
     defer { if open { fclose(fp) }; unlink(tmp) }

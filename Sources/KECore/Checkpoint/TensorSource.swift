@@ -128,23 +128,8 @@ public func weightFileNames(directory: String) throws -> [String] {
 // MARK: Fingerprints of non-safetensors weights
 
 /// The files of `directory` that hold PyTorch or OLMo-trainer weights and settings (`*.bin`,
-/// `*.pt`, `config.yaml`), sorted; `modelFingerprint` samples them as it does safetensors.
+/// `*.pt`, `config.yaml`), sorted; `modelFingerprint` hashes them whole as it does safetensors.
 /// - Throws: `CoreError` naming the directory when it cannot be read.
 func pyTorchFingerprintFiles(of directory: String) throws -> [String] {
     try directoryEntries(directory).filter { $0.hasSuffix(".bin") || $0.hasSuffix(".pt") || $0 == "config.yaml" }.sorted()
-}
-
-/// Adds a file's size and 16 pages of 4 KiB spread evenly over it to `h` (every page of a
-/// small file): cheap for a 14 GB file, and different revisions of a checkpoint differ in it.
-/// - Throws: `CoreError` naming the file when it cannot be read.
-func hashFileSample(_ path: String, into h: inout SHA256Hasher) throws {
-    let f = try MappedFile(path: path)
-    let size = f.bytes.count
-    h.update(int: size)
-    guard size > 0 else { return }
-    for k in 0..<fingerprintPages {
-        let off = Int(Double(size - 1) * Double(k) / Double(max(1, fingerprintPages - 1)))
-        let start = min(off, max(0, size - fingerprintPageBytes))
-        h.update(UnsafeRawBufferPointer(rebasing: f.bytes[start..<min(size, start + fingerprintPageBytes)]))
-    }
 }

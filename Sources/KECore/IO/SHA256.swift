@@ -1,35 +1,33 @@
 // MARK: SHA-256
 //
-// FIPS 180-4 SHA-256, used for the fingerprints of models and corpora (not for security).
+// SHA-256 from OpenSSL's libcrypto (Debian's libssl-dev), used for the fingerprints of models
+// and corpora (not for security): ~1.5 GB/s with the CPU's SHA extensions, where the former
+// Swift implementation ran at ~30 MB/s, so that a model fingerprint can cover every weight byte.
 
-/// An incremental SHA-256 hash.
-public struct SHA256Hasher: Sendable {
-    private var h: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
-    private var buffer: [UInt8] = []
-    private var length: UInt64 = 0
+import CCrypto
+import Foundation
 
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+/// An incremental SHA-256 hash (a value: a copy continues independently).
+public struct SHA256Hasher: @unchecked Sendable {
+    private var ctx = SHA256_CTX()
 
-    public init() {}
+    public init() { _ = ke_sha256_init(&ctx) }
+
+    /// Adds raw bytes to the message.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        _ = ke_sha256_update(&ctx, base, bytes.count)
+    }
+
+    /// Adds bytes to the message.
+    public mutating func update(_ data: Data) {
+        data.withUnsafeBytes { update($0) }
+    }
 
     /// Adds bytes to the message.
     public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
-        for b in bytes {
-            buffer.append(b)
-            length &+= 1
-            if buffer.count == 64 { compress(); buffer.removeAll(keepingCapacity: true) }
-        }
+        if bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) != nil { return }
+        Array(bytes).withUnsafeBytes { update($0) }
     }
 
     /// Adds the UTF-8 bytes of a string followed by a NUL separator.
@@ -40,51 +38,77 @@ public struct SHA256Hasher: Sendable {
 
     /// Adds a 64-bit integer, little-endian.
     public mutating func update(int v: Int) {
-        var x = UInt64(bitPattern: Int64(v))
-        var bytes: [UInt8] = []
-        for _ in 0..<8 { bytes.append(UInt8(x & 0xff)); x >>= 8 }
-        update(bytes)
+        withUnsafeBytes(of: UInt64(bitPattern: Int64(v)).littleEndian) { update($0) }
     }
 
-    private mutating func compress() {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(buffer[4 * i]) << 24 | UInt32(buffer[4 * i + 1]) << 16 | UInt32(buffer[4 * i + 2]) << 8 | UInt32(buffer[4 * i + 3])
-        }
-        func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256Hasher.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
-        h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
-    }
-
-    /// The digest as 64 lowercase hex digits.
+    /// The digest as 64 lowercase hex digits (the hasher itself is left as it was).
     public func hexDigest() -> String {
-        var copy = self
-        let bits = length &* 8
-        copy.update([0x80])
-        while copy.buffer.count != 56 { copy.update([0]) }
-        var tail: [UInt8] = []
-        for i in (0..<8).reversed() { tail.append(UInt8((bits >> (8 * UInt64(i))) & 0xff)) }
-        copy.update(tail)
+        var copy = ctx
+        var md = [UInt8](repeating: 0, count: 32)
+        _ = ke_sha256_final(&md, &copy)
         let hex = Array("0123456789abcdef")
         var s = ""
-        for word in copy.h {
-            for shift in stride(from: 28, through: 0, by: -4) { s.append(hex[Int((word >> UInt32(shift)) & 0xf)]) }
-        }
+        for b in md { s.append(hex[Int(b >> 4)]); s.append(hex[Int(b & 0xf)]) }
         return s
     }
+}
+
+// MARK: Whole files
+
+/// Bytes read at a time when hashing a file.
+let fileDigestChunk = 4 << 20
+
+/// What identifies a file's contents without reading them: device, inode, size, modification time.
+private struct FileIdentity: Hashable {
+    var device: UInt64, inode: UInt64, size: Int64, mtimeSeconds: Int64, mtimeNanoseconds: Int64
+}
+
+/// Digests of the files hashed in this process, by identity.
+private final class FileDigestCache: @unchecked Sendable {
+    let lock = NSLock()
+    var digests: [FileIdentity: String] = [:]
+}
+private let fileDigestCache = FileDigestCache()
+
+/// The SHA-256 of a whole file (64 hex digits), read in 4 MiB chunks (never all in memory) and
+/// remembered for the rest of the process by the file's device, inode, size and modification
+/// time, so a model's weights are hashed once however often it is fingerprinted. A file changed
+/// in place gets a new modification time and is hashed again.
+///
+/// - Throws: `CoreError` naming `path` when it cannot be opened, is not a regular file, or a
+///   read fails.
+public func fileSHA256(_ path: String) throws -> String {
+    let fd = open(path, O_RDONLY | O_NONBLOCK)        // a FIFO is refused below instead of waited on
+    guard fd >= 0 else { throw CoreError("cannot open: \(String(cString: strerror(errno)))", file: path) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw CoreError("cannot stat: \(String(cString: strerror(errno)))", file: path) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw CoreError("not a regular file", file: path) }
+    let id = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                          mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int64(st.st_mtim.tv_nsec))
+    fileDigestCache.lock.lock()
+    let known = fileDigestCache.digests[id]
+    fileDigestCache.lock.unlock()
+    if let known { return known }
+    var h = SHA256Hasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: fileDigestChunk, alignment: 64)
+    defer { buffer.deallocate() }
+    while true {
+        let got = read(fd, buffer.baseAddress, fileDigestChunk)
+        if got < 0 {
+            if errno == EINTR { continue }
+            throw CoreError("cannot read: \(String(cString: strerror(errno)))", file: path)
+        }
+        if got == 0 { break }
+        h.update(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+    }
+    let digest = h.hexDigest()
+    // A file written while it was read is not remembered (its identity no longer names these bytes).
+    var after = stat()
+    guard fstat(fd, &after) == 0, after.st_size == st.st_size, after.st_mtim.tv_sec == st.st_mtim.tv_sec,
+          after.st_mtim.tv_nsec == st.st_mtim.tv_nsec else { return digest }
+    fileDigestCache.lock.lock()
+    fileDigestCache.digests[id] = digest
+    fileDigestCache.lock.unlock()
+    return digest
 }

@@ -212,14 +212,12 @@ public func corpusFingerprint(_ corpus: Corpus) -> String {
     return String(h.hexDigest().prefix(16))
 }
 
-/// Pages read from each safetensors file for a model fingerprint.
-let fingerprintPages = 16
-let fingerprintPageBytes = 4096
-
-/// Fingerprint of a model, cheap for a 14 GB checkpoint: the first 16 hex digits of SHA-256 over
-/// its directory's `config.json`, and for every `*.safetensors` file (by name): the name, its size,
-/// its whole header (tensor names, dtypes, shapes, byte ranges) and 16 pages of 4 KiB spread evenly
-/// over its data (a single weight file such as a GGUF: its name and a sample of its bytes); then
+/// Fingerprint of a model: the first 16 hex digits of SHA-256 over its directory's `config.json`,
+/// and for every `*.safetensors` file and every PyTorch or OLMo-trainer file
+/// (`pyTorchFingerprintFiles`), by name: the name and the SHA-256 of the whole file
+/// (`fileSHA256`, so one changed byte anywhere in the weights changes the fingerprint; each file
+/// is hashed once per process, ~1.5 GB/s); a single weight file such as a GGUF: its configuration,
+/// name and whole-file SHA-256; then
 /// the step, whether weights are kept as bf16 or ggml blocks (and which block types, when BF16
 /// ones are among them), the interventions applied
 /// in ke, and any per-memory coefficient multipliers. A model with no directory hashes its
@@ -235,7 +233,7 @@ public func modelFingerprint(_ model: Model) throws -> String {
 
 private func computeModelFingerprint(_ model: Model) throws -> String {
     var h = SHA256Hasher()
-    h.update(string: "ke-model-1")
+    h.update(string: "ke-model-2")
     var isDir: ObjCBool = false
     if model.derivedParameters {
         h.update(string: "derived")
@@ -251,19 +249,19 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
             .filter { $0.hasSuffix(".safetensors") }.sorted()
         for name in files {
             h.update(string: name)
-            try hashSafetensorsIdentity(url.appendingPathComponent(name).path, into: &h)
+            h.update(string: try fileSHA256(url.appendingPathComponent(name).path))
         }
         // PyTorch and OLMo-trainer weights (pytorch_model*.bin, model.pt, config.yaml).
         for name in try pyTorchFingerprintFiles(of: dir) {
             h.update(string: name)
-            try hashFileSample(url.appendingPathComponent(name).path, into: &h)
+            h.update(string: try fileSHA256(url.appendingPathComponent(name).path))
         }
     } else if let file = model.source, FileManager.default.fileExists(atPath: file) {
-        // A single weight file (a GGUF): its configuration and a sample of its bytes, so a
-        // quantised model is never expanded to f32 just to be named.
+        // A single weight file (a GGUF): its configuration and all of its bytes, hashed as
+        // stored, so a quantised model is never expanded to f32 just to be named.
         h.update(string: stableConfigText(model.config))
         h.update(string: (file as NSString).lastPathComponent)
-        try hashFileSample(file, into: &h)
+        h.update(string: try fileSHA256(file))
     } else {
         h.update(string: stableConfigText(model.config))
         let p = model.f32Parameters().data
@@ -297,9 +295,9 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
 
 /// Fingerprint of the weights alone of a model directory (16 hex digits of SHA-256): for each
 /// weight file the loader reads (`weightFileNames`), in order, what `modelFingerprint` hashes of
-/// it (a safetensors file's size, header and 16 sampled pages; any other file's size and 16
-/// sampled pages), without file names, config, step or anything else. Two checkpoint folders
-/// with equal fingerprints hold the same weights (`checkpoints` marks them `duplicate_of`).
+/// it (the SHA-256 of the whole file, `fileSHA256`), without file names, config, step or anything
+/// else. Two checkpoint folders have equal fingerprints only when their weight files hold the same
+/// bytes (`checkpoints` marks them `duplicate_of`).
 /// Nil when the directory holds no weight files.
 ///
 /// - Throws: `CoreError` naming a weight file that cannot be read, or an index that does not parse.
@@ -307,11 +305,8 @@ public func weightsFingerprint(directory: String) throws -> String? {
     let files = try weightFileNames(directory: directory)
     guard !files.isEmpty else { return nil }
     var h = SHA256Hasher()
-    h.update(string: "ke-weights-1")
-    for name in files {
-        let path = directory + "/" + name
-        if name.hasSuffix(".safetensors") { try hashSafetensorsIdentity(path, into: &h) } else { try hashFileSample(path, into: &h) }
-    }
+    h.update(string: "ke-weights-2")
+    for name in files { h.update(string: try fileSHA256(directory + "/" + name)) }
     return String(h.hexDigest().prefix(16))
 }
 
@@ -346,29 +341,6 @@ func parameterDigest(_ p: [Float]) -> [UInt64] {
         lanes = [l0, l1, l2, l3]
     }
     return lanes
-}
-
-/// Adds a safetensors file's size, header and sampled data pages to `h`.
-private func hashSafetensorsIdentity(_ path: String, into h: inout SHA256Hasher) throws {
-    guard let fh = FileHandle(forReadingAtPath: path) else { throw CoreError("cannot open the file", file: path) }
-    defer { try? fh.close() }
-    let size = Int(try fh.seekToEnd())
-    h.update(int: size)
-    try fh.seek(toOffset: 0)
-    let lenBytes = try fh.read(upToCount: 8) ?? Data()
-    guard lenBytes.count == 8 else { return }
-    var n = 0
-    for (k, b) in lenBytes.enumerated() { n |= Int(b) << (8 * k) }
-    let headerEnd = min(size, 8 + max(0, min(n, safetensorsMaxHeader)))
-    h.update(try fh.read(upToCount: headerEnd - 8) ?? Data())
-    let dataBytes = size - headerEnd
-    guard dataBytes > 0 else { return }
-    for k in 0..<fingerprintPages {
-        let off = headerEnd + Int(Double(dataBytes - 1) * Double(k) / Double(max(1, fingerprintPages - 1)))
-        let start = min(off, max(headerEnd, size - fingerprintPageBytes))
-        try fh.seek(toOffset: UInt64(start))
-        h.update(try fh.read(upToCount: min(fingerprintPageBytes, size - start)) ?? Data())
-    }
 }
 
 // MARK: Merging

@@ -186,7 +186,9 @@ extension Command {
             sums value as a safetensors file: F64 tensor `sums` [layers, d_ff] (Σ|coefficient|), \
             U64 tensor `sums_exact` [layers, d_ff, 3] (the exact accumulators, for merge) and \
             tokens, shard, shards, model, corpus and step in __metadata__; it never replaces an \
-            existing file (not even with force) and appears complete or not at all. Returns the path.
+            existing file (not even with force) and appears complete or not at all. Neither \
+            form creates folders: the folder that is to hold DIR or FILE must exist, and an \
+            error names it when it does not. Returns the path.
             """,
         example: "save r to \"out/rescaled\" force",
         run: { inv in

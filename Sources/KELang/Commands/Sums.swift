@@ -20,9 +20,9 @@ extension Command {
             of the corpus in file order (without it: shard 0 of 1, the whole corpus). The sums \
             are exact fixed-point integers (units of 2^-32 and 2^-64), so shards merged with \
             `merge` give the one-machine figures bit for bit. Fields: layers, memories, tokens, \
-            shard, shards, model, corpus (fingerprints: model = SHA-256 of config.json and, per \
-            *.safetensors file, its size, header and 16 sampled 4 KiB pages, plus step, bf16 \
-            and interventions; corpus = SHA-256 of the whole corpus's token ids, so it depends \
+            shard, shards, model, corpus (fingerprints: model = SHA-256 of config.json and of \
+            every weight file whole (safetensors, bin, pt; hashed once per process), plus step, \
+            bf16 and interventions; corpus = SHA-256 of the whole corpus's token ids, so it depends \
             on the text, limit, seq and tokenizer; 16 hex digits each). Of a list of models or \
             checkpoints: one per element, with its step. Use with save, merge, entropy, \
             coefficients and rescale … using.
