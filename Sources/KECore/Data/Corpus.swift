@@ -129,20 +129,8 @@ extension Corpus {
     public static func numPyShape(path: String, seq: Int?, limit: Int?) throws -> (rows: Int, width: Int) {
         let file = try MappedFile(path: path)
         let h = try parseNumPyHeader(file.bytes, file: path)
-        switch h.shape.count {
-        case 1:
-            guard let seq else {
-                throw CoreError("a 1-D .npy file is a token stream: give `seq N` to cut it into rows of N tokens", file: path)
-            }
-            return (min(h.shape[0] / seq, limit ?? Int.max), seq)
-        case 2:
-            if let seq, seq != h.shape[1] {
-                throw CoreError("`seq \(seq)` does not match the rows of this 2-D .npy file, which are \(h.shape[1]) tokens wide", file: path)
-            }
-            return (min(h.shape[0], limit ?? Int.max), h.shape[1])
-        default:
-            throw CoreError("token ids must be a 1-D stream or a 2-D array of rows, found shape \(h.shape)", file: path)
-        }
+        let (rows, width) = try h.rowShape(seq: seq, file: path)
+        return (min(rows, limit ?? Int.max), width)
     }
 
     /// True for a `.npy` file name (case-insensitive).

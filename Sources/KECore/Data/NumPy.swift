@@ -26,6 +26,31 @@ struct NumPyHeader: Equatable {
     var descr: String
 }
 
+extension NumPyHeader {
+    /// The rows a token file of this shape holds, before any `limit`: a 1-D stream cut into rows
+    /// of `seq` (the last partial row dropped), or a 2-D array's rows, whose width `seq` (when
+    /// given) must equal.
+    ///
+    /// - Throws: `CoreError` naming `file`: a 1-D stream without `seq`, a `seq` other than a 2-D
+    ///   array's width, or more than 2 dimensions.
+    func rowShape(seq: Int?, file: String) throws -> (rows: Int, width: Int) {
+        switch shape.count {
+        case 1:
+            guard let seq else {
+                throw CoreError("a 1-D .npy file is a token stream: give `seq N` to cut it into rows of N tokens", file: file)
+            }
+            return (shape[0] / seq, seq)
+        case 2:
+            if let seq, seq != shape[1] {
+                throw CoreError("`seq \(seq)` does not match the rows of this 2-D .npy file, which are \(shape[1]) tokens wide", file: file)
+            }
+            return (shape[0], shape[1])
+        default:
+            throw CoreError("token ids must be a 1-D stream or a 2-D array of rows, found shape \(shape)", file: file)
+        }
+    }
+}
+
 /// Parses the header of a `.npy` file held in `bytes`.
 ///
 /// - Throws: `CoreError` naming `file`: not a `.npy` file (magic), an unknown version, a header
@@ -194,23 +219,7 @@ func readNumPyTokenRows(path: String, seq: Int?, limit: Int?, vocabSize: Int) th
     guard !o, dataBytes <= bytes.count - h.dataOffset else {
         throw CoreError("truncated .npy file: shape \(h.shape) of '\(h.descr)' needs \(dataBytes) bytes of data, the file has \(bytes.count - h.dataOffset)", file: path)
     }
-    let rows: Int, width: Int
-    switch h.shape.count {
-    case 1:
-        guard let seq else {
-            throw CoreError("a 1-D .npy file is a token stream: give `seq N` to cut it into rows of N tokens", file: path)
-        }
-        width = seq
-        rows = h.shape[0] / seq
-    case 2:
-        rows = h.shape[0]
-        width = h.shape[1]
-        if let seq, seq != width {
-            throw CoreError("`seq \(seq)` does not match the rows of this 2-D .npy file, which are \(width) tokens wide", file: path)
-        }
-    default:
-        throw CoreError("token ids must be a 1-D stream or a 2-D array of rows, found shape \(h.shape)", file: path)
-    }
+    let (rows, width) = try h.rowShape(seq: seq, file: path)
     guard width >= 1, rows >= 1 else {
         throw CoreError("no whole row of \(width) tokens in shape \(h.shape)", file: path)
     }
