@@ -125,29 +125,21 @@ public final class Model: @unchecked Sendable {
     }
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
-    public func named(_ source: String) -> Model {
-        Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
-              tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
-              interventions: interventions, source: source, directoryInfo: directoryInfo,
-              measurements: measurements, rescaleSummary: rescaleSummary,
-              derivedParameters: derivedParameters)
-    }
+    public func named(_ source: String) -> Model { sameStorage(source: source) }
 
     /// The same model (same storage) carrying `measurements` (replacing any it had).
-    public func measured(_ measurements: [(name: String, value: Double)]) -> Model {
-        Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
-              tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
-              interventions: interventions, source: source, directoryInfo: directoryInfo,
-              measurements: measurements, rescaleSummary: rescaleSummary,
-              derivedParameters: derivedParameters)
-    }
+    public func measured(_ measurements: [(name: String, value: Double)]) -> Model { sameStorage(measurements: measurements) }
 
     /// The same model (same storage) carrying `summary` as what its rescale did.
-    public func summarizingRescale(_ summary: RescaleSummary) -> Model {
+    public func summarizingRescale(_ summary: RescaleSummary) -> Model { sameStorage(rescaleSummary: summary) }
+
+    /// A copy sharing this model's storage and everything else, with the fields given replaced.
+    private func sameStorage(source: String? = nil, measurements: [(name: String, value: Double)]? = nil,
+                             rescaleSummary: RescaleSummary? = nil) -> Model {
         Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
               tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
-              interventions: interventions, source: source, directoryInfo: directoryInfo,
-              measurements: measurements, rescaleSummary: summary,
+              interventions: interventions, source: source ?? self.source, directoryInfo: directoryInfo,
+              measurements: measurements ?? self.measurements, rescaleSummary: rescaleSummary ?? self.rescaleSummary,
               derivedParameters: derivedParameters)
     }
 
