@@ -36,6 +36,16 @@ public struct SHA256Hasher: @unchecked Sendable {
         update([0])
     }
 
+    /// Hashes the bit patterns of `values`, each as 4 little-endian bytes.
+    public mutating func update<S: Sequence>(floats values: S) where S.Element == Float {
+        var bytes: [UInt8] = []
+        for v in values {
+            var b = v.bitPattern
+            for _ in 0..<4 { bytes.append(UInt8(b & 0xff)); b >>= 8 }
+        }
+        update(bytes)
+    }
+
     /// Adds a 64-bit integer, little-endian.
     public mutating func update(int v: Int) {
         withUnsafeBytes(of: UInt64(bitPattern: Int64(v)).littleEndian) { update($0) }

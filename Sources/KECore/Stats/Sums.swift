@@ -266,14 +266,7 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
         h.update(string: stableConfigText(model.config))
         let p = model.f32Parameters().data
         h.update(int: p.count)
-        var bytes: [UInt8] = []
-        var i = 0
-        while i < p.count {
-            var b = p[i].bitPattern
-            for _ in 0..<4 { bytes.append(UInt8(b & 0xff)); b >>= 8 }
-            i += 97
-        }
-        h.update(bytes)
+        h.update(floats: stride(from: 0, to: p.count, by: 97).lazy.map { p[$0] })
     }
     h.update(int: model.step ?? -1)
     h.update(string: model.isBF16 ? "bf16" : model.quantized != nil ? "ggml" : "f32")
@@ -286,9 +279,7 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
     for (l, s) in model.memoryMultipliers.layers.enumerated() {
         guard let s else { continue }
         h.update(int: l)
-        var bytes: [UInt8] = []
-        for v in s { var b = v.bitPattern; for _ in 0..<4 { bytes.append(UInt8(b & 0xff)); b >>= 8 } }
-        h.update(bytes)
+        h.update(floats: s)
     }
     return String(h.hexDigest().prefix(16))
 }
