@@ -12,6 +12,11 @@ import Foundation
 // - `pretrain` (`.afterLastStep`): the decay would reach the floor one step after the last, at
 //   step `total`, and WSD's fraction is a fraction of all steps (start truncated). The tiny
 //   run's cache keys, checkpoints and tests were made with this convention, so it is kept.
+//
+// The paper's protocol uses OLMo's own `CosWithWarmup` (`olmoCosineWithWarmup`, below): a warm-up
+// from 10 % of the peak, 1-based steps, and OLMo's order of operations. It stays a formula of its
+// own because folding it into `learningRate` would change the last bit of one side's rates: the
+// tiny run's (whose bits are pinned) or the paper's (which the reference test matches exactly).
 
 /// How the learning rate moves after the linear warm-up.
 public enum LRSchedule: Sendable, Equatable {
