@@ -44,8 +44,11 @@ indirect enum ExprKind: Sendable {
 
 /// A call of a registry command: its name and arguments keyed by parameter key.
 struct CommandCall: Sendable {
-    var name: String
+    /// The command the parser found (looked up once, when parsing).
+    var command: Command
     var arguments: [String: Argument]
+    /// The command word.
+    var name: String { command.name }
 }
 
 /// One argument of a command call.

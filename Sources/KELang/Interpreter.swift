@@ -151,9 +151,7 @@ final class Interpreter {
 
     /// Runs a command; core errors become errors at the command's position.
     private func invoke(_ call: CommandCall, at position: SourcePosition) throws -> Value {
-        guard let command = CommandRegistry.command(call.name) else {
-            throw LangError("unknown command '\(call.name)'", at: position)
-        }
+        let command = call.command
         let invocation = Invocation(command: command, call: call, position: position, interpreter: self)
         do {
             return try command.run(invocation)

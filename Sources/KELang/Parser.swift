@@ -515,7 +515,7 @@ struct Parser {
             throw missing(param, of: command)
         }
         lastCommand = (command, current)
-        return Expr(kind: .command(CommandCall(name: command.name, arguments: arguments)), position: word.position)
+        return Expr(kind: .command(CommandCall(command: command, arguments: arguments)), position: word.position)
     }
 
     /// The error for a required parameter that is absent, at the current token.

@@ -212,7 +212,7 @@ final class LabLangTests: XCTestCase {
         XCTAssertEqual(shift["documents"]?.intValue, world.shiftDocuments(cfg.continual).count)
         XCTAssertEqual(TinyRunBuilder.buildCount, builds, "data names need no training")
         // tasks "tiny:tasks" resolves to the folder of task files (the `tasks` command reads it).
-        let inv = Invocation(command: .corpus, call: CommandCall(name: "tasks", arguments: [:]),
+        let inv = Invocation(command: .corpus, call: CommandCall(command: .tasks, arguments: [:]),
                              position: SourcePosition(line: 1, column: 1), interpreter: Interpreter(options: SessionOptions()))
         let dir = try XCTUnwrap(try BuiltinNames.tasksPath("tiny:tasks", inv))
         XCTAssertEqual(dir, cache + "/ke/tiny-" + cfg.cacheKey + "/tasks")

@@ -66,7 +66,7 @@ final class ParserTests: XCTestCase {
             let program = try parser.parseProgram()
             guard program.count == 1, case .expression(let e) = program[0], case .command(let c) = e.kind else {
                 XCTFail("not one command: \(source)")
-                return CommandCall(name: "", arguments: [:])
+                return CommandCall(command: .help, arguments: [:])
             }
             return c
         }
