@@ -51,7 +51,7 @@ final class ArgumentCheckTests: XCTestCase {
             wrong[0]![3] = .infinity
             assertCoreError("layer 0, memory 3") { _ = try m.scalingMemories(wrong, note: "x") }
             assertCoreError("layer 0: \(F - 1) memory multipliers given") {
-                _ = try Model(config: m.config, params: m.f32Parameters(), tokenizer: m.tokenizer,
+                _ = try Model(config: m.config, storage: .f32(m.f32Parameters()), tokenizer: m.tokenizer,
                               memoryMultipliers: [[Float](repeating: 1, count: F - 1)] + Array(repeating: nil, count: L - 1))
             }
             assertCoreError("for 0 layers") { _ = try m.with(memoryMultipliers: try MemoryMultipliers([], config: m.config)) }

@@ -14,7 +14,7 @@ final class BF16WeightsTests: XCTestCase {
             XCTAssertTrue(bf16.isBF16, name)
             // The reference: the same rounded weights, expanded to f32 up front.
             let compact = try XCTUnwrap(bf16.bf16)
-            let ref = try Model(config: f32.config, params: compact.expanded(), tokenizer: f32.tokenizer)
+            let ref = try Model(config: f32.config, storage: .f32(compact.expanded()), tokenizer: f32.tokenizer)
             let docs = Fixtures.docs(try Fixtures.expected(name))
             let corpus = Corpus(documents: docs, source: name)
 

@@ -22,7 +22,7 @@ final class GenerationBenchmarkTests: XCTestCase {
         var rng = SplitMix64(seed: 7)
         for i in 0..<params.data.count { params.data[i] = Float(rng.uniform() - 0.5) * 0.1 }
         let fixture = try Model.load(directory: Fixtures.modelDir("neox"))
-        let model = try Model(config: config, params: params, tokenizer: fixture.tokenizer)
+        let model = try Model(config: config, storage: .f32(params), tokenizer: fixture.tokenizer)
         let prompt = "The quick brown fox jumps over"
         let n = 200
         _ = try generateGreedy(model: model, text: prompt, tokens: 5, stopIDs: [])  // warm up

@@ -40,7 +40,7 @@ final class OLMoNativeTests: XCTestCase {
         let rec = try SafetensorsFile(path: native + "/expected.safetensors")
         let L = model.config.numLayers
         let scale: [[Float]?] = try (0..<L).map { try rec.floats("scale.\($0)") }
-        let scaled = try Model(config: model.config, params: model.f32Parameters(), tokenizer: model.tokenizer,
+        let scaled = try Model(config: model.config, storage: .f32(model.f32Parameters()), tokenizer: model.tokenizer,
                                memoryMultipliers: scale)
         let out = try makeTempDir(self) + "/hf"
         try scaled.save(to: out)

@@ -20,7 +20,7 @@ final class QuantizedWeightsTests: XCTestCase {
         let f = try GGUFFile(path: path)
         let (_, arch) = try ggufHuggingFaceConfig(f)
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKVHeads)
-        return try Model(config: c, params: try loadParameters(config: c, from: source, file: path),
+        return try Model(config: c, storage: .f32(try loadParameters(config: c, from: source, file: path)),
                          tokenizer: q.tokenizer, source: path)
     }
 

@@ -238,7 +238,7 @@ final class ReliabilityCheckpointTests: XCTestCase {
         let parent = try makeTempDir(self)
         var config = model.config
         config.hiddenSize += 1
-        let inconsistent = try Model(config: config, params: model.f32Parameters(), tokenizer: model.tokenizer)
+        let inconsistent = try Model(config: config, storage: .f32(model.f32Parameters()), tokenizer: model.tokenizer)
         assertCoreError("would not reproduce") { try inconsistent.save(to: parent + "/out") }
         XCTAssertEqual(try directoryEntries(parent), [])
         let file = parent + "/afile"

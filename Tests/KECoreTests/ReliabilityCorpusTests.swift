@@ -146,7 +146,7 @@ final class ReliabilityCorpusTests: XCTestCase {
         guard let up = p.slot("L0.up.w"), let upB = p.slot("L0.up.b") else { return XCTFail("no up projection") }
         for j in 0..<D { p.data[up.offset + j] *= 1e-30 }
         p.data[upB.offset] *= 1e-30
-        let quiet = try Model(config: m.config, params: p, tokenizer: m.tokenizer)
+        let quiet = try Model(config: m.config, storage: .f32(p), tokenizer: m.tokenizer)
         let corpus = Corpus(documents: [[1, 2, 3, 4], [5, 6, 7]], source: "c.txt")
         assertNamedError("c.txt", "layer 0, memory 0: the multiplier") {
             _ = try quiet.rescaled(bottom: 0.1, by: 1e9, on: corpus)

@@ -9,7 +9,7 @@ final class TokenizerHF16Tests: XCTestCase {
     static let dir = TokenizerParityTests.dir + "/hf16"
 
     static let expected: JSONValue? = {
-        guard let bytes = try? Tokenizer.readFile(dir + "/expected.json") else { return nil }
+        guard let bytes = try? readFileBytes(dir + "/expected.json") else { return nil }
         return try? JSONValue.parse(bytes: bytes)
     }()
 

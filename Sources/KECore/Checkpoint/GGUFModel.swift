@@ -236,14 +236,14 @@ extension Model {
                                       generatedFiles: try tokJSON.map { try ggufSideFiles(f, tokenizerJSON: $0) } ?? [:])
         if f.tensors.contains(where: { $0.shape.count == 2 && !$0.type.isFloat }) {
             let blocks = try loadParametersQuantized(config: config, from: source, keepBF16: keepBF16, file: path)
-            return try Model(config: config, quantized: blocks, tokenizer: tok, source: path, directoryInfo: info)
+            return try Model(config: config, storage: .quantized(blocks), tokenizer: tok, source: path, directoryInfo: info)
         }
         if keepBF16 {
             let compact = try loadParametersBF16(config: config, from: source, file: path)
-            return try Model(config: config, bf16: compact, tokenizer: tok, source: path, directoryInfo: info)
+            return try Model(config: config, storage: .bf16(compact), tokenizer: tok, source: path, directoryInfo: info)
         }
         let params = try loadParameters(config: config, from: source, file: path)
-        return try Model(config: config, params: params, tokenizer: tok, source: path, directoryInfo: info)
+        return try Model(config: config, storage: .f32(params), tokenizer: tok, source: path, directoryInfo: info)
     }
 }
 

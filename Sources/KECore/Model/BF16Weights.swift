@@ -92,12 +92,12 @@ extension Model {
     /// kept as quantised ggml blocks is returned as it is: it is already smaller than bf16.
     /// - Throws: `CoreError` if this model's memory multipliers do not fit its shape.
     public func keepingBF16() throws -> Model {
-        if bf16 != nil || quantized != nil { return self }
-        return try Model(config: config, bf16: BF16Weights(f32Parameters()), tokenizer: tokenizer, step: step,
+        guard case .f32(let p) = storage else { return self }
+        return try Model(config: config, storage: .bf16(BF16Weights(p)), tokenizer: tokenizer, step: step,
                      memoryMultipliers: memoryMultipliers.layers, interventions: interventions, source: source,
                      directoryInfo: directoryInfo)
     }
 
     /// True when the parameters are held as bf16 (not converted to f32).
-    public var isBF16: Bool { bf16 != nil }
+    public var isBF16: Bool { if case .bf16 = storage { return true } else { return false } }
 }

@@ -9,11 +9,8 @@ import Foundation
 /// A decoder-only transformer with its tokenizer.
 public final class Model: @unchecked Sendable {
     public let config: ModelConfig
-    private let stored: ParameterStore?
-    /// The parameters of a model loaded with `keepBF16`, as bf16 (nil otherwise).
-    public let bf16: BF16Weights?
-    /// The parameters of a model loaded from a quantised GGUF file, as ggml blocks (nil otherwise).
-    public let quantized: QuantizedWeights?
+    /// The parameters, in the form they are held in memory (f32, bf16 or ggml blocks).
+    public let storage: ParameterStorage
     public let tokenizer: Tokenizer
     /// Training step of this checkpoint, when known (from the directory name or metadata).
     public let step: Int?
@@ -41,52 +38,27 @@ public final class Model: @unchecked Sendable {
     /// `modelFingerprint`'s result, computed once per model value.
     let fingerprintMemo = FingerprintMemo()
 
+    /// A model holding `storage` (f32, bf16 or quantised; see `ParameterStorage`).
     /// - Throws: `CoreError` when `memoryMultipliers` is not one entry per layer, or an entry is
     ///   not `intermediateSize` finite multipliers.
     public convenience init(
-        config: ModelConfig, params: ParameterStore, tokenizer: Tokenizer, step: Int? = nil,
+        config: ModelConfig, storage: ParameterStorage, tokenizer: Tokenizer, step: Int? = nil,
         memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
         directoryInfo: ModelDirectoryInfo? = nil
     ) throws {
-        self.init(config: config, stored: params, bf16: nil, quantized: nil, tokenizer: tokenizer, step: step,
-                  memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
-                  interventions: interventions, source: source, directoryInfo: directoryInfo)
-    }
-
-    /// A model whose parameters stay bf16 in memory (see `BF16Weights`).
-    /// - Throws: `CoreError` for `memoryMultipliers` of the wrong shape, as the f32 initialiser.
-    public convenience init(
-        config: ModelConfig, bf16 compact: BF16Weights, tokenizer: Tokenizer, step: Int? = nil,
-        memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
-        directoryInfo: ModelDirectoryInfo? = nil
-    ) throws {
-        self.init(config: config, stored: nil, bf16: compact, quantized: nil, tokenizer: tokenizer, step: step,
-                  memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
-                  interventions: interventions, source: source, directoryInfo: directoryInfo)
-    }
-
-    /// A model whose matrices stay ggml blocks in memory (see `QuantizedWeights`).
-    /// - Throws: `CoreError` for `memoryMultipliers` of the wrong shape, as the f32 initialiser.
-    public convenience init(
-        config: ModelConfig, quantized: QuantizedWeights, tokenizer: Tokenizer, step: Int? = nil,
-        memoryMultipliers: [[Float]?]? = nil, interventions: [String] = [], source: String? = nil,
-        directoryInfo: ModelDirectoryInfo? = nil
-    ) throws {
-        self.init(config: config, stored: nil, bf16: nil, quantized: quantized, tokenizer: tokenizer, step: step,
+        self.init(config: config, storage: storage, tokenizer: tokenizer, step: step,
                   memoryMultipliers: try MemoryMultipliers(memoryMultipliers, config: config),
                   interventions: interventions, source: source, directoryInfo: directoryInfo)
     }
 
     private init(
-        config: ModelConfig, stored: ParameterStore?, bf16: BF16Weights?, quantized: QuantizedWeights?, tokenizer: Tokenizer,
+        config: ModelConfig, storage: ParameterStorage, tokenizer: Tokenizer,
         step: Int?, memoryMultipliers: MemoryMultipliers, interventions: [String], source: String?,
         directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = [],
         rescaleSummary: RescaleSummary? = nil, derivedParameters: Bool = false
     ) {
         self.config = config
-        self.stored = stored
-        self.bf16 = bf16
-        self.quantized = quantized
+        self.storage = storage
         self.tokenizer = tokenizer
         self.step = step
         self.memoryMultipliers = memoryMultipliers
@@ -101,11 +73,12 @@ public final class Model: @unchecked Sendable {
     /// The parameters in f32, canonical layout (see `Parameters.swift`). For a model kept as
     /// bf16 or quantised this converts the whole model (4 bytes a parameter) on every call and keeps nothing:
     /// callers that need f32 hold on to the result for as long as they need it.
-    public func f32Parameters() -> ParameterStore {
-        if let bf16 { return bf16.expanded() }
-        if let quantized { return quantized.expanded() }
-        return stored ?? ParameterStore(slots: [], data: [])
-    }
+    public func f32Parameters() -> ParameterStore { storage.expanded() }
+
+    /// The bf16 parameters of a model held as bf16 (`load … bf16`), else nil.
+    public var bf16: BF16Weights? { if case .bf16(let w) = storage { return w } else { return nil } }
+    /// The ggml blocks of a model held as a quantised GGUF file stored them, else nil.
+    public var quantized: QuantizedWeights? { if case .quantized(let w) = storage { return w } else { return nil } }
 
     /// A copy with some fields replaced. Without new `params`, the copy shares this model's
     /// storage as it is now (bf16, quantised, or f32).
@@ -114,12 +87,9 @@ public final class Model: @unchecked Sendable {
         params: ParameterStore? = nil, memoryMultipliers: MemoryMultipliers? = nil,
         addingIntervention note: String? = nil, step: Int?? = nil
     ) throws -> Model {
-        let keepCompact = params == nil && (bf16 != nil || quantized != nil)
         let scale = try memoryMultipliers.map { try MemoryMultipliers($0.layers, config: config) } ?? self.memoryMultipliers
         return Model(
-            config: config, stored: keepCompact ? nil : params ?? f32Parameters(), bf16: keepCompact ? bf16 : nil,
-            quantized: keepCompact ? quantized : nil,
-            tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
+            config: config, storage: params.map { .f32($0) } ?? storage, tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source,
             directoryInfo: directoryInfo, derivedParameters: derivedParameters || params != nil)
     }
@@ -136,15 +106,14 @@ public final class Model: @unchecked Sendable {
     /// A copy sharing this model's storage and everything else, with the fields given replaced.
     private func sameStorage(source: String? = nil, measurements: [(name: String, value: Double)]? = nil,
                              rescaleSummary: RescaleSummary? = nil) -> Model {
-        Model(config: config, stored: stored, bf16: bf16, quantized: quantized,
-              tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
+        Model(config: config, storage: storage, tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source ?? self.source, directoryInfo: directoryInfo,
               measurements: measurements ?? self.measurements, rescaleSummary: rescaleSummary ?? self.rescaleSummary,
               derivedParameters: derivedParameters)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).
-    public var parameterCount: Int { bf16?.count ?? quantized?.count ?? stored?.count ?? 0 }
+    public var parameterCount: Int { storage.count }
 }
 
 /// A model's fingerprint once computed (models are immutable, so it never changes).

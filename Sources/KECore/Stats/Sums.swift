@@ -269,7 +269,7 @@ private func computeModelFingerprint(_ model: Model) throws -> String {
         h.update(floats: stride(from: 0, to: p.count, by: 97).lazy.map { p[$0] })
     }
     h.update(int: model.step ?? -1)
-    h.update(string: model.isBF16 ? "bf16" : model.quantized != nil ? "ggml" : "f32")
+    h.update(string: model.storage.formName)
     // A quantised file loaded with `bf16` keeps its F32 matrices as BF16 blocks: other numbers
     // from the same file (the block types tell; files without BF16 matrices hash as before).
     if let q = model.quantized, q.matrixTypes.contains(where: { $0.type == "BF16" }) {
