@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KECore
 
 // MARK: - File system
 
@@ -70,28 +71,14 @@ public enum FileSystem {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Writes `text` to `path` atomically: a temporary file beside it, then `rename`.
+    /// Writes `text` to `path` atomically (KECore's `writeFileAtomically`: a synced temporary
+    /// file beside it, then `rename`).
     ///
-    /// - Throws: `ShellError` when the temporary file cannot be created or written (disk full, I/O
-    ///   error) or cannot be renamed into place.
+    /// - Throws: `ShellError` "cannot write PATH: REASON" when the folder does not exist, or the
+    ///   file cannot be created, written (disk full, I/O error) or renamed into place.
     public static func writeAtomically(_ text: String, to path: String) throws {
-        let temp = path + ".tmp-\(getpid())"
-        guard let f = fopen(temp, "wb") else {
-            throw ShellError("cannot write \(temp): \(String(cString: strerror(errno)))")
-        }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, f) }
-        let flushed = fflush(f) == 0
-        fclose(f)
-        guard written == bytes.count, flushed else {
-            unlink(temp)
-            throw ShellError("cannot write \(path): disk full or I/O error")
-        }
-        guard rename(temp, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temp)
-            throw ShellError("cannot write \(path): \(message)")
-        }
+        do { try writeFileAtomically(Array(text.utf8), to: path) }
+        catch let e as CoreError { throw ShellError("cannot write \(e.description)") }
     }
 }
 

@@ -126,7 +126,7 @@ extension Model {
                 throw CoreError("missing tokenizer.json\(why): give the model's tokenizer with `tokenizer \"FILE\"` "
                                 + "(a tokenizer.json, or a folder holding one)", file: tokPath)
             }
-            let tok = try Tokenizer(json: try parseJSONFile(tokPath), file: tokPath)
+            let tok = try Tokenizer(json: try readJSONFile(tokPath), file: tokPath)
             try tok.checkAddedTokens(fitEmbeddingRows: config.vocabSize, file: tokPath)
             return (tok, nil)
         }
@@ -136,14 +136,14 @@ extension Model {
             let source = try openTensorSource(directory: directory, config: config)
             let compact = try loadParametersBF16(config: config, from: source, file: directory)
             let (tok, explicitPath) = try tokenizer(config)
-            return try Model(config: config, bf16: compact, tokenizer: tok,
+            return try Model(config: config, storage: .bf16(compact), tokenizer: tok,
                              step: parseStep(fromName: directory), source: directory,
                              directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
                                                                         tokenizerFile: explicitPath))
         }
         let (config, params, step) = try loadCheckpointWeights(directory: directory)
         let (tok, explicitPath) = try tokenizer(config)
-        return try Model(config: config, params: params, tokenizer: tok, step: step, source: directory,
+        return try Model(config: config, storage: .f32(params), tokenizer: tok, step: step, source: directory,
                          directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
                                                                     tokenizerFile: explicitPath))
     }
@@ -215,11 +215,6 @@ extension Model {
 
 // MARK: Paths that are not what they should be
 
-/// True when something (a file, a directory, …) exists at `path` (symlinks followed).
-func pathExists(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0
-}
 
 /// True when `path` is a regular file starting with the 4 bytes `GGUF` (a GGUF file under any
 /// name).
@@ -257,13 +252,6 @@ func missingShardError(_ shard: String, path: String, index: String) -> CoreErro
 }
 
 // MARK: A tokenizer given explicitly
-
-/// Parses a JSON file.
-/// - Throws: `CoreError` naming `path` when it cannot be read or is not valid JSON.
-func parseJSONFile(_ path: String) throws -> JSONValue {
-    do { return try JSONValue.parse(bytes: try readFileBytes(path)) }
-    catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: path) }
-}
 
 /// The tokenizer.json that `load … tokenizer "FILE"` names: FILE itself, or FILE/tokenizer.json
 /// when FILE is a directory (a Hugging Face model directory, say).
@@ -304,7 +292,7 @@ public func explicitTokenizerPath(_ path: String) throws -> String {
 ///   not a tokenizer ke reads, or has more ids than the embedding has rows.
 public func explicitTokenizer(_ path: String, embeddingRows: Int) throws -> (Tokenizer, path: String) {
     let file = try explicitTokenizerPath(path)
-    let tok = try Tokenizer(json: try parseJSONFile(file), file: file)
+    let tok = try Tokenizer(json: try readJSONFile(file), file: file)
     try checkExplicitTokenizer(tok, fitsEmbeddingRows: embeddingRows, file: file)
     return (tok, file)
 }
@@ -334,11 +322,11 @@ func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, token
     // itself (with force) still copies the original files.
     let copied = try copying.map { (name: $0.name, bytes: try readFileBytes($0.path)) } + writing
     try writeModelDirectory(directory, force: force) { tmp in
-        try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
+        try writeFileAtomically(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
         try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
-        for file in copied { try writeFileBytes(file.bytes, to: tmp + "/" + file.name) }
+        for file in copied { try writeFileAtomically(file.bytes, to: tmp + "/" + file.name) }
         if !copied.contains(where: { $0.name == "tokenizer.json" }) {
-            try writeFileBytes(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
+            try writeFileAtomically(Array(tokenizerJSON.serialized().utf8), to: tmp + "/tokenizer.json")
         }
     }
 }
@@ -464,6 +452,8 @@ func writeModelDirectory(_ directory: String, force: Bool, write: (String) throw
         _ = removeTree(tmp)
         throw error
     }
+    syncDirectory(tmp)
+    defer { syncDirectory(parent) }
     if replaceNonEmpty {
         let old = "\(parent)/.\(base).ke-old-\(getpid())"
         if lstat(old, &st) == 0 { _ = removeTree(old) }
@@ -489,32 +479,3 @@ func writeModelDirectory(_ directory: String, force: Bool, write: (String) throw
     }
 }
 
-/// Names in a directory, without "." and "..".
-func directoryEntries(_ path: String) throws -> [String] {
-    guard let d = opendir(path) else {
-        throw CoreError("cannot read directory: \(String(cString: strerror(errno)))", file: path)
-    }
-    defer { closedir(d) }
-    var out: [String] = []
-    while let e = readdir(d) {
-        let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
-        if name != "." && name != ".." { out.append(name) }
-    }
-    return out
-}
-
-/// Removes a file or a directory tree (does not follow symlinks). True on success.
-@discardableResult
-func removeTree(_ path: String) -> Bool {
-    var st = stat()
-    guard lstat(path, &st) == 0 else { return false }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-        guard let names = try? directoryEntries(path) else { return false }
-        var ok = true
-        for n in names where !removeTree(path + "/" + n) { ok = false }
-        return rmdir(path) == 0 && ok
-    }
-    return unlink(path) == 0
-}

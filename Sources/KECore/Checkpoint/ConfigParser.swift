@@ -43,10 +43,7 @@ extension ModelConfig {
     /// - Throws: `CoreError` naming the file when it is missing or not JSON, or as `init(huggingFace:file:)`.
     public static func load(path: String) throws -> ModelConfig {
         guard fileExists(path) else { throw CoreError("missing config.json", file: path) }
-        let json: JSONValue
-        do { json = try JSONValue.parse(bytes: try readFileBytes(path)) }
-        catch let e as JSONError { throw CoreError("config is not valid JSON: \(e.description)", file: path) }
-        return try ModelConfig(huggingFace: json, file: path)
+        return try ModelConfig(huggingFace: try readJSONFile(path, what: "config is not valid JSON"), file: path)
     }
 
     /// Interprets a parsed `config.json` as transformers does.

@@ -71,8 +71,7 @@ public struct ModelDirectoryInfo: Sendable, Equatable {
         func json(_ name: String) throws -> JSONValue? {
             let path = directory + "/" + name
             guard fileExists(path) else { return nil }
-            do { return try JSONValue.parse(bytes: try readFileBytes(path)) }
-            catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: path) }
+            return try readJSONFile(path)
         }
         func info(_ ids: [Int], _ source: String?) -> ModelDirectoryInfo {
             ModelDirectoryInfo(directory: directory, eosTokenIDs: ids, eosSource: source, tokenizerFile: tokenizerFile)

@@ -94,28 +94,3 @@ func validateShardName(_ shard: String, indexPath: String) throws {
     }
 }
 
-// MARK: Small file helpers
-
-/// True when `path` exists and is a regular file (following symlinks).
-func fileExists(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-}
-
-/// True when `path` exists and is a directory.
-func directoryExists(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-}
-
-/// Writes `bytes` to `path` (replacing it).
-func writeFileBytes(_ bytes: [UInt8], to path: String) throws {
-    guard let fp = fopen(path, "wb") else {
-        throw CoreError("cannot create file: \(String(cString: strerror(errno)))", file: path)
-    }
-    let n = bytes.withUnsafeBytes { b in b.count == 0 ? 0 : fwrite(b.baseAddress!, 1, b.count, fp) }
-    let closed = fclose(fp)
-    guard n == bytes.count, closed == 0 else {
-        throw CoreError("write failed", file: path)
-    }
-}

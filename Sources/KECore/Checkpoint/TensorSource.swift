@@ -65,9 +65,7 @@ extension SafetensorsCheckpoint: TensorSource {
 /// - Throws: `CoreError` naming `indexPath` when it is not JSON, has no `weight_map` object, an
 ///   entry is not a string, or a shard name would leave the directory.
 func shardFileNames(indexPath: String) throws -> [String] {
-    let json: JSONValue
-    do { json = try JSONValue.parse(bytes: try readFileBytes(indexPath)) }
-    catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: indexPath) }
+    let json = try readJSONFile(indexPath)
     guard let map = json["weight_map"]?.objectValue else {
         throw CoreError("missing object \"weight_map\"", file: indexPath)
     }

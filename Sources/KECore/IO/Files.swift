@@ -107,3 +107,22 @@ private func firstInvalidUTF8(_ bytes: [UInt8], _ range: Range<Int>, firstLine: 
     }
     return InvalidUTF8(offset: n, line: line)
 }
+
+// MARK: JSON files
+
+/// The JSON value of the file at `path`.
+///
+/// - Parameter what: how the error names a file that does not parse ("not valid JSON" by
+///   default; "config is not valid JSON" for a config.json, say).
+/// - Throws: `CoreError` naming `path` when it cannot be read (as `readFileBytes`) or is not
+///   valid JSON (with the parser's line and column).
+func readJSONFile(_ path: String, what: String = "not valid JSON") throws -> JSONValue {
+    try parseJSONBytes(try readFileBytes(path), file: path, what: what)
+}
+
+/// `bytes` parsed as JSON; a parse error becomes a `CoreError` naming `file`.
+/// - Throws: `CoreError` "`what`: DETAIL" naming `file`.
+func parseJSONBytes(_ bytes: [UInt8], file: String, what: String = "not valid JSON") throws -> JSONValue {
+    do { return try JSONValue.parse(bytes: bytes) }
+    catch let e as JSONError { throw CoreError("\(what): \(e.description)", file: file) }
+}

@@ -224,7 +224,7 @@ public final class CheckpointSeries: @unchecked Sendable {
         let (config, params, _) = try loadCheckpointWeights(directory: cp.path)
         let tok = try tokenizer(at: cp.path)
         if let tokenizerFile { try checkExplicitTokenizer(tok, fitsEmbeddingRows: config.vocabSize, file: tokenizerFile) }
-        return try Model(config: config, params: params, tokenizer: tok, step: cp.step, source: cp.path,
+        return try Model(config: config, storage: .f32(params), tokenizer: tok, step: cp.step, source: cp.path,
                      directoryInfo: try ModelDirectoryInfo.read(directory: cp.path, config: config, tokenizer: tok,
                                                                 tokenizerFile: tokenizerFile))
     }
@@ -241,9 +241,7 @@ public final class CheckpointSeries: @unchecked Sendable {
             return cached.tokenizer
         }
         lock.unlock()
-        let json: JSONValue
-        do { json = try JSONValue.parse(bytes: bytes) }
-        catch let e as JSONError { throw CoreError("not valid JSON: \(e.description)", file: tokPath) }
+        let json = try parseJSONBytes(bytes, file: tokPath)
         let tok = try Tokenizer(json: json, file: tokPath)
         lock.lock()
         tokenizerCache = (bytes, tok)

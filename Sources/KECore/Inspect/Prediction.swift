@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: Next-token prediction and greedy generation
+// MARK: Next-token prediction, greedy generation and perplexity
 
 /// A token with its probability.
 public struct TokenProbability: Sendable, Equatable {
@@ -151,4 +151,63 @@ public func generateGreedy(model: Model, text: String, tokens n: Int = 20, stopI
     }
     return Generation(prompt: text, input: prompt, generated: generated,
                       text: model.tokenizer.decode(generated), stop: stop)
+}
+
+// MARK: Perplexity
+
+/// Perplexity of `model` on `corpus`: exp of the mean next-token NLL over every predicted token.
+///
+/// - Throws: `CoreError` when no document has 2 tokens, a token is outside the vocabulary, a
+///   document is longer than the positions, the loss is not finite or exp(loss) overflows, or
+///   "cancelled".
+public func perplexity(of model: Model, on corpus: Corpus, progress: ProgressHandler? = nil) throws -> PerplexityResult {
+    var nll = 0.0
+    var count = 0
+    let total = corpus.tokenCount
+    var done = 0
+    // Batches run in parallel; each returns its rows' log-probabilities, which are summed in
+    // row order so the result does not depend on the thread count.
+    let batches = packedBatches(corpus.documents)
+    let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
+    try withInferenceWeights(model) { weights in
+    try inParallelRounds(batches.count, work: { b, slot -> [Double] in
+        let batch = batches[b]
+        // Each row's target is the next token of its document (−1 at a document's end); rows
+        // without one keep +∞ (a log-probability is never +∞; NaN still propagates).
+        let targets = batch.nextTokenTargets()
+        var logProbs = [Double](repeating: .infinity, count: batch.count)
+        try targets.withUnsafeBufferPointer { t in
+            try logProbs.withUnsafeMutableBufferPointer { lp in
+                guard let tp = t.baseAddress, let out = lp.baseAddress else { return }
+                try runForward(config: model.config, weights: weights, multipliers: model.memoryMultipliers,
+                               batch: batch, request: ForwardRequest(coefficientSums: nil, logits: nil, targetLogProbs: (tp, out)),
+                               workspace: workspaces[slot])
+            }
+        }
+        return logProbs
+    }, combine: { b, logProbs in
+        for lp in logProbs where lp != .infinity {
+            nll -= lp
+            count += 1
+        }
+        done += batches[b].count
+        progress?(done, total, "")
+    })
+    }
+    guard count > 0 else {
+        throw CoreError("no token to predict: every document has fewer than 2 tokens", file: corpus.source)
+    }
+    let loss = nll / Double(count)
+    guard loss.isFinite else { throw CoreError("the loss is not finite (the model produces NaN or infinity)") }
+    let ppl = exp(loss)
+    guard ppl.isFinite else { throw CoreError("perplexity exp(\(loss)) overflows: the model assigns the corpus almost no probability") }
+    return PerplexityResult(perplexity: ppl, loss: loss, tokens: count)
+}
+
+/// log softmax(row)[index], computed stably in Double.
+@inline(__always)
+func logSoftmaxAt(_ row: UnsafePointer<Float>, count v: Int, index: Int) -> Double {
+    let mx = vmax(row, count: v)
+    let s = Double(sumOfExpShifted(row, count: v, shift: mx))
+    return Double(row[index] - mx) - log(s)
 }

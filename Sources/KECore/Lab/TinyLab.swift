@@ -179,8 +179,8 @@ public final class TinyLab: Sendable {
             }
             let log = try TinyRunBuilder.build(config, world: world, root: root, measureEntropy: measureEntropy,
                                                progress: progress)
-            try TinyLab.writeAtomically(Array(log.json.serialized(pretty: true).utf8), to: dir + "/log.json")
-            try TinyLab.writeAtomically(Array(config.canonicalDescription.utf8), to: dir + "/complete")
+            try writeFileAtomically(Array(log.json.serialized(pretty: true).utf8), to: dir + "/log.json")
+            try writeFileAtomically(Array(config.canonicalDescription.utf8), to: dir + "/complete")
             guard let run = completedRun(config) else {
                 throw CoreError("the tiny run was built but its directory is incomplete", file: dir)
             }
@@ -223,33 +223,33 @@ public final class TinyLab: Sendable {
                     written += 1
                 }
             }
-            try TinyLab.writeAtomically(Array(text.utf8), to: f.trainText)
+            try writeFileAtomically(Array(text.utf8), to: f.trainText)
         }
         if !fileExists(f.heldoutText) {
             let text = world.heldoutDocuments(count: config.heldoutDocuments, step: config.steps).map { $0 + "\n" }.joined()
-            try TinyLab.writeAtomically(Array(text.utf8), to: f.heldoutText)
+            try writeFileAtomically(Array(text.utf8), to: f.heldoutText)
         }
         if !fileExists(f.knownFacts) {
-            try TinyLab.writeAtomically(Array(World.jsonLines(world.knownFacts()).utf8), to: f.knownFacts)
+            try writeFileAtomically(Array(World.jsonLines(world.knownFacts()).utf8), to: f.knownFacts)
         }
         if !fileExists(f.newFacts) {
-            try TinyLab.writeAtomically(Array(World.jsonLines(world.newFacts()).utf8), to: f.newFacts)
+            try writeFileAtomically(Array(World.jsonLines(world.newFacts()).utf8), to: f.newFacts)
         }
         let c = config.continual
         if continual && !fileExists(f.paraFacts) {
-            try TinyLab.writeAtomically(Array(World.jsonLines(world.paraFacts(c)).utf8), to: f.paraFacts)
+            try writeFileAtomically(Array(World.jsonLines(world.paraFacts(c)).utf8), to: f.paraFacts)
         }
         if continual && !fileExists(f.onceFacts) {
-            try TinyLab.writeAtomically(Array(World.jsonLines(world.onceFacts(c)).utf8), to: f.onceFacts)
+            try writeFileAtomically(Array(World.jsonLines(world.onceFacts(c)).utf8), to: f.onceFacts)
         }
         if continual && !fileExists(f.shiftText) {
             try Cancellation.shared.check()
             let text = world.shiftDocuments(c).map { $0 + "\n" }.joined()
-            try TinyLab.writeAtomically(Array(text.utf8), to: f.shiftText)
+            try writeFileAtomically(Array(text.utf8), to: f.shiftText)
         }
         if continual && !f.taskFiles.allSatisfy(fileExists) {
             let tasks = world.tasks(c)
-            try TinyLab.writeDirectoryAtomically(f.tasksDirectory) { tmp in
+            try writeDirectoryAtomically(f.tasksDirectory) { tmp in
                 for (name, items) in zip(World.attributeNames, tasks) {
                     try writeFileBytes(Array(World.jsonLines(items).utf8), to: tmp + "/" + name + ".jsonl")
                 }
@@ -257,7 +257,7 @@ public final class TinyLab: Sendable {
         }
         // Last: its presence (with the four above) marks the data as whole.
         if !fileExists(dir + "/settings.txt") {
-            try TinyLab.writeAtomically(Array(config.canonicalDescription.utf8), to: dir + "/settings.txt")
+            try writeFileAtomically(Array(config.canonicalDescription.utf8), to: dir + "/settings.txt")
         }
     }
 
@@ -286,66 +286,14 @@ public final class TinyLab: Sendable {
 
     // MARK: Files
 
-    /// Writes `bytes` to a temporary sibling, flushes it and renames it over `path`.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let tmp = parentDirectory(path) + "/." + baseName(path) + ".ke-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        do {
-            try writeFileBytes(bytes, to: tmp)
-            let fd = open(tmp, O_RDONLY)
-            if fd >= 0 { _ = fsync(fd); close(fd) }
-            guard rename(tmp, path) == 0 else {
-                throw CoreError("cannot move the file into place: \(String(cString: strerror(errno)))", file: path)
-            }
-        } catch {
-            _ = unlink(tmp)
-            throw error
-        }
-    }
-
-    /// Runs `write` on a fresh temporary sibling folder of `path`, then renames it over `path`
-    /// (a stale folder there is removed first), so the folder appears whole or not at all.
-    static func writeDirectoryAtomically(_ path: String, _ write: (String) throws -> Void) throws {
-        let tmp = parentDirectory(path) + "/." + baseName(path) + ".ke-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        do {
-            try makeDirectories(tmp)
-            try write(tmp)
-            if directoryExists(path) { removeTree(path) }
-            guard rename(tmp, path) == 0 else {
-                throw CoreError("cannot move the folder into place: \(String(cString: strerror(errno)))", file: path)
-            }
-        } catch {
-            removeTree(tmp)
-            throw error
-        }
-    }
 
     func removeIfExists(_ path: String) throws {
         if fileExists(path), unlink(path) != 0 {
             throw CoreError("cannot remove: \(String(cString: strerror(errno)))", file: path)
         }
     }
-
-    static func parentDirectory(_ p: String) -> String {
-        guard let slash = p.lastIndex(of: "/") else { return "." }
-        return slash == p.startIndex ? "/" : String(p[..<slash])
-    }
-
-    static func baseName(_ p: String) -> String {
-        guard let slash = p.lastIndex(of: "/") else { return p }
-        return String(p[p.index(after: slash)...])
-    }
 }
 
-/// `mkdir -p`: creates `path` and its missing parents (mode 0755).
-func makeDirectories(_ path: String) throws {
-    if directoryExists(path) { return }
-    let parent = TinyLab.parentDirectory(path)
-    if parent != path && parent != "." && parent != "/" { try makeDirectories(parent) }
-    if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw CoreError("cannot create directory: \(String(cString: strerror(errno)))", file: path)
-    }
-    guard directoryExists(path) else { throw CoreError("exists and is not a directory", file: path) }
-}
 
 // MARK: Custom runs
 

@@ -124,7 +124,7 @@ public enum TinyRunBuilder {
                 }
             }
         }
-        return try Model(config: mc, params: params, tokenizer: try tokenizer(for: world), step: 0,
+        return try Model(config: mc, storage: .f32(params), tokenizer: try tokenizer(for: world), step: 0,
                      interventions: ["tiny run \(config.cacheKey): initialised (seed \(config.initSeed), std \(config.initStd))"])
     }
 
@@ -143,19 +143,15 @@ public enum TinyRunBuilder {
     ///
     /// - Throws: `CoreError` naming the file that cannot be written.
     public static func saveCheckpoint(_ model: Model, config: TinyRunConfig, to directory: String) throws {
-        let configJSON = try huggingFaceConfigJSON(for: model.config)
-        let entries = try huggingFaceEntries(config: model.config, store: model.f32Parameters())
         let tokenizerConfig = JSONValue.object([
             ("tokenizer_class", .string("PreTrainedTokenizerFast")),
             ("unk_token", .string("[UNK]")), ("pad_token", .string("[PAD]")),
             ("model_max_length", .int(config.world.sequenceLength)),
         ])
-        try writeModelDirectory(directory, force: true) { tmp in
-            try writeFileBytes(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
-            try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
-            try writeFileBytes(Array(model.tokenizer.json.serialized().utf8), to: tmp + "/tokenizer.json")
-            try writeFileBytes(Array((tokenizerConfig.serialized(pretty: true) + "\n").utf8), to: tmp + "/tokenizer_config.json")
-        }
+        try saveHuggingFaceDirectory(
+            config: model.config, params: model.f32Parameters(), tokenizerJSON: model.tokenizer.json,
+            writing: [("tokenizer_config.json", Array((tokenizerConfig.serialized(pretty: true) + "\n").utf8))],
+            to: directory, force: true)
     }
 
     // MARK: Pretraining

@@ -3,81 +3,16 @@ import Foundation
 // MARK: Forward pass (inference) with coefficient capture
 //
 // Documents are packed one after another into a single [N, D] activation matrix (N = total
-// tokens), so every linear layer is one large GEMM with no padding; attention runs per document
-// and head on strided views, so documents never attend to each other.
-
-/// Token documents packed into one batch.
-public struct PackedBatch: Sendable {
-    /// Token ids, all documents concatenated. [N]
-    public var tokens: [Int32]
-    /// Position of each token inside its document. [N]
-    public var positions: [Int32]
-    /// Start row of each document.
-    public var starts: [Int]
-    /// Length of each document.
-    public var lengths: [Int]
-
-    public init(documents: [[Int]]) {
-        var t: [Int32] = [], p: [Int32] = [], s: [Int] = [], l: [Int] = []
-        t.reserveCapacity(documents.reduce(0) { $0 + $1.count })
-        p.reserveCapacity(t.capacity)
-        for d in documents where !d.isEmpty {
-            s.append(t.count)
-            l.append(d.count)
-            for (i, id) in d.enumerated() { t.append(Int32(truncatingIfNeeded: id)); p.append(Int32(i)) }
-        }
-        tokens = t; positions = p; starts = s; lengths = l
-    }
-
-    /// Total number of tokens N.
-    public var count: Int { tokens.count }
-    /// Longest document.
-    public var maxLength: Int { lengths.max() ?? 0 }
-}
+// tokens; see `PackedBatch`), so every linear layer is one large GEMM with no padding; attention
+// runs per document and head on strided views, so documents never attend to each other.
 
 // MARK: Weights as the inference pass reads them
 
-/// Runs `body` with views of `model`'s weights: its bf16 bits or ggml blocks when it is kept
-/// compact (and has not been expanded to f32), else its f32 parameters. Resolved once; valid
-/// only inside `body`.
+/// Runs `body` with views of `model`'s weights in the form it holds them (see
+/// `ParameterStorage.withInferenceWeights`). Resolved once; valid only inside `body`.
 /// - Throws: whatever `body` throws; `CoreError` for a model without parameters.
 func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -> R) throws -> R {
-    let c = model.config
-    if let compact = model.bf16 {
-        let offsets = try ModelTensors<Int, Int>(config: c, slots: compact.slots) { s in
-            s.shape.count == 1 ? compact.vectorOffset[s.name] : s.offset
-        }
-        return try withVectorBase(compact.vectors) { vectors in
-            try compact.bits.withUnsafeBufferPointer { b in
-                guard let bits = b.baseAddress else { throw CoreError("model has no parameters") }
-                return try body(offsets.map({ MatrixWeights.bf16(bits + $0) }, { vectors + $0 }))
-            }
-        }
-    }
-    if let q = model.quantized {
-        // Resolve each tensor to its slot's index, then to its blocks or its vector.
-        let position = Dictionary(q.slots.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let index = try ModelTensors<Int, Int>(config: c, slots: q.slots) { position[$0.name] }
-        return try withVectorBase(q.vectors) { vectors in
-            try body(index.map({ i in
-                guard let rows = q.rows(q.slots[i].name) else { throw CoreError("internal: matrix '\(q.slots[i].name)' has no blocks") }
-                return MatrixWeights.blocks(rows)
-            }, { i in
-                guard let o = q.vectorOffset[q.slots[i].name] else { throw CoreError("internal: vector '\(q.slots[i].name)' missing") }
-                return vectors + o
-            }))
-        }
-    }
-    return try model.f32Parameters().withWeights(config: c) { w in try body(w.map({ MatrixWeights.f32($0) }, { $0 })) }
-}
-
-/// `body` with the base address of a compact model's f32 vectors; a model without 1-D tensors
-/// resolves no vector offset against it, so an empty array gets a placeholder address.
-private func withVectorBase<R>(_ vectors: [Float], _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
-    var placeholder: Float = 0
-    return try withUnsafePointer(to: &placeholder) { none in
-        try vectors.withUnsafeBufferPointer { v in try body(v.baseAddress ?? none) }
-    }
+    try model.storage.withInferenceWeights(config: model.config, body)
 }
 
 // MARK: The forward pass
@@ -107,13 +42,6 @@ func runForward(model: Model, batch: PackedBatch, request: ForwardRequest, works
     }
 }
 
-extension Transformer {
-    /// Runs `body` with f32 weight views for the inference pass, resolved once.
-    /// - Throws: whatever `body` throws; `CoreError` for a model without parameters.
-    func withInferenceWeights<R>(_ body: (InferenceWeights) throws -> R) throws -> R {
-        try params.withWeights(config: config) { w in try body(w.map({ MatrixWeights.f32($0) }, { $0 })) }
-    }
-}
 
 /// Rows of logits computed at once (bounds the [rows, V] buffer).
 let logitChunkRows = 256

@@ -153,14 +153,7 @@ public final class Tokenizer: @unchecked Sendable {
     ///
     /// - Throws: `CoreError` naming the file when it is missing, not JSON, or as `init(json:file:)`.
     public convenience init(contentsOf path: String) throws {
-        let bytes = try Tokenizer.readFile(path)
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes: bytes)
-        } catch let e as JSONError {
-            throw CoreError("not valid JSON: \(e)", file: path)
-        }
-        try self.init(json: json, file: path)
+        try self.init(json: try readJSONFile(path), file: path)
     }
 
     // MARK: Encoding
@@ -277,33 +270,11 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: Files
 
-    /// Writes `json` as tokenizer.json at `path`.
+    /// Writes `json` as tokenizer.json at `path` (atomically, see `writeFileAtomically`).
     ///
-    /// - Throws: `CoreError` naming the file when it cannot be written.
+    /// - Throws: `CoreError` naming the file, or its folder when that does not exist, when it
+    ///   cannot be written.
     public func save(to path: String) throws {
-        try Tokenizer.writeFile(path, Array(json.serialized().utf8))
-    }
-
-    static func readFile(_ path: String) throws -> [UInt8] {
-        guard let f = fopen(path, "rb") else { throw CoreError("cannot open the tokenizer file", file: path) }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n > 0 { out.append(contentsOf: buf[0..<n]) }
-            if n < buf.count {
-                if ferror(f) != 0 { throw CoreError("cannot read the tokenizer file", file: path) }
-                break
-            }
-        }
-        return out
-    }
-
-    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-        guard let f = fopen(path, "wb") else { throw CoreError("cannot create the tokenizer file", file: path) }
-        let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-        let closed = fclose(f)
-        if n != bytes.count || closed != 0 { throw CoreError("cannot write the tokenizer file", file: path) }
+        try writeFileAtomically(Array(json.serialized().utf8), to: path)
     }
 }

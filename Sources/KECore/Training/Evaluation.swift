@@ -12,14 +12,14 @@ func evaluationLoss(_ net: Transformer, documents: [[Int]]) throws -> (loss: Dou
     try net.withInferenceWeights { weights in
     for batch in packedBatches(documents) {
         try checkBatch(batch, net.config)
-        let tokens = batch.tokens, positions = batch.positions, N = batch.count
+        let targets = batch.nextTokenTargets()
         try runForward(config: net.config, weights: weights, multipliers: net.multipliers, batch: batch, request: ForwardRequest(
             coefficientSums: nil,
             logits: { r0, rows, logits in
                 for i in 0..<rows {
                     let r = r0 + i
-                    guard r + 1 < N, positions[r + 1] == positions[r] + 1 else { continue }
-                    nll -= logSoftmaxAt(logits + i * V, count: V, index: Int(tokens[r + 1]))
+                    guard targets[r] >= 0 else { continue }
+                    nll -= logSoftmaxAt(logits + i * V, count: V, index: Int(targets[r]))
                     count += 1
                 }
             }))

@@ -13,23 +13,6 @@ import Foundation
 //
 // Shapes: N tokens, D hidden, V vocabulary, T a document's length.
 
-/// A transformer without its tokenizer: what training reads and updates.
-struct Transformer {
-    var config: ModelConfig
-    var params: ParameterStore
-    /// Coefficient multipliers applied in every pass (see `MemoryMultipliers`).
-    var multipliers: MemoryMultipliers
-
-    init(config: ModelConfig, params: ParameterStore, multipliers: MemoryMultipliers? = nil) {
-        self.config = config
-        self.params = params
-        self.multipliers = multipliers ?? MemoryMultipliers(none: config)
-    }
-
-    init(_ model: Model) {
-        self.init(config: model.config, params: model.f32Parameters(), multipliers: model.memoryMultipliers)
-    }
-}
 
 /// True for parameters whose gradient `lossAndGradients` writes whole rather than accumulates:
 /// the projection matrices of every layer, and the output head when it is not tied.
@@ -104,9 +87,11 @@ func lossAndGradients(_ net: Transformer, batch: PackedBatch, grads: UnsafeMutab
                     return try ModelTensors<Int, Int>(config: c, slots: net.params.slots).map({ gb + $0 }, { gb + $0 })
                 }
                 let dhF = g == nil ? nil : uninitialized(N * D)   // ∂L/∂(final norm output) [N, D]
-                let loss = try crossEntropyForwardBackward(
-                    c, h: hF, unembed: w.unembed, tokens: tokens, positions: positions, rows: N, predictions: M,
-                    dh: dhF, dUnembed: g?.unembed, arena: arena)
+                let loss = try batch.nextTokenTargets().withUnsafeBufferPointer { targets in
+                    try crossEntropyForwardBackward(
+                        c, h: hF, unembed: w.unembed, targets: targets.baseAddress!, rows: N, predictions: M,
+                        dh: dhF, dUnembed: g?.unembed, arena: arena)
+                }
                 guard let g, let dhF else { return loss }
 
                 // MARK: Backward
@@ -129,14 +114,14 @@ func lossAndGradients(_ net: Transformer, batch: PackedBatch, grads: UnsafeMutab
 }
 
 /// The LM head and the loss, forward and backward, in chunks of rows: logits = h · Uᵀ, the summed
-/// negative log-likelihood of each row's next token (rows whose next row is not the next position
-/// of the same document predict nothing), divided by `predictions`. With `dh`, also
+/// negative log-likelihood of each row's target (`PackedBatch.nextTokenTargets`; rows with a
+/// negative target predict nothing), divided by `predictions`. With `dh`, also
 /// ∂L/∂h [N, D] (overwritten) and ∂L/∂U [V, D] (overwritten when the head is untied, else added
 /// to the embedding's gradient).
 /// - Throws: `CancellationError` on interrupt.
 func crossEntropyForwardBackward(
-    _ c: ModelConfig, h: UnsafePointer<Float>, unembed: UnsafePointer<Float>, tokens: UnsafePointer<Int32>,
-    positions: UnsafePointer<Int32>, rows N: Int, predictions M: Int,
+    _ c: ModelConfig, h: UnsafePointer<Float>, unembed: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+    rows N: Int, predictions M: Int,
     dh: UnsafeMutablePointer<Float>?, dUnembed: UnsafeMutablePointer<Float>?, arena: Arena
 ) throws -> Double {
     let D = c.hiddenSize, V = c.vocabSize
@@ -162,11 +147,11 @@ func crossEntropyForwardBackward(
                 let r = first + i
                 let row = logits + i * V
                 rowLoss[i] = 0
-                guard r + 1 < N, positions[r + 1] == positions[r] + 1 else {
+                guard targets[r] >= 0 else {
                     if hasGrads { row.update(repeating: 0, count: V) }
                     continue
                 }
-                let target = Int(tokens[r + 1])
+                let target = Int(targets[r])
                 let mx = vmax(row, count: V)
                 let zTarget = row[target] - mx
                 // row ← exp(row − max) (SIMD), and its sum.
