@@ -34,7 +34,11 @@ extension HeatmapPlot {
         let names = groupNames(rowGroups).map { SVGDocument.fitted($0, pixels: Double(width) / 4) }
         let hasYLabel = ylabel?.isEmpty == false, hasXLabel = xlabel?.isEmpty == false
         let top = SVGChartParts.top(title: title)
-        let bottom: Double = 30 + (hasXLabel ? 20 : 0) + 18
+        let left: Double = (hasYLabel ? 28 : 10) + (names.map { SVGDocument.textWidth($0) }.max() ?? 0) + 10
+        let plotWidth = max(40, Double(width) - left - 90)
+        let columnGroups = Self.groups(columnCount, into: min(Self.svgMaximumGroups, max(1, Int(plotWidth / 4))))
+        let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1, columns: columnGroups.map(\.count).max() ?? 1)
+        let bottom: Double = 30 + (hasXLabel ? 20 : 0) + (note != nil ? 18 : 0)
         let natural: Double = rowGroups.count <= 24 ? 20 : max(3, 480 / Double(rowGroups.count))
         let cellsHeight: Double = options.height == nil ? natural * Double(rowGroups.count)
                                                 : Double(options.clampedHeight(default: 0)) - top - bottom
@@ -42,10 +46,7 @@ extension HeatmapPlot {
                                            : options.clampedHeight(default: 0)
         let rowHeight = max(0.5, cellsHeight) / Double(rowGroups.count)
 
-        let left: Double = (hasYLabel ? 28 : 10) + (names.map { SVGDocument.textWidth($0) }.max() ?? 0) + 10
-        let area = SVGPlotArea(left: left, top: top, width: max(40, Double(width) - left - 90),
-                               height: max(0.5, cellsHeight))
-        let columnGroups = Self.groups(columnCount, into: min(Self.svgMaximumGroups, max(1, Int(area.width / 4))))
+        let area = SVGPlotArea(left: left, top: top, width: plotWidth, height: max(0.5, cellsHeight))
         let grid = rowGroups.map { group in columnGroups.map { Self.mean(matrix, rows: group, columns: $0) } }
         let shown = grid.flatMap { $0.filter(\.isFinite) }
         let lo = shown.min() ?? 0, hi = shown.max() ?? 0
@@ -53,12 +54,15 @@ extension HeatmapPlot {
         var document = SVGDocument(width: width, height: height, title: title)
         SVGChartParts.title(title, centre: area.left + area.width / 2, on: &document)
         let cellWidth = area.width / Double(columnGroups.count)
+        // Each cell reaches 0.5 px under its right and lower neighbours: anti-aliased edges that
+        // merely touch leave hairline seams.
         for (row, values) in grid.enumerated() {
             for (column, value) in values.enumerated() {
                 let fill = value.isFinite ? SVGPalette.viridis(hi > lo ? Ticks.fraction(value, lo: lo, hi: hi) : 0.5)
                                           : SVGPalette.missing
                 document.rect(x: area.left + Double(column) * cellWidth, y: area.top + Double(row) * rowHeight,
-                              width: cellWidth, height: rowHeight, fill: fill, class: "cell")
+                              width: cellWidth + (column < values.count - 1 ? 0.5 : 0),
+                              height: rowHeight + (row < grid.count - 1 ? 0.5 : 0), fill: fill, class: "cell")
             }
         }
         area.frame(on: &document)
@@ -72,8 +76,7 @@ extension HeatmapPlot {
         area.xTicks(columnTicks.map { (area.left + ($0.value + 0.5) / Double(columnCount) * area.width, $0.label) },
                     grid: false, on: &document)
         area.axisLabels(x: xlabel, y: ylabel, on: &document)
-        let columnsAveraged = columnGroups.map(\.count).max() ?? 1
-        if let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1, columns: columnsAveraged) {
+        if let note {
             document.text(SVGDocument.fitted(note, pixels: Double(width) - 16), x: 8, y: Double(height) - 8,
                           class: "note")
         }
@@ -90,15 +93,16 @@ extension HeatmapPlot {
         let band = height / Double(bands)
         for index in 0..<bands {
             let t = hi > lo ? (Double(index) + 0.5) / Double(bands) : 0.5
-            document.rect(x: x, y: top + height - Double(index + 1) * band, width: barWidth, height: band,
-                          fill: SVGPalette.viridis(t), class: "scale")
+            let overlap = index < bands - 1 ? 0.5 : 0  // under the band above, as for the cells
+            document.rect(x: x, y: top + height - Double(index + 1) * band - overlap, width: barWidth,
+                          height: band + overlap, fill: SVGPalette.viridis(t), class: "scale")
         }
         document.add("rect", [("x", SVGDocument.number(x)), ("y", SVGDocument.number(top)),
                               ("width", SVGDocument.number(barWidth)), ("height", SVGDocument.number(height)),
                               ("fill", "none"), ("stroke", SVGDocument.ink)])
         var ticks: [(value: Double, label: String)] = []
         if hi > lo {
-            var step = Ticks.niceStep(span: hi - lo, target: max(2, Int(height / 40)))
+            var step = Ticks.niceStep(span: hi - lo, target: max(2, Int(height / 24)))
             for _ in 0..<40 {
                 let values = Ticks.multiples(of: step, lo: lo, hi: hi)
                 if values.count < 2 || Ticks.fraction(lo + step, lo: lo, hi: hi) * height >= 24 {
