@@ -42,7 +42,8 @@ extension HeatmapPlot {
         let natural: Double = rowGroups.count <= 24 ? 20 : max(3, 480 / Double(rowGroups.count))
         let cellsHeight: Double = options.height == nil ? natural * Double(rowGroups.count)
                                                 : Double(options.clampedHeight(default: 0)) - top - bottom
-        let height = options.height == nil ? Int((top + max(cellsHeight, 100) + bottom).rounded(.up))
+        let scaleHeight = max(cellsHeight, 40)
+        let height = options.height == nil ? Int((top + scaleHeight + bottom).rounded(.up))
                                            : options.clampedHeight(default: 0)
         let rowHeight = max(0.5, cellsHeight) / Double(rowGroups.count)
 
@@ -80,7 +81,7 @@ extension HeatmapPlot {
             document.text(SVGDocument.fitted(note, pixels: Double(width) - 16), x: 8, y: Double(height) - 8,
                           class: "note")
         }
-        Self.scaleBar(lo: lo, hi: hi, x: area.right + 16, top: area.top, height: max(100, area.height),
+        Self.scaleBar(lo: lo, hi: hi, x: area.right + 16, top: area.top, height: max(40, area.height),
                       on: &document)
         return document
     }

@@ -62,10 +62,14 @@ extension LinePlot {
         if logY && axis.step == 1 { Self.minorLogTicks(lo: axis.lo, hi: axis.hi, area: area, on: &document) }
         for (index, line) in points.enumerated() {
             let pixels = line.map { point in point.map { (area.x($0.x, lo: xLo, hi: xHi), area.y($0.y, lo: axis.lo, hi: axis.hi)) } }
-            let path = SVGPath.polylines(SVGPath.runs(pixels))
-            if path.isEmpty { continue }
-            document.path(path, stroke: SVGPalette.color(series: index), strokeWidth: 2,
+            let runs = SVGPath.runs(pixels)
+            if runs.isEmpty { continue }
+            document.path(SVGPath.polylines(runs), stroke: SVGPalette.color(series: index), strokeWidth: 2,
                           dash: SVGPalette.dash(series: index), class: "series")
+            // A point with no neighbour is only a cap-sized dot in the path; mark it visibly.
+            for run in runs where run.count == 1 {
+                document.circle(cx: run[0].x, cy: run[0].y, r: 3, fill: SVGPalette.color(series: index), class: "point")
+            }
         }
         area.frame(on: &document)
         area.axisLabels(x: xlabel, y: ylabel, on: &document)

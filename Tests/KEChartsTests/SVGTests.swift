@@ -158,6 +158,11 @@ final class SVGTests: XCTestCase {
         XCTAssertEqual(line.texts(class: "title"), ["Training loss"])
         XCTAssertEqual(line.texts(class: "axislabel"), ["epoch", "loss"])
 
+        let gappy = ParsedSVG(Chart.line([[1, .nan, 2, 3, .nan], [.nan, .nan], [4]]).svg())
+        XCTAssertEqual(gappy.count("path", class: "series"), 2, "a series with no finite point draws no path")
+        XCTAssertEqual(gappy.count("circle", class: "point"), 2, "isolated points are marked")
+        XCTAssertEqual(gappy.texts(class: "legendlabel"), ["series 1", "series 2", "series 3"])
+
         let bars = ParsedSVG(Chart.bar([1, 2, .nan, 4]).svg())
         XCTAssertEqual(bars.count("rect", class: "bar"), 3, "one bar per finite value")
         XCTAssertEqual(bars.texts(class: "barlabel"), ["0", "1", "2", "3"])
