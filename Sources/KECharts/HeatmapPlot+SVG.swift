@@ -72,8 +72,7 @@ extension HeatmapPlot {
             document.text(name, x: area.left - 8, y: area.top + (Double(row) + 0.5) * rowHeight + 4, anchor: .end,
                           class: "rowlabel")
         }
-        let columnTicks = SVGChartParts.horizontalTicks(lo: 0, hi: Double(columnCount - 1), length: area.width,
-                                                        integral: true)
+        let columnTicks = SVGChartParts.ticks(lo: 0, hi: Double(columnCount - 1), length: area.width, integral: true).ticks
         area.xTicks(columnTicks.map { (area.left + ($0.value + 0.5) / Double(columnCount) * area.width, $0.label) },
                     grid: false, on: &document)
         area.axisLabels(x: xlabel, y: ylabel, on: &document)
@@ -87,7 +86,7 @@ extension HeatmapPlot {
     }
 
     /// The colour scale: 32 stacked viridis bands from `lo` (bottom) to `hi` (top), framed, with
-    /// 1-2-5 tick labels at least 24 px apart (or just the ends when none fit).
+    /// 1-2-5 tick labels at least 24 px apart (or just the ends when fewer than two fit).
     static func scaleBar(lo: Double, hi: Double, x: Double, top: Double, height: Double,
                          on document: inout SVGDocument) {
         let bands = 32, barWidth = 14.0
@@ -101,18 +100,7 @@ extension HeatmapPlot {
         document.add("rect", [("x", SVGDocument.number(x)), ("y", SVGDocument.number(top)),
                               ("width", SVGDocument.number(barWidth)), ("height", SVGDocument.number(height)),
                               ("fill", "none"), ("stroke", SVGDocument.ink)])
-        var ticks: [(value: Double, label: String)] = []
-        if hi > lo {
-            var step = Ticks.niceStep(span: hi - lo, target: max(2, Int(height / 24)))
-            for _ in 0..<40 {
-                let values = Ticks.multiples(of: step, lo: lo, hi: hi)
-                if values.count < 2 || Ticks.fraction(lo + step, lo: lo, hi: hi) * height >= 24 {
-                    ticks = Array(zip(values, NumberFormat.ticks(values, step: step)))
-                    break
-                }
-                step = Ticks.nextStep(step)
-            }
-        }
+        var ticks = SVGChartParts.ticks(lo: lo, hi: hi, length: height, spacing: { _ in 24 }).ticks
         if ticks.count < 2 { ticks = hi > lo ? [(lo, NumberFormat.compact(lo)), (hi, NumberFormat.compact(hi))]
                                              : [(lo, NumberFormat.compact(lo))] }
         for tick in ticks {

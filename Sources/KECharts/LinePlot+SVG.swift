@@ -55,7 +55,7 @@ extension LinePlot {
         var document = SVGDocument(width: width, height: height, title: title)
         SVGChartParts.title(title, centre: area.left + area.width / 2, on: &document)
         let (xLo, xHi) = Ticks.padded(xMin, xMax)
-        let xTicks = SVGChartParts.horizontalTicks(lo: xLo, hi: xHi, length: area.width, integral: x == nil)
+        let xTicks = SVGChartParts.ticks(lo: xLo, hi: xHi, length: area.width, integral: x == nil).ticks
         area.yTicks(zip(axis.ticks, yLabels).map { (area.y($0.value, lo: axis.lo, hi: axis.hi), $1) }, grid: true,
                     on: &document)
         area.xTicks(xTicks.map { (area.x($0.value, lo: xLo, hi: xHi), $0.label) }, grid: true, on: &document)

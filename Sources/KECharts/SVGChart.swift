@@ -128,39 +128,28 @@ enum SVGChartParts {
         return document
     }
 
-    /// Ticks for a horizontal axis spanning `lo...hi` over `length` px: the finest 1-2-5 step
-    /// (whole numbers only when `integral`, about one per 50 px at most) whose labels leave 12 px
-    /// between neighbours.
-    static func horizontalTicks(lo: Double, hi: Double, length: Double, integral: Bool)
-        -> [(value: Double, label: String)] {
-        guard hi > lo, length > 0 else { return [] }
-        var step = Ticks.niceStep(span: hi - lo, target: max(2, Int(length / 50)))
+    /// 1-2-5 ticks on an axis of `length` px showing `lo...hi`: the finest step from about one per
+    /// 50 px (whole numbers only when `integral`) whose neighbouring ticks lie at least
+    /// `spacing(widest label width)` px apart (default: the label width + 12 px, for labels side
+    /// by side). With `extended`, the range first grows to multiples of the step, as the text
+    /// charts' y axes do, so both ends get a tick. Returns the range shown and its ticks (none when
+    /// no step fits).
+    static func ticks(lo: Double, hi: Double, length: Double, integral: Bool = false, extended: Bool = false,
+                      spacing: (Double) -> Double = { $0 + 12 })
+        -> (lo: Double, hi: Double, ticks: [(value: Double, label: String)]) {
+        let (lo0, hi0) = extended ? Ticks.padded(lo, hi) : (lo, hi)
+        guard hi0 > lo0, length > 0 else { return (lo0, hi0, []) }
+        var step = Ticks.niceStep(span: hi0 - lo0, target: max(2, Int(length / 50)))
         if integral { step = max(step, 1) }
         for _ in 0..<40 {
-            let values = Ticks.multiples(of: step, lo: lo, hi: hi)
-            let labels = NumberFormat.ticks(values, step: step)
-            let widest = labels.map { SVGDocument.textWidth($0) }.max() ?? 0
-            let spacing = Ticks.fraction(lo + step, lo: lo, hi: hi) * length
-            if values.count <= 1 || spacing >= widest + 12 { return Array(zip(values, labels)) }
-            step = Ticks.nextStep(step)
-        }
-        return []
-    }
-
-    /// A linear range around `lo...hi` extended to multiples of a 1-2-5 step, with its ticks,
-    /// sized for `length` px (about one tick per 60 px; the same rule as the text axes).
-    static func valueAxis(lo: Double, hi: Double, length: Double) -> (lo: Double, hi: Double,
-                                                                      ticks: [(value: Double, label: String)]) {
-        let (lo0, hi0) = Ticks.padded(lo, hi)
-        var step = Ticks.niceStep(span: hi0 - lo0, target: max(2, Int(length / 60)))
-        for _ in 0..<40 {
-            let a = floor(lo0 / step) * step, b = ceil(hi0 / step) * step
+            let a = extended ? floor(lo0 / step) * step : lo0, b = extended ? ceil(hi0 / step) * step : hi0
             if a.isFinite, b.isFinite, b > a {
                 let values = Ticks.multiples(of: step, lo: a, hi: b)
                 let labels = NumberFormat.ticks(values, step: step)
                 let widest = labels.map { SVGDocument.textWidth($0) }.max() ?? 0
-                let spacing = Ticks.fraction(a + step, lo: a, hi: b) * length
-                if values.count <= 2 || spacing >= widest + 12 { return (a, b, Array(zip(values, labels))) }
+                if values.count <= 1 || Ticks.fraction(a + step, lo: a, hi: b) * length >= spacing(widest) {
+                    return (a, b, Array(zip(values, labels)))
+                }
             }
             step = Ticks.nextStep(step)
         }
