@@ -389,6 +389,18 @@ final class PyTorchCheckpointTests: XCTestCase {
         assertNamedError(path, "legacy magic number") { _ = try PyTorchCheckpoint(paths: [path]) }
     }
 
+    /// A model directory whose pytorch_model.bin is a legacy stream gives the logits transformers
+    /// computes from it, and exactly ke's logits of the same weights in the zip format.
+    func testLegacyBinDirectoryGivesTransformersLogits() throws {
+        let dir = variants + "/olmo_bin_legacy"
+        let rec = try SafetensorsFile(path: dir + "/expected.safetensors")
+        let ids = try rec.floats("ids").map { Int($0) }
+        let got = try packedLogits(try Model.load(directory: dir), [ids])
+        // 1e-4: float32 sums in a different order from torch's kernels (the logit bound).
+        XCTAssertLessThan(maxAbsDiff(got, try rec.floats("logits")), 1e-4)
+        XCTAssertEqual(got, try packedLogits(try Model.load(directory: formats + "/olmo_bin"), [ids]))
+    }
+
     /// A big-endian archive with an unknown byte order record is refused as torch refuses it.
     func testUnknownByteOrderIsRefused() throws {
         let pickle = PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [4], stride: [1]) }
