@@ -1,9 +1,10 @@
 // MARK: libFuzzer target: pickle
 //
-// The input is a PyTorch checkpoint (a torch.save zip) or a bare pickle. The bytes are run
-// through the restricted pickle reader in memory, then written as model.pt and opened as a
-// checkpoint (zip reader, pickle, storage extents); every tensor is read as Float32, and the
-// state dict is mapped onto a fixture OLMo config as an OLMo-trainer checkpoint. Any outcome
+// The input is a PyTorch checkpoint (a torch.save zip or a legacy stream) or a bare pickle. The
+// bytes are run through the restricted pickle reader in memory and, as text, through the
+// OLMo-trainer safetensors key decoder (base64 → pickle), then written as model.pt and opened as
+// a checkpoint (zip reader or legacy stream, pickle, storage extents); every tensor is read as
+// Float32, and the state dict is mapped onto a fixture OLMo config as an OLMo-trainer checkpoint. Any outcome
 // but a thrown error or success is a bug. Built and run by `Scripts/fuzz pickle SECONDS`.
 
 import Foundation
@@ -20,6 +21,7 @@ let directory = fuzzScratchDirectory("pickle")
 public func fuzzPickle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     _ = try? readRestrictedPickle(bytes, file: "fuzz.pkl")
+    _ = try? olmoDecodeSafetensorsKey(String(decoding: bytes, as: UTF8.self), file: "fuzz.safetensors")
     let path = directory + "/model.pt"
     guard (try? writeFileBytes(Array(bytes), to: path)) != nil else { return 0 }
     guard let checkpoint = try? PyTorchCheckpoint(paths: [path]) else { return 0 }

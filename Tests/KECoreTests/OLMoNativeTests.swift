@@ -20,6 +20,54 @@ final class OLMoNativeTests: XCTestCase {
         XCTAssertEqual(got, try packedLogits(hf, [ids]))
     }
 
+    /// An OLMo-trainer folder with model.safetensors (names = URL-safe base64 of pickled key
+    /// tuples, olmo/safetensors_util.py) gives exactly the logits of the same weights as model.pt,
+    /// and transformers' on the converted model. The trainer's loader prefers it to model.pt.
+    func testNativeSafetensorsMatchesModelPt() throws {
+        let dir = formats + "/torch_variants/olmo_st"
+        let model = try Model.load(directory: dir)
+        let rec = try SafetensorsFile(path: dir + "/expected.safetensors")
+        let ids = try rec.floats("ids").map { Int($0) }
+        let got = try packedLogits(model, [ids])
+        // 1e-4: float32 summation order differs from torch's kernels (the logit bound).
+        XCTAssertLessThan(maxAbsDiff(got, try rec.floats("logits")), 1e-4)
+        // Exact: the same f32 weights, from another container.
+        XCTAssertEqual(got, try packedLogits(try Model.load(directory: native), [ids]))
+        XCTAssertEqual(try weightFileNames(directory: dir), ["model.safetensors"])
+        // With both files, model.safetensors is read (a broken model.pt beside it is never opened).
+        let both = try makeTempDir(self)
+        for f in ["config.yaml", "tokenizer.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: dir + "/" + f, toPath: both + "/" + f)
+        }
+        try writeFileBytes(Array("not a checkpoint".utf8), to: both + "/model.pt")
+        XCTAssertEqual(try packedLogits(try Model.load(directory: both), [ids]), got)
+    }
+
+    /// Stored names that are not OLMo's encoding, or encode something other than one flat
+    /// tensor key, are refused naming the file; a hostile pickle inside a name runs nothing.
+    func testNativeSafetensorsBadNames() throws {
+        // Each name as Python writes it: base64.urlsafe_b64encode(pickle.dumps(VALUE)).
+        let cases: [(String, String)] = [
+            ("model.embed_tokens.weight", "is not URL-safe base64"),
+            ("gASVHwAAAAAAAACMFnRyYW5zZm9ybWVyLnd0ZS53ZWlnaHSUhZSIhpQu", "holds a pickled Python value"),   // (('transformer.wte.weight',), True)
+            ("gASVIQAAAAAAAACMC3RyYW5zZm9ybWVylIwKd3RlLndlaWdodJSGlImGlC4=", "is a nested key"),           // (('transformer', 'wte.weight'), False)
+            ("gASVCAAAAAAAAABLAYWUiYaULg==", "is a int, not a string"),                                 // ((1,), False)
+            ("gASVBQAAAAAAAACMAXiULg==", "decodes to a str, not OLMo's (keys, value_is_pickled) pair"),  // "x"
+            ("gASVJAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjARlY2hvlIWUUpSFlImGlC4=", "refusing global 'posix.system'"),  // ((os.system('echo'),), False)
+            ("gASVCAAAAAAAAABLAYWUiYaULg", "is not URL-safe base64"),                                   // padding cut off
+        ]
+        for (name, fragment) in cases {
+            let dir = try makeTempDir(self)
+            try FileManager.default.copyItem(atPath: native + "/config.yaml", toPath: dir + "/config.yaml")
+            let path = dir + "/model.safetensors"
+            try writeSafetensors([SafetensorsEntry(name: name, shape: [2], values: [1, 2])], to: path)
+            assertNamedError(path, fragment) { _ = try loadCheckpointWeights(directory: dir) }
+        }
+        XCTAssertEqual(urlSafeBase64Decode("gASVBQAAAAAAAACMAXiULg=="), [0x80, 4, 0x95, 5, 0, 0, 0, 0, 0, 0, 0, 0x8C, 1, 0x78, 0x94, 0x2E])
+        XCTAssertNil(urlSafeBase64Decode("a+b/"), "the standard alphabet's + and / are not URL-safe")
+        XCTAssertNil(urlSafeBase64Decode("a=bc"))
+    }
+
     /// Native → ke → saved HF directory holds exactly the tensors transformers' conversion gives.
     func testSaveWritesTheConvertedHFDirectory() throws {
         let out = try makeTempDir(self) + "/hf"

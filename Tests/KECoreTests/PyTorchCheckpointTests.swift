@@ -145,7 +145,7 @@ final class PyTorchCheckpointTests: XCTestCase {
         let first = try PyTorchCheckpoint(paths: [path]).files[0]
         guard let t = first.tensors["model.embed_tokens.weight"] else { return XCTFail("no embedding") }
         var bytes = try readFileBytes(path)
-        bytes[t.entry.dataOffset + 1] ^= 0x40
+        bytes[t.storage.lowerBound + 1] ^= 0x40
         try writeFileBytes(bytes, to: path)
         XCTAssertNotEqual(try modelFingerprint(try Model.load(directory: a)), try modelFingerprint(try Model.load(directory: b)))
     }
@@ -201,8 +201,11 @@ final class PyTorchCheckpointTests: XCTestCase {
         try pickleError(p.bytes, "ends without STOP")
         p = PickleBuilder(); p.bytes += [0x58, 0xFF, 0xFF, 0xFF, 0x7F]
         try pickleError(p.bytes, "truncated")
-        p = PickleBuilder(); p.bytes += [0x8A, 9] + [UInt8](repeating: 1, count: 9)
-        try pickleError(p.bytes, "LONG1 of 9 bytes")
+        // An integer wider than 64 bits (only the legacy magic number is one) is no tensor size.
+        p = PickleBuilder(); p.op(0x7D); p.str("w"); p.bytes += [0x8A, 9] + [UInt8](repeating: 1, count: 9); p.op(0x73); p.op(0x2E)
+        try pickleError(p.bytes, "state dict entry 'w' is a int, not a tensor")
+        p = PickleBuilder(); p.bytes += [0x8A, 200, 1, 2]
+        try pickleError(p.bytes, "truncated")
     }
 
     /// ~1.2 million nested one-element tuples under a state-dict key (the crash of issue 30) get a
@@ -282,9 +285,157 @@ final class PyTorchCheckpointTests: XCTestCase {
                         "is not a plain entry name")
         try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: -1, size: [4], stride: [1]) },
                         "negative storage offset")
-        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [2, 4], stride: [1, 0]) },
-                        "overlapping strides")
+        // Stride 0 past the storage's end, and a huge expanded view of a tiny storage.
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 4, size: [2, 4], stride: [0, 0]) },
+                        "reach element 4, past its storage of 4")
+        try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [1 << 20, 1 << 20], stride: [0, 0]) },
+                        "past ke's limit of \(pyTorchMaxExpandedElements) elements")
         try pickleError(PickleBuilder.stateDict { $0.tensor("w", key: "0", storageType: "ComplexFloatStorage", numel: 4, offset: 0, size: [4], stride: [1]) },
                         "refusing global 'torch.ComplexFloatStorage'")
+    }
+
+    /// Stride-0 and overlapping views of a hand-built image are gathered element by element.
+    func testExpandedAndOverlappingViewsAreMaterialised() throws {
+        let dir = try makeTempDir(self)
+        let path = dir + "/model.pt"
+        let pickle = PickleBuilder.stateDict {
+            $0.tensor("rows", key: "0", numel: 4, offset: 0, size: [2, 4], stride: [0, 1])
+            $0.tensor("cols", key: "0", numel: 4, offset: 1, size: [3, 2], stride: [1, 0])
+            $0.tensor("windows", key: "0", numel: 4, offset: 0, size: [3, 2], stride: [1, 1])
+        }
+        try writeFileBytes(torchImage(pickle, storages: [("0", [1, 2, 3, 4])]), to: path)
+        let c = try PyTorchCheckpoint(paths: [path])
+        XCTAssertEqual(try c.floats("rows"), [1, 2, 3, 4, 1, 2, 3, 4])
+        XCTAssertEqual(try c.floats("cols"), [2, 2, 3, 3, 4, 4])
+        XCTAssertEqual(try c.floats("windows"), [1, 2, 2, 3, 3, 4])
+        XCTAssertNil(c.float32Pointer("rows"), "an expanded view is copied")
+    }
+
+    // MARK: Issue 30: torch's own files of every kind (Scripts/fixtures/torch_variants.py)
+
+    var variants: String { formats + "/torch_variants" }
+
+    /// Every tensor of `file` equals what torch.load(weights_only=True) returned (values.json):
+    /// the same shape, and the same bits (F16/BF16 → F32 is exact, and values.json holds each
+    /// value as the float64 of that float).
+    func assertMatchesTorch(_ file: String, line: UInt = #line) throws {
+        let c = try PyTorchCheckpoint(paths: [variants + "/" + file])
+        let json = try JSONValue.parse(bytes: readFileBytes(variants + "/values.json"))
+        guard let obj = json[file]?.objectValue else { return XCTFail("values.json has no \(file)", line: line) }
+        XCTAssertEqual(c.names, obj.map(\.0).sorted(), file, line: line)
+        for (name, v) in obj {
+            XCTAssertEqual(c.tensorInfo(name)?.shape, (v["shape"]?.arrayValue ?? []).compactMap(\.intValue), "\(file) \(name)", line: line)
+            let got = try c.floats(name), want = v["values"]!.doubles.map { Float($0) }
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(file) \(name)", line: line)
+        }
+    }
+
+    /// The legacy (torch < 1.6) stream: an OrderedDict with _metadata, F32/F16/BF16/int64, shared
+    /// storages, a transpose, an expand(), attribute-carrying tensors and parameters, a scalar.
+    func testLegacyFormatMatchesTorch() throws { try assertMatchesTorch("legacy.pt") }
+
+    /// A zip archive written on a big-endian machine (byteorder "big"): every dtype byte-swapped
+    /// as torch does, strided views too; nothing is used in place.
+    func testBigEndianArchiveMatchesTorch() throws {
+        try assertMatchesTorch("bigendian.pt")
+        let c = try PyTorchCheckpoint(paths: [variants + "/bigendian.pt"])
+        XCTAssertNil(c.float32Pointer("f32"), "big-endian values are swapped, never used in place")
+    }
+
+    /// Tensors and parameters with Python attributes (_rebuild_from_type_v2,
+    /// _rebuild_parameter_with_state): the weights, without the attributes.
+    func testAttributeCarryingTensorsMatchTorch() throws { try assertMatchesTorch("attributes.pt") }
+
+    /// expand()-ed (stride 0) and as_strided overlapping views, as torch saved them.
+    func testExpandedViewsMatchTorch() throws { try assertMatchesTorch("views.pt") }
+
+    /// A legacy stream whose pickle calls os.system (torch.load(weights_only=True) refuses it too).
+    func testHostileLegacyFileIsRefused() throws {
+        let path = variants + "/legacy_hostile.pt"
+        assertNamedError(path, "refusing global 'posix.system'") { _ = try PyTorchCheckpoint(paths: [path]) }
+    }
+
+    /// Malformed legacy streams: every truncation, a storage whose recorded element count
+    /// differs from the pickle's, a wrong magic number and protocol, a foreign pickle.
+    func testMalformedLegacyStreams() throws {
+        let good = try readFileBytes(variants + "/legacy.pt")
+        let dir = try makeTempDir(self)
+        let path = dir + "/legacy.pt"
+        for cut in stride(from: 0, to: good.count, by: 5) {
+            try writeFileBytes(Array(good[0..<cut]), to: path)
+            do {
+                _ = try PyTorchCheckpoint(paths: [path])
+                XCTFail("a legacy file cut at \(cut) bytes was accepted")
+            } catch let e as CoreError {
+                XCTAssertEqual(e.file, path, "\(e)")
+            }
+        }
+        // The first storage's element count (the 8 bytes after the key list) made one larger.
+        let file = try PyTorchFile(path: variants + "/legacy.pt")
+        let first = file.tensors.values.map(\.storage.lowerBound).min()!
+        var b = good
+        b[first - 8] &+= 1
+        try writeFileBytes(b, to: path)
+        assertNamedError(path, "elements, but the state dict declares") { _ = try PyTorchCheckpoint(paths: [path]) }
+        // The magic number changed; the protocol version changed (BININT2 1001 → 1002).
+        b = good; b[5] ^= 0x01
+        try writeFileBytes(b, to: path)
+        assertNamedError(path, "legacy magic number") { _ = try PyTorchCheckpoint(paths: [path]) }
+        b = good; b[18] = 0xEA
+        try writeFileBytes(b, to: path)
+        assertNamedError(path, "protocol version 1002, not 1001") { _ = try PyTorchCheckpoint(paths: [path]) }
+        // A plain pickle of a state dict (no magic number).
+        try writeFileBytes(PickleBuilder.stateDict { _ in }, to: path)
+        assertNamedError(path, "legacy magic number") { _ = try PyTorchCheckpoint(paths: [path]) }
+    }
+
+    /// A model directory whose pytorch_model.bin is a legacy stream gives the logits transformers
+    /// computes from it, and exactly ke's logits of the same weights in the zip format.
+    func testLegacyBinDirectoryGivesTransformersLogits() throws {
+        let dir = variants + "/olmo_bin_legacy"
+        let rec = try SafetensorsFile(path: dir + "/expected.safetensors")
+        let ids = try rec.floats("ids").map { Int($0) }
+        let got = try packedLogits(try Model.load(directory: dir), [ids])
+        // 1e-4: float32 sums in a different order from torch's kernels (the issue's logit bound).
+        XCTAssertLessThan(maxAbsDiff(got, try rec.floats("logits")), 1e-4)
+        XCTAssertEqual(got, try packedLogits(try Model.load(directory: formats + "/olmo_bin"), [ids]))
+    }
+
+    /// A big-endian archive with an unknown byte order record is refused as torch refuses it.
+    func testUnknownByteOrderIsRefused() throws {
+        let pickle = PickleBuilder.stateDict { $0.tensor("w", key: "0", numel: 4, offset: 0, size: [4], stride: [1]) }
+        let image = storedZip([("archive/data.pkl", pickle), ("archive/byteorder", Array("middle".utf8)),
+                               ("archive/data/0", [UInt8](repeating: 0, count: 16))])
+        let path = try makeTempDir(self) + "/model.pt"
+        try writeFileBytes(image, to: path)
+        assertNamedError(path, "unknown byte order 'middle'") { _ = try PyTorchCheckpoint(paths: [path]) }
+    }
+
+    /// Attribute-carrying rebuilds are bounded and restricted like the rest: only a tensor or
+    /// parameter type, only a tensor rebuild function, four arguments.
+    func testAttributeRebuildsAreRestricted() throws {
+        func fromType(_ type: (String, String), _ inner: (String, String)) -> [UInt8] {
+            PickleBuilder.stateDict { p in
+                p.str("w")
+                p.global("torch._tensor", "_rebuild_from_type_v2")
+                p.op(0x28)
+                p.global(inner.0, inner.1); p.global(type.0, type.1)
+                p.op(0x28)
+                p.op(0x28); p.str("storage"); p.global("torch", "FloatStorage"); p.str("0"); p.str("cpu"); p.int(4); p.op(0x74)
+                p.op(0x51); p.int(0); p.ints([4]); p.ints([1]); p.op(0x89); p.op(0x7D)
+                p.op(0x74)
+                p.op(0x7D)
+                p.op(0x74); p.op(0x52)
+            }
+        }
+        let dir = try makeTempDir(self)
+        let path = dir + "/model.pt"
+        try writeFileBytes(torchImage(fromType(("torch", "Tensor"), ("torch._utils", "_rebuild_tensor_v2")), storages: [("0", [1, 2, 3, 4])]), to: path)
+        XCTAssertEqual(try PyTorchCheckpoint(paths: [path]).floats("w"), [1, 2, 3, 4])
+        try pickleError(fromType(("torch", "FloatStorage"), ("torch._utils", "_rebuild_tensor_v2")),
+                        "_rebuild_from_type_v2 rebuilds a torch.FloatStorage, not torch.Tensor")
+        try pickleError(fromType(("torch", "Tensor"), ("collections", "OrderedDict")),
+                        "_rebuild_from_type_v2 calls collections.OrderedDict")
+        try pickleError(fromType(("numpy", "ndarray"), ("torch._utils", "_rebuild_tensor_v2")), "refusing global 'numpy.ndarray'")
     }
 }

@@ -52,8 +52,8 @@ final class ReliabilityFormatsTests: XCTestCase {
         XCTAssertNoThrow(try PyTorchCheckpoint(paths: [try write(good)]))
         // 1. not a zip at all
         try torchError(Array("hello world, not a checkpoint".utf8), "not a zip archive")
-        // 2. legacy torch < 1.6 pickle stream
-        try torchError([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8], "legacy PyTorch format")
+        // 2. a legacy torch < 1.6 pickle stream cut inside its magic number
+        try torchError([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8], "truncated")
         // 3. legacy tar
         var tar = [UInt8](repeating: 0, count: 1024)
         tar.replaceSubrange(257..<262, with: Array("ustar".utf8))
@@ -87,8 +87,9 @@ final class ReliabilityFormatsTests: XCTestCase {
         try torchError(b, "sizes differ")
         // 13. no data.pkl
         try torchError(storedZip([("archive/other", [1, 2])]), "has no data.pkl")
-        // 14. big-endian byte order
-        try torchError(storedZip([("a/data.pkl", [0x80, 2, 0x7D, 0x2E]), ("a/byteorder", Array("big".utf8))]), "byte order 'big'")
+        // 14. a byte order torch does not write (a "big" one is read, byte-swapped)
+        try torchError(storedZip([("a/data.pkl", [0x80, 2, 0x7D, 0x2E]), ("a/byteorder", Array("BIG".utf8))]), "unknown byte order 'BIG'")
+        XCTAssertNoThrow(try PyTorchCheckpoint(paths: [try write(storedZip([("a/data.pkl", [0x80, 2, 0x7D, 0x2E]), ("a/byteorder", Array("big".utf8))]))]))
         // 15. duplicate entries
         try torchError(storedZip([("a/data.pkl", [0x80, 2, 0x7D, 0x2E]), ("a/data.pkl", [0x2E])]), "appears twice")
         // 16. the pickle holds a list, not a state dict
@@ -252,7 +253,8 @@ final class ReliabilityFormatsTests: XCTestCase {
         assertNamedError(path, "tokenizer.ggml.model 'bert' is not supported") { _ = try Model.load(gguf: path) }
     }
     /// The nesting seeds of the pickle fuzz target (Scripts/fixtures/pickle_nesting.py, checked
-    /// against Python's unpickler): 1,000 levels with the state dict are read, 1,101 are refused.
+    /// against Python's unpickler): 1,000 levels with the state dict are read, 1,101 are refused,
+    /// in a bare pickle and in a legacy torch.save stream.
     func testPickleNestingSeeds() throws {
         let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/pickle/seeds").path
@@ -265,6 +267,38 @@ final class ReliabilityFormatsTests: XCTestCase {
         let path = seeds + "/nested_tuples_deep.pkl"
         let bytes = try readFileBytes(path)
         assertNamedError(path, "nested too deeply") { _ = try bytes.withUnsafeBytes { try readRestrictedPickle($0, file: path) } }
+        // The same state dict inside a legacy (torch < 1.6) stream, opened as a checkpoint.
+        let legacy = seeds + "/legacy_nested_deep.pt"
+        assertNamedError(legacy, "nested too deeply") { _ = try PyTorchCheckpoint(paths: [legacy]) }
     }
 
+    /// Every reader that builds nested values from JSON (safetensors headers, config.json,
+    /// tokenizer.json, shard indexes) refuses a million-level nesting naming the file, and reads
+    /// the deepest nesting allowed (`JSONValue.maxDepth`, released within that depth).
+    func testDeeplyNestedJSONIsRefusedByEveryReader() throws {
+        let deep = String(repeating: "[", count: 1_000_000) + String(repeating: "]", count: 1_000_000)
+        let dir = try makeTempDir(self)
+        // A safetensors header: {"w": {"dtype": …, "extra": [[[…]]]}}.
+        var header = Array("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":\(deep)}}".utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var st: [UInt8] = []
+        for i in 0..<8 { st.append(UInt8((header.count >> (8 * i)) & 0xFF)) }
+        st += header + [0, 0, 0x80, 0x3F]
+        let stPath = dir + "/model.safetensors"
+        try writeFileBytes(st, to: stPath)
+        assertNamedError(stPath, "nested too deeply") { _ = try SafetensorsFile(path: stPath) }
+        let configPath = dir + "/config.json"
+        try writeFileBytes(Array("{\"model_type\": \(deep)}".utf8), to: configPath)
+        assertNamedError(configPath, "nested too deeply") { _ = try ModelConfig.load(path: configPath) }
+        let tokPath = dir + "/tokenizer.json"
+        try writeFileBytes(Array("{\"model\": \(deep)}".utf8), to: tokPath)
+        assertNamedError(tokPath, "nested too deeply") { _ = try Tokenizer(contentsOf: tokPath) }
+        let indexPath = dir + "/model.safetensors.index.json"
+        try writeFileBytes(Array("{\"weight_map\": \(deep)}".utf8), to: indexPath)
+        assertNamedError(indexPath, "nested too deeply") { _ = try shardFileNames(indexPath: indexPath) }
+        // Exactly the cap parses; one level more does not.
+        let atCap = String(repeating: "[", count: JSONValue.maxDepth) + String(repeating: "]", count: JSONValue.maxDepth)
+        XCTAssertNoThrow(try JSONValue.parse(atCap))
+        XCTAssertThrowsError(try JSONValue.parse("[" + atCap + "]"))
+    }
 }

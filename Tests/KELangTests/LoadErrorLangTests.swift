@@ -38,7 +38,7 @@ final class LoadErrorLangTests: XCTestCase {
     /// `help checkpoints` says which folders count as checkpoints.
     func testCheckpointsHelpNamesBothConfigs() {
         let summary = CommandRegistry.spec("checkpoints")?.summary ?? ""
-        XCTAssertTrue(summary.contains("with a config.json, or an OLMo-trainer checkpoint with config.yaml and model.pt"), summary)
+        XCTAssertTrue(summary.contains("with a config.json, or an OLMo-trainer checkpoint with config.yaml and model.safetensors or model.pt"), summary)
         XCTAssertFalse(summary.contains("Only config.json is read"), summary)
     }
 }

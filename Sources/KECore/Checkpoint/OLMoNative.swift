@@ -1,7 +1,13 @@
-// MARK: OLMo-trainer ("native") checkpoints: config.yaml + model.pt
+// MARK: OLMo-trainer ("native") checkpoints: config.yaml + model.safetensors or model.pt
 //
 // The OLMo trainer saves unsharded checkpoints as `config.yaml` (the run's settings; the model's
-// are under `model:`) and `model.pt` (a state dict) with its own tensor names:
+// are under `model:`) and the state dict, as `model.safetensors` (current trainers) or
+// `model.pt` (torch.save); its loader (olmo/checkpoint.py `load_state_dict`) tries
+// model.safetensors first, and so does ke. In model.safetensors each tensor's name is the
+// URL-safe base64 of a pickled `(keys, value_is_pickled)` pair (olmo/safetensors_util.py
+// `encode_key`), keys being the tuple of nested dict keys; a model's state dict is flat, so
+// keys is one state-dict name and value_is_pickled is False. The pickle is read by the
+// restricted reader (Pickle.swift). Both files use the trainer's own tensor names:
 //
 //   transformer.wte.weight                [V, d]          → model.embed_tokens.weight
 //   transformer.blocks.N.att_proj.weight  [d + 2·kv, d]   → q_proj | k_proj | v_proj (rows, in order)
@@ -306,9 +312,123 @@ func olmoNativeConfig(path: String) throws -> JSONValue {
     return .object(pairs)
 }
 
+/// An OLMo-trainer `model.safetensors` presented under its state-dict names (decoded from the
+/// stored names, see the header).
+public final class OLMoSafetensorsStateDict: TensorSource, @unchecked Sendable {
+    let inner: SafetensorsFile
+    /// State-dict name → stored (encoded) name.
+    private let stored: [String: String]
+
+    /// Opens `path` (an OLMo-trainer model.safetensors) and decodes every tensor name.
+    ///
+    /// - Throws: `CoreError` naming `path` for any error of `SafetensorsFile(path:)`, a name that
+    ///   is not URL-safe base64, whose pickle is refused by the restricted reader or is not a
+    ///   pair (tuple of strings, bool), an entry holding a pickled Python value or a nested key
+    ///   (never part of a model's state dict), or two names that decode to the same key.
+    public init(path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        inner = file
+        var map: [String: String] = [:]
+        for t in file.tensors {
+            let key = try olmoDecodeSafetensorsKey(t.name, file: path)
+            if let other = map[key] {
+                throw CoreError("tensors '\(other)' and '\(t.name)' both decode to the key '\(key)'", file: path)
+            }
+            map[key] = t.name
+        }
+        stored = map
+    }
+
+    public var names: [String] { stored.keys.sorted() }
+
+    public func tensorInfo(_ name: String) -> TensorSourceInfo? {
+        stored[name].flatMap { inner.info($0) }.map { TensorSourceInfo(dtype: $0.dtype.rawValue, shape: $0.shape, isWeightType: $0.dtype.isWeightType) }
+    }
+
+    /// - Throws: `CoreError` when there is no tensor `name`, or as `SafetensorsFile.read`.
+    public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
+        guard let s = stored[name] else { throw CoreError("no tensor named '\(name)'", file: inner.path) }
+        try inner.read(s, into: dest)
+    }
+
+    public func float32Pointer(_ name: String) -> UnsafePointer<Float>? {
+        guard let s = stored[name], let info = inner.info(s), info.dtype == .f32 else { return nil }
+        let raw = inner.rawBytes(info)
+        guard let p = raw.baseAddress, Int(bitPattern: p) % 4 == 0 else { return nil }
+        return p.assumingMemoryBound(to: Float.self)
+    }
+}
+
+/// The state-dict name an OLMo-trainer model.safetensors stores as `encoded`: the one key of
+/// the pickled `(keys, value_is_pickled)` pair its URL-safe base64 holds
+/// (olmo/safetensors_util.py `decode_key`).
+///
+/// - Throws: `CoreError` naming `file` and the stored name when it is not padded URL-safe
+///   base64, its pickle is refused or malformed, it is not `((str,), False)`: a pickled Python
+///   value (`value_is_pickled` True) or a nested key is not a tensor of a model.
+func olmoDecodeSafetensorsKey(_ encoded: String, file: String) throws -> String {
+    let shown = encoded.count > 60 ? String(encoded.prefix(60)) + "…" : encoded
+    guard let bytes = urlSafeBase64Decode(encoded) else {
+        throw CoreError("tensor name '\(shown)' is not URL-safe base64, as OLMo's trainer encodes its keys (is this an OLMo-trainer model.safetensors?)", file: file)
+    }
+    let value: PickleValue
+    do { value = try bytes.withUnsafeBytes { try readRestrictedPickle($0, file: file) } }
+    catch let e as CoreError { throw CoreError("tensor name '\(shown)': \(e.message)", file: file) }
+    guard case .tuple(let pair) = value, pair.count == 2, case .tuple(let keys) = pair[0], case .bool(let pickled) = pair[1] else {
+        throw CoreError("tensor name '\(shown)' decodes to a \(value.kind), not OLMo's (keys, value_is_pickled) pair", file: file)
+    }
+    let parts = try keys.map { k -> String in
+        guard case .string(let s) = k else { throw CoreError("tensor name '\(shown)' has a key part that is a \(k.kind), not a string", file: file) }
+        return s
+    }
+    guard !pickled else {
+        throw CoreError("entry \(parts) holds a pickled Python value, not a tensor (ke reads model weights only)", file: file)
+    }
+    guard parts.count == 1 else {
+        throw CoreError("entry \(parts) is a nested key; a model's state dict is flat (one name per tensor)", file: file)
+    }
+    return parts[0]
+}
+
+/// The bytes of padded URL-safe base64 (RFC 4648 §5: `-` and `_` for `+` and `/`, `=` padding
+/// to a multiple of 4 characters), as Python's `base64.urlsafe_b64decode` reads what
+/// `urlsafe_b64encode` writes; nil for any other character, a wrong length or misplaced padding.
+func urlSafeBase64Decode(_ text: String) -> [UInt8]? {
+    let chars = Array(text.utf8)
+    guard chars.count % 4 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(chars.count / 4 * 3)
+    var i = 0
+    while i < chars.count {
+        var v: UInt32 = 0, pad = 0
+        for j in 0..<4 {
+            let c = chars[i + j]
+            let d: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): d = UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): d = UInt32(c - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "-"): d = 62
+            case UInt8(ascii: "_"): d = 63
+            case UInt8(ascii: "="):
+                // Padding: only the last one or two characters of the last group.
+                guard i + 4 == chars.count, j >= 2 else { return nil }
+                pad += 1; d = 0
+            default: return nil
+            }
+            if pad > 0 && c != UInt8(ascii: "=") { return nil }
+            v = v << 6 | d
+        }
+        let group = [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        out += group.prefix(3 - pad)
+        i += 4
+    }
+    return out
+}
+
 /// An OLMo-trainer state dict presented under HF names (att_proj and ff_proj split by rows).
 public final class OLMoNativeSource: TensorSource, @unchecked Sendable {
-    let inner: PyTorchCheckpoint
+    let inner: TensorSource
     /// HF name → (native name, first row, row count); rows nil = the whole tensor.
     private let map: [String: (native: String, rows: Range<Int>?)]
     private let file: String
@@ -316,7 +436,7 @@ public final class OLMoNativeSource: TensorSource, @unchecked Sendable {
     /// - Throws: `CoreError` naming `file` for a native tensor ke does not map, a fused tensor
     ///   whose rows do not match the config, or an output head (`transformer.ff_out.weight`) in
     ///   a checkpoint whose config ties it to the embedding (`weight_tying: true`).
-    init(checkpoint: PyTorchCheckpoint, config c: ModelConfig, file: String) throws {
+    init(checkpoint: TensorSource, config c: ModelConfig, file: String) throws {
         inner = checkpoint
         self.file = file
         let d = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, F = c.intermediateSize
@@ -392,14 +512,33 @@ public final class OLMoNativeSource: TensorSource, @unchecked Sendable {
     }
 }
 
-/// True when `directory` is an OLMo-trainer checkpoint (config.yaml + model.pt, no config.json).
+/// True when `directory` is an OLMo-trainer checkpoint (config.yaml + model.safetensors or
+/// model.pt, no config.json).
 func isOLMoNativeDirectory(_ directory: String) -> Bool {
-    !fileExists(directory + "/config.json") && fileExists(directory + "/config.yaml") && fileExists(directory + "/model.pt")
+    !fileExists(directory + "/config.json") && fileExists(directory + "/config.yaml")
+        && (fileExists(directory + "/model.safetensors") || fileExists(directory + "/model.pt"))
+}
+
+/// The state-dict file of an OLMo-trainer directory, in its loader's order: model.safetensors,
+/// else model.pt.
+func olmoNativeWeightFile(_ directory: String) -> String {
+    fileExists(directory + "/model.safetensors") ? "model.safetensors" : "model.pt"
+}
+
+/// The state dict of the OLMo-trainer directory `directory` (`olmoNativeWeightFile`), under its
+/// native names, mapped to HF names by `config`.
+/// - Throws: `CoreError` naming the weight file at fault.
+func openOLMoNativeSource(directory: String, config: ModelConfig) throws -> OLMoNativeSource {
+    let name = olmoNativeWeightFile(directory)
+    let path = directory + "/" + name
+    let stateDict: TensorSource = name == "model.safetensors" ? try OLMoSafetensorsStateDict(path: path)
+                                                               : try PyTorchCheckpoint(paths: [path])
+    return try OLMoNativeSource(checkpoint: stateDict, config: config, file: path)
 }
 
 /// The config of a model directory: config.json, or an OLMo-trainer config.yaml.
 /// - Throws: `CoreError` naming the file that is missing or wrong: model.pt for a config.yaml
-///   without it; config.json otherwise, pointing to the directory's GGUF files when it holds some.
+///   without it or model.safetensors; config.json otherwise, pointing to the directory's GGUF files when it holds some.
 func loadDirectoryConfig(_ directory: String) throws -> ModelConfig {
     if isOLMoNativeDirectory(directory) {
         let path = directory + "/config.yaml"
@@ -409,8 +548,8 @@ func loadDirectoryConfig(_ directory: String) throws -> ModelConfig {
     if !fileExists(json) {
         if fileExists(directory + "/config.yaml") {
             let pt = directory + "/model.pt"
-            throw CoreError((pathExists(pt) ? "not a regular file" : "missing model.pt")
-                            + ": an OLMo-trainer checkpoint folder (config.yaml, no config.json) keeps its weights in model.pt",
+            throw CoreError((pathExists(pt) ? "not a regular file" : "missing model.pt (and no model.safetensors)")
+                            + ": an OLMo-trainer checkpoint folder (config.yaml, no config.json) keeps its weights in model.safetensors or model.pt",
                             file: pt)
         }
         if !pathExists(json), let ggufs = try? ggufFiles(in: directory), let first = ggufs.first {

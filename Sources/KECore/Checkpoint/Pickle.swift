@@ -8,15 +8,25 @@
 //   collections.OrderedDict                 → an empty dict
 //   torch._utils._rebuild_tensor_v2         → a tensor descriptor (storage, offset, size, stride)
 //   torch._utils._rebuild_parameter         → the tensor it wraps
+//   torch._utils._rebuild_parameter_with_state
+//                                           → the tensor it wraps (the Python attributes are dropped)
+//   torch._tensor._rebuild_from_type_v2     → the tensor its rebuild function returns, when the
+//                                             type is torch.Tensor or torch.nn.parameter.Parameter
+//                                             (the attributes are dropped)
+//   torch.Tensor, torch.nn.parameter.Parameter
+//                                           → only as the type argument above
 //   torch.{Float,Half,BFloat16,Double,Long,Int,Short,Char,Byte,Bool}Storage
 //                                           → a storage element type
 //
-// A storage arrives as a persistent id ('storage', TYPE, KEY, LOCATION, NUMEL): a reference to
-// the archive entry `data/KEY`, never loaded by the pickle itself. Any other global or opcode is
-// refused with an error naming it; the stack, the memo and the nesting depth of the values built
-// are capped. A list or dict can only grow while it is inside no other value (it is sealed when
-// placed in one), so recorded depths never go stale and no value can contain itself: no value is
-// ever deeper than the cap, and releasing one never recurses deeper than that.
+// A storage arrives as a persistent id: ('storage', TYPE, KEY, LOCATION, NUMEL) in the zip
+// format (a reference to the archive entry `data/KEY`), ('storage', TYPE, KEY, LOCATION, NUMEL,
+// None) in the legacy format (torch/serialization.py `_legacy_load`; a storage view, the
+// non-None last item that torch < 0.4 wrote, is refused). It is never loaded by the pickle
+// itself. Any other global or opcode is refused with an error naming it; the stack, the memo and
+// the nesting depth of the values built are capped. A list or dict can only grow while it is
+// inside no other value (it is sealed when placed in one), so recorded depths never go stale and
+// no value can contain itself: no value is ever deeper than the cap, and releasing one never
+// recurses deeper than that.
 
 /// A storage referenced by a persistent id.
 struct PickleStorage: Equatable {
@@ -57,6 +67,9 @@ indirect enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
+    /// An integer wider than 64 bits (a LONG1 of 9 to 255 bytes): its little-endian two's
+    /// complement bytes. Only the legacy format's magic number is one.
+    case largeInt([UInt8])
     case float(Double)
     case string(String)
     case tuple([PickleValue])
@@ -71,7 +84,7 @@ indirect enum PickleValue {
         switch self {
         case .none: return "None"
         case .bool: return "bool"
-        case .int: return "int"
+        case .int, .largeInt: return "int"
         case .float: return "float"
         case .string: return "str"
         case .tuple: return "tuple"
@@ -95,7 +108,17 @@ let pickleStorageTypes: [String: SafetensorsDType] = [
 /// Globals the reader resolves (everything else is refused).
 let pickleAllowedGlobals: Set<String> = Set(pickleStorageTypes.keys).union([
     "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_parameter_with_state", "torch._tensor._rebuild_from_type_v2",
+    "torch.Tensor", "torch.nn.parameter.Parameter",
 ])
+
+/// How a pickle names its storages (see the header).
+enum PicklePersistentIDs {
+    /// ('storage', TYPE, KEY, LOCATION, NUMEL): torch ≥ 1.6 zip archives.
+    case zip
+    /// ('storage', TYPE, KEY, LOCATION, NUMEL, VIEW): the legacy stream; VIEW must be None.
+    case legacy
+}
 
 /// Limits that keep a hostile pickle from exhausting memory.
 let pickleMaxStack = 1_000_000
@@ -108,13 +131,25 @@ let pickleMaxDepth = 1_000
 /// Interprets `bytes` as a pickle with the restricted opcode and global sets above and returns
 /// the value left by STOP.
 ///
+/// - Throws: as `readRestrictedPickle(_:from:file:persistentIDs:storageSeen:)`.
+func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws -> PickleValue {
+    try readRestrictedPickle(bytes, from: 0, file: file).value
+}
+
+/// Interprets the pickle that starts at byte `start` of `bytes` with the restricted opcode and
+/// global sets above; returns the value left by STOP and the offset just past STOP (where the
+/// next pickle of a legacy stream starts). Storages are named as `persistentIDs` says, and
+/// `storageSeen` is told of each one as its persistent id is read.
+///
 /// - Throws: `CoreError` naming `file` for an unknown or refused opcode or global (by name), a
 ///   truncated or malformed program, a stack or memo past its cap, values nested more than
 ///   `pickleMaxDepth` deep ("nested too deeply"), a list or dict changed after it was placed
 ///   inside another value (a cycle, never in a state dict), or a call with arguments a state dict
 ///   never uses.
-func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws -> PickleValue {
-    var pc = 0
+func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, from start: Int, file: String?,
+                          persistentIDs: PicklePersistentIDs = .zip,
+                          storageSeen: (PickleStorage) -> Void = { _ in }) throws -> (value: PickleValue, end: Int) {
+    var pc = start
     var stack: [PickleValue] = []
     var depths: [Int] = []                  // depth of each stack entry (tuples; lists and dicts keep their own)
     var marks: [Int] = []
@@ -254,6 +289,24 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             // (data, requires_grad, backward_hooks)
             guard a.count == 3, case .tensor = a[0] else { throw fail("_rebuild_parameter expects (tensor, requires_grad, hooks)") }
             return a[0]
+        case "torch._utils._rebuild_parameter_with_state":
+            // (data, requires_grad, backward_hooks, state): the state is the parameter's Python
+            // attributes (torch._utils._set_obj_state), which carry no weights.
+            guard a.count == 4, case .tensor = a[0] else {
+                throw fail("_rebuild_parameter_with_state expects (tensor, requires_grad, hooks, state)")
+            }
+            return a[0]
+        case "torch._tensor._rebuild_from_type_v2":
+            // (func, new_type, args, state): func(*args), as a new_type, with the attributes in
+            // state. Only a plain tensor or parameter type; the state is dropped.
+            guard a.count == 4 else { throw fail("_rebuild_from_type_v2 takes 4 arguments, got \(a.count)") }
+            guard case .global(let type) = a[1], type == "torch.Tensor" || type == "torch.nn.parameter.Parameter" else {
+                throw fail("_rebuild_from_type_v2 rebuilds a \(a[1].kind), not torch.Tensor or torch.nn.parameter.Parameter")
+            }
+            guard case .global(let inner) = a[0], inner == "torch._utils._rebuild_tensor_v2" || inner == "torch._utils._rebuild_parameter" else {
+                throw fail("_rebuild_from_type_v2 calls \(a[0].kind), not a tensor rebuild function")
+            }
+            return try call(a[0], a[2])
         default:
             throw fail("'\(g)' cannot be called")
         }
@@ -270,7 +323,7 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             guard marks.isEmpty, stack.count == 1, let v = stack.last else {
                 throw fail("STOP with \(stack.count) values on the stack")
             }
-            return v
+            return (v, pc)
         case 0x28: marks.append(stack.count)                         // MARK
             guard marks.count <= pickleMaxStack else { throw fail("too many MARKs") }
         case 0x7D: try push(.dict(PickleDict()))                     // EMPTY_DICT
@@ -290,7 +343,12 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
         case 0x4D: try push(.int(Int(try readU(2))))                 // BININT2
         case 0x8A:                                                   // LONG1
             let len = Int(try readU(1))
-            guard len <= 8 else { throw fail("LONG1 of \(len) bytes is larger than 64 bits") }
+            if len > 8 {
+                try need(len)
+                try push(.largeInt(Array(UnsafeRawBufferPointer(rebasing: bytes[pc..<(pc + len)]))))
+                pc += len
+                break
+            }
             var v: UInt64 = len == 0 ? 0 : try readU(len)
             if len > 0 && len < 8 && (v >> (8 * UInt64(len) - 1)) & 1 == 1 { v |= ~0 << (8 * UInt64(len)) }  // sign-extend
             try push(.int(Int(Int64(bitPattern: v))))
@@ -321,8 +379,11 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             try push(try call(f, args))                              // a dict, a tensor: depth 1 at most
         case 0x51:                                                             // BINPERSID
             let pid = try pop()
-            guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0] else {
-                throw fail("persistent id is not ('storage', type, key, location, numel)")
+            let items = persistentIDs == .zip ? 5 : 6
+            let shape = persistentIDs == .zip ? "('storage', type, key, location, numel)"
+                                              : "('storage', type, key, location, numel, view)"
+            guard case .tuple(let t) = pid, t.count == items, case .string("storage") = t[0] else {
+                throw fail("persistent id is not \(shape)")
             }
             guard case .global(let type) = t[1], let dtype = pickleStorageTypes[type] else {
                 throw fail("persistent id names storage type \(t[1].kind), not a known storage class")
@@ -330,7 +391,14 @@ func readRestrictedPickle(_ bytes: UnsafeRawBufferPointer, file: String?) throws
             guard case .string(let key) = t[2] else { throw fail("storage key is a \(t[2].kind), not a string") }
             let numel = try int(t[4], "storage size")
             guard numel >= 0 else { throw fail("storage '\(key)' has negative size \(numel)") }
-            try push(.storage(PickleStorage(key: key, dtype: dtype, numel: numel)))
+            if items == 6 {
+                guard case .none = t[5] else {
+                    throw fail("storage '\(key)' is a view of another storage (written by torch < 0.4), which ke does not read")
+                }
+            }
+            let storage = PickleStorage(key: key, dtype: dtype, numel: numel)
+            storageSeen(storage)
+            try push(.storage(storage))
         case 0x71: try memoPut(Int(try readU(1)))                    // BINPUT
         case 0x72: try memoPut(Int(try readU(4)))                    // LONG_BINPUT
         case 0x94: try memoPut(memo.count)                           // MEMOIZE

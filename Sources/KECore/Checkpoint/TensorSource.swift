@@ -84,17 +84,15 @@ func shardFileNames(indexPath: String) throws -> [String] {
 
 /// The weights of a model directory, whichever format they are in, preferring (as
 /// transformers does) safetensors: `model.safetensors`, `model.safetensors.index.json`,
-/// `pytorch_model.bin`, `pytorch_model.bin.index.json`, then a single `model.pt` (an
-/// OLMo-trainer checkpoint when `config.yaml` stands beside it instead of `config.json`; its
-/// fused tensors are split by `config`).
+/// `pytorch_model.bin`, `pytorch_model.bin.index.json`, then a single `model.pt`. When
+/// `config.yaml` stands instead of `config.json` it is an OLMo-trainer checkpoint: its
+/// `model.safetensors` (names encoded by the trainer), else its `model.pt`, whose fused tensors
+/// are split by `config`.
 ///
 /// - Throws: `CoreError` naming the directory when it holds none of these, or the file at fault.
 public func openTensorSource(directory: String, config: ModelConfig) throws -> TensorSource {
     let has = { (name: String) in fileExists(directory + "/" + name) }
-    if isOLMoNativeDirectory(directory) {
-        let path = directory + "/model.pt"
-        return try OLMoNativeSource(checkpoint: try PyTorchCheckpoint(paths: [path]), config: config, file: path)
-    }
+    if isOLMoNativeDirectory(directory) { return try openOLMoNativeSource(directory: directory, config: config) }
     if has("model.safetensors") || has("model.safetensors.index.json") {
         return try SafetensorsCheckpoint(directory: directory)
     }
@@ -106,7 +104,7 @@ public func openTensorSource(directory: String, config: ModelConfig) throws -> T
 }
 
 /// The weight files `openTensorSource` reads from `directory`, in its order of preference: an
-/// OLMo-trainer `model.pt`; `model.safetensors`, else the shards `model.safetensors.index.json`
+/// OLMo-trainer `model.safetensors` or `model.pt`; `model.safetensors`, else the shards `model.safetensors.index.json`
 /// lists; `pytorch_model.bin`, else the shards of `pytorch_model.bin.index.json`; else
 /// `model.pt`. Empty when the directory holds none of these. Used to tell whether two
 /// checkpoints hold the same weights.
@@ -114,7 +112,7 @@ public func openTensorSource(directory: String, config: ModelConfig) throws -> T
 /// - Throws: `CoreError` naming an index file that does not parse.
 public func weightFileNames(directory: String) throws -> [String] {
     let has = { (name: String) in fileExists(directory + "/" + name) }
-    if isOLMoNativeDirectory(directory) { return ["model.pt"] }
+    if isOLMoNativeDirectory(directory) { return [olmoNativeWeightFile(directory)] }
     if has("model.safetensors") { return ["model.safetensors"] }
     if has("model.safetensors.index.json") { return try shardFileNames(indexPath: directory + "/model.safetensors.index.json") }
     if has("pytorch_model.bin") { return ["pytorch_model.bin"] }

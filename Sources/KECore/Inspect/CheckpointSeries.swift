@@ -68,7 +68,7 @@ public final class CheckpointSeries: @unchecked Sendable {
     /// ordered list.
     ///
     /// - Throws: `CoreError` naming the directory when it does not exist, holds no checkpoint
-    ///   folder (a subdirectory with a config.json, or with config.yaml and model.pt), a config
+    ///   folder (a subdirectory with a config.json, or with config.yaml), a config
     ///   does not parse, or a name in `revisions` is not one of its folders; naming
     ///   `tokenizerFile` when it does not exist.
     public convenience init(directory: String, tokenizerFile: String? = nil, revisions: [String]? = nil,
@@ -89,7 +89,7 @@ public final class CheckpointSeries: @unchecked Sendable {
                                           weights: (try? weightsFingerprint(directory: path)).flatMap { $0 }))
         }
         guard !found.isEmpty else {
-            throw CoreError("no checkpoint folders found (subdirectories with a config.json, or OLMo-trainer folders with config.yaml and model.pt)", file: directory)
+            throw CoreError("no checkpoint folders found (subdirectories with a config.json, or OLMo-trainer folders with config.yaml and model.safetensors or model.pt)", file: directory)
         }
         if let revisions {
             let names = Set(found.map(\.name))

@@ -26,7 +26,7 @@ extension Command {
             snapshot is incomplete are left out with a warning (an error when picked by name). \
             `checkpoints "DIR"` lists the checkpoint folders of a directory instead (each a \
             Hugging Face model directory with a config.json, or an OLMo-trainer checkpoint with \
-            config.yaml and model.pt), with the step parsed from the folder name the same way \
+            config.yaml and model.safetensors or model.pt), with the step parsed from the folder name the same way \
             (also step-1000, checkpoint-1000); folders without a step come last, and \
             `revisions [...]` picks folders by name. `every N` keeps checkpoints 0, N, 2N, … of \
             the ordered list, to thin a long series. Two checkpoints with the same weights (the \

@@ -28,9 +28,10 @@ extension Command {
             lists the cached revisions and prints the huggingface-cli line that would fetch it: \
             ke never touches the network. `load "DIR"` loads a Hugging Face model directory (config.json, tokenizer.json and the weights as \
             model.safetensors, a sharded model.safetensors.index.json, pytorch_model.bin, a sharded \
-            pytorch_model.bin.index.json or model.pt; PyTorch files are read without running their \
-            pickle, and only plain state dicts are accepted), an OLMo-trainer checkpoint directory \
-            (config.yaml and model.pt, no config.json), or a GGUF file "FILE.gguf" (recognised by its "GGUF" magic under any other name too; v2/v3; \
+            pytorch_model.bin.index.json or model.pt; PyTorch files, zip or legacy (torch < 1.6), \
+            little- or big-endian, are read without running their pickle, and only plain state \
+            dicts are accepted), an OLMo-trainer checkpoint directory (config.yaml and \
+            model.safetensors or model.pt, no config.json), or a GGUF file "FILE.gguf" (recognised by its "GGUF" magic under any other name too; v2/v3; \
             F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K; quantised matrices stay \
             blocks in memory and are dequantised a tile at a time inside each matrix product; \
             config and tokenizer (gpt2 BPE or llama SentencePiece) from its metadata; GGUF \
