@@ -210,7 +210,7 @@ enum CLI {
         }
         if Set(notebookFlags).count > 1 { throw UsageError(message: "--notebook, --check and --update exclude each other") }
         if against != nil && notebookFlags.first != "--check" {
-            throw UsageError(message: "--against OUT.md goes with --check (ke --check SCRIPT.ke --against OUT.md or OUT.ipynb)")
+            throw UsageError(message: "--against OUT.md goes with --check (ke --check SCRIPT.ke --against OUT.md)")
         }
         if let flag = notebookFlags.first {
             guard o.file != nil else { throw UsageError(message: "--notebook, --check and --update need a script file") }

@@ -151,11 +151,21 @@ final class KernelServer {
             let scratch = Session(options: session.options, output: { help += $0 + "\n" }, errorOutput: { _ in })
             if scratch.run("help \(word)", file: "<help>") { text = help }
         } else if !word.isEmpty, let value = session.value(of: word) {
-            text = "\(word): \(value.typeName)\n" + session.render(value) + "\n"
+            text = "\(word): \(value.typeName)\n" + KernelServer.clipped(session.render(value)) + "\n"
         }
         answer(id, "inspect", [("found", .bool(text != nil)),
                                ("data", .object(text.map { [(MIMEBundle.plainText, .string($0))] } ?? []))])
         done(id, .ok)
+    }
+
+    /// Longest inspection of a variable, in lines (a long list prints one element a line).
+    static let inspectLines = 200
+
+    /// `text` cut to `inspectLines` lines, the cut said.
+    static func clipped(_ text: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > inspectLines else { return text }
+        return lines.prefix(inspectLines).joined(separator: "\n") + "\n… (\(lines.count - inspectLines) more lines)"
     }
 
     /// The identifier around `cursor` (code points), or "".

@@ -65,8 +65,9 @@ public enum Notebook {
                       renderBoth: { source, file in renderBoth(script: source, file: file) })
     }
 
-    /// `--notebook`: writes the transcript of `scriptPath` to `outPath` (atomically); true when
-    /// the script ran without error (the transcript is written either way).
+    /// `--notebook`: writes the transcript of `scriptPath` to `outPath` (atomically), or its
+    /// Jupyter notebook when `outPath` ends in `.ipynb`; true when the script ran without error
+    /// (the file is written either way).
     ///
     /// - Throws: `ShellError` when the script cannot be read or the notebook cannot be written.
     public static func write(scriptPath: String, to outPath: String) throws -> Bool {
@@ -82,7 +83,8 @@ public enum Notebook {
         try files.check(scriptPath: scriptPath, against: transcript, tolerance: tolerance)
     }
 
-    /// `--update`: rewrites `SCRIPT.md`; true when the script ran without error.
+    /// `--update`: rewrites `SCRIPT.md`, and `SCRIPT.ipynb` when it exists; true when the script
+    /// ran without error.
     ///
     /// - Throws: `ShellError` when the script cannot be read or the transcript cannot be written.
     public static func update(scriptPath: String) throws -> Bool {

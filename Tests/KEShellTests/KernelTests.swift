@@ -121,6 +121,11 @@ final class KernelTests: XCTestCase {
         _ = h.execute("let xs = [1, 2]")
         let variable = h.send(#"{"id":"v","type":"inspect","code":"xs","cursor":1}"#)
         XCTAssertEqual(variable[0]["data"]?["text/plain"], .string("xs: a list\n[1, 2]\n"))
+        // A long value is cut.
+        _ = h.execute("let long = range 1000")
+        let long = try XCTUnwrap(h.send(#"{"id":"l","type":"inspect","code":"long","cursor":4}"#)[0]["data"]?["text/plain"]?.stringValue)
+        XCTAssertEqual(long.split(separator: "\n").count, 1 + KernelServer.inspectLines + 1)
+        XCTAssertTrue(long.hasSuffix("… (800 more lines)\n"), long)
         let none = h.send(#"{"id":"n","type":"inspect","code":"zzz","cursor":3}"#)
         XCTAssertEqual(none[0]["found"], .bool(false))
         XCTAssertEqual(none[0]["data"], .object([]))
