@@ -18,11 +18,18 @@ protocol CommandResult: Sendable {
     func human(options: SessionOptions) -> String?
     /// The one-line rendering inside lists; nil when it needs several lines.
     var inline: String? { get }
+    /// The result as an HTML table for notebooks (`text/html`); nil when it is not tabular.
+    var htmlTable: HTMLTable? { get }
+    /// The chart drawn beside the result in notebooks (`image/svg+xml`), e.g. the layer bars
+    /// of an entropy result; nil when none.
+    var displayChart: ChartValue? { get }
 }
 
 extension CommandResult {
     func human(options: SessionOptions) -> String? { nil }
     var inline: String? { nil }
+    var htmlTable: HTMLTable? { nil }
+    var displayChart: ChartValue? { nil }
 }
 
 extension Record {

@@ -35,6 +35,16 @@ public final class Session {
     private let interpreter: Interpreter
     /// The file of the text being run (for notes).
     private var currentFile = ""
+    /// When set, receives each value an expression statement shows, instead of its rendering
+    /// going to `output` (the kernel and `.ipynb` notebooks turn values into MIME bundles).
+    public var valueSink: ((Value) -> Void)?
+    /// When set, receives the error that stops a run instead of `errorOutput`: the `LangError`
+    /// (nil for an error without a position) and its formatted text, caret included, as
+    /// `errorOutput` would have received it.
+    public var errorSink: ((_ error: LangError?, _ formatted: String) -> Void)?
+    /// True when the last successful `run`'s text ended with an expression statement, so the
+    /// last value it showed is the text's value (a notebook cell's result).
+    public private(set) var endsWithExpression = false
 
     /// `output` receives each printed value as one string without a trailing newline (it may
     /// span several lines; a JSON value is exactly one line). `errorOutput` receives each
@@ -74,6 +84,7 @@ public final class Session {
     private func runHere(_ source: String, file: String, firstLine: Int) -> Bool {
         Cancellation.shared.reset()
         currentFile = file
+        endsWithExpression = false
         interpreter.progress = options.progress ? progress : nil
         do {
             var scanner = Scanner(source, firstLine: firstLine)
@@ -81,14 +92,20 @@ public final class Session {
             var parser = Parser(tokens: tokens, known: Set(interpreter.globals.keys))
             let program = try parser.parseProgram()
             try interpreter.execute(program)
+            if case .expression = program.last { endsWithExpression = true }
             return true
         } catch let e as LangError {
-            errorOutput(Diagnostics.format(e, file: file, source: source, firstLine: firstLine))
+            report(e, Diagnostics.format(e, file: file, source: source, firstLine: firstLine))
             return false
         } catch {
-            errorOutput("\(file): error: \(error)")
+            report(nil, "\(file): error: \(error)")
             return false
         }
+    }
+
+    /// The error that stopped a run, to `errorSink` when set, else to `errorOutput`.
+    private func report(_ error: LangError?, _ formatted: String) {
+        if let errorSink { errorSink(error, formatted) } else { errorOutput(formatted) }
     }
 
     /// The session's store of corpus passes (see `StatisticsCache`).
@@ -113,6 +130,7 @@ public final class Session {
     }
 
     private func print(_ value: Value, at position: SourcePosition) {
+        if let valueSink { return valueSink(value) }
         if options.json {
             var nonFinite = false
             let line = Printer.jsonLine(value, options: options, nonFinite: &nonFinite)

@@ -13,6 +13,11 @@ public enum ScriptChunk: Equatable, Sendable {
     case code(String, line: Int)
 }
 
+/// Whether source text can run as it stands (see `Syntax.inputStatus`).
+public enum InputStatus: String, Sendable {
+    case complete, incomplete, invalid
+}
+
 /// Lexical questions about source text that do not run it.
 public enum Syntax {
     /// True when the text so far has an unbalanced ( [ or { or an unterminated string, so a
@@ -26,6 +31,16 @@ public enum Syntax {
         } catch {
             return scanner.unterminatedString
         }
+    }
+
+    /// What a notebook front end should do with `source` (Jupyter's `is_complete`): incomplete
+    /// when `needsContinuation` says so (the shell's rule for continuation lines), invalid when
+    /// another lexical error makes it unrunnable as it stands, else complete.
+    public static func inputStatus(_ source: String) -> InputStatus {
+        if needsContinuation(source) { return .incomplete }
+        var scanner = Scanner(source)
+        do { _ = try scanner.scan() } catch { return .invalid }
+        return .complete
     }
 
     /// Splits a script into prose (runs of comment lines that stand on their own lines, outside

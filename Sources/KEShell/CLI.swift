@@ -10,6 +10,9 @@ import KELang
 //     ke [options] -c 'SOURCE'    run source text
 //     ke [options] help [NAME]    the language's help: every command, or one explained
 //     ke [options]                REPL on a terminal; statements from stdin otherwise
+//     ke --kernel-stdio           the Jupyter kernel's JSON-lines protocol (Kernel.swift)
+//     ke --install-kernel [--user | --prefix DIR]
+//                                 write the Jupyter kernelspec (KernelSpec.swift)
 //
 // Errors exit 1; usage errors exit 2.
 
@@ -29,6 +32,10 @@ struct CLIOptions: Equatable {
     var help = false
     var version = false
     var doctor = false
+    /// `--kernel-stdio`: serve the kernel protocol on stdin/stdout.
+    var kernelStdio = false
+    /// `--install-kernel`: where to write the kernelspec (nil: not asked).
+    var installKernel: KernelSpec.Location?
 }
 
 /// A usage error: a message for stderr, exit status 2.
@@ -56,18 +63,25 @@ enum CLI {
           --color, --no-color
                           force ANSI colour on or off (default: on for a terminal)
           --width N       columns for charts and tables (default: the terminal's)
-          --notebook [OUT.md] FILE
+          --notebook [OUT.md | OUT.ipynb] FILE
                           render FILE.ke as a Markdown notebook (prose, code, outputs)
-                          to OUT.md, or to stdout
-          --check FILE [--against OUT.md]
-                          re-run FILE.ke and compare with OUT.md, or with FILE.md beside
-                          it (numbers within --tolerance, timings and absolute paths ignored)
-          --update FILE   re-run FILE.ke and rewrite FILE.md
+                          to OUT.md, or to stdout; as a Jupyter notebook (nbformat 4.5,
+                          ke kernel) to OUT.ipynb
+          --check FILE [--against OUT.md | OUT.ipynb]
+                          re-run FILE.ke and compare with OUT, or with FILE.md and (when
+                          it exists) FILE.ipynb beside it (numbers within --tolerance,
+                          timings and absolute paths ignored; text/plain outputs only)
+          --update FILE   re-run FILE.ke and rewrite FILE.md (and FILE.ipynb if present)
           --tolerance X   relative tolerance of --check (default 1e-3; absolute 1e-6)
           --help          show this help
           --version       show the version
           --doctor        show the CPU, which matrix-product kernel is in use (and whether
                           results are reproducible), and both kernels' measured speed
+          --kernel-stdio  serve the Jupyter kernel's JSON-lines protocol on stdin/stdout
+                          (what Scripts/jupyter/ke_kernel.py runs)
+          --install-kernel [--user | --prefix DIR]
+                          write the Jupyter kernelspec "ke" for this binary, for this user
+                          (the default) or under DIR/share/jupyter/kernels
 
         `ke help` lists every command of the language and `ke help NAME` explains one, as
         `help` and `help NAME` do in a script or the shell (a script file named help runs as
@@ -96,6 +110,8 @@ enum CLI {
         var notebookOutput: String?
         var tolerance: Double?
         var against: String?
+        /// `--user` / `--prefix DIR`, which go with `--install-kernel`.
+        var kernelLocation: KernelSpec.Location?
         func value(_ flag: String) throws -> String {
             i += 1
             guard i < args.count else { throw UsageError(message: "\(flag) needs a value") }
@@ -111,9 +127,17 @@ enum CLI {
             case "--help", "-h": o.help = true
             case "--version", "-V": o.version = true
             case "--doctor": o.doctor = true
+            case "--kernel-stdio": o.kernelStdio = true
+            case "--install-kernel": o.installKernel = .user
+            case "--user":
+                if kernelLocation != nil { throw UsageError(message: "give --user or --prefix DIR once") }
+                kernelLocation = .user
+            case "--prefix":
+                if kernelLocation != nil { throw UsageError(message: "give --user or --prefix DIR once") }
+                kernelLocation = .prefix(try value(a))
             case "--notebook":
                 notebookFlags.append(a)
-                if i + 1 < args.count, args[i + 1].hasSuffix(".md") {
+                if i + 1 < args.count, args[i + 1].hasSuffix(".md") || args[i + 1].hasSuffix(".ipynb") {
                     i += 1
                     notebookOutput = args[i]
                 }
@@ -164,6 +188,19 @@ enum CLI {
             o.source = (["help"] + topics).joined(separator: " ")
             positional = []
         }
+        if let location = kernelLocation {
+            guard o.installKernel != nil else { throw UsageError(message: "--user and --prefix DIR go with --install-kernel") }
+            o.installKernel = location
+        }
+        if o.kernelStdio || o.installKernel != nil {
+            let flag = o.kernelStdio ? "--kernel-stdio" : "--install-kernel"
+            guard !(o.kernelStdio && o.installKernel != nil) else {
+                throw UsageError(message: "--kernel-stdio and --install-kernel exclude each other")
+            }
+            guard positional.isEmpty, o.source == nil, notebookFlags.isEmpty, !helpWord else {
+                throw UsageError(message: "\(flag) takes no script, -c SOURCE, help or notebook option")
+            }
+        }
         if positional.count > 1 {
             throw UsageError(message: "expected at most one script file, found \(positional.count) arguments")
         }
@@ -173,7 +210,7 @@ enum CLI {
         }
         if Set(notebookFlags).count > 1 { throw UsageError(message: "--notebook, --check and --update exclude each other") }
         if against != nil && notebookFlags.first != "--check" {
-            throw UsageError(message: "--against OUT.md goes with --check (ke --check SCRIPT.ke --against OUT.md)")
+            throw UsageError(message: "--against OUT.md goes with --check (ke --check SCRIPT.ke --against OUT.md or OUT.ipynb)")
         }
         if let flag = notebookFlags.first {
             guard o.file != nil else { throw UsageError(message: "--notebook, --check and --update need a script file") }
@@ -189,7 +226,8 @@ enum CLI {
     /// Every option of the command line (for "did you mean").
     static let optionNames = [
         "--json", "--ascii", "--color", "--no-color", "--help", "--version", "--doctor", "--notebook",
-        "--tolerance", "--check", "--update", "--against", "--width", "-c",
+        "--tolerance", "--check", "--update", "--against", "--width", "-c", "--kernel-stdio", "--install-kernel",
+        "--user", "--prefix",
     ]
 
     /// The "did you mean" note for a script argument that does not exist and looks like a
@@ -227,6 +265,17 @@ enum CLI {
         if options.help { writeOut(usage); return 0 }
         if options.version { writeOut(version); return 0 }
         if options.doctor { writeOut(doctorReport()); return 0 }
+        if options.kernelStdio { return Kernel.runStdio() }
+        if let location = options.installKernel {
+            do {
+                let folder = try KernelSpec.install(location)
+                writeOut("installed the Jupyter kernel \"ke\" in \(folder)")
+                return 0
+            } catch {
+                writeError("ke: \(error)")
+                return 1
+            }
+        }
 
         let session = Session(options: sessionOptions(options), output: writeOut, errorOutput: writeError)
         if session.options.progress { session.progress = progressBar }

@@ -1,3 +1,4 @@
+import KECore
 import KELang
 
 // MARK: - Public entry points
@@ -32,13 +33,14 @@ public enum Notebook {
 
     /// Runs `script` (named `file` in messages) in a fresh session and renders its transcript.
     public static func render(script: String, file: String) -> (markdown: String, ok: Bool) {
-        final class Buffer { var text = "" }
-        let buffer = Buffer()
-        let append: (String) -> Void = { piece in
-            buffer.text += piece
-            if !piece.hasSuffix("\n") { buffer.text += "\n" }
-        }
-        let session = Session(options: sessionOptions, output: append, errorOutput: append)
+        let both = renderBoth(script: script, file: file)
+        return (both.markdown, both.ok)
+    }
+
+    /// Runs `script` (named `file` in messages) once in a fresh session and renders both its
+    /// Markdown transcript and its Jupyter notebook (`IPyNotebook`, serialized).
+    public static func renderBoth(script: String, file: String) -> (markdown: String, notebook: String, ok: Bool) {
+        let runner = CellRunner(options: sessionOptions)
         let name = NotebookRenderer.baseName(file)
         let chunks = Syntax.chunks(script).map { chunk -> NotebookChunk in
             switch chunk {
@@ -46,16 +48,21 @@ public enum Notebook {
             case .code(let code, let line): return .code(code, line: line)
             }
         }
-        return NotebookRenderer.render(chunks: chunks, scriptName: name) { code, line in
-            buffer.text = ""
-            let ok = session.run(code, file: name, firstLine: line)
-            return (buffer.text, ok)
+        var runs: [NotebookCellRun] = []
+        let (markdown, ok) = NotebookRenderer.render(chunks: chunks, scriptName: name) { code, line in
+            var outputs: [CellOutput] = []
+            let status = runner.run(code, file: name, firstLine: line) { outputs.append($0) }
+            runs.append(NotebookCellRun(outputs: outputs, status: status))
+            let text = outputs.map { o in o.plainText.hasSuffix("\n") ? o.plainText : o.plainText + "\n" }.joined()
+            return (text, status == .ok)
         }
+        return (markdown, IPyNotebook.serialized(IPyNotebook.document(chunks: chunks, runs: runs)), ok)
     }
 
     /// The file workflows on the language.
     static var files: NotebookFiles {
-        NotebookFiles(render: { source, file in render(script: source, file: file) })
+        NotebookFiles(render: { source, file in render(script: source, file: file) },
+                      renderBoth: { source, file in renderBoth(script: source, file: file) })
     }
 
     /// `--notebook`: writes the transcript of `scriptPath` to `outPath` (atomically); true when
@@ -102,11 +109,11 @@ public enum Notebook {
                 }
                 Terminal.write(diff, to: 1)
                 let rewrite = against.map { "ke --notebook \($0) \(scriptPath)" } ?? "ke --update \(scriptPath)"
-                Terminal.write("\(scriptPath): transcript differs from \(against ?? NotebookRenderer.transcriptPath(for: scriptPath)) (\(rewrite) rewrites it)\n", to: 2)
+                Terminal.write("\(scriptPath): transcript differs from \(against ?? files.checkedPaths(for: scriptPath).joined(separator: " or ")) (\(rewrite) rewrites it)\n", to: 2)
                 return 1
             case .update:
                 let ok = try update(scriptPath: scriptPath)
-                let path = NotebookRenderer.transcriptPath(for: scriptPath)
+                let path = files.checkedPaths(for: scriptPath).joined(separator: " and ")
                 Terminal.write(ok ? "wrote \(path)\n" : "wrote \(path) (the script stopped with an error)\n", to: ok ? 1 : 2)
                 return ok ? 0 : 1
             }
@@ -190,9 +197,21 @@ enum NotebookRenderer {
 extension NotebookRenderer {
     /// The transcript stored beside a script: `dir/name.ke` → `dir/name.md` (other names get `.md` added).
     static func transcriptPath(for scriptPath: String) -> String {
-        if scriptPath.hasSuffix(".ke") { return String(scriptPath.dropLast(3)) + ".md" }
-        return scriptPath + ".md"
+        sibling(of: scriptPath, extension: ".md")
     }
+
+    /// The Jupyter notebook stored beside a script: `dir/name.ke` → `dir/name.ipynb`.
+    static func notebookPath(for scriptPath: String) -> String {
+        sibling(of: scriptPath, extension: ".ipynb")
+    }
+
+    static func sibling(of scriptPath: String, extension ext: String) -> String {
+        if scriptPath.hasSuffix(".ke") { return String(scriptPath.dropLast(3)) + ext }
+        return scriptPath + ext
+    }
+
+    /// True for a path that names a Jupyter notebook (`.ipynb`).
+    static func isIPyNotebook(_ path: String) -> Bool { path.hasSuffix(".ipynb") }
 
     /// The last component of a path.
     static func baseName(_ path: String) -> String {
@@ -208,36 +227,98 @@ extension NotebookRenderer {
 struct NotebookFiles {
     /// Renders a script's source (named `file`) to a Markdown transcript; false when it failed.
     var render: (_ source: String, _ file: String) -> (markdown: String, ok: Bool)
+    /// Renders both the transcript and the Jupyter notebook from one run (nil: notebooks are
+    /// not available, e.g. with a fake renderer).
+    var renderBoth: ((_ source: String, _ file: String) -> (markdown: String, notebook: String, ok: Bool))? = nil
 
-    /// `ke --notebook OUT.md SCRIPT.ke`: writes the transcript (even when the script fails, so
-    /// the error is on record); true when the script ran without error.
+    /// `ke --notebook OUT.md SCRIPT.ke` (or `OUT.ipynb`): writes the transcript or the notebook
+    /// (even when the script fails, so the error is on record); true when the script ran
+    /// without error.
     func writeNotebook(scriptPath: String, to outPath: String) throws -> Bool {
         let source = try readScript(scriptPath)
+        if NotebookRenderer.isIPyNotebook(outPath) {
+            let (_, notebook, ok) = try both(source, scriptPath)
+            try FileSystem.writeAtomically(notebook, to: outPath)
+            return ok
+        }
         let (markdown, ok) = render(source, scriptPath)
         try FileSystem.writeAtomically(markdown, to: outPath)
         return ok
     }
 
-    /// `ke --check SCRIPT.ke [--against OUT.md]`: runs the script and compares with `against`
-    /// (nil: `SCRIPT.md` beside it). `diff` is empty when they match.
-    func check(scriptPath: String, against: String? = nil, tolerance: Tolerance) throws -> (ok: Bool, diff: String) {
-        let source = try readScript(scriptPath)
-        let transcript = against ?? NotebookRenderer.transcriptPath(for: scriptPath)
-        guard let stored = FileSystem.read(transcript) else {
-            let create = against.map { "ke --notebook \($0) \(scriptPath)" } ?? "ke --update \(scriptPath)"
-            throw ShellError("\(transcript): no transcript to compare with (create it with: \(create))")
-        }
-        let (markdown, _) = render(source, scriptPath)
-        guard let diff = Transcript.diff(expected: stored, actual: markdown, tolerance: tolerance,
-                                         expectedName: transcript, actualName: "\(scriptPath) (this run)") else {
-            return (true, "")
-        }
-        return (false, diff)
+    /// The files `--check` and `--update` use beside a script: `SCRIPT.md`, and `SCRIPT.ipynb`
+    /// when it exists (and notebooks are available).
+    func checkedPaths(for scriptPath: String) -> [String] {
+        let notebook = NotebookRenderer.notebookPath(for: scriptPath)
+        return [NotebookRenderer.transcriptPath(for: scriptPath)]
+            + (renderBoth != nil && FileSystem.exists(notebook) ? [notebook] : [])
     }
 
-    /// `ke --update SCRIPT.ke`: rewrites `SCRIPT.md`; true when the script ran without error.
+    /// `ke --check SCRIPT.ke [--against OUT.md | OUT.ipynb]`: runs the script once and compares
+    /// with `against` (nil: `SCRIPT.md` beside it, and `SCRIPT.ipynb` when it exists). A notebook
+    /// is compared by its text outputs (`IPyNotebook.transcript(of:)`). `diff` is empty when
+    /// they all match.
+    ///
+    /// - Throws: `ShellError` when the script or a stored file cannot be read, or a notebook is
+    ///   not valid nbformat 4 JSON.
+    func check(scriptPath: String, against: String? = nil, tolerance: Tolerance) throws -> (ok: Bool, diff: String) {
+        let source = try readScript(scriptPath)
+        let paths = against.map { [$0] } ?? checkedPaths(for: scriptPath)
+        var stored: [String] = []
+        for path in paths {
+            guard let text = FileSystem.read(path) else {
+                let create = against.map { "ke --notebook \($0) \(scriptPath)" } ?? "ke --update \(scriptPath)"
+                throw ShellError("\(path): no transcript to compare with (create it with: \(create))")
+            }
+            stored.append(text)
+        }
+        let fresh: (markdown: String, notebook: String?)
+        if paths.contains(where: NotebookRenderer.isIPyNotebook) {
+            let (markdown, notebook, _) = try both(source, scriptPath)
+            fresh = (markdown, notebook)
+        } else {
+            fresh = (render(source, scriptPath).markdown, nil)
+        }
+        var diffs: [String] = []
+        for (path, text) in zip(paths, stored) {
+            let expected: String, actual: String
+            if NotebookRenderer.isIPyNotebook(path), let notebook = fresh.notebook {
+                expected = try IPyNotebook.transcript(of: parseNotebook(text, file: path), file: path)
+                actual = try IPyNotebook.transcript(of: parseNotebook(notebook, file: path), file: "\(scriptPath) (this run)")
+            } else {
+                expected = text
+                actual = fresh.markdown
+            }
+            if let diff = Transcript.diff(expected: expected, actual: actual, tolerance: tolerance,
+                                          expectedName: path, actualName: "\(scriptPath) (this run)") {
+                diffs.append(diff)
+            }
+        }
+        return diffs.isEmpty ? (true, "") : (false, diffs.joined())
+    }
+
+    /// `ke --update SCRIPT.ke`: rewrites `SCRIPT.md`, and `SCRIPT.ipynb` when it exists, from one
+    /// run; true when the script ran without error.
     func update(scriptPath: String) throws -> Bool {
-        try writeNotebook(scriptPath: scriptPath, to: NotebookRenderer.transcriptPath(for: scriptPath))
+        let paths = checkedPaths(for: scriptPath)
+        guard paths.count > 1 else {
+            return try writeNotebook(scriptPath: scriptPath, to: NotebookRenderer.transcriptPath(for: scriptPath))
+        }
+        let (markdown, notebook, ok) = try both(try readScript(scriptPath), scriptPath)
+        try FileSystem.writeAtomically(markdown, to: paths[0])
+        try FileSystem.writeAtomically(notebook, to: paths[1])
+        return ok
+    }
+
+    private func both(_ source: String, _ file: String) throws -> (markdown: String, notebook: String, ok: Bool) {
+        guard let renderBoth else { throw ShellError("\(file): Jupyter notebooks are not available here") }
+        return renderBoth(source, file)
+    }
+
+    private func parseNotebook(_ text: String, file: String) throws -> JSONValue {
+        do { return try JSONValue.parse(text) } catch {
+            throw ShellError("\(file): not a Jupyter notebook: invalid JSON (\(error))")
+        }
     }
 
     func readScript(_ path: String) throws -> String {

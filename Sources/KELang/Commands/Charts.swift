@@ -150,9 +150,20 @@ func labelled(_ key: String, _ text: String?) -> [(String, JSONValue)] {
 /// Numbers as a JSON array (non-finite values as null).
 func jsonNumbers(_ xs: [Double]) -> JSONValue { .array(xs.map(Printer.jsonNumber)) }
 
-/// Wraps a KECharts chart as a value rendered with the session's options.
+/// Wraps a KECharts chart as a value rendered with the session's options (and as SVG).
 func chartValue(_ chart: Chart, _ fields: [(String, JSONValue)]) -> ChartValue {
-    ChartValue(type: chart.kind, fields: fields) { width, ascii, color in
+    ChartValue(type: chart.kind, fields: fields, render: { width, ascii, color in
         chart.render(RenderOptions(width: width, canvas: ascii ? .ascii : .braille, color: color))
-    }
+    }, svg: svgRenderer(chart))
+}
+
+/// The SVG renderer of a chart, for notebooks.
+func svgRenderer(_ chart: Chart) -> (@Sendable () -> String)? {
+    nil
+}
+
+/// The bar chart of one number per layer (labelled by layer index from 0) that notebooks show
+/// beside entropy and coefficients results.
+func layerBars(_ values: [Double], title: String) -> ChartValue {
+    chartValue(Chart.bar(values, labels: nil, title: title), [("values", jsonNumbers(values)), ("title", .string(title))])
 }

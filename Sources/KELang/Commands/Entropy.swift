@@ -152,6 +152,21 @@ extension EntropyResult: CommandResult {
         lines.append("  total \(Printer.number(total))   normalized \(Printer.number(normalized))")
         return lines.joined(separator: "\n")
     }
+
+    /// The per-layer table of `human` (entropy and its share of ln d_ff), totals under it.
+    var htmlTable: HTMLTable? {
+        let rows = layers.enumerated().map { i, h -> [String] in
+            let memories = i < stats.means.count ? stats.means[i].count : 0
+            let share = memories > 1 && h.isFinite ? String(format: "%.1f%%", h / Foundation.log(Double(memories)) * 100) : ""
+            return [String(i), Printer.number(h), share]
+        }
+        return HTMLTable(caption: "knowledge entropy over \(Printer.grouped(tokens)) tokens" + (step.map { " (step \($0))" } ?? ""),
+                         header: ["layer", "entropy", "of max"], rows: rows,
+                         notes: ["total \(Printer.number(total)), normalized \(Printer.number(normalized))"])
+    }
+
+    /// The layer bars: entropy H_l per layer.
+    var displayChart: ChartValue? { layerBars(layers, title: "knowledge entropy per layer") }
 }
 
 extension CoefficientSummary: CommandResult {
@@ -182,6 +197,19 @@ extension CoefficientSummary: CommandResult {
         lines.append("  entropy per layer " + sparkline(layers.map(\.entropy), ascii: options.ascii))
         return lines.joined(separator: "\n")
     }
+
+    /// The table of `human`, one row per layer.
+    var htmlTable: HTMLTable? {
+        let rows = layers.enumerated().map { i, l -> [String] in
+            [String(i), Printer.number(l.entropy), Printer.number(l.normalizedEntropy), Printer.number(l.gini),
+             String(format: "%.3g%%", l.top1Share * 100), "\(l.silent)/\(l.mean.count)"]
+        }
+        return HTMLTable(caption: "coefficients over \(Printer.grouped(tokens)) tokens" + (step.map { " (step \($0))" } ?? ""),
+                         header: ["layer", "entropy", "normalized", "gini", "top 1%", "silent"], rows: rows)
+    }
+
+    /// The layer bars: coefficient entropy per layer.
+    var displayChart: ChartValue? { layerBars(layers.map(\.entropy), title: "coefficient entropy per layer") }
 }
 
 /// `compare A B`: per-layer entropies of two results and a chart of both.
@@ -216,6 +244,18 @@ struct EntropyComparison: CommandResult {
         lines.append(chart.render(options.width, options.ascii, options.color))
         return lines.joined(separator: "\n")
     }
+
+    /// The table of `human`, the totals as its last row.
+    var htmlTable: HTMLTable? {
+        let ta = a.reduce(0, +), tb = b.reduce(0, +)
+        var rows = (0..<a.count).map { l in
+            [Printer.number(Double(l)), Printer.number(a[l]), Printer.number(b[l]), Printer.signed(b[l] - a[l])]
+        }
+        rows.append(["total", Printer.number(ta), Printer.number(tb), Printer.signed(tb - ta)])
+        return HTMLTable(caption: "entropy per layer", header: ["layer", "A", "B", "B − A"], rows: rows)
+    }
+
+    var displayChart: ChartValue? { chart }
 }
 
 // MARK: Arguments
@@ -384,7 +424,7 @@ func entropySeriesPlot(_ inv: Invocation) throws -> Value? {
     fields.append(("duplicates", .array(marks.map { .object([("x", .double($0.x)), ("duplicate_of", .string($0.of))]) })))
     let what = byStep ? "step" : "checkpoint"
     let footnote = marks.map { "  duplicate: \(what) \(Printer.number($0.x)) has the same weights as \($0.of) (the hub served one model twice)" }
-    return .chart(ChartValue(type: chart.kind, fields: fields) { width, ascii, color in
+    return .chart(ChartValue(type: chart.kind, fields: fields, render: { width, ascii, color in
         chart.render(RenderOptions(width: width, canvas: ascii ? .ascii : .braille, color: color)) + "\n" + footnote.joined(separator: "\n")
-    })
+    }, svg: svgRenderer(chart)))
 }

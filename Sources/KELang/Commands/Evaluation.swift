@@ -134,6 +134,17 @@ extension Evaluation: CommandResult {
         lines.append("  mean score \(Printer.number(mean))")
         return lines.joined(separator: "\n")
     }
+
+    /// The table of `human`, the mean score under it.
+    var htmlTable: HTMLTable? {
+        HTMLTable(caption: "multiple-choice evaluation on \(tasks.count) task\(tasks.count == 1 ? "" : "s")",
+                  header: ["task", "items", "acc", "len_norm", "metric", "score"],
+                  rows: tasks.map { t in
+                      [t.name, String(t.items), Printer.number(t.acc), Printer.number(t.lenNorm), t.metric.rawValue,
+                       Printer.number(t.score)]
+                  },
+                  notes: ["mean score \(Printer.number(mean))"])
+    }
 }
 
 // MARK: Charts of results

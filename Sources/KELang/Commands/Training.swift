@@ -250,6 +250,16 @@ extension ProbeResult: CommandResult {
          ("generalization", scoreRecord(generalization)),
          ("composition", composition.map(scoreRecord) ?? .null)]
     }
+
+    /// One row per probe kind: mean log-probability and accuracy of the targets.
+    var htmlTable: HTMLTable? {
+        let kinds: [(String, ProbeScore?)] = [("memorization", memorization), ("generalization", generalization),
+                                              ("composition", composition)]
+        return HTMLTable(caption: "probes", header: ["probe", "logprob", "accuracy"],
+                         rows: kinds.compactMap { name, s in
+                             s.map { [name, Printer.number($0.logprob), Printer.number($0.accuracy)] }
+                         })
+    }
 }
 
 extension InjectReport: CommandResult {
