@@ -5,14 +5,18 @@ struct BarPlot: Sendable {
     let values: [Double]
     let labels: [String]?
 
-    func render(title: String?, options: RenderOptions) -> [String] {
-        guard values.contains(where: { $0.isFinite }) else { return ChartText.empty(title: title, options: options) }
+    /// The bars: each value with its label (default: its index) and compact value text.
+    func rows() -> BarRows {
         let names = values.indices.map { index -> String in
             if let labels, index < labels.count { return labels[index] }
             return String(index)
         }
-        let rows = BarRows(labels: names, lengths: values, valueTexts: values.map { NumberFormat.compact($0) })
-        return rows.render(title: title, options: options)
+        return BarRows(labels: names, lengths: values, valueTexts: values.map { NumberFormat.compact($0) })
+    }
+
+    func render(title: String?, options: RenderOptions) -> [String] {
+        guard values.contains(where: { $0.isFinite }) else { return ChartText.empty(title: title, options: options) }
+        return rows().render(title: title, options: options)
     }
 }
 

@@ -49,8 +49,10 @@ struct HistogramPlot: Sendable {
         return texts
     }
 
-    func render(title: String?, options: RenderOptions) -> [String] {
-        guard let (edges, counts) = binned() else { return ChartText.empty(title: title, options: options) }
+    /// The bars: one per bin, labelled `[lo, hi)` (the last `[lo, hi]`), lengths the counts (or
+    /// log10(1 + count) with `logCounts`), value texts the exact counts; nil when nothing is finite.
+    func rows() -> BarRows? {
+        guard let (edges, counts) = binned() else { return nil }
         let texts = Self.edgeTexts(edges)
         let leftWidth = texts.dropLast().map(\.count).max() ?? 1
         let rightWidth = texts.dropFirst().map(\.count).max() ?? 1
@@ -60,7 +62,11 @@ struct HistogramPlot: Sendable {
                 + TextLayout.padLeft(texts[index + 1], rightWidth) + close
         }
         let lengths = counts.map { logCounts ? log10(1 + Double($0)) : Double($0) }
-        let rows = BarRows(labels: labels, lengths: lengths, valueTexts: counts.map { String($0) })
+        return BarRows(labels: labels, lengths: lengths, valueTexts: counts.map { String($0) })
+    }
+
+    func render(title: String?, options: RenderOptions) -> [String] {
+        guard let rows = rows() else { return ChartText.empty(title: title, options: options) }
         var lines = rows.render(title: title, options: options, header: xlabel)
         if logCounts {
             lines += TextLayout.wrap(options.ascii ? "(bar length ~ log10(1 + count))" : "(bar length ∝ log10(1 + count))",
