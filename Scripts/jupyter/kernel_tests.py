@@ -6,6 +6,8 @@ with JUPYTER_PATH pointing at a prefix where `ke --install-kernel --prefix` put 
   installed ke kernel, plus the error's traceback and caret and variables living across cells;
 - InterruptTests: an interrupt (SIGINT, as JupyterLab's stop button sends) ends a long cell and
   leaves the kernel alive with its variables;
+- RestartTests: a ke process killed under the kernel is reported, and the next cell runs in a
+  fresh ke session;
 - ConsoleTests: `jupyter console --kernel ke` runs the README's entropy line;
 - SVGTests: the SVG of a line chart and a bar chart is well-formed XML with the chart's
   dimensions and one mark per series;
@@ -99,7 +101,12 @@ class KernelProtocolTests(jupyter_kernel_test.KernelTests):
     language_name = "ke"
     file_extension = ".ke"
 
-    code_hello_world = None          # set below, from the protocol's stream
+    # ke has no statement that writes to stdout: a value is an execute result or display data
+    # (as `"hello, world"` in IPython), so jupyter_kernel_test's stdout hello world is skipped.
+    code_hello_world = None
+    # A warning is a stderr stream.
+    code_stderr = ('let r = rescale (load "%s") bottom 90%% by 1000 on corpus "%s"'
+                   % (MODEL, CORPUS))
     code_execute_result = [
         {"code": "1 + 2", "result": "3"},
         {"code": "let x = [1, 2, 3]\nsum x", "result": "6"},
@@ -111,7 +118,7 @@ class KernelProtocolTests(jupyter_kernel_test.KernelTests):
     ]
     completion_samples = [
         {"text": "entr", "matches": {"entropy"}},
-        {"text": "let e = entropy (load \"Tests/Fixtures/models/ol", "matches": {"Tests/Fixtures/models/olmo/"}},
+        {"text": "let c = corpus \"Tests/Fixtures/corpus.t", "matches": {"Tests/Fixtures/corpus.txt"}},
     ]
     complete_code_samples = ["1 + 2", "let x = 1", "for i in [1, 2] { i }", "plot [1, 2]"]
     incomplete_code_samples = ["for i in [1, 2] {", "let x = [1,", "plot [1, 2"]
@@ -177,6 +184,38 @@ class InterruptTests(unittest.TestCase):
             # The loop's own variable `m` is alive too (the ke session was not restarted).
             reply, _ = execute(kc, "let again = entropy m on c")
             self.assertEqual(reply["status"], "ok")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=False)
+
+
+class RestartTests(unittest.TestCase):
+    def test_a_killed_ke_is_reported_and_restarted(self):
+        import psutil
+        km, kc = start_new_kernel(kernel_name="ke", cwd=ROOT)
+        try:
+            reply, _ = execute(kc, "let gone = 1")
+            self.assertEqual(reply["status"], "ok")
+            wrapper = psutil.Process(km.provisioner.process.pid)
+            children = [p for p in wrapper.children() if "--kernel-stdio" in p.cmdline()]
+            self.assertEqual(len(children), 1)
+            children[0].kill()
+            # Dead once a zombie: only the wrapper, its parent, reaps it (at the next cell).
+            for _ in range(100):
+                try:
+                    if children[0].status() == psutil.STATUS_ZOMBIE:
+                        break
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.1)
+            reply, outputs = execute(kc, "1 + 1")
+            self.assertEqual(reply["status"], "ok")
+            notes = "".join(c["text"] for c in results(outputs, "stream"))
+            self.assertIn("ke was killed by signal SIGKILL", notes)
+            self.assertIn("variables of earlier cells are gone", notes)
+            self.assertEqual([r["data"]["text/plain"] for r in results(outputs)], ["2"])
+            reply, _ = execute(kc, "gone")
+            self.assertEqual(reply["status"], "error")
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=False)
