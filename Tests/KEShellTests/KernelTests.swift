@@ -173,12 +173,21 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(h.execute("kept").first?["data"]?["text/plain"], .string("42"))
     }
 
-    func testChartsHaveSVGWhenTheRendererDoesAndTablesHaveHTML() throws {
+    func testChartsHaveSVG() throws {
         let h = Harness()
-        let bar = try XCTUnwrap(h.execute("bar [1, 2, 3] title \"a < b\"").first?["data"])
-        XCTAssertNotNil(bar["text/plain"]?.stringValue)
-        XCTAssertEqual(bar["application/json"]?["values"], .array([.int(1), .int(2), .int(3)]))
-        if let svg = bar["image/svg+xml"]?.stringValue { XCTAssertTrue(svg.contains("<svg"), svg) }
+        for code in ["bar [1, 2, 3] title \"a < b\"", "plot [[1, 2], [2, 1]] labels [\"x\", \"y\"]", "hist [1, 2, 2, 3] bins 3",
+                     "heatmap [[1, 2], [3, 4]]", "spark [1, 5, 2]"] {
+            let data = try XCTUnwrap(h.execute(code).first?["data"], code)
+            XCTAssertEqual(data.objectValue?.map(\.0), ["text/plain", "application/json", "image/svg+xml"], code)
+            let svg = try XCTUnwrap(data["image/svg+xml"]?.stringValue, code)
+            XCTAssertTrue(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"), code)
+            XCTAssertTrue(svg.contains("</svg>"), code)
+        }
+        // The title is escaped inside the SVG.
+        let bar = try XCTUnwrap(h.execute("bar [1, 2] title \"a < b\"").first?["data"]?["image/svg+xml"]?.stringValue)
+        XCTAssertTrue(bar.contains("a &lt; b"), bar)
+        // Values that are not charts have no SVG.
+        XCTAssertNil(h.execute("[1, 2]").first?["data"]?["image/svg+xml"])
     }
 
     /// SIGINT through the binary: the running request is aborted, the session lives on, an
@@ -238,5 +247,51 @@ final class LineReader {
             if more.isEmpty { return nil }
             buffer.append(more)
         }
+    }
+}
+
+/// Rich outputs of results, on the tiny fixture model (Tests/Fixtures/models/olmo).
+final class KernelRichOutputTests: XCTestCase {
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+
+    func testResultsHaveTablesAndLayerBars() throws {
+        for p in ["models/olmo", "corpus.txt", "facts.json", "tasks"] where !FileManager.default.fileExists(atPath: fixtures + "/" + p) {
+            throw XCTSkip("fixture \(p) missing")
+        }
+        let h = KernelTests.Harness()
+        _ = h.execute("""
+            let m = load "\(fixtures)/models/olmo"
+            let c = corpus "\(fixtures)/corpus.txt"
+            """)
+        func data(_ code: String) throws -> JSONValue {
+            let answers = h.execute(code)
+            return try XCTUnwrap(answers.first(where: { $0["type"] == .string("result") })?["data"], "\(code): \(answers)")
+        }
+        // entropy: the per-layer table and the layer bars, beside the text as the terminal shows it.
+        let e = try data("entropy m on c")
+        XCTAssertEqual(e.objectValue?.map(\.0), ["text/plain", "application/json", "image/svg+xml", "text/html"])
+        let layers = try XCTUnwrap(e["application/json"]?["layers"]?.arrayValue)
+        let html = try XCTUnwrap(e["text/html"]?.stringValue)
+        XCTAssertEqual(html.components(separatedBy: "<tr>").count - 1, 1 + layers.count + 1)  // header, layers, total
+        XCTAssertTrue(html.contains("<th>layer</th><th>entropy</th><th>of max</th>"), html)
+        XCTAssertTrue(try XCTUnwrap(e["text/plain"]?.stringValue).hasPrefix("knowledge entropy over "))
+        XCTAssertTrue(try XCTUnwrap(e["image/svg+xml"]?.stringValue).contains("knowledge entropy per layer"))
+        // coefficients: its table and bars.
+        let k = try data("coefficients m on c")
+        XCTAssertEqual(k.objectValue?.map(\.0), ["text/plain", "application/json", "image/svg+xml", "text/html"])
+        XCTAssertTrue(try XCTUnwrap(k["text/html"]?.stringValue).contains("<th>gini</th>"))
+        // compare: its table and its chart.
+        let cmp = try data("compare (entropy m on c) (entropy m on c)")
+        XCTAssertEqual(cmp.objectValue?.map(\.0), ["text/plain", "application/json", "image/svg+xml", "text/html"])
+        // probe and evaluation: tables (no chart of their own; `bar EVALUATION` draws one).
+        let probe = try data("probe m on facts \"\(fixtures)/facts.json\"")
+        XCTAssertEqual(probe.objectValue?.map(\.0), ["text/plain", "application/json", "text/html"])
+        XCTAssertTrue(try XCTUnwrap(probe["text/html"]?.stringValue).contains("<td>memorization</td>"))
+        let ev = try data("evaluate m on tasks \"\(fixtures)/tasks\"")
+        XCTAssertEqual(ev.objectValue?.map(\.0), ["text/plain", "application/json", "text/html"])
+        XCTAssertTrue(try XCTUnwrap(ev["text/html"]?.stringValue).contains("mean score"))
+        // The same table twice is the same bytes.
+        XCTAssertEqual(try data("entropy m on c")["text/html"], e["text/html"])
     }
 }

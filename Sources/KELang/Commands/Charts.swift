@@ -157,9 +157,9 @@ func chartValue(_ chart: Chart, _ fields: [(String, JSONValue)]) -> ChartValue {
     }, svg: svgRenderer(chart))
 }
 
-/// The SVG renderer of a chart, for notebooks.
+/// The SVG renderer of a chart, for notebooks (KECharts' default size, 640 pixels wide).
 func svgRenderer(_ chart: Chart) -> (@Sendable () -> String)? {
-    nil
+    { chart.svg(SVGOptions()) }
 }
 
 /// The bar chart of one number per layer (labelled by layer index from 0) that notebooks show

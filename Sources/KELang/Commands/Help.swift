@@ -61,6 +61,7 @@ struct CommandList: CommandResult {
         lines.append("")
         lines.append("Statements: let NAME = EXPR · for NAME in LIST { … } · if COND { … } else { … } · # comment")
         lines.append("Lists: [a, b, …] · [EXPR for NAME in LIST] · xs[i] (from 0; xs[-1] is the last)")
+        lines.append("Jupyter: ke --install-kernel, then pick the ke kernel · ke --notebook OUT.ipynb SCRIPT.ke")
         return lines.joined(separator: "\n")
     }
 }
