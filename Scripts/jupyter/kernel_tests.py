@@ -14,7 +14,7 @@ with JUPYTER_PATH pointing at a prefix where `ke --install-kernel --prefix` put 
 - NotebookTests: every Tutorials/*.ipynb executed headless through the kernel (nbclient, working
   directory Tutorials/); its text/plain outputs checked against the script with
   `ke --check SCRIPT.ke --against EXECUTED.ipynb` (the transcript rules: one definition, in ke),
-  its charts carrying image/svg+xml that parses as SVG.
+  its charts (and entropy and coefficients results) carrying image/svg+xml that parses as SVG.
 
 The last line printed is "jupyter: P passed, F failed" (one count per test; a skipped test counts
 as neither). KE_BINARY overrides the ke binary (default .build/release/ke);
@@ -43,7 +43,9 @@ TUTORIALS = os.path.join(ROOT, "Tutorials")
 MODEL = "Tests/Fixtures/models/olmo"
 CORPUS = "Tests/Fixtures/corpus.txt"
 SVG_NS = "{http://www.w3.org/2000/svg}"
-BRAILLE = re.compile("[\u2801-\u28ff]")  # a Braille chart's dots (U+2800 is the blank cell)
+# Values drawn as charts, by their application/json "kind": charts, and entropy and coefficients
+# results (their layer bars).
+CHART_KINDS = {"chart", "entropy", "coefficients"}
 
 # The first cell of a kernel starts ke and may build nothing; 60 s is far above its ~0.1 s start.
 START_TIMEOUT = 60
@@ -312,12 +314,14 @@ class NotebookTests(unittest.TestCase):
                 continue
             for output in cell.get("outputs", []):
                 data = output.get("data", {})
-                plain = data.get("text/plain", "")
+                value = data.get("application/json")
+                kind = value.get("kind") if isinstance(value, dict) else None
+                if kind in CHART_KINDS and "image/svg+xml" not in data:
+                    self.fail("a %s without image/svg+xml in %s:\n%s"
+                              % (kind, name, data.get("text/plain", "")))
                 if "image/svg+xml" in data:
                     parse_svg(data["image/svg+xml"])
                     charts += 1
-                elif BRAILLE.search(plain):
-                    self.fail("a chart without image/svg+xml in %s:\n%s" % (name, plain))
         print("  %s: executed in %.0f s, %d SVG charts" % (name, seconds, charts), file=sys.stderr)
 
 
