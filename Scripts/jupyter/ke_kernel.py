@@ -9,7 +9,7 @@ ZeroMQ, message signing, the heartbeat and the Jupyter protocol are ipykernel's 
 (`ipykernel.kernelbase.Kernel`, Debian's python3-ipykernel). This file only translates:
 it starts one `ke --kernel-stdio` child (a persistent ke session: variables live across cells),
 writes one JSON request per line to its stdin and maps the JSON lines it answers to Jupyter
-messages (protocol: `ke help`/README, "The kernel-stdio protocol"):
+messages (the protocol is described at the top of Sources/KEShell/Kernel.swift):
 
     stream   -> iopub `stream`           display -> iopub `display_data`
     result   -> iopub `execute_result`   error   -> iopub `error`, reply status "error"
@@ -217,6 +217,7 @@ class KeKernel(Kernel):
             if kind in ("garbage", "stderr"):
                 self._on_noise(kind, value)
                 continue
+            # id null: ke's answer to a request line it could not read, which can only be ours.
             if value.get("id") not in (rid, None):
                 continue
             if value.get("type") == "done":
