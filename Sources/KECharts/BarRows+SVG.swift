@@ -50,8 +50,8 @@ extension BarRows {
         let right: Double = 16 + (valueTexts.map { SVGDocument.textWidth($0) }.max() ?? 0) + 8
         let finite = lengths.filter(\.isFinite)
         let plotWidth = max(40, Double(width) - left - right)
-        let axis = SVGChartParts.valueAxis(lo: min(0, finite.min() ?? 0), hi: max(0, finite.max() ?? 0),
-                                           length: plotWidth)
+        let axis = SVGChartParts.ticks(lo: min(0, finite.min() ?? 0), hi: max(0, finite.max() ?? 0), length: plotWidth,
+                                       extended: true)
         let area = SVGPlotArea(left: left, top: top, width: plotWidth, height: Double(height) - top - bottom)
 
         var document = SVGDocument(width: width, height: height, title: title)

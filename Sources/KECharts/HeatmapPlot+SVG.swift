@@ -34,18 +34,20 @@ extension HeatmapPlot {
         let names = groupNames(rowGroups).map { SVGDocument.fitted($0, pixels: Double(width) / 4) }
         let hasYLabel = ylabel?.isEmpty == false, hasXLabel = xlabel?.isEmpty == false
         let top = SVGChartParts.top(title: title)
-        let bottom: Double = 30 + (hasXLabel ? 20 : 0) + 18
+        let left: Double = (hasYLabel ? 28 : 10) + (names.map { SVGDocument.textWidth($0) }.max() ?? 0) + 10
+        let plotWidth = max(40, Double(width) - left - 90)
+        let columnGroups = Self.groups(columnCount, into: min(Self.svgMaximumGroups, max(1, Int(plotWidth / 4))))
+        let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1, columns: columnGroups.map(\.count).max() ?? 1)
+        let bottom: Double = 30 + (hasXLabel ? 20 : 0) + (note != nil ? 18 : 0)
         let natural: Double = rowGroups.count <= 24 ? 20 : max(3, 480 / Double(rowGroups.count))
         let cellsHeight: Double = options.height == nil ? natural * Double(rowGroups.count)
                                                 : Double(options.clampedHeight(default: 0)) - top - bottom
-        let height = options.height == nil ? Int((top + max(cellsHeight, 100) + bottom).rounded(.up))
+        let scaleHeight = max(cellsHeight, 40)
+        let height = options.height == nil ? Int((top + scaleHeight + bottom).rounded(.up))
                                            : options.clampedHeight(default: 0)
         let rowHeight = max(0.5, cellsHeight) / Double(rowGroups.count)
 
-        let left: Double = (hasYLabel ? 28 : 10) + (names.map { SVGDocument.textWidth($0) }.max() ?? 0) + 10
-        let area = SVGPlotArea(left: left, top: top, width: max(40, Double(width) - left - 90),
-                               height: max(0.5, cellsHeight))
-        let columnGroups = Self.groups(columnCount, into: min(Self.svgMaximumGroups, max(1, Int(area.width / 4))))
+        let area = SVGPlotArea(left: left, top: top, width: plotWidth, height: max(0.5, cellsHeight))
         let grid = rowGroups.map { group in columnGroups.map { Self.mean(matrix, rows: group, columns: $0) } }
         let shown = grid.flatMap { $0.filter(\.isFinite) }
         let lo = shown.min() ?? 0, hi = shown.max() ?? 0
@@ -53,12 +55,15 @@ extension HeatmapPlot {
         var document = SVGDocument(width: width, height: height, title: title)
         SVGChartParts.title(title, centre: area.left + area.width / 2, on: &document)
         let cellWidth = area.width / Double(columnGroups.count)
+        // Each cell reaches 0.5 px under its right and lower neighbours: anti-aliased edges that
+        // merely touch leave hairline seams.
         for (row, values) in grid.enumerated() {
             for (column, value) in values.enumerated() {
                 let fill = value.isFinite ? SVGPalette.viridis(hi > lo ? Ticks.fraction(value, lo: lo, hi: hi) : 0.5)
                                           : SVGPalette.missing
                 document.rect(x: area.left + Double(column) * cellWidth, y: area.top + Double(row) * rowHeight,
-                              width: cellWidth, height: rowHeight, fill: fill, class: "cell")
+                              width: cellWidth + (column < values.count - 1 ? 0.5 : 0),
+                              height: rowHeight + (row < grid.count - 1 ? 0.5 : 0), fill: fill, class: "cell")
             }
         }
         area.frame(on: &document)
@@ -67,47 +72,35 @@ extension HeatmapPlot {
             document.text(name, x: area.left - 8, y: area.top + (Double(row) + 0.5) * rowHeight + 4, anchor: .end,
                           class: "rowlabel")
         }
-        let columnTicks = SVGChartParts.horizontalTicks(lo: 0, hi: Double(columnCount - 1), length: area.width,
-                                                        integral: true)
+        let columnTicks = SVGChartParts.ticks(lo: 0, hi: Double(columnCount - 1), length: area.width, integral: true).ticks
         area.xTicks(columnTicks.map { (area.left + ($0.value + 0.5) / Double(columnCount) * area.width, $0.label) },
                     grid: false, on: &document)
         area.axisLabels(x: xlabel, y: ylabel, on: &document)
-        let columnsAveraged = columnGroups.map(\.count).max() ?? 1
-        if let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1, columns: columnsAveraged) {
+        if let note {
             document.text(SVGDocument.fitted(note, pixels: Double(width) - 16), x: 8, y: Double(height) - 8,
                           class: "note")
         }
-        Self.scaleBar(lo: lo, hi: hi, x: area.right + 16, top: area.top, height: max(100, area.height),
+        Self.scaleBar(lo: lo, hi: hi, x: area.right + 16, top: area.top, height: max(40, area.height),
                       on: &document)
         return document
     }
 
     /// The colour scale: 32 stacked viridis bands from `lo` (bottom) to `hi` (top), framed, with
-    /// 1-2-5 tick labels at least 24 px apart (or just the ends when none fit).
+    /// 1-2-5 tick labels at least 24 px apart (or just the ends when fewer than two fit).
     static func scaleBar(lo: Double, hi: Double, x: Double, top: Double, height: Double,
                          on document: inout SVGDocument) {
         let bands = 32, barWidth = 14.0
         let band = height / Double(bands)
         for index in 0..<bands {
             let t = hi > lo ? (Double(index) + 0.5) / Double(bands) : 0.5
-            document.rect(x: x, y: top + height - Double(index + 1) * band, width: barWidth, height: band,
-                          fill: SVGPalette.viridis(t), class: "scale")
+            let overlap = index < bands - 1 ? 0.5 : 0  // under the band above, as for the cells
+            document.rect(x: x, y: top + height - Double(index + 1) * band - overlap, width: barWidth,
+                          height: band + overlap, fill: SVGPalette.viridis(t), class: "scale")
         }
         document.add("rect", [("x", SVGDocument.number(x)), ("y", SVGDocument.number(top)),
                               ("width", SVGDocument.number(barWidth)), ("height", SVGDocument.number(height)),
                               ("fill", "none"), ("stroke", SVGDocument.ink)])
-        var ticks: [(value: Double, label: String)] = []
-        if hi > lo {
-            var step = Ticks.niceStep(span: hi - lo, target: max(2, Int(height / 40)))
-            for _ in 0..<40 {
-                let values = Ticks.multiples(of: step, lo: lo, hi: hi)
-                if values.count < 2 || Ticks.fraction(lo + step, lo: lo, hi: hi) * height >= 24 {
-                    ticks = Array(zip(values, NumberFormat.ticks(values, step: step)))
-                    break
-                }
-                step = Ticks.nextStep(step)
-            }
-        }
+        var ticks = SVGChartParts.ticks(lo: lo, hi: hi, length: height, spacing: { _ in 24 }).ticks
         if ticks.count < 2 { ticks = hi > lo ? [(lo, NumberFormat.compact(lo)), (hi, NumberFormat.compact(hi))]
                                              : [(lo, NumberFormat.compact(lo))] }
         for tick in ticks {

@@ -14,4 +14,7 @@
 /// the plot adds the frame, ticks (1-2-5 steps), labels and legend around it. Non-finite values are
 /// skipped everywhere; a chart with no finite value renders `(no data)`. Widths below 20 columns are
 /// widened to 20. Text is measured one column per `Character` (wide CJK labels will misalign).
+///
+/// ``Chart/svg(_:)`` draws the same chart as a standalone SVG document (``SVGOptions`` in pixels):
+/// an `SVGDocument` only emits elements, the plot types lay them out with the same axis rules.
 public enum KECharts {}

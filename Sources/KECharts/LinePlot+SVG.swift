@@ -2,64 +2,6 @@ import Foundation
 
 // MARK: - Line chart as SVG
 
-/// A plot rectangle in document pixels and its mapping from data coordinates.
-struct SVGPlotArea {
-    var left: Double
-    var top: Double
-    var width: Double
-    var height: Double
-
-    var right: Double { left + width }
-    var bottom: Double { top + height }
-
-    /// Pixel x of `value` on `lo...hi` (clamped to the area).
-    func x(_ value: Double, lo: Double, hi: Double) -> Double { left + Ticks.fraction(value, lo: lo, hi: hi) * width }
-
-    /// Pixel y of `value` on `lo...hi` (up is larger; clamped to the area).
-    func y(_ value: Double, lo: Double, hi: Double) -> Double { bottom - Ticks.fraction(value, lo: lo, hi: hi) * height }
-
-    /// Draws the frame (an unfilled rectangle).
-    func frame(on document: inout SVGDocument) {
-        document.add("rect", [("class", "frame"), ("x", SVGDocument.number(left)), ("y", SVGDocument.number(top)),
-                              ("width", SVGDocument.number(width)), ("height", SVGDocument.number(height)),
-                              ("fill", "none"), ("stroke", SVGDocument.ink)])
-    }
-
-    /// Y ticks: grid line, tick mark and right-aligned label at each `(pixel y, label)`.
-    func yTicks(_ ticks: [(y: Double, label: String)], grid: Bool, on document: inout SVGDocument) {
-        for tick in ticks {
-            if grid && tick.y > top + 0.5 && tick.y < bottom - 0.5 {
-                document.line(x1: left, y1: tick.y, x2: right, y2: tick.y, stroke: SVGDocument.grid, class: "grid")
-            }
-            document.line(x1: left - 5, y1: tick.y, x2: left, y2: tick.y, class: "tick")
-            document.text(tick.label, x: left - 8, y: tick.y + 4, anchor: .end, class: "ticklabel")
-        }
-    }
-
-    /// X ticks: grid line, tick mark and centred label at each `(pixel x, label)`.
-    func xTicks(_ ticks: [(x: Double, label: String)], grid: Bool, on document: inout SVGDocument) {
-        for tick in ticks {
-            if grid && tick.x > left + 0.5 && tick.x < right - 0.5 {
-                document.line(x1: tick.x, y1: top, x2: tick.x, y2: bottom, stroke: SVGDocument.grid, class: "grid")
-            }
-            document.line(x1: tick.x, y1: bottom, x2: tick.x, y2: bottom + 5, class: "tick")
-            document.text(tick.label, x: tick.x, y: bottom + 19, anchor: .middle, class: "ticklabel")
-        }
-    }
-
-    /// The x label centred under the tick labels and the y label turned along the left edge.
-    func axisLabels(x xlabel: String?, y ylabel: String?, on document: inout SVGDocument) {
-        if let xlabel, !xlabel.isEmpty {
-            document.text(SVGDocument.fitted(xlabel, pixels: width), x: left + width / 2, y: bottom + 38,
-                          anchor: .middle, class: "axislabel")
-        }
-        if let ylabel, !ylabel.isEmpty {
-            document.text(SVGDocument.fitted(ylabel, pixels: height), x: 16, y: top + height / 2, anchor: .middle,
-                          rotated: true, class: "axislabel")
-        }
-    }
-}
-
 extension LinePlot {
     /// Legend rows for `names` laid out under the plot in `width` px: each entry's row and x offset.
     static func legendRows(_ names: [String], width: Double) -> [(row: Int, x: Double)] {
@@ -79,8 +21,7 @@ extension LinePlot {
     func svg(title: String?, options: SVGOptions) -> SVGDocument {
         let width = options.clampedWidth(), height = options.clampedHeight(default: 400, minimum: 160)
         let (points, dropped) = preparedSeries()
-        let footnote = dropped > 0 ? "(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)"
-                                   : nil
+        let footnote = Self.logFootnote(dropped: dropped)
         let finite = points.flatMap { $0.compactMap { $0 } }
         guard let xMin = finite.map(\.x).min(), let xMax = finite.map(\.x).max(),
               let yMin = finite.map(\.y).min(), let yMax = finite.map(\.y).max() else {
@@ -100,11 +41,11 @@ extension LinePlot {
             ? (Self.legendRows(names, width: Double(width) - 24).last?.row ?? 0) + 1 : 0
         let bottomMargin: Double = bottomFixed + Double(belowRows) * 18
 
-        // Y axis from the text renderer's rules, with one text row per 24 px.
+        // Y axis from the text renderer's rules with a 16 px "row": labels at least 32 px apart.
         let plotHeight: Double = max(40, Double(height) - top - bottomMargin)
-        let rows = max(3, Int(plotHeight / 24))
-        let axis = logY ? logAxis(yMin, yMax, rows: rows, pixelsPerRow: 24)
-                        : linearAxis(yMin, yMax, rows: rows, pixelsPerRow: 24)
+        let rows = max(3, Int(plotHeight / 16))
+        let axis = logY ? logAxis(yMin, yMax, rows: rows, pixelsPerRow: 16)
+                        : linearAxis(yMin, yMax, rows: rows, pixelsPerRow: 16)
         let yLabels = logY ? axis.ticks.map { NumberFormat.compact(pow(10, $0.value)) }
                            : NumberFormat.ticks(axis.ticks.map(\.value), step: axis.step)
         let left: Double = (hasYLabel ? 28 : 10) + (yLabels.map { SVGDocument.textWidth($0) }.max() ?? 0) + 10
@@ -114,22 +55,21 @@ extension LinePlot {
         var document = SVGDocument(width: width, height: height, title: title)
         SVGChartParts.title(title, centre: area.left + area.width / 2, on: &document)
         let (xLo, xHi) = Ticks.padded(xMin, xMax)
-        let xTicks = SVGChartParts.horizontalTicks(lo: xLo, hi: xHi, length: area.width, integral: x == nil)
+        let xTicks = SVGChartParts.ticks(lo: xLo, hi: xHi, length: area.width, integral: x == nil).ticks
         area.yTicks(zip(axis.ticks, yLabels).map { (area.y($0.value, lo: axis.lo, hi: axis.hi), $1) }, grid: true,
                     on: &document)
         area.xTicks(xTicks.map { (area.x($0.value, lo: xLo, hi: xHi), $0.label) }, grid: true, on: &document)
+        if logY && axis.step == 1 { Self.minorLogTicks(lo: axis.lo, hi: axis.hi, area: area, on: &document) }
         for (index, line) in points.enumerated() {
-            var path = SVGPath()
-            var drawing = false
-            for point in line {
-                guard let point else { drawing = false; continue }
-                let px = area.x(point.x, lo: xLo, hi: xHi), py = area.y(point.y, lo: axis.lo, hi: axis.hi)
-                if drawing { path.line(px, py) } else { path.move(px, py); path.line(px, py) }
-                drawing = true
-            }
-            if path.isEmpty { continue }
-            document.path(path, stroke: SVGPalette.color(series: index), strokeWidth: 2,
+            let pixels = line.map { point in point.map { (area.x($0.x, lo: xLo, hi: xHi), area.y($0.y, lo: axis.lo, hi: axis.hi)) } }
+            let runs = SVGPath.runs(pixels)
+            if runs.isEmpty { continue }
+            document.path(SVGPath.polylines(runs), stroke: SVGPalette.color(series: index), strokeWidth: 2,
                           dash: SVGPalette.dash(series: index), class: "series")
+            // A point with no neighbour is only a cap-sized dot in the path; mark it visibly.
+            for run in runs where run.count == 1 {
+                document.circle(cx: run[0].x, cy: run[0].y, r: 3, fill: SVGPalette.color(series: index), class: "point")
+            }
         }
         area.frame(on: &document)
         area.axisLabels(x: xlabel, y: ylabel, on: &document)
@@ -143,6 +83,18 @@ extension LinePlot {
                           class: "note")
         }
         return document
+    }
+
+    /// Unlabelled short ticks at 2…9 × 10^k inside each decade of a log axis spanning `lo...hi`
+    /// (in log10 units), when the decades are at least 40 px tall.
+    static func minorLogTicks(lo: Double, hi: Double, area: SVGPlotArea, on document: inout SVGDocument) {
+        guard hi > lo, hi - lo <= 40, area.height / (hi - lo) >= 40 else { return }
+        for decade in stride(from: lo, to: hi, by: 1) {
+            for multiple in 2...9 {
+                let y = area.y(decade + log10(Double(multiple)), lo: lo, hi: hi)
+                document.line(x1: area.left - 3, y1: y, x2: area.left, y2: y, class: "minortick")
+            }
+        }
     }
 
     /// Legend entries (a short stroke in the series' colour and dash, then the name) stacked from
@@ -180,19 +132,15 @@ extension Sparkline {
         let (yLo, yHi) = Ticks.padded(lo, hi)
         let area = SVGPlotArea(left: 4, top: 4, width: Double(width) - 8, height: Double(height) - 8)
         var document = SVGDocument(width: width, height: height, title: nil)
-        var path = SVGPath()
-        var drawing = false
-        var last: (Double, Double)?
-        for (index, value) in shown.enumerated() {
-            guard value.isFinite else { drawing = false; continue }
-            let px = area.x(Double(index), lo: 0, hi: Double(max(1, shown.count - 1)))
-            let py = area.y(value, lo: yLo, hi: yHi)
-            if drawing { path.line(px, py) } else { path.move(px, py); path.line(px, py) }
-            drawing = true
-            last = (px, py)
+        let pixels = shown.enumerated().map { index, value -> (x: Double, y: Double)? in
+            guard value.isFinite else { return nil }
+            return (area.x(Double(index), lo: 0, hi: Double(max(1, shown.count - 1))), area.y(value, lo: yLo, hi: yHi))
         }
-        document.path(path, stroke: SVGPalette.color(series: 0), strokeWidth: 1.5, class: "series")
-        if let last { document.circle(cx: last.0, cy: last.1, r: 2.5, fill: SVGPalette.color(series: 0), class: "last") }
+        document.path(SVGPath.polylines(SVGPath.runs(pixels)), stroke: SVGPalette.color(series: 0), strokeWidth: 1.5,
+                      class: "series")
+        if let last = pixels.last(where: { $0 != nil }) ?? nil {
+            document.circle(cx: last.x, cy: last.y, r: 2.5, fill: SVGPalette.color(series: 0), class: "last")
+        }
         return document
     }
 }

@@ -35,6 +35,11 @@ struct LinePlot: Sendable {
         return (points, dropped)
     }
 
+    /// The note under a log-scale chart that dropped `dropped` non-positive values (nil when none).
+    static func logFootnote(dropped: Int) -> String? {
+        dropped > 0 ? "(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)" : nil
+    }
+
     /// The series names shown in the legend.
     func seriesNames() -> [String] {
         series.indices.map { index in
@@ -47,9 +52,7 @@ struct LinePlot: Sendable {
 
     func render(title: String?, options: RenderOptions) -> [String] {
         let (points, dropped) = preparedSeries()
-        let footnote = dropped > 0
-            ? TextLayout.wrap("(\(dropped) non-positive value\(dropped == 1 ? "" : "s") omitted from the log scale)",
-                              width: options.clampedWidth) : []
+        let footnote = Self.logFootnote(dropped: dropped).map { TextLayout.wrap($0, width: options.clampedWidth) } ?? []
         let finite = points.flatMap { $0.compactMap { $0 } }
         guard let xMin = finite.map(\.x).min(), let xMax = finite.map(\.x).max(),
               let yMin = finite.map(\.y).min(), let yMax = finite.map(\.y).max() else {

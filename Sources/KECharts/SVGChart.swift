@@ -128,41 +128,91 @@ enum SVGChartParts {
         return document
     }
 
-    /// Ticks for a horizontal axis spanning `lo...hi` over `length` px: the finest 1-2-5 step
-    /// (whole numbers only when `integral`) whose labels leave 12 px between neighbours.
-    static func horizontalTicks(lo: Double, hi: Double, length: Double, integral: Bool)
-        -> [(value: Double, label: String)] {
-        guard hi > lo, length > 0 else { return [] }
-        var step = Ticks.niceStep(span: hi - lo, target: max(2, Int(length / 60)))
+    /// 1-2-5 ticks on an axis of `length` px showing `lo...hi`: the finest step from about one per
+    /// 50 px (whole numbers only when `integral`) whose neighbouring ticks lie at least
+    /// `spacing(widest label width)` px apart (default: the label width + 12 px, for labels side
+    /// by side). With `extended`, the range first grows to multiples of the step, as the text
+    /// charts' y axes do, so both ends get a tick. Returns the range shown and its ticks (none when
+    /// no step fits).
+    static func ticks(lo: Double, hi: Double, length: Double, integral: Bool = false, extended: Bool = false,
+                      spacing: (Double) -> Double = { $0 + 12 })
+        -> (lo: Double, hi: Double, ticks: [(value: Double, label: String)]) {
+        let (lo0, hi0) = extended ? Ticks.padded(lo, hi) : (lo, hi)
+        guard hi0 > lo0, length > 0 else { return (lo0, hi0, []) }
+        var step = Ticks.niceStep(span: hi0 - lo0, target: max(2, Int(length / 50)))
         if integral { step = max(step, 1) }
         for _ in 0..<40 {
-            let values = Ticks.multiples(of: step, lo: lo, hi: hi)
-            let labels = NumberFormat.ticks(values, step: step)
-            let widest = labels.map { SVGDocument.textWidth($0) }.max() ?? 0
-            let spacing = Ticks.fraction(lo + step, lo: lo, hi: hi) * length
-            if values.count <= 1 || spacing >= widest + 12 { return Array(zip(values, labels)) }
-            step = Ticks.nextStep(step)
-        }
-        return []
-    }
-
-    /// A linear range around `lo...hi` extended to multiples of a 1-2-5 step, with its ticks,
-    /// sized for `length` px (about one tick per 60 px; the same rule as the text axes).
-    static func valueAxis(lo: Double, hi: Double, length: Double) -> (lo: Double, hi: Double,
-                                                                      ticks: [(value: Double, label: String)]) {
-        let (lo0, hi0) = Ticks.padded(lo, hi)
-        var step = Ticks.niceStep(span: hi0 - lo0, target: max(2, Int(length / 60)))
-        for _ in 0..<40 {
-            let a = floor(lo0 / step) * step, b = ceil(hi0 / step) * step
+            let a = extended ? floor(lo0 / step) * step : lo0, b = extended ? ceil(hi0 / step) * step : hi0
             if a.isFinite, b.isFinite, b > a {
                 let values = Ticks.multiples(of: step, lo: a, hi: b)
                 let labels = NumberFormat.ticks(values, step: step)
                 let widest = labels.map { SVGDocument.textWidth($0) }.max() ?? 0
-                let spacing = Ticks.fraction(a + step, lo: a, hi: b) * length
-                if values.count <= 2 || spacing >= widest + 12 { return (a, b, Array(zip(values, labels))) }
+                if values.count <= 1 || Ticks.fraction(a + step, lo: a, hi: b) * length >= spacing(widest) {
+                    return (a, b, Array(zip(values, labels)))
+                }
             }
             step = Ticks.nextStep(step)
         }
         return (lo0, hi0, [])
+    }
+}
+
+// MARK: - Plot area
+
+/// A plot rectangle in document pixels and its mapping from data coordinates.
+struct SVGPlotArea {
+    var left: Double
+    var top: Double
+    var width: Double
+    var height: Double
+
+    var right: Double { left + width }
+    var bottom: Double { top + height }
+
+    /// Pixel x of `value` on `lo...hi` (clamped to the area).
+    func x(_ value: Double, lo: Double, hi: Double) -> Double { left + Ticks.fraction(value, lo: lo, hi: hi) * width }
+
+    /// Pixel y of `value` on `lo...hi` (up is larger; clamped to the area).
+    func y(_ value: Double, lo: Double, hi: Double) -> Double { bottom - Ticks.fraction(value, lo: lo, hi: hi) * height }
+
+    /// Draws the frame (an unfilled rectangle).
+    func frame(on document: inout SVGDocument) {
+        document.add("rect", [("class", "frame"), ("x", SVGDocument.number(left)), ("y", SVGDocument.number(top)),
+                              ("width", SVGDocument.number(width)), ("height", SVGDocument.number(height)),
+                              ("fill", "none"), ("stroke", SVGDocument.ink)])
+    }
+
+    /// Y ticks: grid line, tick mark and right-aligned label at each `(pixel y, label)`.
+    func yTicks(_ ticks: [(y: Double, label: String)], grid: Bool, on document: inout SVGDocument) {
+        for tick in ticks {
+            if grid && tick.y > top + 0.5 && tick.y < bottom - 0.5 {
+                document.line(x1: left, y1: tick.y, x2: right, y2: tick.y, stroke: SVGDocument.grid, class: "grid")
+            }
+            document.line(x1: left - 5, y1: tick.y, x2: left, y2: tick.y, class: "tick")
+            document.text(tick.label, x: left - 8, y: tick.y + 4, anchor: .end, class: "ticklabel")
+        }
+    }
+
+    /// X ticks: grid line, tick mark and centred label at each `(pixel x, label)`.
+    func xTicks(_ ticks: [(x: Double, label: String)], grid: Bool, on document: inout SVGDocument) {
+        for tick in ticks {
+            if grid && tick.x > left + 0.5 && tick.x < right - 0.5 {
+                document.line(x1: tick.x, y1: top, x2: tick.x, y2: bottom, stroke: SVGDocument.grid, class: "grid")
+            }
+            document.line(x1: tick.x, y1: bottom, x2: tick.x, y2: bottom + 5, class: "tick")
+            document.text(tick.label, x: tick.x, y: bottom + 19, anchor: .middle, class: "ticklabel")
+        }
+    }
+
+    /// The x label centred under the tick labels and the y label turned along the left edge.
+    func axisLabels(x xlabel: String?, y ylabel: String?, on document: inout SVGDocument) {
+        if let xlabel, !xlabel.isEmpty {
+            document.text(SVGDocument.fitted(xlabel, pixels: width), x: left + width / 2, y: bottom + 38,
+                          anchor: .middle, class: "axislabel")
+        }
+        if let ylabel, !ylabel.isEmpty {
+            document.text(SVGDocument.fitted(ylabel, pixels: height), x: 16, y: top + height / 2, anchor: .middle,
+                          rotated: true, class: "axislabel")
+        }
     }
 }

@@ -171,4 +171,25 @@ struct SVGPath {
     mutating func line(_ x: Double, _ y: Double) {
         text += " L" + SVGDocument.number(x) + " " + SVGDocument.number(y)
     }
+
+    /// A polyline per run of consecutive points; a run of one point becomes a zero-length
+    /// segment, which round caps draw as a dot (as the text canvas sets one pixel).
+    static func polylines(_ runs: [[(x: Double, y: Double)]]) -> SVGPath {
+        var path = SVGPath()
+        for run in runs {
+            guard let first = run.first else { continue }
+            path.move(first.x, first.y)
+            for point in run.count == 1 ? run : Array(run.dropFirst()) { path.line(point.x, point.y) }
+        }
+        return path
+    }
+
+    /// `points` split into runs at the nil entries (gaps), empty runs dropped.
+    static func runs(_ points: [(x: Double, y: Double)?]) -> [[(x: Double, y: Double)]] {
+        var runs: [[(x: Double, y: Double)]] = [[]]
+        for point in points {
+            if let point { runs[runs.count - 1].append(point) } else if !runs[runs.count - 1].isEmpty { runs.append([]) }
+        }
+        return runs.filter { !$0.isEmpty }
+    }
 }

@@ -15,20 +15,25 @@ enum Golden {
     static var updating: Bool { ProcessInfo.processInfo.environment["KECHARTS_UPDATE_GOLDEN"] == "1" }
 
     /// Asserts `text` equals the golden `name.txt` (or rewrites it when updating).
-    static func check(_ text: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
-        let url = directory.appendingPathComponent(name + ".txt")
+    ///
+    /// `name` may contain a subdirectory (`svg/line`); `fileExtension` names other text formats.
+    /// The file holds `text` plus one newline, unless `text` already ends in one (SVG documents).
+    static func check(_ text: String, _ name: String, fileExtension: String = "txt",
+                      file: StaticString = #filePath, line: UInt = #line) {
+        let fileName = name + "." + fileExtension
+        let url = directory.appendingPathComponent(fileName)
+        let stored = text.hasSuffix("\n") ? text : text + "\n"
         if updating {
-            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            XCTAssertNoThrow(try (text + "\n").write(to: url, atomically: true, encoding: .utf8), file: file, line: line)
+            try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            XCTAssertNoThrow(try stored.write(to: url, atomically: true, encoding: .utf8), file: file, line: line)
             return
         }
-        guard let stored = try? String(contentsOf: url, encoding: .utf8) else {
-            XCTFail("missing golden \(name).txt; run with KECHARTS_UPDATE_GOLDEN=1", file: file, line: line)
+        guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
+            XCTFail("missing golden \(fileName); run with KECHARTS_UPDATE_GOLDEN=1", file: file, line: line)
             return
         }
-        let expected = stored.hasSuffix("\n") ? String(stored.dropLast()) : stored
-        if expected != text {
-            XCTFail("golden \(name).txt differs:\n--- expected\n\(expected)\n--- actual\n\(text)", file: file, line: line)
+        if expected != stored {
+            XCTFail("golden \(fileName) differs:\n--- expected\n\(expected)--- actual\n\(stored)", file: file, line: line)
         }
     }
 }

@@ -22,6 +22,18 @@ final class PublicAPITests: XCTestCase {
             XCTAssertFalse(chart.render(options).isEmpty)
             XCTAssertFalse(chart.render(defaults).isEmpty)
         }
+        // SVG: the contract the notebook kernel codes against.
+        let svgDefaults = SVGOptions()
+        XCTAssertEqual(svgDefaults.width, 640)
+        XCTAssertNil(svgDefaults.height)
+        XCTAssertEqual(SVGOptions(width: 300, height: 200), SVGOptions(width: 300, height: 200))
+        for chart in [line, bar, hist, heat, spark] {
+            let text: String = chart.svg(SVGOptions(width: 300, height: 200))
+            XCTAssertTrue(text.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""), chart.kind)
+            XCTAssertTrue(text.contains(" width=\"300\" height=\"200\" viewBox=\"0 0 300 200\""), chart.kind)
+            XCTAssertTrue(chart.svg().hasSuffix("</svg>\n"), chart.kind)
+        }
+
         let plain: ([Double]) -> String = sparkline
         XCTAssertEqual(plain([1, 2]), "▁█")
         XCTAssertEqual(sparkline([1, 2], ascii: true), "_#")
