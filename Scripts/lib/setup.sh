@@ -6,10 +6,40 @@ KE_PACKAGES=(libopenblas-dev libedit-dev libonig-dev libssl-dev pkg-config)
 
 # Installs the Debian packages ke needs when they are missing.
 ke_ensure_packages() {
-    local missing=()
-    for p in "${KE_PACKAGES[@]}"; do
+    ke_apt_install "${KE_PACKAGES[@]}"
+}
+
+# Debian's Jupyter packages: the kernel wrapper (Scripts/jupyter/ke_kernel.py runs under
+# /usr/bin/python3 with python3-ipykernel), `jupyter kernelspec`/`console`/`nbconvert`, nbclient
+# and jupyter_kernel_test for the Jupyter stage of Scripts/test. Only `ke --install-kernel` and that
+# stage need them; the ke binary never needs Python.
+KE_JUPYTER_PACKAGES=(python3-ipykernel python3-jupyter-client jupyter-client python3-nbclient
+    python3-nbformat jupyter-nbconvert python3-jupyter-kernel-test jupyter-console)
+
+# Installs the Jupyter packages when they are missing.
+ke_ensure_jupyter_packages() {
+    ke_apt_install "${KE_JUPYTER_PACKAGES[@]}"
+}
+
+# True when every Jupyter package is installed (nothing is installed).
+ke_have_jupyter_packages() {
+    [ -z "$(ke_missing_packages "${KE_JUPYTER_PACKAGES[@]}")" ]
+}
+
+# The packages among "$@" that dpkg does not list as installed, space-separated.
+ke_missing_packages() {
+    local missing=() p
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
+    echo "${missing[*]}"
+}
+
+# Installs the Debian packages "$@" that are missing (apt-get; as root, or with sudo without a
+# password); otherwise names them and fails.
+ke_apt_install() {
+    local missing
+    read -r -a missing <<< "$(ke_missing_packages "$@")"
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     if [ "$(id -u)" -ne 0 ]; then
