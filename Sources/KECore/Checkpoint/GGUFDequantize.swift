@@ -209,13 +209,17 @@ func ggmlDequantize(_ src: UnsafeRawBufferPointer, type: GGMLType, into dest: Un
     }
 }
 
-/// ±1 for sign bit `j` of `signs` (set: −1), as gguf-py's sign arrays.
-@inline(__always) private func sign(_ signs: UInt8, _ j: Int) -> Float { (signs >> UInt8(j)) & 1 == 0 ? 1 : -1 }
+/// The 8 sign bits of `signs` as ±1 (bit j set: element j is −1), as gguf-py's sign arrays.
+@inline(__always) private func signs8(_ signs: UInt8) -> SIMD8<Float> {
+    let bits = (SIMD8<UInt32>(repeating: UInt32(signs)) &>> SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
+    return 1 - 2 * SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: bits))
+}
 
-/// Byte `j` of grid point `g` as a Float (int8 when `signed`).
-@inline(__always) private func gridValue<T: FixedWidthInteger>(_ g: T, _ j: Int, signed: Bool = false) -> Float {
-    let byte = UInt8(truncatingIfNeeded: g >> T(8 * j))
-    return signed ? Float(Int8(bitPattern: byte)) : Float(byte)
+/// The 8 bytes of `v` (byte j = element j) as Floats, unsigned or (`signed`) int8.
+@inline(__always) private func bytes8(_ v: UInt64, signed: Bool = false) -> SIMD8<Float> {
+    let b = unsafeBitCast(v.littleEndian, to: SIMD8<UInt8>.self)
+    if signed { return SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(b, to: SIMD8<Int8>.self))) }
+    return SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: b))
 }
 
 /// IQ2_XXS, IQ2_XS and IQ2_S blocks of 256: 32 groups of 8 elements, each one point of an
@@ -230,29 +234,32 @@ private func iq2Blocks(_ s: UnsafeRawPointer, _ d: UnsafeMutablePointer<Float>, 
             for b in 0..<blocks {
                 let p = s + b * bb, o = d + b * 256
                 let dd = f16(p, 0)
-                for g in 0..<32 {
-                    let point: Int, signs: UInt8, scale: UInt32
-                    switch type {
-                    case .iq2_XXS:
-                        // Sub-block g/4: u32 of 4 grid bytes, u32 of 4 sign indices and the scale.
-                        let ib = g / 4, l = g % 4
+                switch type {
+                case .iq2_XXS:
+                    // Sub-block ib: u32 of 4 grid bytes, u32 of 4 sign indices and the scale.
+                    for ib in 0..<8 {
                         let aux1 = u32(p, 2 + 8 * ib + 4)
-                        point = Int(u8(p, 2 + 8 * ib + l))
-                        signs = ksigns[Int((aux1 >> UInt32(7 * l)) & 0x7F)]
-                        scale = aux1 >> 28
-                    case .iq2_XS:
-                        let q = u16(p, 2 + 2 * g)
-                        point = Int(q & 511)
-                        signs = ksigns[Int(q >> 9)]
-                        scale = UInt32(u8(p, 66 + g / 4) >> UInt8(4 * ((g / 2) % 2))) & 0x0F
-                    default:  // IQ2_S
-                        point = Int(u8(p, 2 + g)) | Int((u8(p, 66 + g / 4) >> UInt8(2 * (g % 4))) & 3) << 8
-                        signs = u8(p, 34 + g)
-                        scale = UInt32(u8(p, 74 + g / 4) >> UInt8(4 * ((g / 2) % 2))) & 0x0F
+                        let db = dd * (0.5 + Float(aux1 >> 28)) * 0.25
+                        for l in 0..<4 {
+                            let gp = grid[Int(u8(p, 2 + 8 * ib + l))]
+                            let signs = ksigns[Int((aux1 >> UInt32(7 * l)) & 0x7F)]
+                            store8(db * bytes8(gp) * signs8(signs), o + 32 * ib + 8 * l)
+                        }
                     }
-                    let db = dd * (0.5 + Float(scale)) * 0.25
-                    let gp = grid[point]
-                    for j in 0..<8 { o[8 * g + j] = db * gridValue(gp, j) * sign(signs, j) }
+                case .iq2_XS:
+                    for g in 0..<32 {
+                        let q = u16(p, 2 + 2 * g)
+                        let scale = (u8(p, 66 + g / 4) >> UInt8(4 * ((g / 2) % 2))) & 0x0F
+                        let db = dd * (0.5 + Float(scale)) * 0.25
+                        store8(db * bytes8(grid[Int(q & 511)]) * signs8(ksigns[Int(q >> 9)]), o + 8 * g)
+                    }
+                default:  // IQ2_S: 8 low grid bits in qs, 2 high in qh, signs stored
+                    for g in 0..<32 {
+                        let point = Int(u8(p, 2 + g)) | Int((u8(p, 66 + g / 4) >> UInt8(2 * (g % 4))) & 3) << 8
+                        let scale = (u8(p, 74 + g / 4) >> UInt8(4 * ((g / 2) % 2))) & 0x0F
+                        let db = dd * (0.5 + Float(scale)) * 0.25
+                        store8(db * bytes8(grid[point]) * signs8(u8(p, 34 + g)), o + 8 * g)
+                    }
                 }
             }
         }
@@ -263,34 +270,42 @@ private func iq2Blocks(_ s: UnsafeRawPointer, _ d: UnsafeMutablePointer<Float>, 
 /// 4 sets of 8 sign bits; x = ((d·(0.5 + s))·0.5)·grid·sign (IQ3_XXS), (d·(1 + 2s))·grid·sign (IQ3_S).
 @inline(__always)
 private func iq3Blocks(_ s: UnsafeRawPointer, _ d: UnsafeMutablePointer<Float>, blocks: Int, type: GGMLType) {
-    let xxs = type == .iq3_XXS
-    let grid = xxs ? iq3xxsGrid : iq3sGrid
     let bb = type.block.bytes
-    grid.withUnsafeBufferPointer { grid in
-        ksignsIQ2XS.withUnsafeBufferPointer { ksigns in
+    /// Grid points i and i + 1 (4 elements each) as the 8 elements of one group.
+    @inline(__always) func pair(_ grid: UnsafeBufferPointer<UInt32>, _ a: Int, _ b: Int) -> SIMD8<Float> {
+        bytes8(UInt64(grid[a]) | UInt64(grid[b]) << 32)
+    }
+    if type == .iq3_XXS {
+        iq3xxsGrid.withUnsafeBufferPointer { grid in
+            ksignsIQ2XS.withUnsafeBufferPointer { ksigns in
+                for b in 0..<blocks {
+                    let p = s + b * bb, o = d + b * 256
+                    let dd = f16(p, 0)
+                    for ib in 0..<8 {
+                        let aux = u32(p, 66 + 4 * ib)
+                        let db = dd * (0.5 + Float(aux >> 28)) * 0.5
+                        for l in 0..<4 {
+                            let g = 4 * ib + l
+                            let v = pair(grid, Int(u8(p, 2 + 2 * g)), Int(u8(p, 3 + 2 * g)))
+                            store8(db * v * signs8(ksigns[Int((aux >> UInt32(7 * l)) & 0x7F)]), o + 8 * g)
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        iq3sGrid.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = s + b * bb, o = d + b * 256
                 let dd = f16(p, 0)
                 for ib in 0..<8 {
-                    let db: Float, aux: UInt32
-                    if xxs {
-                        aux = u32(p, 66 + 4 * ib)
-                        db = dd * (0.5 + Float(aux >> 28)) * 0.5
-                    } else {
-                        aux = 0
-                        db = dd * Float(1 + 2 * Int((u8(p, 106 + ib / 2) >> UInt8(4 * (ib % 2))) & 0x0F))
-                    }
+                    let db = dd * Float(1 + 2 * Int((u8(p, 106 + ib / 2) >> UInt8(4 * (ib % 2))) & 0x0F))
+                    let qh = u8(p, 66 + ib)  // the 9th bit of the sub-block's 8 grid points
                     for l in 0..<4 {
-                        let g = 4 * ib + l  // group of 8 elements
-                        let signs = xxs ? ksigns[Int((aux >> UInt32(7 * l)) & 0x7F)] : u8(p, 74 + g)
-                        for half in 0..<2 {
-                            let i = 2 * g + half  // grid point
-                            let point = xxs ? Int(u8(p, 2 + i)) : Int(u8(p, 2 + i)) | Int((u8(p, 66 + i / 8) >> UInt8(i % 8)) & 1) << 8
-                            let gp = grid[point]
-                            for j in 0..<4 {
-                                o[8 * g + 4 * half + j] = db * gridValue(gp, j) * sign(signs, 4 * half + j)
-                            }
-                        }
+                        let g = 4 * ib + l, i = 2 * l
+                        let v = pair(grid, Int(u8(p, 2 + 2 * g)) | Int((qh >> UInt8(i)) & 1) << 8,
+                                     Int(u8(p, 3 + 2 * g)) | Int((qh >> UInt8(i + 1)) & 1) << 8)
+                        store8(db * v * signs8(u8(p, 74 + g)), o + 8 * g)
                     }
                 }
             }
@@ -314,21 +329,20 @@ private func iq1Blocks(_ s: UnsafeRawPointer, _ d: UnsafeMutablePointer<Float>, 
                     let delta = h & 0x8000 == 0 ? iq1Delta : -iq1Delta
                     for l in 0..<4 {
                         let point = Int(u8(p, 2 + 4 * ib + l)) | Int((h >> UInt16(3 * l)) & 7) << 8
-                        let gp = grid[point], g = 4 * ib + l
-                        for j in 0..<8 { o[8 * g + j] = dl * (gridValue(gp, j, signed: true) + delta) }
+                        store8(dl * (bytes8(grid[point], signed: true) + delta), o + 32 * ib + 8 * l)
                     }
                 }
             } else {
                 // The f16 d is the top nibbles of the 4 scale words, lowest word first.
-                let w = (0..<4).map { u16(p, 48 + 2 * $0) }
-                let dd = halfBitsToFloat(w[0] >> 12 | (w[1] & 0xF000) >> 8 | (w[2] & 0xF000) >> 4 | (w[3] & 0xF000))
+                let w0 = u16(p, 48), w1 = u16(p, 50), w2 = u16(p, 52), w3 = u16(p, 54)
+                let dd = halfBitsToFloat(w0 >> 12 | (w1 & 0xF000) >> 8 | (w2 & 0xF000) >> 4 | (w3 & 0xF000))
                 for g in 0..<32 {
                     let k = g / 2  // scale k is 3 bits at 3(k % 4) of word k / 4
-                    let dl = dd * Float(2 * ((w[k / 4] >> UInt16(3 * (k % 4))) & 7) + 1)
+                    let dl = dd * Float(2 * ((u16(p, 48 + 2 * (k / 4)) >> UInt16(3 * (k % 4))) & 7) + 1)
                     let nibble = (u8(p, 32 + g / 2) >> UInt8(4 * (g % 2))) & 0x0F
                     let delta = nibble & 0x08 == 0 ? iq1Delta : -iq1Delta
-                    let gp = grid[Int(u8(p, g)) | Int(nibble & 7) << 8]
-                    for j in 0..<8 { o[8 * g + j] = dl * (gridValue(gp, j, signed: true) + delta) }
+                    let point = Int(u8(p, g)) | Int(nibble & 7) << 8
+                    store8(dl * (bytes8(grid[point], signed: true) + delta), o + 8 * g)
                 }
             }
         }
