@@ -9,13 +9,14 @@ final class DequantizeBenchmarkTests: XCTestCase {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["KE_BENCH_DEQUANT"] == "1", "set KE_BENCH_DEQUANT=1")
         let elements = 1 << 22
         var rng = SplitMix64(seed: 1)
-        for type in [GGMLType.f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K] {
+        for type in GGMLType.allCases where type != .f32 {
             let (be, bb) = type.block
             var bytes = [UInt8](repeating: 0, count: elements / be * bb)
             for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
-            // Moderate f16 scales everywhere a block keeps one, so no value is NaN or infinite.
+            // Moderate f16 scales everywhere a block keeps one, so no value is NaN or infinite (IQ1_M
+            // spreads its scale over four nibbles, left random).
             for b in 0..<(elements / be) {
-                for o in [0, 2, 80, 82, 108, 208] where o + 1 < bb && (type != .f16 && type != .bf16) {
+                for o in [0, 2, 52, 64, 80, 82, 108, 208] where o + 1 < bb && (type != .f16 && type != .bf16) {
                     bytes[b * bb + o] = 0x00; bytes[b * bb + o + 1] = 0x2C
                 }
             }

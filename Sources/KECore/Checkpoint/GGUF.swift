@@ -43,10 +43,13 @@ public indirect enum GGUFValue: Sendable, Equatable {
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
 }
 
-/// ggml tensor types ke can dequantise (the numbers are ggml's).
+/// ggml tensor types ke can dequantise (the numbers are ggml's): every type gguf-py 0.19
+/// dequantises except MXFP4 and NVFP4.
 public enum GGMLType: UInt32, Sendable, CaseIterable {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8
     case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, bf16 = 30
+    case iq2_XXS = 16, iq2_XS = 17, iq3_XXS = 18, iq1_S = 19, iq4_NL = 20, iq3_S = 21, iq2_S = 22, iq4_XS = 23
+    case iq1_M = 29, tq1_0 = 34, tq2_0 = 35
 
     /// (elements per block, bytes per block).
     public var block: (elements: Int, bytes: Int) {
@@ -63,13 +66,24 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
         case .q4_K: return (256, 144)
         case .q5_K: return (256, 176)
         case .q6_K: return (256, 210)
+        case .iq2_XXS: return (256, 66)
+        case .iq2_XS: return (256, 74)
+        case .iq2_S: return (256, 82)
+        case .iq3_XXS: return (256, 98)
+        case .iq3_S: return (256, 110)
+        case .iq1_S: return (256, 50)
+        case .iq1_M: return (256, 56)
+        case .iq4_NL: return (32, 18)
+        case .iq4_XS: return (256, 136)
+        case .tq1_0: return (256, 54)
+        case .tq2_0: return (256, 66)
         }
     }
 
-    /// The name gguf-py uses (F32, Q4_K, …).
     /// True for the plain float types (F32, F16, BF16), false for block-quantised ones.
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
 
+    /// The name gguf-py uses (F32, Q4_K, IQ2_XXS, …).
     public var name: String {
         switch self {
         case .f32: return "F32"
@@ -85,9 +99,25 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
         case .q4_K: return "Q4_K"
         case .q5_K: return "Q5_K"
         case .q6_K: return "Q6_K"
+        case .iq2_XXS: return "IQ2_XXS"
+        case .iq2_XS: return "IQ2_XS"
+        case .iq2_S: return "IQ2_S"
+        case .iq3_XXS: return "IQ3_XXS"
+        case .iq3_S: return "IQ3_S"
+        case .iq1_S: return "IQ1_S"
+        case .iq1_M: return "IQ1_M"
+        case .iq4_NL: return "IQ4_NL"
+        case .iq4_XS: return "IQ4_XS"
+        case .tq1_0: return "TQ1_0"
+        case .tq2_0: return "TQ2_0"
         }
     }
 }
+
+/// ggml types (gguf-py 0.19's numbers and names) that ke does not read, named in its refusal.
+let ggmlUnreadTypeNames: [UInt32: String] = [
+    9: "Q8_1", 15: "Q8_K", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 39: "MXFP4", 40: "NVFP4", 41: "Q1_0",
+]
 
 /// One tensor's entry in a GGUF file.
 public struct GGUFTensorInfo: Sendable, Equatable {
@@ -222,7 +252,8 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let typeRaw = UInt32(try u(4))
             guard let type = GGMLType(rawValue: typeRaw) else {
-                throw fail("tensor '\(name)' has ggml type \(typeRaw), which ke cannot dequantise")
+                let known = ggmlUnreadTypeNames[typeRaw].map { " (\($0))" } ?? ""
+                throw fail("tensor '\(name)' has ggml type \(typeRaw)\(known), which ke cannot dequantise")
             }
             let off = try u(8)
             guard ti[name] == nil else { throw fail("tensor '\(name)' appears twice") }
