@@ -85,7 +85,7 @@ final class GGUFIQuantTests: XCTestCase {
         let f = try GGUFFile(path: path)
         let (_, arch) = try ggufHuggingFaceConfig(f)
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKVHeads)
-        let expanded = try Model(config: c, params: try loadParameters(config: c, from: source, file: path), tokenizer: q.tokenizer, source: path)
+        let expanded = try Model(config: c, storage: .f32(try loadParameters(config: c, from: source, file: path)), tokenizer: q.tokenizer, source: path)
         XCTAssertEqual(q.f32Parameters().data.map(\.bitPattern), expanded.f32Parameters().data.map(\.bitPattern))
         let ids = [5, 17, 42, 99, 3, 250, 7, 64]
         // Identical f32 weights; only the split of output columns between sgemm calls differs
