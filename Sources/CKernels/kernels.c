@@ -3,9 +3,11 @@
 // element of C per k, in k order; nothing else does arithmetic on C. See CKernels.h.
 
 #include "CKernels.h"
-#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 int ke_cpu_has_avx512(void) {
     __builtin_cpu_init();
@@ -66,6 +68,16 @@ KE_TILE(ke_sgemm_tile_6x64_avx512, "avx512f,fma", __m512, 16, 6, 4,
 KE_TILE(ke_sgemm_tile_6x16_avx2, "avx2,fma", __m256, 8, 6, 2,
         _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps)
 
+#else
+// Not x86: no vector tiles here (the portable Swift tile runs); these are never called.
+int ke_cpu_has_avx512(void) { return 0; }
+int ke_cpu_has_avx2_fma(void) { return 0; }
+void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows,
+                               const float *b, float *c, long ldc, int accumulate) {}
+void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows,
+                             const float *b, float *c, long ldc, int accumulate) {}
+#endif
+
 void ke_pack_a(const float *a, long rowStride, long kStride, long i0, long mc, long k0, long kc,
                float alpha, long mr, float *dst) {
     for (long p = 0; p < mc; p += mr) {
@@ -119,7 +131,9 @@ void ke_pack_b(const float *b, long kStride, long colStride, long k0, long kc, l
 // MARK: Exact column sums of |a| on the float bits
 
 // Vectorised by the compiler for each instruction set; integers, so every clone gives the same sums.
+#if defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 void ke_exact_abs_column_sums(const float *a, long rows, long cols, long rowStride,
                               unsigned long long *hi, unsigned long long *lo, int *outside) {
     uint32_t any = 0;

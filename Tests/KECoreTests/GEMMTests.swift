@@ -43,7 +43,7 @@ final class GEMMTests: XCTestCase {
         return out
     }
 
-    /// The register tiles this CPU runs (AVX-512 12 × 32, AVX2 6 × 16, portable Swift 6 × 16).
+    /// The register tiles this CPU runs (AVX-512 6 × 64, AVX2 6 × 16, portable Swift 6 × 16).
     var tiles: [GEMMMicroKernel] { GEMMMicroKernel.allCases.filter(\.isSupported) }
 
     func testEveryElementIsTheDocumentedChain() {

@@ -16,8 +16,8 @@ import Foundation
 // The chain depends on nothing but row i of A, column j of B and K: not on the blocking, the
 // thread count, the tile an element falls in, the other rows of the call (so splitting a batch
 // into row blocks, or a weight matrix into column tiles, gives the same bits), nor on the CPU.
-// SIMD8 lanes are independent elements, and `addingProduct` is an IEEE fused multiply-add on
-// every machine (one vfmadd instruction with AVX2+FMA, `fmaf` without). Blocking follows
+// Vector lanes (8 floats in AVX2, 16 in AVX-512) are independent elements, and every fused
+// multiply-add is IEEE's on every machine (one vfmadd instruction, or `fmaf` without FMA). Blocking follows
 // Goto & van de Geijn (2008): B is packed in KC × NR panels, A in MR × KC panels (or read in
 // place for a narrow C), and the register tile of MR × NR accumulators is stored to C between k-blocks,
 // which rounds nothing.
