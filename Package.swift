@@ -40,7 +40,12 @@ let package = Package(
 
         // MARK: Modules
         /// Tensors, checkpoints, tokenizers, models, statistics, training. Prints nothing.
-        .target(name: "KECore", dependencies: ["CBLAS", "COniguruma", "CCrypto"],
+        /// The register tiles (AVX-512, AVX2) and packing of the fixed-order matrix product, in C
+        /// for the vector intrinsics; chosen at run time by CPU. `-ffp-contract=off`: the only fused
+        /// multiply-adds are the explicit ones, so every element of C is the documented chain.
+        .target(name: "CKernels",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        .target(name: "KECore", dependencies: ["CBLAS", "COniguruma", "CCrypto", "CKernels"],
                 swiftSettings: [.unsafeFlags(vectorFlags, .when(configuration: .release))]),
         /// Terminal charts: numbers in, glyphs out.
         .target(name: "KECharts"),

@@ -408,6 +408,8 @@ extension CLI {
         case .openBLAS:
             lines.append("matrix products   OpenBLAS (KE_GEMM=openblas): NOT reproducible; results change with the CPU, the kernel and the thread count")
         }
+        let runnable = GEMMMicroKernel.allCases.filter(\.isSupported).map(\.rawValue).joined(separator: ", ")
+        lines.append("register tile     \(gemmMicroKernel.summary) (this CPU runs: \(runnable); KE_GEMM_TILE forces one, same bits)")
         lines.append("OpenBLAS kernel   \(blasCoreName)  (OPENBLAS_CORETYPE=\(coreType))\(inUse == .openBLAS ? "" : ", used only with KE_GEMM=openblas")")
         lines.append("threads           \(blasThreads)")
         let other: MatrixProductKernel = inUse == .fixedOrder ? .openBLAS : .fixedOrder

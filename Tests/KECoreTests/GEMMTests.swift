@@ -1,5 +1,7 @@
 import XCTest
 import Dispatch
+import CBLAS
+import Foundation
 @testable import KECore
 
 /// The fixed-order matrix product: every element equals the documented scalar chain
@@ -27,37 +29,72 @@ final class GEMMTests: XCTestCase {
         return out
     }
 
-    func run(_ t: Case, a: [Float], b: [Float], c: [Float], threads: Int) -> [Float] {
+    func run(_ t: Case, a: [Float], b: [Float], c: [Float], threads: Int, tile: GEMMMicroKernel = gemmMicroKernel) -> [Float] {
         var out = c
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 out.withUnsafeMutableBufferPointer { pc in
                     fixedOrderGEMM(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
                                    a: pa.baseAddress!, lda: t.transA ? t.m : t.k, b: pb.baseAddress!, ldb: t.transB ? t.k : t.n,
-                                   beta: t.beta, c: pc.baseAddress!, ldc: t.n, threads: threads)
+                                   beta: t.beta, c: pc.baseAddress!, ldc: t.n, threads: threads, tile: tile)
                 }
             }
         }
         return out
     }
 
+    /// The register tiles this CPU runs (AVX-512 6 × 64, AVX2 6 × 16, portable Swift 6 × 16).
+    var tiles: [GEMMMicroKernel] { GEMMMicroKernel.allCases.filter(\.isSupported) }
+
     func testEveryElementIsTheDocumentedChain() {
         var rng = TestRNG(17)
-        // Shapes straddle the register tile (6 × 16), the k-block (256) and the row block (144).
-        let shapes = [(1, 1, 1), (5, 15, 3), (6, 16, 8), (7, 17, 257), (13, 33, 64), (145, 40, 300), (64, 64, 16), (2, 600, 513)]
+        // Shapes straddle the register tiles (6 × 16, 6 × 64), the k-blocks (256, 512) and the
+        // row blocks (96, 144); m = 1, k = 1 and odd sizes reach every edge path.
+        let shapes = [(1, 1, 1), (5, 15, 3), (6, 16, 8), (7, 17, 257), (13, 33, 64), (145, 40, 300), (64, 64, 16),
+                      (2, 600, 513), (12, 32, 128), (11, 31, 129), (25, 65, 1), (1, 97, 200), (193, 70, 131), (97, 130, 515)]
         for (m, n, k) in shapes {
             for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
                 for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.125, 0), (0.3, 0.7)] {
                     let t = Case(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta)
                     let a = randoms(m * k, &rng), b = randoms(k * n, &rng), c = randoms(m * n, &rng)
                     let want = reference(t, a: a, b: b, c: c)
-                    for threads in [1, 2, 3] {
-                        let got = run(t, a: a, b: b, c: c, threads: threads)
-                        XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(t), \(threads) threads")
+                    for tile in tiles {
+                        for threads in [1, 2, 3] {
+                            let got = run(t, a: a, b: b, c: c, threads: threads, tile: tile)
+                            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(t), \(tile), \(threads) threads")
+                        }
                     }
                 }
             }
         }
+    }
+
+    func testEveryTileGivesTheSameBitsOnLargeProducts() throws {
+        // Products too large for the scalar reference: the tiles against each other (each is the
+        // reference chain on the shapes above). Many k-blocks, row blocks and column panels, with
+        // ragged edges; 2 workers.
+        let tiles = self.tiles
+        print("GEMMTests: register tiles on this CPU: \(tiles.map(\.rawValue).joined(separator: ", ")); default \(gemmMicroKernel.rawValue)")
+        guard tiles.count > 1 else { throw XCTSkip("only the portable tile runs on this CPU") }
+        var rng = TestRNG(23)
+        for (m, n, k) in [(300, 517, 700), (1, 2048, 512), (1025, 33, 259), (400, 4200, 130)] {
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                let t = Case(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, beta: 1)
+                let a = randoms(m * k, &rng), b = randoms(k * n, &rng), c = randoms(m * n, &rng)
+                let want = run(t, a: a, b: b, c: c, threads: 1, tile: .swift).map(\.bitPattern)
+                for tile in tiles where tile != .swift {
+                    XCTAssertEqual(run(t, a: a, b: b, c: c, threads: 2, tile: tile).map(\.bitPattern), want, "\(t), \(tile)")
+                }
+            }
+        }
+    }
+
+    func testTheDefaultTileIsTheWidestThisCPURuns() {
+        // KE_GEMM_TILE unset (as in the test scripts): AVX-512 where the CPU has it, else AVX2, else Swift.
+        guard getenv("KE_GEMM_TILE") == nil else { return }
+        XCTAssertEqual(gemmMicroKernel, tiles.first)
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if flags.contains(" avx512f ") { XCTAssertEqual(gemmMicroKernel, .avx512) }
     }
 
     func testRowsDoNotDependOnTheirBatchMates() {
@@ -120,6 +157,99 @@ final class GEMMBenchmarkTests: XCTestCase {
             print(String(format: "%-22@ %@%@ %5d×%5d×%5d  OpenBLAS %6.1f  fixed-order %6.1f GFLOP/s  fixed/OpenBLAS %.2f",
                          label, ta ? "T" : "N", tb ? "T" : "N", m, n, k, rate(best[.openBLAS]!), rate(best[.fixedOrder]!),
                          best[.openBLAS]! / best[.fixedOrder]!))
+        }
+    }
+}
+
+/// The sizes `ke --doctor` measures, every thread, in alternating rounds: OpenBLAS and each
+/// register tile of the fixed-order kernel in one process, so machine load hits them alike
+/// (skipped unless KE_BENCH=1; a benchmark, not a test). Prints min/median/max of the rates and
+/// of the per-round ratio fixed-order / OpenBLAS.
+final class GEMMSquareBenchmarkTests: XCTestCase {
+    func testSquareProductsInAlternatingRounds() throws {
+        guard ProcessInfo.processInfo.environment["KE_BENCH"] == "1" else { throw XCTSkip("set KE_BENCH=1 to compare the GEMM kernels") }
+        let rounds = Int(ProcessInfo.processInfo.environment["KE_BENCH_ROUNDS"] ?? "") ?? 5
+        let tiles = GEMMMicroKernel.allCases.filter(\.isSupported)
+        let saved = gemmMicroKernel
+        defer { gemmMicroKernel = saved }
+        print("threads \(blasThreads), OpenBLAS \(blasCoreName), tiles \(tiles.map(\.rawValue))")
+        for n in [512, 1024, 2048] {
+            var rates: [String: [Double]] = [:], ratios: [String: [Double]] = [:]
+            for round in 0..<rounds {
+                var entrants: [String] = ["openblas"] + tiles.map(\.rawValue)
+                if round % 2 == 1 { entrants.reverse() }
+                var this: [String: Double] = [:]
+                for e in entrants {
+                    if let tile = GEMMMicroKernel(rawValue: e) {
+                        gemmMicroKernel = tile
+                        this[e] = measureSgemmRate(size: n, repeats: 3, kernel: .fixedOrder) / 1e9
+                    } else {
+                        this[e] = measureSgemmRate(size: n, repeats: 3, kernel: .openBLAS) / 1e9
+                    }
+                    rates[e, default: []].append(this[e]!)
+                }
+                for t in tiles { ratios[t.rawValue, default: []].append(this[t.rawValue]! / this["openblas"]!) }
+            }
+            func mmm(_ xs: [Double]) -> String {
+                let s = xs.sorted()
+                return String(format: "%.2f/%.2f/%.2f", s.first!, s[s.count / 2], s.last!)
+            }
+            print("sgemm \(n)³ GFLOP/s min/median/max: " + (["openblas"] + tiles.map(\.rawValue)).map { "\($0) \(mmm(rates[$0]!))" }.joined(separator: "  "))
+            print("sgemm \(n)³ ratio to OpenBLAS (same round): " + tiles.map { "\($0.rawValue) \(mmm(ratios[$0.rawValue]!))" }.joined(separator: "  "))
+        }
+    }
+
+    /// One thread each, timed in the thread's CPU time: on a machine shared with other jobs the
+    /// wall time of a 2-thread product measures the scheduler (OpenBLAS's threads spin-wait for
+    /// each other), while CPU time counts only the cycles the product ran (still slowed by
+    /// caches shared with the other jobs).
+    func testSquareProductsOneThreadCPUTime() throws {
+        guard ProcessInfo.processInfo.environment["KE_BENCH"] == "1" else { throw XCTSkip("set KE_BENCH=1 to compare the GEMM kernels") }
+        let rounds = Int(ProcessInfo.processInfo.environment["KE_BENCH_ROUNDS"] ?? "") ?? 5
+        let tiles = GEMMMicroKernel.allCases.filter(\.isSupported)
+        let blas = blasThreads
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(blas)) }
+        func cpuSeconds() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        }
+        for n in [512, 1024, 2048] {
+            let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+            var c = [Float](repeating: 0, count: n * n)
+            let reps = n <= 512 ? 10 : (n == 1024 ? 3 : 1)
+            func rate(_ e: String) -> Double {
+                var best = Double.infinity
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                    for _ in 0..<reps {
+                        let t0 = cpuSeconds()
+                        if let tile = GEMMMicroKernel(rawValue: e) {
+                            fixedOrderGEMM(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
+                                           b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n, threads: 1, tile: tile)
+                        } else {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                                        pa.baseAddress!, Int32(n), pb.baseAddress!, Int32(n), 0, pc.baseAddress!, Int32(n))
+                        }
+                        best = min(best, cpuSeconds() - t0)
+                    }
+                }}}
+                return 2 * Double(n * n * n) / best / 1e9
+            }
+            var rates: [String: [Double]] = [:], ratios: [String: [Double]] = [:]
+            for round in 0..<rounds {
+                var entrants = ["openblas"] + tiles.map(\.rawValue)
+                if round % 2 == 1 { entrants.reverse() }
+                var this: [String: Double] = [:]
+                for e in entrants { this[e] = rate(e); rates[e, default: []].append(this[e]!) }
+                for t in tiles { ratios[t.rawValue, default: []].append(this[t.rawValue]! / this["openblas"]!) }
+            }
+            func mmm(_ xs: [Double]) -> String {
+                let s = xs.sorted()
+                return String(format: "%.2f/%.2f/%.2f", s.first!, s[s.count / 2], s.last!)
+            }
+            print("1 thread, CPU time: sgemm \(n)³ GFLOP/s min/median/max: " + (["openblas"] + tiles.map(\.rawValue)).map { "\($0) \(mmm(rates[$0]!))" }.joined(separator: "  "))
+            print("1 thread, CPU time: sgemm \(n)³ ratio to OpenBLAS (same round): " + tiles.map { "\($0.rawValue) \(mmm(ratios[$0.rawValue]!))" }.joined(separator: "  "))
         }
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 // MARK: Exact column sums of |coefficient|
 //
 // The entropy statistics add |a[r, j]| over every token r of a corpus for every memory j. Done in
@@ -23,21 +25,22 @@ func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f
 /// since a float32 of at least 2^-40 has no bits below 2^-64. Smaller, larger or non-finite
 /// values are added to `extra` in row order, so a memory whose coefficients are all tiny keeps
 /// its (tiny, nonzero) mean instead of truncating to 0.
+///
+/// The in-range part runs on the float bits in `ke_exact_abs_column_sums` (vector integer
+/// arithmetic: m·2^(e−86) split at 2^32, the same integers as ⌊|a|·2^32⌋ and the remainder in
+/// Double); the rare out-of-range values are then added here, in row order.
 @inline(__always)
 func accumulateExactAbsColumnSums(_ a: UnsafePointer<Float>, rows n: Int, cols f: Int, rowStride: Int, into sums: ExactSumPointers) {
-    let hi = sums.hi, lo = sums.lo, extra = sums.extra
+    var outside: Int32 = 0
+    ke_exact_abs_column_sums(a, n, f, rowStride, sums.hi, sums.lo, &outside)
+    if outside == 0 { return }
+    let extra = sums.extra
     for r in 0..<n {
         let row = a + r * rowStride
         for j in 0..<f {
             let x = Double(abs(row[j]))
             let d = x * 0x1p32
-            if d < 0x1p48 && (d >= 0x1p-8 || x == 0) {
-                let whole = d.rounded(.down)
-                hi[j] &+= UInt64(whole)
-                lo[j] &+= UInt64((d - whole) * 0x1p32)
-            } else {
-                extra[j] += x
-            }
+            if !(d < 0x1p48 && (d >= 0x1p-8 || x == 0)) { extra[j] += x }
         }
     }
 }

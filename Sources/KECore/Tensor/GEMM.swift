@@ -1,4 +1,6 @@
+import CKernels
 import Dispatch
+import Foundation
 
 // MARK: A matrix product whose rounding ke fixes
 //
@@ -14,31 +16,85 @@ import Dispatch
 // The chain depends on nothing but row i of A, column j of B and K: not on the blocking, the
 // thread count, the tile an element falls in, the other rows of the call (so splitting a batch
 // into row blocks, or a weight matrix into column tiles, gives the same bits), nor on the CPU.
-// SIMD8 lanes are independent elements, and `addingProduct` is an IEEE fused multiply-add on
-// every machine (one vfmadd instruction with AVX2+FMA, `fmaf` without). Blocking follows
+// Vector lanes (8 floats in AVX2, 16 in AVX-512) are independent elements, and every fused
+// multiply-add is IEEE's on every machine (one vfmadd instruction, or `fmaf` without FMA). Blocking follows
 // Goto & van de Geijn (2008): B is packed in KC × NR panels, A in MR × KC panels (or read in
 // place for a narrow C), and the register tile of MR × NR accumulators is stored to C between k-blocks,
 // which rounds nothing.
 
-/// Rows of C in one register tile.
-let gemmMR = 6
-/// Columns of C in one register tile (two SIMD8 vectors).
-let gemmNR = 16
-/// Depth of one k-block (a packed B panel of KC × NR floats is 16 KB, within L1).
-let gemmKC = 256
-/// Rows of A packed at once (MC × KC floats = 144 KB, within L2).
-let gemmMC = 144
-/// Columns of B packed at once (KC × NC floats = 4 MB at most).
-let gemmNC = 4096
+// MARK: Register tiles
+//
+// Three register tiles compute the same chains: a 6 × 64 tile of AVX-512 registers (24 zmm
+// accumulators, C target CKernels), a 6 × 16 tile of AVX2 registers (12 ymm accumulators, C) and
+// the portable 6 × 16 tile in Swift below (SIMD8, `fmaf` where the CPU lacks FMA). A wider tile
+// computes more elements at once; each element's chain is unchanged, so all three give the same
+// bits (GEMMTests compares them on this machine). The widest one the CPU runs is chosen once;
+// `KE_GEMM_TILE=avx512|avx2|swift` forces one (a tile the CPU cannot run falls back to the best
+// that it can).
+
+/// A register tile of the fixed-order kernel, with the blocking that suits it.
+public enum GEMMMicroKernel: String, Sendable, CaseIterable {
+    /// 6 × 64 floats in 24 AVX-512 registers (C, `_mm512_fmadd_ps`). Six rows of C: at a leading
+    /// dimension of 1024 or 2048 floats every row of the tile maps to the same L1 set, and twelve
+    /// rows (a 12 × 32 tile) overflowed its 8 ways.
+    case avx512
+    /// 6 × 16 floats in 12 AVX2 registers (C, `_mm256_fmadd_ps`).
+    case avx2
+    /// 6 × 16 floats in 12 Swift SIMD8 values: any CPU.
+    case swift
+
+    /// Rows of C in one register tile.
+    var mr: Int { 6 }
+    /// Columns of C in one register tile.
+    var nr: Int { self == .avx512 ? 64 : 16 }
+    /// Depth of one k-block. The C tile is loaded and stored once per k-block, so a deeper block
+    /// costs fewer C round trips; the packed B panel (KC × NR floats, 128 KB for the C tiles)
+    /// then streams from L2. Chosen by measurement on an AMD EPYC (Zen 4): 512 beat 128, 256,
+    /// 384, 768 and 1024 for the C tiles.
+    var kc: Int { self == .swift ? 256 : 512 }
+    /// Rows of A packed at once (MC × KC floats = 192 KB for the C tiles, within L2).
+    var mc: Int { self == .swift ? 144 : 96 }
+    /// Columns of B packed at once (KC × NC floats, 2–4 MB at most).
+    var nc: Int { 4096 }
+
+    /// True when this CPU runs the tile.
+    public var isSupported: Bool {
+        switch self {
+        case .avx512: return ke_cpu_has_avx512() != 0
+        case .avx2: return ke_cpu_has_avx2_fma() != 0
+        case .swift: return true
+        }
+    }
+
+    /// What `ke --doctor` prints.
+    public var summary: String {
+        switch self {
+        case .avx512: return "AVX-512 6×64 register tile"
+        case .avx2: return "AVX2 6×16 register tile"
+        case .swift: return "portable Swift 6×16 register tile"
+        }
+    }
+
+    /// The widest tile this CPU runs, or `KE_GEMM_TILE` when set and supported.
+    static let preferred: GEMMMicroKernel = {
+        if let v = getenv("KE_GEMM_TILE"), let k = GEMMMicroKernel(rawValue: String(cString: v)), k.isSupported { return k }
+        return allCases.first(where: \.isSupported) ?? .swift
+    }()
+}
+
+/// The register tile the fixed-order kernel uses (see `GEMMMicroKernel`); same bits whichever.
+nonisolated(unsafe) public var gemmMicroKernel: GEMMMicroKernel = GEMMMicroKernel.preferred
 
 /// C[m,n] = α·op(A)·op(B) + β·C in ke's fixed summation order (see above). Row-major;
 /// `transA`: A is stored [k, m]; `transB`: B is stored [n, k]. Splits the columns (or, for a
-/// narrow C, the rows) of C across `threads` workers; the bits never depend on that split.
+/// narrow C, the rows) of C across `threads` workers; the bits never depend on that split, nor
+/// on `tile`.
 func fixedOrderGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
+    tile kernel: GEMMMicroKernel = gemmMicroKernel
 ) {
     if m <= 0 || n <= 0 { return }
     if beta != 0 && beta != 1 {
@@ -51,15 +107,15 @@ func fixedOrderGEMM(
     let loadC = beta != 0
     // Enough work per worker to pay for a thread hand-off (≈ 2 MFLOP).
     let workers = max(1, min(threads, (2 * m * n * k) / 2_000_000))
-    let colTiles = (n + gemmNR - 1) / gemmNR, rowTiles = (m + gemmMR - 1) / gemmMR
+    let colTiles = (n + kernel.nr - 1) / kernel.nr, rowTiles = (m + kernel.mr - 1) / kernel.mr
     if workers <= 1 {
-        gemmBlock(transA: transA, transB: transB, rows: 0..<m, cols: 0..<n, k: k, alpha: alpha,
+        gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: 0..<n, k: k, alpha: alpha,
                   a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
         return
     }
     let splitColumns = colTiles >= workers * 2 || colTiles >= rowTiles
     let tiles = splitColumns ? colTiles : rowTiles
-    let tile = splitColumns ? gemmNR : gemmMR
+    let tile = splitColumns ? kernel.nr : kernel.mr
     let per = (tiles + workers - 1) / workers
     let box = UncheckedBox((a, b, c))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -68,13 +124,13 @@ func fixedOrderGEMM(
         if splitColumns {
             let hi = min(n, lo + per * tile)
             if lo < hi {
-                gemmBlock(transA: transA, transB: transB, rows: 0..<m, cols: lo..<hi, k: k, alpha: alpha,
+                gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: lo..<hi, k: k, alpha: alpha,
                           a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
             }
         } else {
             let hi = min(m, lo + per * tile)
             if lo < hi {
-                gemmBlock(transA: transA, transB: transB, rows: lo..<hi, cols: 0..<n, k: k, alpha: alpha,
+                gemmBlock(kernel, transA: transA, transB: transB, rows: lo..<hi, cols: 0..<n, k: k, alpha: alpha,
                           a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
             }
         }
@@ -85,61 +141,67 @@ func fixedOrderGEMM(
 
 /// One worker's share: C[rows, cols], the Goto loop nest jc → pc → ic → jr → ir. A is packed
 /// per block, or read in place (its rows, or columns when transposed, are the register tile's
-/// broadcast streams) when C is narrow.
+/// broadcast streams) when C is narrow. B is packed in KC × NR panels and A in MR × KC panels by
+/// `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded product per element of A).
 private func gemmBlock(
-    transA: Bool, transB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
+    _ kernel: GEMMMicroKernel, transA: Bool, transB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     loadC: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    let ncMax = min(gemmNC, roundUp(cols.count, gemmNR))
-    let mcMax = min(gemmMC, roundUp(rows.count, gemmMR))
-    let kcMax = min(gemmKC, k)
-    // 64-byte aligned: each k step of a B panel is one cache line, so its two SIMD8 loads never
+    let MR = kernel.mr, NR = kernel.nr, KC = kernel.kc, MC = kernel.mc, NC = kernel.nc
+    let ncMax = min(NC, roundUp(cols.count, NR))
+    let mcMax = min(MC, roundUp(rows.count, MR))
+    let kcMax = min(KC, k)
+    // 64-byte aligned: each k step of a B panel is whole cache lines, so its vector loads never
     // straddle two lines.
     let packedB = UnsafeMutableRawPointer.allocate(byteCount: kcMax * ncMax * 4, alignment: 64)
         .bindMemory(to: Float.self, capacity: kcMax * ncMax)
     // Packing A costs one pass over its block and pays off when the block is reused across
     // several column panels (its rows are then contiguous, with no cache-set conflicts between
     // rows a power of two apart); α ≠ 1 is applied while packing.
-    let packsA = alpha != 1 || cols.count > 4 * gemmNR
-    let packedA: UnsafeMutablePointer<Float>? = packsA ? .allocate(capacity: kcMax * mcMax) : nil
+    let packsA = alpha != 1 || cols.count > 4 * NR
+    let packedA: UnsafeMutablePointer<Float>? = packsA
+        ? UnsafeMutableRawPointer.allocate(byteCount: kcMax * mcMax * 4, alignment: 64).bindMemory(to: Float.self, capacity: kcMax * mcMax)
+        : nil
     defer { packedB.deallocate(); packedA?.deallocate() }
-    // Element (i, kk) of A's block is at base + i·rowStride + kk·kStride.
+    // Element (i, kk) of A is at a + i·rowStride + kk·kStride; element (kk, j) of B at
+    // b + kk·bKStride + j·bColStride.
     let rowStride = transA ? 1 : lda, kStride = transA ? lda : 1
+    let bKStride = transB ? 1 : ldb, bColStride = transB ? ldb : 1
     var jc = cols.lowerBound
     while jc < cols.upperBound {
-        let nc = min(gemmNC, cols.upperBound - jc)
+        let nc = min(NC, cols.upperBound - jc)
         var pc = 0
         while pc < k {
-            let kc = min(gemmKC, k - pc)
-            packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc, nc: nc, into: packedB)
+            let kc = min(KC, k - pc)
+            ke_pack_b(b, bKStride, bColStride, pc, kc, jc, nc, NR, packedB)
             let accumulate = loadC || pc > 0
             var ic = rows.lowerBound
             while ic < rows.upperBound {
-                let mc = min(gemmMC, rows.upperBound - ic)
+                let mc = min(MC, rows.upperBound - ic)
                 if let packedA {
-                    packA(transA: transA, a: a, lda: lda, i0: ic, mc: mc, k0: pc, kc: kc, alpha: alpha, into: packedA)
+                    ke_pack_a(a, rowStride, kStride, ic, mc, pc, kc, alpha, MR, packedA)
                 }
                 var jr = 0
                 while jr < nc {
-                    let nr = min(gemmNR, nc - jr)
+                    let nr = min(NR, nc - jr)
                     var ir = 0
                     while ir < mc {
-                        let mr = min(gemmMR, mc - ir)
-                        let panel = packedA.map { APanel(base: UnsafePointer($0) + ir * kc, rowStride: 1, kStride: gemmMR, rows: mr) }
+                        let mr = min(MR, mc - ir)
+                        let panel = packedA.map { APanel(base: UnsafePointer($0) + ir * kc, rowStride: 1, kStride: MR, rows: mr) }
                             ?? APanel(base: a + (ic + ir) * rowStride + pc * kStride, rowStride: rowStride, kStride: kStride, rows: mr)
-                        microTile(kc: kc, a: panel, b: packedB + jr * kc,
+                        microTile(kernel, kc: kc, a: panel, b: packedB + jr * kc,
                                   c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, rows: mr, cols: nr,
                                   accumulate: accumulate)
-                        ir += gemmMR
+                        ir += MR
                     }
-                    jr += gemmNR
+                    jr += NR
                 }
-                ic += gemmMC
+                ic += MC
             }
-            pc += gemmKC
+            pc += KC
         }
-        jc += gemmNC
+        jc += NC
     }
 }
 
@@ -156,94 +218,38 @@ struct APanel {
 @inline(__always)
 private func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
 
-/// Packs B[k0..<k0+kc, j0..<j0+nc] as panels of NR columns, each kc × NR floats (k-major),
-/// zero-padded past column nc.
-private func packB(
-    transB: Bool, b: UnsafePointer<Float>, ldb: Int, k0: Int, kc: Int, j0: Int, nc: Int,
-    into dst: UnsafeMutablePointer<Float>
-) {
-    var p = 0
-    while p < nc {
-        let w = min(gemmNR, nc - p)
-        let panel = dst + p * kc
-        if !transB {
-            for kk in 0..<kc {
-                let src = b + (k0 + kk) * ldb + j0 + p, out = panel + kk * gemmNR
-                if w == gemmNR {
-                    UnsafeMutableRawPointer(out).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-                } else {
-                    for jj in 0..<w { out[jj] = src[jj] }
-                    for jj in w..<gemmNR { out[jj] = 0 }
-                }
-            }
-        } else {
-            if w < gemmNR { panel.update(repeating: 0, count: kc * gemmNR) }
-            let src = b + (j0 + p) * ldb + k0
-            for kk in 0..<kc {
-                let out = panel + kk * gemmNR
-                for jj in 0..<w { out[jj] = src[jj * ldb + kk] }
-            }
-        }
-        p += gemmNR
-    }
-}
-
-/// Packs α·A[i0..<i0+mc, k0..<k0+kc] as panels of MR rows, each kc × MR floats (k-major),
-/// zero-padded past row mc.
-private func packA(
-    transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mc: Int, k0: Int, kc: Int,
-    alpha: Float, into dst: UnsafeMutablePointer<Float>
-) {
-    var p = 0
-    while p < mc {
-        let h = min(gemmMR, mc - p)
-        let panel = dst + p * kc
-        if h < gemmMR { panel.update(repeating: 0, count: kc * gemmMR) }
-        if !transA {
-            let src = a + (i0 + p) * lda + k0
-            for kk in 0..<kc {
-                let out = panel + kk * gemmMR
-                if alpha == 1 {
-                    for ii in 0..<h { out[ii] = src[ii * lda + kk] }
-                } else {
-                    for ii in 0..<h { out[ii] = alpha * src[ii * lda + kk] }
-                }
-            }
-        } else {
-            for kk in 0..<kc {
-                let src = a + (k0 + kk) * lda + i0 + p, out = panel + kk * gemmMR
-                if alpha == 1 {
-                    for ii in 0..<h { out[ii] = src[ii] }
-                } else {
-                    for ii in 0..<h { out[ii] = alpha * src[ii] }
-                }
-            }
-        }
-        p += gemmMR
-    }
-}
-
 // MARK: Register tile
 
 /// C[0..<rows, 0..<cols] (+)= A · Bpanel over kc, through a full MR × NR register tile.
 /// Edge tiles go through a local buffer so no element outside C is read or written.
 @inline(__always)
 private func microTile(
-    kc: Int, a: APanel, b: UnsafePointer<Float>,
+    _ kernel: GEMMMicroKernel, kc: Int, a: APanel, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool
 ) {
-    if rows == gemmMR && cols == gemmNR {
-        microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    let MR = kernel.mr, NR = kernel.nr
+    @inline(__always) func run(_ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        switch kernel {
+        case .avx512:
+            ke_sgemm_tile_6x64_avx512(kc, a.base, a.rowStride, a.kStride, a.rows, b, c, ldc, accumulate ? 1 : 0)
+        case .avx2:
+            ke_sgemm_tile_6x16_avx2(kc, a.base, a.rowStride, a.kStride, a.rows, b, c, ldc, accumulate ? 1 : 0)
+        case .swift:
+            microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+    if rows == MR && cols == NR {
+        run(c, ldc)
         return
     }
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmMR * gemmNR) { tile in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: MR * NR) { tile in
         guard let t = tile.baseAddress else { return }
-        for i in 0..<(gemmMR * gemmNR) { t[i] = 0 }
+        t.update(repeating: 0, count: MR * NR)
         if accumulate {
-            for i in 0..<rows { for j in 0..<cols { t[i * gemmNR + j] = c[i * ldc + j] } }
+            for i in 0..<rows { for j in 0..<cols { t[i * NR + j] = c[i * ldc + j] } }
         }
-        microKernel(kc: kc, a: a, b: b, c: t, ldc: gemmNR, accumulate: accumulate)
-        for i in 0..<rows { for j in 0..<cols { c[i * ldc + j] = t[i * gemmNR + j] } }
+        run(t, NR)
+        for i in 0..<rows { for j in 0..<cols { c[i * ldc + j] = t[i * NR + j] } }
     }
 }
 
@@ -290,7 +296,7 @@ private func microKernel(
         c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
         // Wrapping adds: o < kc·ks and bp stays inside the packed panel, so neither can
         // overflow, and an overflow check in this loop costs the accumulators their registers.
-        o &+= ks; bp += gemmNR
+        o &+= ks; bp += 16
     }
     store(c00, c); store(c01, c + 8)
     store(c10, c + ldc); store(c11, c + ldc + 8)

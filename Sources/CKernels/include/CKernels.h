@@ -1,0 +1,51 @@
+#ifndef KE_CKERNELS_H
+#define KE_CKERNELS_H
+
+/// Register tiles of ke's fixed-order matrix product (see Sources/KECore/Tensor/GEMM.swift for
+/// the contract). Each computes C[0..<MR, 0..<NR] (+)= A·Bpanel over kc, one fused multiply-add
+/// chain per element of C, k in order: lanes are independent elements, so a wider vector only
+/// computes more elements at once and every element's chain is the scalar definition.
+///
+/// A: element (r, k) of the tile's rows is at a[min(r, rows − 1)·rowStride + k·kStride]
+/// (rows ≥ 1; the tile's rows past `rows` repeat the last one and the caller discards them).
+/// B: a packed panel, kc × NR floats, k-major (NR consecutive floats per k).
+/// C: row-major with leading dimension ldc; loaded first when `accumulate` ≠ 0, else the chain
+/// starts at 0. All MR × NR elements of C are read (when accumulating) and written.
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU runs AVX-512F and FMA instructions (and the OS saves the zmm registers).
+int ke_cpu_has_avx512(void);
+/// 1 when this CPU runs AVX2 and FMA instructions.
+int ke_cpu_has_avx2_fma(void);
+
+/// 6 × 64 tile: 24 zmm accumulators. Call only when `ke_cpu_has_avx512()`.
+void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows,
+                                const float *b, float *c, long ldc, int accumulate);
+/// 6 × 16 tile: 12 ymm accumulators. Call only when `ke_cpu_has_avx2_fma()`.
+void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows,
+                             const float *b, float *c, long ldc, int accumulate);
+
+/// Packs α·A[i0..<i0+mc, k0..<k0+kc] (element (i, k) at a[i·rowStride + k·kStride]) as panels of
+/// mr rows, each kc × mr floats (k-major), zero past row mc. α = 1 copies the bits.
+void ke_pack_a(const float *a, long rowStride, long kStride, long i0, long mc, long k0, long kc,
+               float alpha, long mr, float *dst);
+/// Packs B[k0..<k0+kc, j0..<j0+nc] (element (k, j) at b[k·kStride + j·colStride]) as panels of
+/// nr columns, each kc × nr floats (k-major), zero past column nc. Copies bits only.
+void ke_pack_b(const float *b, long kStride, long colStride, long k0, long kc, long j0, long nc,
+               long nr, float *dst);
+
+/// hi[j] += Σ_r ⌊|a[r,j]|·2^32⌋ and lo[j] += Σ_r (|a[r,j]|·2^64 mod 2^32), over r < rows and
+/// j < cols (a[r,j] at a[r·rowStride + j]), for every |a| in [2^-40, 2^16) (exact: such a float
+/// has no bits below 2^-64). Zeros add nothing. Sets *outside to 1 when some nonzero |a| lies
+/// outside that range (subnormal, tiny, huge, infinite or NaN): the caller adds those itself;
+/// else 0. Integer arithmetic on the float bits only, so the sums are the same on every CPU.
+void ke_exact_abs_column_sums(const float *a, long rows, long cols, long rowStride,
+                              unsigned long long *hi, unsigned long long *lo, int *outside);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

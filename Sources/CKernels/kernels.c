@@ -1,0 +1,159 @@
+// Register tiles and packing of ke's fixed-order matrix product. Compiled with
+// -ffp-contract=off: the only fused multiply-adds are the explicit _mm*_fmadd_ps below, one per
+// element of C per k, in k order; nothing else does arithmetic on C. See CKernels.h.
+
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+int ke_cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+
+int ke_cpu_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+// One register tile of MR rows × NV vectors of LANES floats. The constant loops are unrolled
+// completely by the compiler, so acc[][] lives in registers.
+#define KE_TILE(NAME, TARGET, VEC, LANES, MR, NV, LOADU, STOREU, SET1, FMADD, ZERO)                 \
+__attribute__((target(TARGET)))                                                                    \
+void NAME(long kc, const float *a, long rowStride, long kStride, long rows,                        \
+          const float *b, float *c, long ldc, int accumulate) {                                    \
+    VEC acc[MR][NV];                                                                               \
+    const float *ar[MR];                                                                           \
+    for (int r = 0; r < MR; r++) ar[r] = a + (r < rows ? r : rows - 1) * rowStride;                \
+    if (accumulate) {                                                                              \
+        for (int r = 0; r < MR; r++)                                                               \
+            for (int v = 0; v < NV; v++) acc[r][v] = LOADU(c + r * ldc + v * LANES);               \
+    } else {                                                                                       \
+        for (int r = 0; r < MR; r++)                                                               \
+            for (int v = 0; v < NV; v++) acc[r][v] = ZERO();                                       \
+    }                                                                                              \
+    if (rowStride == 1 && kStride == MR && rows == MR) {                                           \
+        /* Packed A: the tile's MR values of one k are consecutive. */                             \
+        for (long p = 0; p < kc; p++) {                                                            \
+            VEC bv[NV];                                                                            \
+            for (int v = 0; v < NV; v++) bv[v] = LOADU(b + v * LANES);                             \
+            for (int r = 0; r < MR; r++) {                                                         \
+                VEC x = SET1(a[r]);                                                                \
+                for (int v = 0; v < NV; v++) acc[r][v] = FMADD(x, bv[v], acc[r][v]);               \
+            }                                                                                      \
+            a += MR; b += NV * LANES;                                                              \
+        }                                                                                          \
+    } else {                                                                                       \
+        long o = 0;                                                                                \
+        for (long p = 0; p < kc; p++) {                                                            \
+            VEC bv[NV];                                                                            \
+            for (int v = 0; v < NV; v++) bv[v] = LOADU(b + v * LANES);                             \
+            for (int r = 0; r < MR; r++) {                                                         \
+                VEC x = SET1(ar[r][o]);                                                            \
+                for (int v = 0; v < NV; v++) acc[r][v] = FMADD(x, bv[v], acc[r][v]);               \
+            }                                                                                      \
+            o += kStride; b += NV * LANES;                                                         \
+        }                                                                                          \
+    }                                                                                              \
+    for (int r = 0; r < MR; r++)                                                                   \
+        for (int v = 0; v < NV; v++) STOREU(c + r * ldc + v * LANES, acc[r][v]);                   \
+}
+
+KE_TILE(ke_sgemm_tile_6x64_avx512, "avx512f,fma", __m512, 16, 6, 4,
+        _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps)
+
+KE_TILE(ke_sgemm_tile_6x16_avx2, "avx2,fma", __m256, 8, 6, 2,
+        _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps)
+
+#else
+// Not x86: no vector tiles here (the portable Swift tile runs); these are never called.
+int ke_cpu_has_avx512(void) { return 0; }
+int ke_cpu_has_avx2_fma(void) { return 0; }
+void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows,
+                               const float *b, float *c, long ldc, int accumulate) {}
+void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows,
+                             const float *b, float *c, long ldc, int accumulate) {}
+#endif
+
+void ke_pack_a(const float *a, long rowStride, long kStride, long i0, long mc, long k0, long kc,
+               float alpha, long mr, float *dst) {
+    for (long p = 0; p < mc; p += mr) {
+        long h = mc - p < mr ? mc - p : mr;
+        float *panel = dst + p * kc;
+        const float *src = a + (i0 + p) * rowStride + k0 * kStride;
+        if (h < mr) memset(panel, 0, sizeof(float) * (size_t)(kc * mr));
+        if (kStride == 1) {
+            // Rows of A are contiguous in k: read each row in order, write every mr-th float.
+            for (long ii = 0; ii < h; ii++) {
+                const float *row = src + ii * rowStride;
+                float *out = panel + ii;
+                if (alpha == 1.0f) { for (long kk = 0; kk < kc; kk++) out[kk * mr] = row[kk]; }
+                else { for (long kk = 0; kk < kc; kk++) out[kk * mr] = alpha * row[kk]; }
+            }
+        } else {
+            for (long kk = 0; kk < kc; kk++) {
+                const float *col = src + kk * kStride;
+                float *out = panel + kk * mr;
+                if (alpha == 1.0f) { for (long ii = 0; ii < h; ii++) out[ii] = col[ii * rowStride]; }
+                else { for (long ii = 0; ii < h; ii++) out[ii] = alpha * col[ii * rowStride]; }
+            }
+        }
+    }
+}
+
+void ke_pack_b(const float *b, long kStride, long colStride, long k0, long kc, long j0, long nc,
+               long nr, float *dst) {
+    for (long p = 0; p < nc; p += nr) {
+        long w = nc - p < nr ? nc - p : nr;
+        float *panel = dst + p * kc;
+        const float *src = b + k0 * kStride + (j0 + p) * colStride;
+        if (colStride == 1) {
+            for (long kk = 0; kk < kc; kk++) {
+                float *out = panel + kk * nr;
+                memcpy(out, src + kk * kStride, sizeof(float) * (size_t)w);
+                if (w < nr) memset(out + w, 0, sizeof(float) * (size_t)(nr - w));
+            }
+        } else {
+            // B stored [n, k] (transposed): each column is contiguous in k.
+            if (w < nr) memset(panel, 0, sizeof(float) * (size_t)(kc * nr));
+            for (long jj = 0; jj < w; jj++) {
+                const float *col = src + jj * colStride;
+                float *out = panel + jj;
+                for (long kk = 0; kk < kc; kk++) out[kk * nr] = col[kk * kStride];
+            }
+        }
+    }
+}
+
+// MARK: Exact column sums of |a| on the float bits
+
+// Vectorised by the compiler for each instruction set; integers, so every clone gives the same sums.
+#if defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void ke_exact_abs_column_sums(const float *a, long rows, long cols, long rowStride,
+                              unsigned long long *hi, unsigned long long *lo, int *outside) {
+    uint32_t any = 0;
+    for (long r = 0; r < rows; r++) {
+        const uint32_t *row = (const uint32_t *)(const void *)(a + r * rowStride);
+        for (long j = 0; j < cols; j++) {
+            // |a| = m · 2^(e − 150) with the 24-bit significand m; in units of 2^-64 that is
+            // m · 2^s, s = e − 86, an integer of up to 80 bits: hi gets the units of 2^-32
+            // (m · 2^s / 2^32, exact), lo the remaining units of 2^-64 (the low 32 bits).
+            uint32_t u = row[j] & 0x7fffffffu;
+            uint32_t e = u >> 23;
+            uint32_t inRange = e - 87u <= 55u;   // 2^-40 ≤ |a| < 2^16, normal
+            unsigned long long m = (unsigned long long)((u & 0x7fffffu) | 0x800000u);
+            uint32_t s = inRange ? e - 86u : 1u;
+            unsigned long long h = s >= 32u ? m << (s - 32u) : m >> (32u - s);
+            unsigned long long l = s >= 32u ? 0 : (m << s) & 0xffffffffu;
+            hi[j] += inRange ? h : 0;
+            lo[j] += inRange ? l : 0;
+            any |= (uint32_t)(!inRange & (u != 0));
+        }
+    }
+    *outside = any != 0;
+}
