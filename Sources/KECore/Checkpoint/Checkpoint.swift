@@ -351,68 +351,6 @@ func huggingFaceConfigJSON(for c: ModelConfig) throws -> JSONValue {
     return json
 }
 
-/// A short decimal for a Float (1e-05, not 9.99999974737875e-06).
-func shortDouble(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
-
-/// config.json keys describing `c`, for models that were not loaded from a config.
-func generatedConfigKeys(_ c: ModelConfig) -> [String: JSONValue] {
-    var d: [String: JSONValue] = [
-        "architectures": .array([.string(c.architecture.hfClassName)]),
-        "model_type": .string(c.architecture.rawValue),
-        "vocab_size": .int(c.vocabSize),
-        "tie_word_embeddings": .bool(c.tieWordEmbeddings),
-    ]
-    let act: String
-    switch c.activation {
-    case .gelu: act = "gelu"
-    case .geluTanh: act = "gelu_new"
-    case .silu: act = "silu"
-    case .relu: act = "relu"
-    }
-    switch c.architecture {
-    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma:
-        d["hidden_size"] = .int(c.hiddenSize)
-        d["intermediate_size"] = .int(c.intermediateSize)
-        d["num_hidden_layers"] = .int(c.numLayers)
-        d["num_attention_heads"] = .int(c.numHeads)
-        d["num_key_value_heads"] = .int(c.numKVHeads)
-        d["head_dim"] = .int(c.headDim)
-        d["hidden_act"] = .string(act)
-        d["max_position_embeddings"] = .int(c.maxPositions)
-        d["rope_parameters"] = .object([("rope_theta", .double(c.ropeTheta)), ("rope_type", .string("default"))])
-        d["attention_bias"] = .bool(c.attentionBias)
-        if c.architecture == .olmo {
-            d["clip_qkv"] = c.clipQKV.map { .double(shortDouble($0)) } ?? .null
-        } else {
-            d["rms_norm_eps"] = .double(shortDouble(c.normEps))
-            d["mlp_bias"] = .bool(c.mlpBias)
-        }
-    case .gptNeoX:
-        d["hidden_size"] = .int(c.hiddenSize)
-        d["intermediate_size"] = .int(c.intermediateSize)
-        d["num_hidden_layers"] = .int(c.numLayers)
-        d["num_attention_heads"] = .int(c.numHeads)
-        d["hidden_act"] = .string(act)
-        d["max_position_embeddings"] = .int(c.maxPositions)
-        var pct = Double(c.rotaryDim) / Double(c.headDim)
-        if Int(Double(c.headDim) * pct) != c.rotaryDim { pct = (Double(c.rotaryDim) + 0.5) / Double(c.headDim) }
-        d["rope_parameters"] = .object([("partial_rotary_factor", .double(pct)), ("rope_theta", .double(c.ropeTheta)),
-                                        ("rope_type", .string("default"))])
-        d["use_parallel_residual"] = .bool(c.parallelResidual)
-        d["layer_norm_eps"] = .double(shortDouble(c.normEps))
-        d["attention_bias"] = .bool(c.attentionBias)
-    case .gpt2:
-        d["n_embd"] = .int(c.hiddenSize)
-        d["n_inner"] = .int(c.intermediateSize)
-        d["n_layer"] = .int(c.numLayers)
-        d["n_head"] = .int(c.numHeads)
-        d["n_positions"] = .int(c.maxPositions)
-        d["activation_function"] = .string(act)
-        d["layer_norm_epsilon"] = .double(shortDouble(c.normEps))
-    }
-    return d
-}
-
 // MARK: Directory replacement
 
 /// Runs `write` on a fresh temporary sibling of `directory`, then moves it into place.

@@ -308,9 +308,16 @@ enum GGUFSentencePieceFlavour {
     /// normalizer, Split on ` ` (never matches after it), no Strip decoder, `<unk>` as BPE unknown.
     case gemma
 
+    /// The flavour of GGUF architecture `architecture`: a loadable family's entry says
+    /// (`GGUFArchitecture.tokenizerFlavour`); for tokenizer-only architectures, as transformers
+    /// chooses (gemma2 and gemma3 as Gemma, phi3 as Phi-3); else LlamaTokenizer's.
     init(architecture: String) {
+        if let entry = ggufArchitectures.first(where: { $0.gguf == architecture }) {
+            self = entry.tokenizerFlavour
+            return
+        }
         switch architecture {
-        case "gemma", "gemma2", "gemma3": self = .gemma
+        case "gemma2", "gemma3": self = .gemma
         case "phi3": self = .phi3
         default: self = .llama
         }
