@@ -331,26 +331,6 @@ func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, token
     }
 }
 
-// MARK: config.json writing
-
-/// The config.json to write for `c`: its original JSON when it has one (with the dtype set to
-/// float32), otherwise one generated from the fields. Checked to parse back to `c`.
-func huggingFaceConfigJSON(for c: ModelConfig) throws -> JSONValue {
-    var d = c.rawJSON.isEmpty ? generatedConfigKeys(c) : c.rawJSON
-    if d["architectures"] == nil { d["architectures"] = .array([.string(c.architecture.hfClassName)]) }
-    if d["model_type"] == nil { d["model_type"] = .string(c.architecture.rawValue) }
-    d["dtype"] = .string("float32")
-    if d["torch_dtype"] != nil { d["torch_dtype"] = .string("float32") }
-    // transformers writes config.json with sorted keys; so do we.
-    let json = JSONValue.object(d.keys.sorted().map { ($0, d[$0]!) })
-    var back = try ModelConfig(huggingFace: json)
-    back.rawJSON = c.rawJSON
-    guard back == c else {
-        throw CoreError("the config.json to be written would not reproduce this model's configuration")
-    }
-    return json
-}
-
 // MARK: Directory replacement
 
 /// Runs `write` on a fresh temporary sibling of `directory`, then moves it into place.

@@ -112,7 +112,25 @@ let supportedArchitectureNames = Architecture.allCases.map(\.hfClassName).joined
 /// The `model_type` values ke can load, for error messages.
 let supportedModelTypes = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
 
-// MARK: Generated config.json
+// MARK: config.json writing
+
+/// The config.json to write for `c`: its original JSON when it has one (with the dtype set to
+/// float32), otherwise one generated from the fields. Checked to parse back to `c`.
+func huggingFaceConfigJSON(for c: ModelConfig) throws -> JSONValue {
+    var d = c.rawJSON.isEmpty ? generatedConfigKeys(c) : c.rawJSON
+    if d["architectures"] == nil { d["architectures"] = .array([.string(c.architecture.hfClassName)]) }
+    if d["model_type"] == nil { d["model_type"] = .string(c.architecture.rawValue) }
+    d["dtype"] = .string("float32")
+    if d["torch_dtype"] != nil { d["torch_dtype"] = .string("float32") }
+    // transformers writes config.json with sorted keys; so do we.
+    let json = JSONValue.object(d.keys.sorted().map { ($0, d[$0]!) })
+    var back = try ModelConfig(huggingFace: json)
+    back.rawJSON = c.rawJSON
+    guard back == c else {
+        throw CoreError("the config.json to be written would not reproduce this model's configuration")
+    }
+    return json
+}
 
 /// config.json keys describing `c`, for models that were not loaded from a config: the keys
 /// every family has, then the family's own (`FamilyConfigKeys.write`).
