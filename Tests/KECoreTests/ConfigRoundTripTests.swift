@@ -77,4 +77,17 @@ final class ConfigRoundTripTests: XCTestCase {
         }
         XCTAssertEqual(Set(Architecture.allCases).subtracting(families), [], "families without a fixture config.json")
     }
+
+    /// A GGUF architecture no family claims is refused with the list of those that are
+    /// (gathered from the family entries) and, for a family llama.cpp writes under another name,
+    /// its note.
+    func testUnsupportedGGUFArchitectureNamesTheFamilies() throws {
+        var g = ReliabilityFormatsTests.GGUFBuilder()
+        g.addString("general.architecture", "mistral")
+        let path = try makeTempDir(self) + "/m.gguf"
+        try writeFileBytes(g.bytes(), to: path)
+        assertNamedError(path, "GGUF architecture 'mistral' is not supported (supported: olmo, olmo2, llama, qwen2, qwen3, gemma, gptneox, gpt2; llama.cpp writes Mistral models as 'llama')") {
+            _ = try Model.load(gguf: path)
+        }
+    }
 }

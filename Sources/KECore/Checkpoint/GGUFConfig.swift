@@ -71,8 +71,8 @@ func ggufHuggingFaceConfig(_ f: GGUFFile) throws -> (json: JSONValue, architectu
         throw CoreError("missing general.architecture", file: f.path)
     }
     guard let arch = ggufArchitectures.first(where: { $0.gguf == archName }) else {
-        // llama.cpp's converter writes Mistral models as `llama`; gguf-py has no `mistral`.
-        let hint = archName == "mistral" ? "; llama.cpp writes Mistral models as 'llama'" : ""
+        // A family llama.cpp writes under another architecture (Mistral as `llama`) says so.
+        let hint = modelFamilies.first { $0.architecture.rawValue == archName }?.ggufNote.map { "; " + $0 } ?? ""
         throw CoreError("GGUF architecture '\(archName)' is not supported (supported: \(ggufArchitectures.map(\.gguf).joined(separator: ", "))\(hint))", file: f.path)
     }
     var d: [(String, JSONValue)] = [("architectures", .array([.string(arch.hfClass)])), ("model_type", .string(arch.modelType))]

@@ -46,12 +46,13 @@ struct LlamaLayout: Sendable {
     static let embeddingName = "embed_tokens.weight"
 
     /// The family entry of `arch` with this layout.
-    func family(_ arch: Architecture, causalLM: String, base: String, gguf: [GGUFArchitecture] = []) -> ModelFamily {
+    func family(_ arch: Architecture, causalLM: String, base: String, gguf: [GGUFArchitecture] = [],
+                ggufNote: String? = nil) -> ModelFamily {
         ModelFamily(architecture: arch, hfClassName: causalLM, hfBaseClassName: base,
                     config: FamilyConfigKeys(read: { try self.read($0, arch) }, write: { self.write($0) }),
                     tensors: HFTensorLayout(prefixes: ["model.", ""], embeddingName: Self.embeddingName,
                                             headName: "lm_head.weight", specs: llamaLayoutTensorSpecs),
-                    gguf: gguf)
+                    gguf: gguf, ggufNote: ggufNote)
     }
 
     // MARK: config.json

@@ -21,5 +21,7 @@ extension ModelFamily {
                 c.slidingWindows = Array(repeating: w, count: c.numLayers)
             }
         }
-    ).family(.mistral, causalLM: "MistralForCausalLM", base: "MistralModel")
+    ).family(.mistral, causalLM: "MistralForCausalLM", base: "MistralModel",
+             // llama.cpp's converter writes Mistral models as `llama`; gguf-py has no `mistral`.
+             ggufNote: "llama.cpp writes Mistral models as 'llama'")
 }

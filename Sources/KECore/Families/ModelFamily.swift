@@ -61,6 +61,9 @@ struct ModelFamily: Sendable {
     var tensors: HFTensorLayout
     /// The llama.cpp architectures (`general.architecture`) this family's GGUF files carry.
     var gguf: [GGUFArchitecture] = []
+    /// For a family without a GGUF architecture of its own, how llama.cpp writes it (added to
+    /// the error for a file whose `general.architecture` is the family's `model_type`).
+    var ggufNote: String? = nil
 }
 
 /// How a family's config.json maps onto `ModelConfig`: `read` interprets the keys as the
