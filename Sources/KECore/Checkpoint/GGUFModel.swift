@@ -2,10 +2,11 @@
 //
 // llama.cpp's converter (convert_hf_to_gguf.py) renames tensors (`model.layers.N.self_attn.q_proj
 // .weight` → `blk.N.attn_q.weight`), stores the config as `ARCH.*` metadata and rewrites a few
-// tensors per architecture. One entry of `ggufArchitectures` per GGUF architecture says how to
-// undo that: the transformers model type, the tensor names, which tensors were rewritten and the
-// config keys (GGUFConfig.swift). `GGUFTensorSource` (GGUFTensorSource.swift) applies it, so
-// the HF-name mapping of WeightMap.swift loads the model.
+// tensors per architecture. One `GGUFArchitecture` per GGUF architecture, held by its model
+// family's entry (Families/), says how to undo that: the transformers model type, the tensor
+// names, which tensors were rewritten and the config keys (`GGUFMetadata`, GGUFConfig.swift).
+// `GGUFTensorSource` (GGUFTensorSource.swift) applies it, so the HF-name mapping of
+// WeightMap.swift loads the model.
 //
 // The rewrites, each undone on one tensor at a time (`GGUFTensorTransform`):
 //
@@ -64,126 +65,11 @@ struct GGUFArchitecture: Sendable {
     var rewrites: [String: GGUFRewrite]
     /// The config.json keys (other than architectures and model_type) from the metadata.
     var config: @Sendable (GGUFMetadata) throws -> [(String, JSONValue)]
+    /// How transformers builds a SentencePiece vocabulary for this architecture.
+    var tokenizerFlavour: GGUFSentencePieceFlavour = .llama
+    /// Settles what the parsed config cannot say exactly (GPT-NeoX: the rotary width).
+    var adjust: (@Sendable (GGUFMetadata, inout ModelConfig) throws -> Void)? = nil
 }
-
-// MARK: Tensor names
-
-/// Outside the blocks: the Llama layout (`model.` prefix, head `lm_head`).
-let ggufLlamaGlobalNames: [(String, String)] = [
-    ("token_embd.weight", "model.embed_tokens.weight"),   // [V, D]
-    ("output_norm.weight", "model.norm.weight"),          // [D]
-    ("output.weight", "lm_head.weight"),                  // [V, D]; absent when tied
-]
-
-/// Inside a block: attention and gated MLP of the Llama layout, with every optional tensor a
-/// family may have (biases, per-head or full q/k norms). qDim = heads·hd, kvDim = kvHeads·hd.
-let ggufLlamaAttentionMLPNames: [(String, String)] = [
-    ("attn_q.weight", "self_attn.q_proj.weight"),              // [qDim, D]
-    ("attn_k.weight", "self_attn.k_proj.weight"),              // [kvDim, D]
-    ("attn_v.weight", "self_attn.v_proj.weight"),              // [kvDim, D]
-    ("attn_output.weight", "self_attn.o_proj.weight"),         // [D, qDim]
-    ("attn_q.bias", "self_attn.q_proj.bias"),                  // [qDim]   qwen2
-    ("attn_k.bias", "self_attn.k_proj.bias"),                  // [kvDim]
-    ("attn_v.bias", "self_attn.v_proj.bias"),                  // [kvDim]
-    ("attn_output.bias", "self_attn.o_proj.bias"),             // [D]      llama attention_bias
-    ("attn_q_norm.weight", "self_attn.q_norm.weight"),         // [hd] qwen3, [qDim] olmo2
-    ("attn_k_norm.weight", "self_attn.k_norm.weight"),         // [hd] qwen3, [kvDim] olmo2
-    ("ffn_gate.weight", "mlp.gate_proj.weight"),               // [F, D]
-    ("ffn_up.weight", "mlp.up_proj.weight"),                   // [F, D]
-    ("ffn_down.weight", "mlp.down_proj.weight"),               // [D, F]
-]
-
-/// Pre-norm blocks (llama, qwen, gemma): norms before attention and before the MLP, [D] each.
-let ggufLlamaBlockNames: [(String, String)] = [
-    ("attn_norm.weight", "input_layernorm.weight"),
-    ("ffn_norm.weight", "post_attention_layernorm.weight"),
-] + ggufLlamaAttentionMLPNames
-
-/// OLMo 2/3 blocks: norms of the attention and MLP outputs, [D] each (HF calls the first one
-/// post_attention_layernorm, as the pre-norm MLP norm elsewhere).
-let ggufOLMo2BlockNames: [(String, String)] = [
-    ("post_attention_norm.weight", "post_attention_layernorm.weight"),
-    ("post_ffw_norm.weight", "post_feedforward_layernorm.weight"),
-] + ggufLlamaAttentionMLPNames
-
-/// GPT-NeoX (Pythia): LayerNorms with bias, fused q|k|v, ungated MLP with biases.
-let ggufNeoXGlobalNames: [(String, String)] = [
-    ("token_embd.weight", "gpt_neox.embed_in.weight"),              // [V, D]
-    ("output_norm.weight", "gpt_neox.final_layer_norm.weight"),     // [D]
-    ("output_norm.bias", "gpt_neox.final_layer_norm.bias"),         // [D]
-    ("output.weight", "embed_out.weight"),                          // [V, D]
-]
-let ggufNeoXBlockNames: [(String, String)] = [
-    ("attn_norm.weight", "input_layernorm.weight"), ("attn_norm.bias", "input_layernorm.bias"),
-    ("attn_qkv.weight", "attention.query_key_value.weight"),       // [3D, D], see neoxQKV
-    ("attn_qkv.bias", "attention.query_key_value.bias"),           // [3D]
-    ("attn_output.weight", "attention.dense.weight"),              // [D, D]
-    ("attn_output.bias", "attention.dense.bias"),
-    ("ffn_norm.weight", "post_attention_layernorm.weight"), ("ffn_norm.bias", "post_attention_layernorm.bias"),
-    ("ffn_up.weight", "mlp.dense_h_to_4h.weight"),                 // [F, D]
-    ("ffn_up.bias", "mlp.dense_h_to_4h.bias"),
-    ("ffn_down.weight", "mlp.dense_4h_to_h.weight"),               // [D, F]
-    ("ffn_down.bias", "mlp.dense_4h_to_h.bias"),
-]
-
-/// GPT-2: learned positions, LayerNorms with bias, Conv1D layers (HF [in, out], GGUF [out, in]).
-let ggufGPT2GlobalNames: [(String, String)] = [
-    ("token_embd.weight", "transformer.wte.weight"),       // [V, D]
-    ("position_embd.weight", "transformer.wpe.weight"),    // [P, D]
-    ("output_norm.weight", "transformer.ln_f.weight"),     // [D]
-    ("output_norm.bias", "transformer.ln_f.bias"),
-    ("output.weight", "lm_head.weight"),                   // [V, D]; older converters copy wte here
-]
-let ggufGPT2BlockNames: [(String, String)] = [
-    ("attn_norm.weight", "ln_1.weight"), ("attn_norm.bias", "ln_1.bias"),
-    ("attn_qkv.weight", "attn.c_attn.weight"),     // GGUF [3D, D] (q|k|v rows) → HF [D, 3D]
-    ("attn_qkv.bias", "attn.c_attn.bias"),         // [3D]
-    ("attn_output.weight", "attn.c_proj.weight"),  // GGUF [D, D] → HF [D, D] transposed
-    ("attn_output.bias", "attn.c_proj.bias"),
-    ("ffn_norm.weight", "ln_2.weight"), ("ffn_norm.bias", "ln_2.bias"),
-    ("ffn_up.weight", "mlp.c_fc.weight"),          // GGUF [F, D] → HF [D, F]
-    ("ffn_up.bias", "mlp.c_fc.bias"),
-    ("ffn_down.weight", "mlp.c_proj.weight"),      // GGUF [D, F] → HF [F, D]
-    ("ffn_down.bias", "mlp.c_proj.bias"),
-]
-
-// MARK: The architectures
-
-/// Architectures whose GGUF files ke loads (each tested against transformers or the HF model it
-/// was written from, see GGUFTests).
-let ggufArchitectures: [GGUFArchitecture] = [
-    GGUFArchitecture(gguf: "llama", modelType: "llama", hfClass: "LlamaForCausalLM",
-                     globalNames: ggufLlamaGlobalNames, blockPrefix: "model.layers.", blockNames: ggufLlamaBlockNames,
-                     rewrites: ["attn_q.weight": .ropeQ, "attn_k.weight": .ropeK],
-                     config: { try ggufLlamaFamilyConfig($0) }),
-    GGUFArchitecture(gguf: "qwen2", modelType: "qwen2", hfClass: "Qwen2ForCausalLM",
-                     globalNames: ggufLlamaGlobalNames, blockPrefix: "model.layers.", blockNames: ggufLlamaBlockNames,
-                     rewrites: [:], config: { try ggufLlamaFamilyConfig($0) }),
-    GGUFArchitecture(gguf: "qwen3", modelType: "qwen3", hfClass: "Qwen3ForCausalLM",
-                     globalNames: ggufLlamaGlobalNames, blockPrefix: "model.layers.", blockNames: ggufLlamaBlockNames,
-                     rewrites: [:], config: { try ggufLlamaFamilyConfig($0, alwaysHeadDim: true) }),
-    GGUFArchitecture(gguf: "gemma", modelType: "gemma", hfClass: "GemmaForCausalLM",
-                     globalNames: ggufLlamaGlobalNames, blockPrefix: "model.layers.", blockNames: ggufLlamaBlockNames,
-                     rewrites: ["attn_norm.weight": .minusOne, "ffn_norm.weight": .minusOne, "output_norm.weight": .minusOne],
-                     config: { try ggufLlamaFamilyConfig($0, activation: "gelu_pytorch_tanh", alwaysHeadDim: true) }),
-    // OLMo: non-parametric LayerNorm (no norm tensors; eps fixed at 1e-5 in both projects).
-    GGUFArchitecture(gguf: "olmo", modelType: "olmo", hfClass: "OlmoForCausalLM",
-                     globalNames: ggufLlamaGlobalNames, blockPrefix: "model.layers.", blockNames: ggufLlamaBlockNames,
-                     rewrites: ["attn_q.weight": .ropeQ, "attn_k.weight": .ropeK],
-                     config: { m in try ggufLlamaFamilyConfig(m) + m.clipQKV() }),
-    GGUFArchitecture(gguf: "olmo2", modelType: "olmo2", hfClass: "Olmo2ForCausalLM",
-                     globalNames: ggufLlamaGlobalNames, blockPrefix: "model.layers.", blockNames: ggufOLMo2BlockNames,
-                     rewrites: [:], config: { m in try ggufLlamaFamilyConfig(m) + m.clipQKV() + m.olmo3Windows() }),
-    GGUFArchitecture(gguf: "gptneox", modelType: "gpt_neox", hfClass: "GPTNeoXForCausalLM",
-                     globalNames: ggufNeoXGlobalNames, blockPrefix: "gpt_neox.layers.", blockNames: ggufNeoXBlockNames,
-                     rewrites: ["attn_qkv.weight": .neoxQKV, "attn_qkv.bias": .neoxQKV],
-                     config: { try ggufNeoXConfig($0) }),
-    GGUFArchitecture(gguf: "gpt2", modelType: "gpt2", hfClass: "GPT2LMHeadModel",
-                     globalNames: ggufGPT2GlobalNames, blockPrefix: "transformer.h.", blockNames: ggufGPT2BlockNames,
-                     rewrites: ["attn_qkv.weight": .transpose, "attn_output.weight": .transpose,
-                                "ffn_up.weight": .transpose, "ffn_down.weight": .transpose],
-                     config: { try ggufGPT2Config($0) }),
-]
 
 extension GGUFArchitecture {
     /// The HF name and the rewrite of GGUF tensor `name`, nil when the layout has no such tensor.
@@ -218,10 +104,7 @@ extension Model {
         guard !f.tensors.isEmpty else {
             throw CoreError("the file holds no tensors (a tokenizer-only GGUF?): there is no model to load", file: path)
         }
-        if arch.gguf == "gptneox" {
-            // Exactly the rotary width llama.cpp uses, whatever the factor rounds to.
-            config.rotaryDim = try ggufNeoXRotaryDim(GGUFMetadata(file: f, arch: arch.gguf), headDim: config.headDim)
-        }
+        try arch.adjust?(GGUFMetadata(file: f, arch: arch.gguf), &config)
         let source = try GGUFTensorSource(file: f, architecture: arch, hidden: config.hiddenSize,
                                           heads: config.numHeads, kvHeads: config.numKVHeads)
         let explicit = try tokenizerFile.map { try explicitTokenizer($0, embeddingRows: config.vocabSize) }

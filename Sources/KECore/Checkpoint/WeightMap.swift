@@ -1,7 +1,7 @@
 // MARK: Hugging Face tensor names ↔ canonical parameters
 //
-// Each architecture publishes its weights under its own names and, for GPT-2 and GPT-NeoX,
-// in its own layouts:
+// Each family publishes its weights under its own names (its entry's `HFTensorLayout`,
+// Families/) and, for GPT-2 and GPT-NeoX, in its own layouts:
 //
 //   GPT-2 Conv1D      weight stored [in, out]          → canonical [out, in] (transpose)
 //   GPT-2 c_attn      weight [D, 3D] = [in, (q|k|v)]   → q.w, k.w, v.w, each transposed
@@ -55,35 +55,22 @@ struct HFTensorSpec: Equatable {
     var role: HFTensorRole
 }
 
-/// Prefix candidates, preferred (published) first.
-func hfPrefixes(_ a: Architecture) -> [String] {
-    switch a {
-    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma: return ["model.", ""]
-    case .gptNeoX: return ["gpt_neox.", ""]
-    case .gpt2: return ["transformer.", ""]
-    }
-}
+/// Builds a family's tensor list: `add` one tensor, or the `norm` tensors of a norm as the
+/// config's norm kind has them.
+struct HFTensorSpecList {
+    let config: ModelConfig
+    var specs: [HFTensorSpec] = []
 
-/// The embedding's name without prefix (used to detect the prefix).
-func hfEmbeddingName(_ a: Architecture) -> String {
-    switch a {
-    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma: return "embed_tokens.weight"
-    case .gptNeoX: return "embed_in.weight"
-    case .gpt2: return "wte.weight"
-    }
-}
+    init(config: ModelConfig) { self.config = config }
 
-/// The HF tensors of a model with configuration `c`, named with `prefix` and head `headName`.
-func huggingFaceTensorSpecs(for c: ModelConfig, prefix p: String, headName: String? = nil) -> [HFTensorSpec] {
-    let D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize
-    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
-    var out: [HFTensorSpec] = []
-    func add(_ name: String, _ shape: [Int], _ role: HFTensorRole) {
-        out.append(HFTensorSpec(name: name, shape: shape, role: role))
+    mutating func add(_ name: String, _ shape: [Int], _ role: HFTensorRole) {
+        specs.append(HFTensorSpec(name: name, shape: shape, role: role))
     }
-    /// Norm tensors `hf`.weight/.bias → canonical `canon`.w/.b, as the config's norm kind has them.
-    func norm(_ hf: String, _ canon: String) {
-        switch c.norm {
+
+    /// Norm tensors `hf`.weight/.bias → canonical `canon`.w/.b.
+    mutating func norm(_ hf: String, _ canon: String) {
+        let D = config.hiddenSize
+        switch config.norm {
         case .nonParametricLayerNorm: break
         case .rmsNorm: add("\(hf).weight", [D], .direct("\(canon).w"))
         case .layerNorm(let bias):
@@ -91,80 +78,6 @@ func huggingFaceTensorSpecs(for c: ModelConfig, prefix p: String, headName: Stri
             if bias { add("\(hf).bias", [D], .direct("\(canon).b")) }
         }
     }
-    switch c.architecture {
-    case .olmo, .olmo2, .olmo3, .llama, .mistral, .qwen2, .qwen3, .gemma:
-        let pre = c.normPlacement == .beforeSublayer
-        add("\(p)embed_tokens.weight", [V, D], .direct("embed"))
-        for l in 0..<c.numLayers {
-            let h = "\(p)layers.\(l)", L = "L\(l)"
-            if pre { norm("\(h).input_layernorm", "\(L).attn_norm") }
-            for (n, rows, canon) in [("q", qDim, "q"), ("k", kvDim, "k"), ("v", kvDim, "v")] {
-                add("\(h).self_attn.\(n)_proj.weight", [rows, D], .direct("\(L).\(canon).w"))
-                if c.attentionBias { add("\(h).self_attn.\(n)_proj.bias", [rows], .direct("\(L).\(canon).b")) }
-            }
-            switch c.qkNorm {
-            case .none: break
-            case .fullProjection:
-                add("\(h).self_attn.q_norm.weight", [qDim], .direct("\(L).q_norm.w"))
-                add("\(h).self_attn.k_norm.weight", [kvDim], .direct("\(L).k_norm.w"))
-            case .perHead:
-                add("\(h).self_attn.q_norm.weight", [c.headDim], .direct("\(L).q_norm.w"))
-                add("\(h).self_attn.k_norm.weight", [c.headDim], .direct("\(L).k_norm.w"))
-            }
-            add("\(h).self_attn.o_proj.weight", [D, qDim], .direct("\(L).o.w"))
-            if c.attentionBias && c.outputProjectionBias { add("\(h).self_attn.o_proj.bias", [D], .direct("\(L).o.b")) }
-            // Pre-norm blocks call the MLP's norm post_attention_layernorm; OLMo 2 and 3 use that
-            // name for the norm of the attention output.
-            norm("\(h).post_attention_layernorm", pre ? "\(L).mlp_norm" : "\(L).post_attn_norm")
-            add("\(h).mlp.gate_proj.weight", [F, D], .direct("\(L).gate.w"))
-            if c.mlpBias { add("\(h).mlp.gate_proj.bias", [F], .direct("\(L).gate.b")) }
-            add("\(h).mlp.up_proj.weight", [F, D], .direct("\(L).up.w"))
-            if c.mlpBias { add("\(h).mlp.up_proj.bias", [F], .direct("\(L).up.b")) }
-            add("\(h).mlp.down_proj.weight", [D, F], .direct("\(L).down.w"))
-            if c.mlpBias { add("\(h).mlp.down_proj.bias", [D], .direct("\(L).down.b")) }
-            if !pre { norm("\(h).post_feedforward_layernorm", "\(L).post_mlp_norm") }
-        }
-        norm("\(p)norm", "final_norm")
-        if !c.tieWordEmbeddings { add(headName ?? "lm_head.weight", [V, D], .direct("lm_head")) }
-
-    case .gptNeoX:
-        add("\(p)embed_in.weight", [V, D], .direct("embed"))
-        for l in 0..<c.numLayers {
-            let h = "\(p)layers.\(l)", L = "L\(l)"
-            norm("\(h).input_layernorm", "\(L).attn_norm")
-            add("\(h).attention.query_key_value.weight", [3 * D, D], .neoxQKVWeight(layer: l))
-            if c.attentionBias { add("\(h).attention.query_key_value.bias", [3 * D], .neoxQKVBias(layer: l)) }
-            add("\(h).attention.dense.weight", [D, D], .direct("\(L).o.w"))
-            if c.attentionBias { add("\(h).attention.dense.bias", [D], .direct("\(L).o.b")) }
-            norm("\(h).post_attention_layernorm", "\(L).mlp_norm")
-            add("\(h).mlp.dense_h_to_4h.weight", [F, D], .direct("\(L).up.w"))
-            add("\(h).mlp.dense_h_to_4h.bias", [F], .direct("\(L).up.b"))
-            add("\(h).mlp.dense_4h_to_h.weight", [D, F], .direct("\(L).down.w"))
-            add("\(h).mlp.dense_4h_to_h.bias", [D], .direct("\(L).down.b"))
-        }
-        norm("\(p)final_layer_norm", "final_norm")
-        if !c.tieWordEmbeddings { add(headName ?? "embed_out.weight", [V, D], .direct("lm_head")) }
-
-    case .gpt2:
-        add("\(p)wte.weight", [V, D], .direct("embed"))
-        add("\(p)wpe.weight", [c.maxPositions, D], .direct("pos_embed"))
-        for l in 0..<c.numLayers {
-            let h = "\(p)h.\(l)", L = "L\(l)"
-            norm("\(h).ln_1", "\(L).attn_norm")
-            add("\(h).attn.c_attn.weight", [D, 3 * D], .gpt2QKVWeight(layer: l))
-            add("\(h).attn.c_attn.bias", [3 * D], .gpt2QKVBias(layer: l))
-            add("\(h).attn.c_proj.weight", [D, D], .transposed("\(L).o.w"))
-            add("\(h).attn.c_proj.bias", [D], .direct("\(L).o.b"))
-            norm("\(h).ln_2", "\(L).mlp_norm")
-            add("\(h).mlp.c_fc.weight", [D, F], .transposed("\(L).up.w"))
-            add("\(h).mlp.c_fc.bias", [F], .direct("\(L).up.b"))
-            add("\(h).mlp.c_proj.weight", [F, D], .transposed("\(L).down.w"))
-            add("\(h).mlp.c_proj.bias", [D], .direct("\(L).down.b"))
-        }
-        norm("\(p)ln_f", "final_norm")
-        if !c.tieWordEmbeddings { add(headName ?? "lm_head.weight", [V, D], .direct("lm_head")) }
-    }
-    return out
 }
 
 /// True for non-parameter buffers some checkpoints include.
@@ -268,13 +181,11 @@ func gatherHF(_ spec: HFTensorSpec, from store: UnsafePointer<Float>, slots: [Te
 func planLoad(config c: ModelConfig, from source: TensorSource, file: String?) throws
     -> (layout: (slots: [TensorSlot], count: Int), specs: [HFTensorSpec], slotsFor: [[TensorSlot]]) {
     let names = Set(source.names)
-    let prefix = hfPrefixes(c.architecture).first { names.contains($0 + hfEmbeddingName(c.architecture)) }
-        ?? hfPrefixes(c.architecture)[0]
-    var headName: String? = nil
-    if c.architecture == .gptNeoX && !names.contains("embed_out.weight") && names.contains("lm_head.weight") {
-        headName = "lm_head.weight"
-    }
-    let specs = huggingFaceTensorSpecs(for: c, prefix: prefix, headName: headName)
+    let hf = c.architecture.family.tensors
+    let prefix = hf.prefixes.first { names.contains($0 + hf.embeddingName) } ?? hf.prefixes[0]
+    var headName = hf.headName
+    if let other = hf.alternateHeadName, !names.contains(headName), names.contains(other) { headName = other }
+    let specs = hf.specs(c, prefix, headName)
 
     // Names: missing and unexpected.
     let missing = specs.map(\.name).filter { !names.contains($0) }

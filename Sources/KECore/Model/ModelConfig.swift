@@ -1,57 +1,9 @@
 // MARK: Model configuration
 //
 // One architecture-neutral description of a decoder-only transformer. The checkpoint loader
-// (`Checkpoint/ConfigParser.swift`) fills it from a Hugging Face `config.json`; the forward and
-// backward passes read only this struct, never the JSON.
-
-/// The architecture families ke supports, named as in Hugging Face `model_type`.
-public enum Architecture: String, Sendable, CaseIterable {
-    case olmo = "olmo"
-    case olmo2 = "olmo2"
-    case olmo3 = "olmo3"
-    case llama = "llama"
-    case mistral = "mistral"
-    case qwen2 = "qwen2"
-    case qwen3 = "qwen3"
-    case gemma = "gemma"
-    case gptNeoX = "gpt_neox"
-    case gpt2 = "gpt2"
-
-    /// The `architectures[0]` class name transformers uses for the causal LM.
-    public var hfClassName: String {
-        switch self {
-        case .olmo: return "OlmoForCausalLM"
-        case .olmo2: return "Olmo2ForCausalLM"
-        case .olmo3: return "Olmo3ForCausalLM"
-        case .llama: return "LlamaForCausalLM"
-        case .mistral: return "MistralForCausalLM"
-        case .qwen2: return "Qwen2ForCausalLM"
-        case .qwen3: return "Qwen3ForCausalLM"
-        case .gemma: return "GemmaForCausalLM"
-        case .gptNeoX: return "GPTNeoXForCausalLM"
-        case .gpt2: return "GPT2LMHeadModel"
-        }
-    }
-
-    /// The base-model class (no head) transformers saves for `AutoModel`.
-    public var hfBaseClassName: String {
-        switch self {
-        case .olmo: return "OlmoModel"
-        case .olmo2: return "Olmo2Model"
-        case .olmo3: return "Olmo3Model"
-        case .llama: return "LlamaModel"
-        case .mistral: return "MistralModel"
-        case .qwen2: return "Qwen2Model"
-        case .qwen3: return "Qwen3Model"
-        case .gemma: return "GemmaModel"
-        case .gptNeoX: return "GPTNeoXModel"
-        case .gpt2: return "GPT2Model"
-        }
-    }
-
-    /// Llama-style layout: `model.layers.N.self_attn.{q,k,v,o}_proj`, `mlp.{gate,up,down}_proj`.
-    public var isLlamaLayout: Bool { self != .gptNeoX && self != .gpt2 }
-}
+// (`Families/`) fills it from a Hugging Face `config.json`; the forward and
+// backward passes read only this struct, never the JSON. `Architecture` (the family, named by
+// its `model_type`) is defined with the family registry, Families/ModelFamily.swift.
 
 /// Normalisation layer kind.
 public enum NormKind: Sendable, Equatable {
