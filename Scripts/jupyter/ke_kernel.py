@@ -43,6 +43,19 @@ __version__ = "1.0"
 # sends SIGTERM, then SIGKILL: ke answers shutdown at once unless a statement is still running.
 SHUTDOWN_GRACE_SECONDS = 5.0
 
+# ke's protocol gives every value as `application/json` too. JupyterLab (JSON renderer rank 0)
+# and VS Code (display order led by application/json) would show that JSON tree instead of the
+# plot, table or text, so front ends get it under ke's own type, as `ke --notebook` writes it
+# (MIMEBundle.notebookJSON in Sources/KELang/MIMEBundle.swift).
+NOTEBOOK_JSON = "application/vnd.ke.value+json"
+
+
+def front_end_bundle(data):
+    """The MIME bundle as sent to front ends: application/json renamed to NOTEBOOK_JSON."""
+    if not isinstance(data, dict):
+        return {}
+    return {(NOTEBOOK_JSON if k == "application/json" else k): v for k, v in data.items()}
+
 
 class KeProcess:
     """One `ke --kernel-stdio` child and the two threads that read its stdout and stderr.
@@ -284,10 +297,11 @@ class KeKernel(Kernel):
                 self._stream(name, str(m.get("text", "")))
             elif kind == "display":
                 self.send_response(self.iopub_socket, "display_data",
-                                   {"data": m.get("data", {}), "metadata": {}})
+                                   {"data": front_end_bundle(m.get("data", {})), "metadata": {}})
             elif kind == "result":
                 self.send_response(self.iopub_socket, "execute_result",
-                                   {"execution_count": count, "data": m.get("data", {}),
+                                   {"execution_count": count,
+                                    "data": front_end_bundle(m.get("data", {})),
                                     "metadata": {}})
             else:
                 self._on_noise("garbage", json.dumps(m))

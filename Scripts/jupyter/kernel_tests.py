@@ -43,7 +43,7 @@ TUTORIALS = os.path.join(ROOT, "Tutorials")
 MODEL = "Tests/Fixtures/models/olmo"
 CORPUS = "Tests/Fixtures/corpus.txt"
 SVG_NS = "{http://www.w3.org/2000/svg}"
-# Values drawn as charts, by their application/json "kind": charts, and entropy and coefficients
+# Values drawn as charts, by the "kind" of their JSON form (application/vnd.ke.value+json): charts, and entropy and coefficients
 # results (their layer bars).
 CHART_KINDS = {"chart", "entropy", "coefficients"}
 
@@ -112,7 +112,7 @@ class KernelProtocolTests(jupyter_kernel_test.KernelTests):
     code_execute_result = [
         {"code": "1 + 2", "result": "3"},
         {"code": "let x = [1, 2, 3]\nsum x", "result": "6"},
-        {"code": "[1, 2]", "mime": "application/json"},
+        {"code": "[1, 2]", "mime": "application/vnd.ke.value+json"},
     ]
     code_display_data = [
         {"code": "plot [1, 4, 9]\n1", "mime": "image/svg+xml"},
@@ -314,7 +314,7 @@ class NotebookTests(unittest.TestCase):
                 continue
             for output in cell.get("outputs", []):
                 data = output.get("data", {})
-                value = data.get("application/json")
+                value = data.get("application/vnd.ke.value+json")
                 kind = value.get("kind") if isinstance(value, dict) else None
                 if kind in CHART_KINDS and "image/svg+xml" not in data:
                     self.fail("a %s without image/svg+xml in %s:\n%s"

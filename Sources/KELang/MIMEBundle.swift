@@ -14,6 +14,18 @@ public enum MIMEBundle {
     public static let json = "application/json"
     public static let svg = "image/svg+xml"
     public static let html = "text/html"
+    /// The type the JSON form is stored under in notebooks (`ke --notebook OUT.ipynb`) and sent
+    /// to Jupyter front ends by the kernel wrapper: JupyterLab (whose JSON renderer has rank 0)
+    /// and VS Code (whose display order starts with `application/json`) would otherwise show
+    /// every value, charts and tables included, as a JSON tree. The data is the same; the
+    /// kernel's own protocol (`ke --kernel-stdio`) keeps `application/json`.
+    public static let notebookJSON = "application/vnd.ke.value+json"
+
+    /// `bundle` as a notebook front end should receive it: `application/json` renamed to
+    /// `notebookJSON`, everything else unchanged and in order.
+    public static func forNotebook(_ bundle: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        bundle.map { ($0.0 == json ? notebookJSON : $0.0, $0.1) }
+    }
 
     /// `value`'s representations, keyed by MIME type, in the order above; `text/plain` and
     /// `application/json` always, the others when the value has them. The JSON form is an

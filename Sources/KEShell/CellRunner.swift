@@ -30,6 +30,31 @@ enum CellOutput {
     }
 }
 
+extension CellOutput {
+    /// The output with each message located in `file` from line `firstLine` on
+    /// (`FILE:LINE:COL: warning: …`) located as the kernel reports it, within the cell
+    /// (`<cell>:LINE−firstLine+1:COL: …`). Values are unchanged.
+    func cellRelative(file: String, firstLine: Int) -> CellOutput {
+        func relocate(_ text: String) -> String {
+            let prefix = file + ":"
+            return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                guard line.hasPrefix(prefix) else { return String(line) }
+                let rest = line.dropFirst(prefix.count)
+                guard let colon = rest.firstIndex(of: ":"), let n = Int(rest[..<colon]), n >= firstLine else { return String(line) }
+                return KernelServer.cellFile + ":\(n - firstLine + 1)" + rest[colon...]
+            }.joined(separator: "\n")
+        }
+        switch self {
+        case .stream(let name, let text): return .stream(name: name, text: relocate(text))
+        case .error(var e):
+            e.formatted = relocate(e.formatted)
+            if let line = e.line { e.line = line - firstLine + 1 }
+            return .error(e)
+        case .display, .result: return self
+        }
+    }
+}
+
 /// The error that stopped a cell.
 struct CellError {
     /// The message alone (`unknown name 'x'`).

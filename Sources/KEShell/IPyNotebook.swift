@@ -78,10 +78,11 @@ enum IPyNotebook {
         }
     }
 
-    /// A MIME bundle as nbformat stores it: text types as lists of lines, JSON as itself.
+    /// A MIME bundle as nbformat stores it: text types as lists of lines, the JSON form as
+    /// itself under `MIMEBundle.notebookJSON` (see there why not `application/json`).
     static func data(_ bundle: [(String, JSONValue)]) -> JSONValue {
-        .object(bundle.map { type, value in
-            if type != MIMEBundle.json, case .string(let s) = value { return (type, lines(s)) }
+        .object(MIMEBundle.forNotebook(bundle).map { type, value in
+            if type != MIMEBundle.notebookJSON, case .string(let s) = value { return (type, lines(s)) }
             return (type, value)
         })
     }

@@ -52,7 +52,10 @@ public enum Notebook {
         let (markdown, ok) = NotebookRenderer.render(chunks: chunks, scriptName: name) { code, line in
             var outputs: [CellOutput] = []
             let status = runner.run(code, file: name, firstLine: line) { outputs.append($0) }
-            runs.append(NotebookCellRun(outputs: outputs, status: status))
+            // The notebook's cells say where a message is as the kernel does: `<cell>:LINE:COL`
+            // within the cell; the transcript keeps the script's own lines.
+            runs.append(NotebookCellRun(outputs: outputs.map { $0.cellRelative(file: name, firstLine: line) },
+                                        status: status))
             let text = outputs.map { o in o.plainText.hasSuffix("\n") ? o.plainText : o.plainText + "\n" }.joined()
             return (text, status == .ok)
         }
