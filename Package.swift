@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "KECore", dependencies: ["CBLAS", "COniguruma", "CCrypto", "CKernels"],
+                exclude: ["README.md"],
                 swiftSettings: [.unsafeFlags(vectorFlags, .when(configuration: .release))]),
         /// Terminal charts: numbers in, glyphs out.
         .target(name: "KECharts"),

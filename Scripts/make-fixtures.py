@@ -25,7 +25,7 @@ Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each expo
   (and TQ1_0, TQ2_0) with gguf-py's dequantisation, and a tiny Llama of i-quant matrices with the
   logits and knowledge entropy transformers computes from it; needs ``gguf`` and ``accelerate``.
   Run it alone with ``python3 Scripts/make-fixtures.py gguf_iquants``.
-* ``ggml_grids.py`` is not a fixture: it writes ``Sources/KECore/Checkpoint/GGMLGrids.swift``, the
+* ``ggml_grids.py`` is not a fixture: it writes ``Sources/KECore/Formats/GGMLGrids.swift``, the
   i-quant lookup tables read from the installed gguf-py (``--out`` does not apply); run it alone
   with ``python3 Scripts/make-fixtures.py ggml_grids``.
 * ``tokenizers_hf16.py`` writes ``tokenizers/hf16/`` (issue 16: added-token numbering, Oniguruma

@@ -4,7 +4,7 @@
 // named (offset, shape) view into it. Gradients and AdamW moments use the same layout, so the
 // optimiser is a single loop.
 //
-// Canonical names (independent of the checkpoint's own names; `Checkpoint/WeightMap.swift`
+// Canonical names (independent of the checkpoint's own names; `Loading/WeightMap.swift`
 // translates, including GPT-2's Conv1D transpose and GPT-NeoX's fused QKV):
 //
 //   embed            [V, D]      token embedding
