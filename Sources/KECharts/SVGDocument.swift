@@ -193,3 +193,8 @@ struct SVGPath {
         return runs.filter { !$0.isEmpty }
     }
 }
+
+/// `text` safe inside XML or HTML character data and quoted attributes (see
+/// `SVGDocument.escaped`): the one markup escaper, used by the SVG charts and by the notebooks'
+/// HTML tables.
+public func markupEscaped(_ text: String) -> String { SVGDocument.escaped(text) }

@@ -1,3 +1,5 @@
+import KECharts
+
 // MARK: HTML tables
 //
 // The `text/html` form of tabular results (entropy per layer, coefficients, probes,
@@ -44,22 +46,8 @@ public struct HTMLTable: Sendable, Equatable {
         return out + "</table>"
     }
 
-    /// `text` with `& < > " '` replaced by character references.
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    /// `text` safe in an HTML cell, by KECharts' one markup escaper (`markupEscaped`).
+    public static func escape(_ text: String) -> String { markupEscaped(text) }
 
     /// True for a number as the printer writes it (`-1.5`, `2e-05`, `12.5%`, `nan`, `+0.3`).
     static func isNumeric(_ cell: String) -> Bool {

@@ -225,15 +225,6 @@ public enum Kernel {
 
     /// SIGINT cancels the executing request and is ignored otherwise (`SA_RESTART`: reads go on).
     private static func installInterruptHandler() {
-        _ = Cancellation.shared
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = kernelInterruptHandler
-        #else
-        action.__sigaction_u.__sa_handler = kernelInterruptHandler
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = SA_RESTART
-        sigaction(SIGINT, &action, nil)
+        installSIGINTHandler(kernelInterruptHandler, restartingReads: true)
     }
 }

@@ -26,15 +26,22 @@ private let sigintHandler: @convention(c) (Int32) -> Void = { _ in
 
 /// Installs the SIGINT handler without `SA_RESTART`, so a blocking read returns at once.
 private func installInterruptHandler() {
+    installSIGINTHandler(sigintHandler, restartingReads: false)
+}
+
+/// Installs `handler` for SIGINT (the shell's and the kernel's one way to do it). With
+/// `restartingReads` (`SA_RESTART`) a blocking read goes on after the signal; without, it
+/// returns at once with EINTR.
+func installSIGINTHandler(_ handler: @convention(c) (Int32) -> Void, restartingReads: Bool) {
     _ = Cancellation.shared  // initialise the singleton before a signal can reach it
     var action = sigaction()
     #if canImport(Glibc)
-    action.__sigaction_handler.sa_handler = sigintHandler
+    action.__sigaction_handler.sa_handler = handler
     #else
-    action.__sigaction_u.__sa_handler = sigintHandler
+    action.__sigaction_u.__sa_handler = handler
     #endif
     sigemptyset(&action.sa_mask)
-    action.sa_flags = 0
+    action.sa_flags = restartingReads ? SA_RESTART : 0
     sigaction(SIGINT, &action, nil)
 }
 
