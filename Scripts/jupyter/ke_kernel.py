@@ -122,13 +122,15 @@ class KeProcess:
             except (BrokenPipeError, OSError, ValueError):
                 return False
 
-    def next_item(self, poll_seconds=0.2):
-        """The next thing ke said; blocks, but wakes every poll_seconds so signals are handled."""
+    def next_item(self, poll_seconds=0.2, on_idle=None):
+        """The next thing ke said; blocks, but wakes every poll_seconds so signals are handled
+        (and calls on_idle, when given, at each wake without news)."""
         while True:
             try:
                 return self.items.get(timeout=poll_seconds)
             except queue.Empty:
-                continue
+                if on_idle is not None:
+                    on_idle()
 
     def interrupt(self):
         try:
@@ -223,8 +225,16 @@ class KeKernel(Kernel):
         if not ke.send(request):
             return None
         rid = request["id"]
+
+        def repeat_interrupt():
+            # ke cancels only a request it is running: a SIGINT that reached it before it read
+            # this request was ignored there. Repeat it until the cell ends (ke ignores SIGINT
+            # between requests, so a late one is harmless).
+            if self._interrupted and self._executing:
+                ke.interrupt()
+
         while True:
-            kind, value = ke.next_item()
+            kind, value = ke.next_item(on_idle=repeat_interrupt)
             if kind == "eof":
                 return None
             if kind in ("garbage", "stderr"):
