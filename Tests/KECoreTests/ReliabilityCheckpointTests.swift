@@ -9,6 +9,21 @@ import XCTest
 // these tests sweep whole families (every truncation, every broken tokenizer.json shape) and
 // check the file named in the error, which the older tests do not.
 
+/// Writes each `step`-th prefix of `bytes` (cut at 0, step, 2·step, …) to `path` and calls
+/// `read(path, cut)`: a prefix must either be refused with a `CoreError` naming `path`, or be read,
+/// in which case `read` itself checks what it got (or fails the test).
+func assertEveryTruncation(of bytes: [UInt8], step: Int, to path: String, at file: StaticString = #filePath,
+                           line: UInt = #line, read: (_ path: String, _ cut: Int) throws -> Void) throws {
+    for cut in stride(from: 0, to: bytes.count, by: step) {
+        try writeFileBytes(Array(bytes[0..<cut]), to: path)
+        do {
+            try read(path, cut)
+        } catch let e as CoreError {
+            XCTAssertEqual(e.file, path, "cut at \(cut): \(e)", file: file, line: line)
+        }
+    }
+}
+
 /// Asserts that `body` throws a CoreError naming `file` (exactly) whose message contains `fragment`.
 func assertNamedError(_ file: String, _ fragment: String, at path: StaticString = #filePath, line: UInt = #line,
                       _ body: () throws -> Void) {

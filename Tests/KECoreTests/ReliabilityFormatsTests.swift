@@ -36,14 +36,9 @@ final class ReliabilityFormatsTests: XCTestCase {
         let bytes = try readFileBytes(formats + "/torch/strided.pt")
         let dir = try makeTempDir(self)
         let path = dir + "/strided.pt"
-        for cut in stride(from: 0, to: bytes.count, by: 7) {
-            try writeFileBytes(Array(bytes[0..<cut]), to: path)
-            do {
-                _ = try PyTorchCheckpoint(paths: [path])
-                XCTFail("a file cut at \(cut) bytes was accepted")
-            } catch let e as CoreError {
-                XCTAssertEqual(e.file, path)
-            }
+        try assertEveryTruncation(of: bytes, step: 7, to: path) { path, cut in
+            _ = try PyTorchCheckpoint(paths: [path])
+            XCTFail("a file cut at \(cut) bytes was accepted")
         }
     }
 
@@ -164,15 +159,10 @@ final class ReliabilityFormatsTests: XCTestCase {
         let full = try GGUFFile(path: formats + "/gguf/blocks.gguf")
         // gguf-py pads the file after the last tensor: cutting only padding leaves a valid file.
         let needed = full.tensors.map { $0.fileOffset + $0.byteCount }.max() ?? 0
-        for cut in stride(from: 0, to: bytes.count, by: 5) {
-            try writeFileBytes(Array(bytes[0..<cut]), to: path)
-            do {
-                let f = try GGUFFile(path: path)
-                XCTAssertGreaterThanOrEqual(cut, needed, "a file cut at \(cut) bytes was accepted")
-                XCTAssertEqual(f.tensors, full.tensors)
-            } catch let e as CoreError {
-                XCTAssertEqual(e.file, path)
-            }
+        try assertEveryTruncation(of: bytes, step: 5, to: path) { path, cut in
+            let f = try GGUFFile(path: path)
+            XCTAssertGreaterThanOrEqual(cut, needed, "a file cut at \(cut) bytes was accepted")
+            XCTAssertEqual(f.tensors, full.tensors)
         }
     }
 
