@@ -90,7 +90,8 @@ enum CLI {
 
     // MARK: Parsing
 
-    /// Parses the arguments (without the program name).
+    /// Parses the arguments (without the program name): `scan` reads each argument in turn, then
+    /// the checks that relate them run in a fixed order (help, kernel, script, notebook).
     ///
     /// `ke help [NAME]` becomes the source `help [NAME]`, run as `-c` source is.
     ///
@@ -100,8 +101,16 @@ enum CLI {
     ///   them without a script file), or `help` with more than one name, a name that is not a
     ///   word, or a word that names no command.
     static func parse(_ args: [String]) throws -> CLIOptions {
-        var o = CLIOptions()
-        var i = 0
+        var s = try scan(args)
+        try resolveHelp(&s)
+        try resolveKernel(&s)
+        try resolveScript(&s)
+        return s.options
+    }
+
+    /// The command line as read, before the checks that relate its arguments.
+    struct ScannedArguments {
+        var options = CLIOptions()
         var positional: [String] = []
         /// True when the first positional argument is the word `help` (not after `--`).
         var helpWord = false
@@ -112,6 +121,26 @@ enum CLI {
         var against: String?
         /// `--user` / `--prefix DIR`, which go with `--install-kernel`.
         var kernelLocation: KernelSpec.Location?
+    }
+
+    /// The options that take no value: each sets one field.
+    static let switches: [String: @Sendable (inout CLIOptions) -> Void] = [
+        "--json": { $0.json = true }, "--ascii": { $0.ascii = true },
+        "--color": { $0.color = true }, "--colour": { $0.color = true },
+        "--no-color": { $0.color = false }, "--no-colour": { $0.color = false },
+        "--help": { $0.help = true }, "-h": { $0.help = true },
+        "--version": { $0.version = true }, "-V": { $0.version = true },
+        "--doctor": { $0.doctor = true }, "--kernel-stdio": { $0.kernelStdio = true },
+        "--install-kernel": { $0.installKernel = .user },
+    ]
+
+    /// Reads each argument in turn: switches (`switches`), options with a value, positionals.
+    ///
+    /// - Throws: `UsageError` for an unknown option, a missing or malformed value, or
+    ///   `--user`/`--prefix` given twice.
+    static func scan(_ args: [String]) throws -> ScannedArguments {
+        var s = ScannedArguments()
+        var i = 0
         func value(_ flag: String) throws -> String {
             i += 1
             guard i < args.count else { throw UsageError(message: "\(flag) needs a value") }
@@ -119,108 +148,112 @@ enum CLI {
         }
         while i < args.count {
             let a = args[i]
+            if let set = switches[a] {
+                set(&s.options)
+                i += 1
+                continue
+            }
             switch a {
-            case "--json": o.json = true
-            case "--ascii": o.ascii = true
-            case "--color", "--colour": o.color = true
-            case "--no-color", "--no-colour": o.color = false
-            case "--help", "-h": o.help = true
-            case "--version", "-V": o.version = true
-            case "--doctor": o.doctor = true
-            case "--kernel-stdio": o.kernelStdio = true
-            case "--install-kernel": o.installKernel = .user
-            case "--user":
-                if kernelLocation != nil { throw UsageError(message: "give --user or --prefix DIR once") }
-                kernelLocation = .user
-            case "--prefix":
-                if kernelLocation != nil { throw UsageError(message: "give --user or --prefix DIR once") }
-                kernelLocation = .prefix(try value(a))
+            case "--user", "--prefix":
+                if s.kernelLocation != nil { throw UsageError(message: "give --user or --prefix DIR once") }
+                s.kernelLocation = a == "--user" ? .user : .prefix(try value(a))
             case "--notebook":
-                notebookFlags.append(a)
+                s.notebookFlags.append(a)
                 if i + 1 < args.count, args[i + 1].hasSuffix(".md") || args[i + 1].hasSuffix(".ipynb") {
                     i += 1
-                    notebookOutput = args[i]
+                    s.notebookOutput = args[i]
                 }
             case "--tolerance":
-                let s = try value(a)
-                guard let t = Double(s), t.isFinite, t >= 0 else {
-                    throw UsageError(message: "--tolerance needs a non-negative number, found '\(s)'")
+                let v = try value(a)
+                guard let t = Double(v), t.isFinite, t >= 0 else {
+                    throw UsageError(message: "--tolerance needs a non-negative number, found '\(v)'")
                 }
-                tolerance = t
-            case "--check", "--update": notebookFlags.append(a)
-            case "--against": against = try value(a)
-            case "-c": o.source = try value(a)
+                s.tolerance = t
+            case "--check", "--update": s.notebookFlags.append(a)
+            case "--against": s.against = try value(a)
+            case "-c": s.options.source = try value(a)
             case "--width":
-                let s = try value(a)
-                guard let w = Int(s), w >= 20, w <= 1000 else {
-                    throw UsageError(message: "--width needs a number between 20 and 1000, found '\(s)'")
+                let v = try value(a)
+                guard let w = Int(v), w >= 20, w <= 1000 else {
+                    throw UsageError(message: "--width needs a number between 20 and 1000, found '\(v)'")
                 }
-                o.width = w
+                s.options.width = w
             case "--":
-                positional += args[(i + 1)...]
+                s.positional += args[(i + 1)...]
                 i = args.count
                 continue
             default:
                 if a.hasPrefix("-") && a != "-" {
                     throw UsageError(message: "unknown option '\(a)'" + Diagnostics.suggestion(a, in: optionNames))
                 }
-                if positional.isEmpty && a == "help" { helpWord = true }
-                positional.append(a)
+                if s.positional.isEmpty && a == "help" { s.helpWord = true }
+                s.positional.append(a)
             }
             i += 1
         }
-        if helpWord {
-            let topics = positional.dropFirst()
-            guard topics.count <= 1 else {
-                throw UsageError(message: "help takes one command name at most, found \(topics.count): \(topics.joined(separator: " "))")
-            }
-            if let topic = topics.first, !isWord(topic) {
-                throw UsageError(message: "help needs a command name, found '\(topic)'")
-            }
-            if let topic = topics.first, CommandRegistry.spec(topic) == nil {
-                let names = CommandRegistry.all.map(\.name)
-                throw UsageError(message: "no help for '\(topic)': no command has that name"
-                                 + Diagnostics.suggestion(topic, in: names) + " (`ke help` lists every command)",
-                                 showUsage: false)
-            }
-            guard o.source == nil else { throw UsageError(message: "give either -c SOURCE or help, not both") }
-            guard notebookFlags.isEmpty else { throw UsageError(message: "--notebook, --check and --update need a script file, not help") }
-            o.source = (["help"] + topics).joined(separator: " ")
-            positional = []
+        return s
+    }
+
+    /// `ke help [NAME]`: checks the topic and turns it into the source `help [NAME]`.
+    private static func resolveHelp(_ s: inout ScannedArguments) throws {
+        guard s.helpWord else { return }
+        let topics = s.positional.dropFirst()
+        guard topics.count <= 1 else {
+            throw UsageError(message: "help takes one command name at most, found \(topics.count): \(topics.joined(separator: " "))")
         }
-        if let location = kernelLocation {
-            guard o.installKernel != nil else { throw UsageError(message: "--user and --prefix DIR go with --install-kernel") }
-            o.installKernel = location
+        if let topic = topics.first, !isWord(topic) {
+            throw UsageError(message: "help needs a command name, found '\(topic)'")
         }
-        if o.kernelStdio || o.installKernel != nil {
-            let flag = o.kernelStdio ? "--kernel-stdio" : "--install-kernel"
-            guard !(o.kernelStdio && o.installKernel != nil) else {
-                throw UsageError(message: "--kernel-stdio and --install-kernel exclude each other")
-            }
-            guard positional.isEmpty, o.source == nil, notebookFlags.isEmpty, !helpWord else {
-                throw UsageError(message: "\(flag) takes no script, -c SOURCE, help or notebook option")
-            }
+        if let topic = topics.first, CommandRegistry.spec(topic) == nil {
+            let names = CommandRegistry.all.map(\.name)
+            throw UsageError(message: "no help for '\(topic)': no command has that name"
+                             + Diagnostics.suggestion(topic, in: names) + " (`ke help` lists every command)",
+                             showUsage: false)
         }
-        if positional.count > 1 {
-            throw UsageError(message: "expected at most one script file, found \(positional.count) arguments")
+        guard s.options.source == nil else { throw UsageError(message: "give either -c SOURCE or help, not both") }
+        guard s.notebookFlags.isEmpty else { throw UsageError(message: "--notebook, --check and --update need a script file, not help") }
+        s.options.source = (["help"] + topics).joined(separator: " ")
+        s.positional = []
+    }
+
+    /// `--kernel-stdio` and `--install-kernel [--user | --prefix DIR]` stand alone.
+    private static func resolveKernel(_ s: inout ScannedArguments) throws {
+        if let location = s.kernelLocation {
+            guard s.options.installKernel != nil else { throw UsageError(message: "--user and --prefix DIR go with --install-kernel") }
+            s.options.installKernel = location
         }
-        o.file = positional.first
-        if o.source != nil && o.file != nil {
+        let o = s.options
+        guard o.kernelStdio || o.installKernel != nil else { return }
+        let flag = o.kernelStdio ? "--kernel-stdio" : "--install-kernel"
+        guard !(o.kernelStdio && o.installKernel != nil) else {
+            throw UsageError(message: "--kernel-stdio and --install-kernel exclude each other")
+        }
+        guard s.positional.isEmpty, o.source == nil, s.notebookFlags.isEmpty, !s.helpWord else {
+            throw UsageError(message: "\(flag) takes no script, -c SOURCE, help or notebook option")
+        }
+    }
+
+    /// The script file, and the notebook mode (`--notebook`, `--check`, `--update`) that runs it.
+    private static func resolveScript(_ s: inout ScannedArguments) throws {
+        if s.positional.count > 1 {
+            throw UsageError(message: "expected at most one script file, found \(s.positional.count) arguments")
+        }
+        s.options.file = s.positional.first
+        if s.options.source != nil && s.options.file != nil {
             throw UsageError(message: "give either -c SOURCE or a script file, not both")
         }
-        if Set(notebookFlags).count > 1 { throw UsageError(message: "--notebook, --check and --update exclude each other") }
-        if against != nil && notebookFlags.first != "--check" {
+        if Set(s.notebookFlags).count > 1 { throw UsageError(message: "--notebook, --check and --update exclude each other") }
+        if s.against != nil && s.notebookFlags.first != "--check" {
             throw UsageError(message: "--against OUT.md goes with --check (ke --check SCRIPT.ke --against OUT.md)")
         }
-        if let flag = notebookFlags.first {
-            guard o.file != nil else { throw UsageError(message: "--notebook, --check and --update need a script file") }
-            switch flag {
-            case "--notebook": o.notebook = .render(output: notebookOutput)
-            case "--check": o.notebook = .check(tolerance: tolerance.map { Tolerance(relative: $0) } ?? .standard, against: against)
-            default: o.notebook = .update
-            }
+        guard let flag = s.notebookFlags.first else { return }
+        guard s.options.file != nil else { throw UsageError(message: "--notebook, --check and --update need a script file") }
+        switch flag {
+        case "--notebook": s.options.notebook = .render(output: s.notebookOutput)
+        case "--check":
+            s.options.notebook = .check(tolerance: s.tolerance.map { Tolerance(relative: $0) } ?? .standard, against: s.against)
+        default: s.options.notebook = .update
         }
-        return o
     }
 
     /// Every option of the command line (for "did you mean").
@@ -333,103 +366,5 @@ enum CLI {
         if isatty(1) != 0, ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col >= 20 { return Int(w.ws_col) }
         if let c = getenv("COLUMNS"), let n = Int(String(cString: c)), n >= 20, n <= 1000 { return n }
         return nil
-    }
-
-    // MARK: Output
-
-    static func writeOut(_ s: String) { write(fd: 1, s + "\n") }
-
-    static func writeError(_ s: String) { write(fd: 2, s + "\n") }
-
-    /// Writes all of `s` to file descriptor `fd` (unbuffered, so stdout and stderr interleave
-    /// in order).
-    static func write(fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += n
-        }
-        bytes.removeAll()
-    }
-
-    /// A one-line progress bar on stderr, erased when done.
-    static let progressBar: ProgressHandler = { done, total, note in
-        guard total > 0 else { return }
-        if done >= total {
-            write(fd: 2, "\r\u{1B}[K")
-        } else {
-            let width = 30
-            let filled = Swift.max(0, Swift.min(width, done * width / total))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            write(fd: 2, "\r[\(bar)] \(done)/\(total) \(note)\u{1B}[K")
-        }
-    }
-
-    // MARK: Standard input
-
-    /// Everything readable from `fd` until end of file.
-    static func readAll(fd: Int32) -> [UInt8] {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            out.append(contentsOf: buffer[0..<n])
-        }
-        return out
-    }
-}
-
-// MARK: --doctor
-
-extension CLI {
-    /// The CPU's vector extensions, which kernel computes matrix products and whether results
-    /// are on the reproducible path, and the measured speed of both kernels on this machine.
-    static func doctorReport() -> String {
-        let coreType = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } ?? "unset"
-        let flags = BLASSetup.cpuFlags()
-        let vector = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16"].filter(flags.contains)
-        let inUse = matrixProductKernel
-        var lines = [version]
-        lines.append("CPU               \(cpuModelName() ?? "unknown")")
-        lines.append("vector extensions \(vector.isEmpty ? "none found" : vector.joined(separator: " "))")
-        switch inUse {
-        case .fixedOrder:
-            lines.append("matrix products   fixed-order (ke's kernel): reproducible, the same bits on every x86-64 CPU and thread count")
-            if !(flags.contains("avx2") && flags.contains("fma")) {
-                lines.append("                  (no AVX2+FMA here: same bits, but each fused multiply-add is a library call, slowly)")
-            }
-        case .openBLAS:
-            lines.append("matrix products   OpenBLAS (KE_GEMM=openblas): NOT reproducible; results change with the CPU, the kernel and the thread count")
-        }
-        let runnable = GEMMMicroKernel.allCases.filter(\.isSupported).map(\.rawValue).joined(separator: ", ")
-        lines.append("register tile     \(gemmMicroKernel.summary) (this CPU runs: \(runnable); KE_GEMM_TILE forces one, same bits)")
-        lines.append("OpenBLAS kernel   \(blasCoreName)  (OPENBLAS_CORETYPE=\(coreType))\(inUse == .openBLAS ? "" : ", used only with KE_GEMM=openblas")")
-        lines.append("threads           \(blasThreads)")
-        let other: MatrixProductKernel = inUse == .fixedOrder ? .openBLAS : .fixedOrder
-        var ratio = 0.0
-        for n in [512, 1024, 2048] {
-            let a = measureSgemmRate(size: n, kernel: inUse), b = measureSgemmRate(size: n, kernel: other)
-            ratio = b / a
-            lines.append(String(format: "sgemm %4d³       %.1f GFLOP/s %@  (%@ %.1f)", n, a / 1e9, inUse.rawValue, other.rawValue, b / 1e9))
-        }
-        if inUse == .fixedOrder && ratio > 1.1 {
-            lines.append(String(format: "advice            OpenBLAS is %.0f%% faster here on large products; KE_GEMM=openblas trades reproducibility for that speed", (ratio - 1) * 100))
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    /// The first `model name` of /proc/cpuinfo.
-    static func cpuModelName() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-              let colon = line.firstIndex(of: ":") else { return nil }
-        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
 }
