@@ -16,8 +16,7 @@ public struct AsciiCanvas: Canvas {
     }
 
     public mutating func setPixel(x: Int, y: Int, color: Int?) {
-        guard x >= 0, y >= 0, x < columns * 2, y < rows * 3 else { return }
-        grid.set(row: y / 3, column: x / 2, bit: UInt16(1) << UInt16((y % 3) * 2 + x % 2), color: color)
+        grid.setPixel(x: x, y: y, cellHeight: 3, color: color) { dx, dy in UInt16(1) << UInt16(dy * 2 + dx) }
     }
 
     public func character(row: Int, column: Int) -> Character {

@@ -19,8 +19,7 @@ public struct BrailleCanvas: Canvas {
     }
 
     public mutating func setPixel(x: Int, y: Int, color: Int?) {
-        guard x >= 0, y >= 0, x < columns * 2, y < rows * 4 else { return }
-        grid.set(row: y / 4, column: x / 2, bit: Self.bits[x % 2][y % 4], color: color)
+        grid.setPixel(x: x, y: y, cellHeight: 4, color: color) { dx, dy in Self.bits[dx][dy] }
     }
 
     public func character(row: Int, column: Int) -> Character {

@@ -74,6 +74,14 @@ struct CellGrid: Sendable {
         if let color { colors[row * columns + column] = color }
     }
 
+    /// Turns on pixel (`x`, `y`) of a grid whose cells are 2 × `cellHeight` pixels, recording
+    /// `color`; `bit` gives the mask bit of a pixel from its place (dx, dy) within its cell.
+    /// Pixels outside the grid are ignored.
+    mutating func setPixel(x: Int, y: Int, cellHeight: Int, color: Int?, bit: (_ dx: Int, _ dy: Int) -> UInt16) {
+        guard x >= 0, y >= 0, x < columns * 2, y < rows * cellHeight else { return }
+        set(row: y / cellHeight, column: x / 2, bit: bit(x % 2, y % cellHeight), color: color)
+    }
+
     func mask(row: Int, column: Int) -> UInt16 {
         guard row >= 0, row < rows, column >= 0, column < columns else { return 0 }
         return masks[row * columns + column]

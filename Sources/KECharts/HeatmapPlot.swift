@@ -51,14 +51,7 @@ struct HeatmapPlot: Sendable {
 
         // Rows: one per matrix row, averaged into groups when taller than the height.
         let rowGroups = Self.groups(rowCount, into: options.clampedHeight(default: 40, minimum: 1))
-        let names = rowGroups.map { group -> String in
-            if let rowLabels, group.lowerBound < rowLabels.count {
-                let first = rowLabels[group.lowerBound]
-                return group.count == 1 || group.upperBound > rowLabels.count ? first
-                    : first + (ascii ? ".." : "…") + rowLabels[group.upperBound - 1]
-            }
-            return group.count == 1 ? String(group.lowerBound) : "\(group.lowerBound)-\(group.upperBound - 1)"
-        }
+        let names = rowGroups.map { rowName($0, ascii: ascii) }
         let labelWidth = min(names.map(\.count).max() ?? 1, max(3, width / 4))
         let leftWidth = labelWidth + 1
 
@@ -108,15 +101,31 @@ struct HeatmapPlot: Sendable {
                             colorCode: colorCode)
         if let note = Self.averagingNote(rows: rowGroups.map(\.count).max() ?? 1,
                                          columns: columnGroups.map(\.count).max() ?? 1) {
-            let last = lines.removeLast()
-            if visibleWidth(last) + 2 + note.count <= width {
-                lines.append(last + "  " + note)
-            } else {
-                lines.append(last)
-                lines += TextLayout.wrap(note, width: width)
-            }
+            append(note: note, to: &lines, width: width)
         }
         return lines
+    }
+
+    /// The label of a group of rows: its row label (first…last when averaged), else its index
+    /// (first-last when averaged).
+    func rowName(_ group: Range<Int>, ascii: Bool) -> String {
+        if let rowLabels, group.lowerBound < rowLabels.count {
+            let first = rowLabels[group.lowerBound]
+            return group.count == 1 || group.upperBound > rowLabels.count ? first
+                : first + (ascii ? ".." : "…") + rowLabels[group.upperBound - 1]
+        }
+        return group.count == 1 ? String(group.lowerBound) : "\(group.lowerBound)-\(group.upperBound - 1)"
+    }
+
+    /// Puts `note` after the last line when it fits within `width`, else wrapped under it.
+    func append(note: String, to lines: inout [String], width: Int) {
+        let last = lines.removeLast()
+        if visibleWidth(last) + 2 + note.count <= width {
+            lines.append(last + "  " + note)
+        } else {
+            lines.append(last)
+            lines += TextLayout.wrap(note, width: width)
+        }
     }
 
     /// Columns `text` occupies on screen (ANSI escape sequences take none).

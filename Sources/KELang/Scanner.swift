@@ -69,33 +69,7 @@ struct Scanner {
     // MARK: Tokens
 
     private mutating func next() throws -> Token {
-        while let c = peek() {
-            if c == " " || c == "\t" || c == "\r" || c == "\u{FEFF}" { pos += 1; continue }
-            if c == "#" {
-                let start = pos
-                let p = here
-                var ownLine = true
-                for u in scalars[lineStart..<pos] where !(u == " " || u == "\t" || u == "\u{FEFF}") {
-                    ownLine = false
-                    break
-                }
-                while let d = peek(), d != "\n" { pos += 1 }
-                var text = String(String.UnicodeScalarView(scalars[(start + 1)..<pos]))
-                if text.hasSuffix("\r") { text.removeLast() }
-                comments.append(Comment(text: text, position: p, start: start, end: pos, ownLine: ownLine))
-                continue
-            }
-            if c == "\n" {
-                let start = pos
-                let p = here
-                pos += 1
-                line += 1
-                lineStart = pos
-                if let top = openBrackets.last, top != "{" { continue }
-                return Token(kind: .newline, position: p, start: start, end: start + 1)
-            }
-            break
-        }
+        if let newline = skipBlanksAndComments() { return newline }
         let start = pos
         let p = here
         guard let c = peek() else {
@@ -156,6 +130,40 @@ struct Scanner {
                 : "'\(Character(c))'"
             throw LangError("unexpected character \(shown)", at: p)
         }
+    }
+
+    /// Skips blanks and comments (keeping each comment in `comments`) up to the next token.
+    /// Returns the newline token when a line ends outside ( ) and [ ] (inside them a line break
+    /// is blank), nil when the next token is anything else.
+    private mutating func skipBlanksAndComments() -> Token? {
+        while let c = peek() {
+            if c == " " || c == "\t" || c == "\r" || c == "\u{FEFF}" { pos += 1; continue }
+            if c == "#" {
+                let start = pos
+                let p = here
+                var ownLine = true
+                for u in scalars[lineStart..<pos] where !(u == " " || u == "\t" || u == "\u{FEFF}") {
+                    ownLine = false
+                    break
+                }
+                while let d = peek(), d != "\n" { pos += 1 }
+                var text = String(String.UnicodeScalarView(scalars[(start + 1)..<pos]))
+                if text.hasSuffix("\r") { text.removeLast() }
+                comments.append(Comment(text: text, position: p, start: start, end: pos, ownLine: ownLine))
+                continue
+            }
+            if c == "\n" {
+                let start = pos
+                let p = here
+                pos += 1
+                line += 1
+                lineStart = pos
+                if let top = openBrackets.last, top != "{" { continue }
+                return Token(kind: .newline, position: p, start: start, end: start + 1)
+            }
+            break
+        }
+        return nil
     }
 
     private mutating func number() throws -> Token {
