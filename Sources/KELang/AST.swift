@@ -46,7 +46,7 @@ indirect enum ExprKind: Sendable {
 struct CommandCall: Sendable {
     /// The command the parser found (looked up once, when parsing).
     var command: Command
-    var arguments: [String: Argument]
+    var arguments: [ArgumentKey: Argument]
     /// The command word.
     var name: String { command.name }
 }

@@ -1,10 +1,12 @@
 import Foundation
 import XCTest
+@testable import KELang
 
-/// Arguments are fetched by key (`inv.string("title")`), so a misspelt key would only fail when
-/// that line runs. This test reads the command declarations and checks, for every command, that
-/// each key its implementation asks for is one it declares, and that every key asked for by a
-/// shared helper is declared by some command: a misspelling fails the suite, not a user.
+/// Arguments are fetched by typed key (`inv.string(.title)`, one `ArgumentKey` per argument), so
+/// a misspelt key does not compile. These tests check what the compiler cannot: that every
+/// command declares each key once, and (reading the command declarations) that each key a
+/// command's implementation asks for is one that command declares, and every key asked for by a
+/// shared helper is declared by some command.
 final class ArgumentKeyTests: XCTestCase {
     /// Accessors of `Invocation` whose first argument (or `at:` label) is an argument key.
     private static let accessors = [
@@ -20,25 +22,44 @@ final class ArgumentKeyTests: XCTestCase {
         return re.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range(at: 1)) }
     }
 
-    /// Keys a block declares: keywords, and positional placeholders without their quotes.
+    /// Keys a block declares: its parameters' keys, and the chart options it includes.
     private func declaredKeys(_ text: String) throws -> Set<String> {
-        let literal = #""((?:[^"\\]|\\.)*)""#
-        var keys = Set<String>()
-        for kind in ["positional", "optionalWord", "keyword", "option", "flag"] {
-            for raw in try matches(#"\.\#(kind)\(\#(literal)"#, in: text) {
-                keys.insert(raw.replacingOccurrences(of: "\\\"", with: "").replacingOccurrences(of: "\"", with: ""))
-            }
+        var keys = Set(try matches(#"\.(?:positional|optionalWord|keyword|option|flag)\(\.(\w+)"#, in: text))
+        for options in try matches(#"ChartOptions\.params\(([^)]*)\)"#, in: text) {
+            keys.formUnion(try matches(#"\.(\w+)"#, in: options))
         }
         return keys
     }
 
-    /// Keys a block asks for.
+    /// Keys a block asks for: through an accessor, as the place of an error (`at: .KEY`, `at: c ?
+    /// .KEY1 : .KEY2`), or in a list of keys it loops over.
     private func usedKeys(_ text: String) throws -> Set<String> {
         let names = Self.accessors.joined(separator: "|")
-        var keys = Set(try matches(#"inv\.(?:\#(names))\((?:of: )?"([^"]+)""#, in: text))
-        keys.formUnion(try matches(#"inv\.error\([^\n]*?, at: "([^"]+)"\)"#, in: text))
-        keys.formUnion(try matches(#"statistics\(of: [^\n]*?, at: "([^"]+)"\)"#, in: text))
+        var keys = Set(try matches(#"inv\.(?:\#(names))\((?:of: )?\.(\w+)"#, in: text))
+        keys.formUnion(try matches(#"\bat: \.(\w+)"#, in: text))
+        keys.formUnion(try matches(#"\bat: [^\n]*? \? \.(\w+) : \."#, in: text))
+        keys.formUnion(try matches(#"\bat: [^\n]*? \? \.\w+ : \.(\w+)"#, in: text))
+        for list in try matches(#"ArgumentKey\)? in \[([^\]]*)\]"#, in: text) {
+            keys.formUnion(try matches(#"\.(\w+)"#, in: list))
+        }
         return keys
+    }
+
+    /// The registry's check: every command declares each key (and each keyword) once, and a
+    /// positional parameter is shown as its key (quoted or not), so messages name it as declared.
+    func testEveryCommandDeclaresEachKeyOnce() {
+        XCTAssertGreaterThan(CommandRegistry.commands.count, 30)
+        for command in CommandRegistry.commands {
+            let keys = command.params.map(\.key.name)
+            XCTAssertEqual(Set(keys).count, keys.count, "'\(command.name)' declares a key twice: \(keys)")
+            for p in command.params {
+                if let keyword = p.keyword {
+                    XCTAssertEqual(keyword, p.key.name, "'\(command.name)': keyword and key differ")
+                } else {
+                    XCTAssertTrue([p.key.name, "\"\(p.key.name)\""].contains(p.placeholder), "'\(command.name)': \(p.placeholder)")
+                }
+            }
+        }
     }
 
     func testEveryArgumentKeyIsDeclared() throws {

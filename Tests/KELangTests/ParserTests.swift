@@ -77,14 +77,14 @@ final class ParserTests: XCTestCase {
         for source in ["load \"d\" tokenizer \"t.json\"", "load \"d\" tokenizer \"t.json\" bf16", "load \"d\" bf16 tokenizer \"t.json\""] {
             let c = try call(source)
             XCTAssertEqual(c.name, "load")
-            XCTAssertEqual(string(c.arguments["DIR"]), "d", source)
-            XCTAssertEqual(string(c.arguments["tokenizer"]), "t.json", source)
-            if case .flag? = c.arguments["bf16"] { XCTAssertTrue(source.contains("bf16")) } else { XCTAssertFalse(source.contains("bf16"), source) }
+            XCTAssertEqual(string(c.arguments[.DIR]), "d", source)
+            XCTAssertEqual(string(c.arguments[.tokenizer]), "t.json", source)
+            if case .flag? = c.arguments[.bf16] { XCTAssertTrue(source.contains("bf16")) } else { XCTAssertFalse(source.contains("bf16"), source) }
         }
         // Any expression names the file; a variable named like the keyword is a value.
         let c = try call("load \"d\" tokenizer (\"t\" + \".json\")")
-        guard case .expression(let e)? = c.arguments["tokenizer"], case .binary = e.kind else { return XCTFail("tokenizer is not an expression") }
-        XCTAssertEqual(string(try call("checkpoints \"s\" tokenizer \"t.json\"").arguments["tokenizer"]), "t.json")
+        guard case .expression(let e)? = c.arguments[.tokenizer], case .binary = e.kind else { return XCTFail("tokenizer is not an expression") }
+        XCTAssertEqual(string(try call("checkpoints \"s\" tokenizer \"t.json\"").arguments[.tokenizer]), "t.json")
         assertError("load \"d\" tokenizer", "1:19: error: 'tokenizer' needs a value (\"FILE\") — usage: load \"DIR\" [bf16] [tokenizer \"FILE\"] [cache \"DIR\"]")
         assertError("load \"d\" tokenizer \"a\" tokenizer \"b\"", "1:24: error: 'tokenizer' given twice to 'load'")
         assertError("load \"d\" tokenzier \"a\"", "1:10: error: unknown keyword 'tokenzier' for 'load' — did you mean 'tokenizer'?")

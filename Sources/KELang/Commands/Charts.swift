@@ -5,14 +5,14 @@ import KECore
 //
 // plot, bar, hist, heatmap, spark. Each builds a `ChartValue` that keeps the data (for JSON)
 // and renders with the session's width, canvas and colour when printed. The forms for results
-// (`plot` of entropy results, `hist` and `heatmap` of a coefficients result) are in
-// Entropy.swift, `bar` of an evaluation in Evaluation.swift; they use the helpers at the end of this file.
+// (`plot` of entropy results, `hist` and `heatmap` of a coefficients result, `bar` of an
+// evaluation) are in ResultCharts.swift; the options they share in ChartOptions.swift; the
+// helpers every form uses at the end of this file.
 
 extension Command {
     static let plot = Command(
-        "plot", [.positional("SERIES"), .option("title", "\"…\""), .option("xlabel", "\"…\""),
-                 .option("ylabel", "\"…\""), .option("labels", "[…]"), .option("x", "LIST"), .flag("log"),
-                 .flag("layers")],
+        "plot", [.positional(.SERIES)] + ChartOptions.params(.title, .xlabel, .ylabel, .labels)
+            + [.option(.x, "LIST"), .flag(.log), .flag(.layers)],
         group: "charts",
         brief: "Line chart of one or more series.",
         summary: """
@@ -26,55 +26,41 @@ extension Command {
         run: { inv in
             if let chart = try entropySeriesPlot(inv) { return chart }
             let series: [[Double]]
-            let raw = try inv.list("SERIES")
+            let raw = try inv.list(.SERIES)
             if raw.contains(where: { if case .list = $0 { return true }; return false }) {
-                series = try inv.matrix("SERIES")
+                series = try inv.matrix(.SERIES)
             } else {
-                series = [try inv.numbers("SERIES")]
+                series = [try inv.numbers(.SERIES)]
             }
-            let x = inv.has("x") ? try inv.numbers("x") : nil
+            let x = inv.has(.x) ? try inv.numbers(.x) : nil
             if let x, let bad = series.first(where: { $0.count != x.count }) {
-                throw inv.error("'plot … x' has \(x.count) values but a series has \(bad.count)", at: "x")
+                throw inv.error("'plot … x' has \(x.count) values but a series has \(bad.count)", at: .x)
             }
-            let labels = inv.has("labels") ? try inv.strings("labels") : nil
-            if let labels, labels.count != series.count {
-                throw inv.error("'plot … labels' has \(labels.count) labels for \(series.count) series", at: "labels")
-            }
-            let title = try inv.optionalString("title")
-            let xlabel = try inv.optionalString("xlabel")
-            let ylabel = try inv.optionalString("ylabel")
-            let logY = inv.flag("log")
-            let chart = Chart.line(series, x: x, title: title, xlabel: xlabel, ylabel: ylabel, labels: labels, logY: logY)
+            let options = try ChartOptions(inv, labelling: series.count, noun: "series")
+            let logY = inv.flag(.log)
+            let chart = options.line(series, x: x, logY: logY)
             var fields: [(String, JSONValue)] = [("series", .array(series.map(jsonNumbers)))]
             if let x { fields.append(("x", jsonNumbers(x))) }
-            if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
-            fields += titled(title) + labelled("xlabel", xlabel) + labelled("ylabel", ylabel)
+            fields += options.fields
             if logY { fields.append(("log", .bool(true))) }
             return .chart(chartValue(chart, fields))
         })
 
     static let bar = Command(
-        "bar", [.positional("VALUES"), .option("labels", "[…]"), .option("title", "\"…\"")], group: "charts",
+        "bar", [.positional(.VALUES)] + ChartOptions.params(.labels, .title), group: "charts",
         brief: "Horizontal bar chart.",
         summary: "Horizontal bars, one per value, labelled by index from 0 (as `xs[i]` and layers count) or by `labels`. Of an evaluation (`evaluate … on TASKS`): each task's score, labelled by task.",
         example: "bar e.layers title \"entropy per layer\"",
         run: { inv in
             if let chart = try evaluationBar(inv) { return chart }
-            let values = try inv.numbers("VALUES")
-            let labels = inv.has("labels") ? try inv.strings("labels") : nil
-            if let labels, labels.count != values.count {
-                throw inv.error("'bar … labels' has \(labels.count) labels for \(values.count) values", at: "labels")
-            }
-            let title = try inv.optionalString("title")
-            let chart = Chart.bar(values, labels: labels, title: title)
-            var fields: [(String, JSONValue)] = [("values", jsonNumbers(values))]
-            if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
-            return .chart(chartValue(chart, fields + titled(title)))
+            let values = try inv.numbers(.VALUES)
+            let options = try ChartOptions(inv, labelling: values.count, noun: "values")
+            return .chart(chartValue(options.bar(values), [("values", jsonNumbers(values))] + options.fields))
         })
 
     static let hist = Command(
-        "hist", [.positional("VALUES"), .option("layer", "L"), .option("bins", "N"), .flag("log"),
-                 .option("title", "\"…\""), .option("xlabel", "\"…\"")],
+        "hist", [.positional(.VALUES), .option(.layer, "L"), .option(.bins, "N"), .flag(.log)]
+            + ChartOptions.params(.title, .xlabel),
         group: "charts",
         brief: "Histogram of values.",
         summary: """
@@ -86,20 +72,17 @@ extension Command {
         example: "hist [0.1, 0.2, 0.2, 0.9] bins 4",
         run: { inv in
             if let chart = try coefficientsHistogram(inv) { return chart }
-            let values = try inv.numbers("VALUES")
-            let bins = try inv.optionalInt("bins", in: 1...1000) ?? 20
-            let title = try inv.optionalString("title")
-            let xlabel = try inv.optionalString("xlabel")
-            let log = inv.flag("log")
-            let chart = Chart.histogram(values, bins: bins, logCounts: log, title: title, xlabel: xlabel)
+            let values = try inv.numbers(.VALUES)
+            let bins = try inv.optionalInt(.bins, in: 1...1000) ?? 20
+            let options = try ChartOptions(inv)
+            let log = inv.flag(.log)
             var fields: [(String, JSONValue)] = [("values", jsonNumbers(values)), ("bins", .int(bins))]
             if log { fields.append(("log", .bool(true))) }
-            return .chart(chartValue(chart, fields + titled(title) + labelled("xlabel", xlabel)))
+            return .chart(chartValue(options.histogram(values, bins: bins, logCounts: log), fields + options.fields))
         })
 
     static let heatmap = Command(
-        "heatmap", [.positional("MATRIX"), .option("title", "\"…\""), .option("xlabel", "\"…\""),
-                    .option("ylabel", "\"…\""), .option("labels", "[…]")],
+        "heatmap", [.positional(.MATRIX)] + ChartOptions.params(.title, .xlabel, .ylabel, .labels),
         group: "charts",
         brief: "Heatmap of a matrix.",
         summary: """
@@ -111,41 +94,23 @@ extension Command {
         example: "heatmap [[1, 2, 3], [3, 2, 1]] title \"example\"",
         run: { inv in
             if let chart = try coefficientsHeatmap(inv) { return chart }
-            let matrix = try inv.matrix("MATRIX")
-            let labels = inv.has("labels") ? try inv.strings("labels") : nil
-            if let labels, labels.count != matrix.count {
-                throw inv.error("'heatmap … labels' has \(labels.count) labels for \(matrix.count) rows", at: "labels")
-            }
-            let title = try inv.optionalString("title")
-            let xlabel = try inv.optionalString("xlabel")
-            let ylabel = try inv.optionalString("ylabel")
-            let chart = Chart.heatmap(matrix, title: title, xlabel: xlabel, ylabel: ylabel, rowLabels: labels)
-            var fields: [(String, JSONValue)] = [("matrix", .array(matrix.map(jsonNumbers)))]
-            if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
-            fields += titled(title) + labelled("xlabel", xlabel) + labelled("ylabel", ylabel)
-            return .chart(chartValue(chart, fields))
+            let matrix = try inv.matrix(.MATRIX)
+            let options = try ChartOptions(inv, labelling: matrix.count, noun: "rows")
+            return .chart(chartValue(options.heatmap(matrix), [("matrix", .array(matrix.map(jsonNumbers)))] + options.fields))
         })
 
     static let spark = Command(
-        "spark", [.positional("VALUES")], group: "charts",
+        "spark", [.positional(.VALUES)], group: "charts",
         brief: "One-line sparkline.",
         summary: "A one-line sparkline of a list of numbers (resampled to the width when longer).",
         example: "spark [1, 5, 2, 8, 3]",
         run: { inv in
-            let values = try inv.numbers("VALUES")
+            let values = try inv.numbers(.VALUES)
             return .chart(chartValue(Chart.sparkline(values), [("values", jsonNumbers(values))]))
         })
 }
 
 // MARK: Helpers (shared by every chart form)
-
-/// `[("title", …)]` when there is a title.
-func titled(_ title: String?) -> [(String, JSONValue)] { labelled("title", title) }
-
-/// `[(key, text)]` when there is a text.
-func labelled(_ key: String, _ text: String?) -> [(String, JSONValue)] {
-    text.map { [(key, .string($0))] } ?? []
-}
 
 /// Numbers as a JSON array (non-finite values as null).
 func jsonNumbers(_ xs: [Double]) -> JSONValue { .array(xs.map(Printer.jsonNumber)) }

@@ -7,8 +7,8 @@ import KECore
 
 extension Command {
     static let checkpoints = Command(
-        "checkpoints", [.positional("\"DIR\""), .option("tokenizer", "\"FILE\""), .option("cache", "\"DIR\""),
-                        .option("revisions", "[…]"), .option("every", "N")], group: "inspect",
+        "checkpoints", [.positional(.DIR, quoted: true), .option(.tokenizer, "\"FILE\""), .option(.cache, "\"DIR\""),
+                        .option(.revisions, "[…]"), .option(.every, "N")], group: "inspect",
         brief: "Checkpoints of hf://ORG/NAME or a folder.",
         summary: """
             `checkpoints "hf://ORG/NAME"` lists the revisions of a Hugging Face repository that \
@@ -51,26 +51,26 @@ extension Command {
             """,
         example: "let s = checkpoints \"tiny\"\nlet es = entropy s on c\nplot es\nlet cs = checkpoints \"tiny-cosine\"\ncs[3].lr",
         run: { inv in
-            let dir = try inv.string("DIR")
-            let tokenizer = try inv.optionalString("tokenizer")
-            let cache = try inv.optionalString("cache")
-            let revisions = inv.has("revisions") ? try inv.strings("revisions") : nil
-            let every = try inv.optionalInt("every", in: 1...Int.max)
-            if dir.isEmpty { throw inv.error("'checkpoints' needs hf://ORG/NAME or a directory of checkpoint folders, found an empty path", at: "DIR") }
+            let dir = try inv.string(.DIR)
+            let tokenizer = try inv.optionalString(.tokenizer)
+            let cache = try inv.optionalString(.cache)
+            let revisions = inv.has(.revisions) ? try inv.strings(.revisions) : nil
+            let every = try inv.optionalInt(.every, in: 1...Int.max)
+            if dir.isEmpty { throw inv.error("'checkpoints' needs hf://ORG/NAME or a directory of checkpoint folders, found an empty path", at: .DIR) }
             if tokenizer == "" {
-                throw inv.error("'checkpoints … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: "tokenizer")
+                throw inv.error("'checkpoints … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: .tokenizer)
             }
-            if cache == "" { throw inv.error("'checkpoints … cache' needs the hub cache folder, found an empty path", at: "cache") }
-            if let revisions, revisions.isEmpty { throw inv.error("'checkpoints … revisions' needs at least one revision", at: "revisions") }
+            if cache == "" { throw inv.error("'checkpoints … cache' needs the hub cache folder, found an empty path", at: .cache) }
+            if let revisions, revisions.isEmpty { throw inv.error("'checkpoints … revisions' needs at least one revision", at: .revisions) }
             let isHub = HubReference.isHubURI(dir)
             if cache != nil && !isHub {
-                throw inv.error("'cache' is for hf://ORG/NAME names; \"\(dir)\" is a directory", at: "cache")
+                throw inv.error("'cache' is for hf://ORG/NAME names; \"\(dir)\" is a directory", at: .cache)
             }
             if tokenizer != nil && BuiltinNames.runs.contains(dir) {
-                throw inv.error("'tokenizer' is for checkpoint directories; the built-in runs have their own tokenizer", at: "tokenizer")
+                throw inv.error("'tokenizer' is for checkpoint directories; the built-in runs have their own tokenizer", at: .tokenizer)
             }
             if BuiltinNames.runs.contains(dir) {
-                for key in ["revisions", "every"] where inv.has(key) {
+                for key: ArgumentKey in [.revisions, .every] where inv.has(key) {
                     throw inv.error("'\(key)' is for hub repositories and checkpoint directories, not the built-in runs", at: key)
                 }
             }
@@ -81,7 +81,7 @@ extension Command {
                     ? try CheckpointSeries(hub: dir, cacheDirectory: cache, revisions: revisions, every: every, tokenizerFile: tokenizer)
                     : try CheckpointSeries(directory: dir, tokenizerFile: tokenizer, revisions: revisions, every: every)
             } catch let e as CoreError {
-                throw inv.error(e.description, at: e.file == tokenizer ? "tokenizer" : "DIR")
+                throw inv.error(e.description, at: e.file == tokenizer ? .tokenizer : .DIR)
             }
             for w in series.warnings { inv.warn(w) }
             if !series.unsteppedRevisions.isEmpty {

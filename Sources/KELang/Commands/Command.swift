@@ -36,35 +36,34 @@ enum ParamKind: Sendable {
 
 /// One parameter of a command: positional (no keyword) or introduced by a keyword.
 struct Param: Sendable {
+    /// The key of the argument in a `CommandCall`.
+    var key: ArgumentKey
+    /// The keyword that introduces it (its key's name), or nil for a positional parameter.
     var keyword: String?
     /// How the argument is shown in the synopsis: `MODEL`, `"FILE"`, `N`.
     var placeholder: String
     var kind: ParamKind
     var optional: Bool
 
-    /// The key of the argument in a `CommandCall`: the keyword, or the placeholder without its
-    /// quotes (`"TEXT"` is shown in the synopsis, the key is `TEXT`).
-    var key: String { keyword ?? placeholder.filter { $0 != "\"" } }
-
-    /// A required positional expression.
-    static func positional(_ placeholder: String) -> Param {
-        Param(keyword: nil, placeholder: placeholder, kind: .value, optional: false)
+    /// A required positional expression, shown as its key (in quotes when `quoted`: `"TEXT"`).
+    static func positional(_ key: ArgumentKey, quoted: Bool = false) -> Param {
+        Param(key: key, keyword: nil, placeholder: quoted ? "\"\(key.name)\"" : key.name, kind: .value, optional: false)
     }
     /// An optional positional bare word.
-    static func optionalWord(_ placeholder: String) -> Param {
-        Param(keyword: nil, placeholder: placeholder, kind: .word, optional: true)
+    static func optionalWord(_ key: ArgumentKey) -> Param {
+        Param(key: key, keyword: nil, placeholder: key.name, kind: .word, optional: true)
     }
     /// A required `keyword EXPR`.
-    static func keyword(_ keyword: String, _ placeholder: String) -> Param {
-        Param(keyword: keyword, placeholder: placeholder, kind: .value, optional: false)
+    static func keyword(_ key: ArgumentKey, _ placeholder: String) -> Param {
+        Param(key: key, keyword: key.name, placeholder: placeholder, kind: .value, optional: false)
     }
     /// An optional `keyword EXPR`.
-    static func option(_ keyword: String, _ placeholder: String) -> Param {
-        Param(keyword: keyword, placeholder: placeholder, kind: .value, optional: true)
+    static func option(_ key: ArgumentKey, _ placeholder: String) -> Param {
+        Param(key: key, keyword: key.name, placeholder: placeholder, kind: .value, optional: true)
     }
     /// An optional bare keyword.
-    static func flag(_ keyword: String) -> Param {
-        Param(keyword: keyword, placeholder: keyword, kind: .flag, optional: true)
+    static func flag(_ key: ArgumentKey) -> Param {
+        Param(key: key, keyword: key.name, placeholder: key.name, kind: .flag, optional: true)
     }
 
     /// The parameter as shown in a synopsis.
@@ -114,6 +113,9 @@ struct Command: Sendable {
 
     /// The parameter introduced by `keyword`.
     func param(keyword: String) -> Param? { params.first { $0.keyword == keyword } }
+
+    /// The parameter whose argument is `key`.
+    func param(_ key: ArgumentKey) -> Param? { params.first { $0.key == key } }
 
     var spec: CommandSpec {
         CommandSpec(name: name, synopsis: synopsis, brief: brief, summary: summary, example: example,

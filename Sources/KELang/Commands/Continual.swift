@@ -8,47 +8,47 @@ import KECore
 
 /// `inject … on CORPUS`: the paper's continual-pretraining protocol on a model or a series.
 func continualInject(_ inv: Invocation) throws -> Value {
-    for key in ["replay", "retain", "seed"] where inv.has(key) {
+    for key: ArgumentKey in [.replay, .retain, .seed] where inv.has(key) {
         throw inv.error("'inject … \(key)' belongs to ke's own injection mode; the paper's protocol ('on CORPUS') takes its rows in order, with no replay, retain set or seed", at: key)
     }
-    let facts = try inv.facts("FACTS")
+    let facts = try inv.facts(.FACTS)
     var o = ContinualOptions()
-    if inv.has("protocol") {
-        switch try inv.string("protocol") {
+    if inv.has(.protocol) {
+        switch try inv.string(.protocol) {
         case "kim2025": o = .kim2025
-        case let other: throw inv.error("unknown protocol \"\(other)\": the one defined is \"kim2025\" (Kim et al. 2025)", at: "protocol")
+        case let other: throw inv.error("unknown protocol \"\(other)\": the one defined is \"kim2025\" (Kim et al. 2025)", at: .protocol)
         }
     }
-    o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
-    o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
-    if inv.has("seq") { o.seq = try inv.int("seq", in: 2...1_000_000) }
-    if inv.has("every") { o.every = try inv.int("every", in: 1...10_000_000) }
-    if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
-    o.warmup = try inv.optionalInt("warmup", in: 0...10_000_000) ?? o.warmup
-    if inv.has("final") {
-        o.finalLRFraction = try inv.positive("final", allowZero: true)
-        guard o.finalLRFraction <= 1 else { throw inv.error("'inject … final' must be between 0 and 1", at: "final") }
+    o.steps = try inv.optionalInt(.steps, in: 1...10_000_000) ?? o.steps
+    o.batch = try inv.optionalInt(.batch, in: 1...1_000_000) ?? o.batch
+    if inv.has(.seq) { o.seq = try inv.int(.seq, in: 2...1_000_000) }
+    if inv.has(.every) { o.every = try inv.int(.every, in: 1...10_000_000) }
+    if inv.has(.lr) { o.lr = try inv.positive(.lr, allowZero: true) }
+    o.warmup = try inv.optionalInt(.warmup, in: 0...10_000_000) ?? o.warmup
+    if inv.has(.final) {
+        o.finalLRFraction = try inv.positive(.final, allowZero: true)
+        guard o.finalLRFraction <= 1 else { throw inv.error("'inject … final' must be between 0 and 1", at: .final) }
     }
-    if inv.has("eps") { o.eps = try inv.positive("eps") }
-    if inv.has("wd") { o.weightDecay = try inv.positive("wd", allowZero: true) }
-    if inv.has("clip") {
-        let c = try inv.positive("clip", allowZero: true)
+    if inv.has(.eps) { o.eps = try inv.positive(.eps) }
+    if inv.has(.wd) { o.weightDecay = try inv.positive(.wd, allowZero: true) }
+    if inv.has(.clip) {
+        let c = try inv.positive(.clip, allowZero: true)
         o.clip = c == 0 ? nil : c
     }
-    if inv.has("once") { o.once = try inv.facts("once") }
-    if inv.has("tasks") { o.tasks = try inv.tasks("tasks") }
+    if inv.has(.once) { o.once = try inv.facts(.once) }
+    if inv.has(.tasks) { o.tasks = try inv.tasks(.tasks) }
     if o.eventInterval > o.steps {
         throw inv.error("'inject … every \(o.eventInterval)' is more than steps \(o.steps): no injection event would happen",
-                        at: inv.has("every") ? "every" : "steps")
+                        at: inv.has(.every) ? .every : .steps)
     }
 
     func run(_ model: Model) throws -> ContinualReport {
-        let corpus = try inv.corpus("on", for: model)
+        let corpus = try inv.corpus(.on, for: model)
         guard let rowLength = corpus.rowLength else {
-            throw inv.error("the paper's protocol trains on the rows of a packed corpus: write corpus \"FILE\" seq N pack (or use a .npy token file)", at: "on")
+            throw inv.error("the paper's protocol trains on the rows of a packed corpus: write corpus \"FILE\" seq N pack (or use a .npy token file)", at: .on)
         }
         if let s = o.seq, s != rowLength {
-            throw inv.error("'seq \(s)' differs from the corpus's rows of \(rowLength) tokens: pack the corpus with seq \(s), or leave seq out", at: inv.has("seq") ? "seq" : "protocol")
+            throw inv.error("'seq \(s)' differs from the corpus's rows of \(rowLength) tokens: pack the corpus with seq \(s), or leave seq out", at: inv.has(.seq) ? .seq : .protocol)
         }
         do {
             return try continualPretraining(facts, into: model, on: corpus, options: o, progress: inv.progress)
@@ -57,11 +57,11 @@ func continualInject(_ inv: Invocation) throws -> Value {
         }
     }
 
-    if case .list(let items) = try inv.value("into") {
+    if case .list(let items) = try inv.value(.into) {
         var out: [Value] = []
         for (i, item) in items.enumerated() {
-            guard let model = try inv.modelOrCheckpoint(item, at: "into") else {
-                throw inv.error("'inject … into' a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "into")
+            guard let model = try inv.modelOrCheckpoint(item, at: .into) else {
+                throw inv.error("'inject … into' a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: .into)
             }
             var rec = Record(try run(model))
             rec.fields.append(("step", model.step.map { .number(Double($0)) } ?? .null))
@@ -69,7 +69,7 @@ func continualInject(_ inv: Invocation) throws -> Value {
         }
         return .list(out)
     }
-    return .record(Record(try run(try inv.model("into"))))
+    return .record(Record(try run(try inv.model(.into))))
 }
 
 // MARK: Result

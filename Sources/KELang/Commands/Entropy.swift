@@ -4,13 +4,13 @@ import KECore
 
 // MARK: Knowledge entropy and coefficient statistics
 //
-// entropy, coefficients, rank, compare; the entropy and coefficients results and how they read;
-// and the chart forms of those results (`hist C layer L`, `heatmap C`, `plot ES`). Sums of a
-// sharded pass are in Sums.swift. Layers and memories are numbered from 0, as in Hugging Face.
+// entropy, coefficients, rank, compare; the entropy and coefficients results and how they read.
+// Their chart forms (`hist C layer L`, `heatmap C`, `plot ES`) are in ResultCharts.swift, sums
+// of a sharded pass in Sums.swift. Layers and memories are numbered from 0, as in Hugging Face.
 
 extension Command {
     static let entropy = Command(
-        "entropy", [.positional("MODEL"), .option("on", "CORPUS")], group: "models",
+        "entropy", [.positional(.MODEL), .option(.on, "CORPUS")], group: "models",
         brief: "Knowledge entropy of a model on a corpus.",
         summary: """
             Knowledge entropy (Kim et al. 2025). Each FFN unit i of layer l is a memory whose \
@@ -25,20 +25,20 @@ extension Command {
         example: "let e = entropy m on c\ne.total",
         run: { inv in
             if let results = try seriesEntropy(inv) { return results }
-            if let s = try inv.value("MODEL").result(CoefficientSums.self) {
-                if inv.has("on") { throw inv.error("'entropy SUMS' takes no corpus: the sums were measured on one already", at: "on") }
-                let r = try knowledgeEntropy(from: try inv.statistics(of: s, at: "MODEL"))
+            if let s = try inv.value(.MODEL).result(CoefficientSums.self) {
+                if inv.has(.on) { throw inv.error("'entropy SUMS' takes no corpus: the sums were measured on one already", at: .on) }
+                let r = try knowledgeEntropy(from: try inv.statistics(of: s, at: .MODEL))
                 return .record(Record(r))
             }
-            guard inv.has("on") else { throw inv.error("'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS") }
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
+            guard inv.has(.on) else { throw inv.error("'entropy' needs 'on CORPUS' — usage: entropy MODEL on CORPUS, or entropy SUMS") }
+            let model = try inv.model(.MODEL)
+            let corpus = try inv.corpus(.on, for: model)
             let r = try knowledgeEntropy(from: try inv.statistics(of: model, on: corpus), step: model.step)
             return .record(Record(r))
         })
 
     static let coefficients = Command(
-        "coefficients", [.positional("MODEL"), .option("on", "CORPUS")], group: "inspect",
+        "coefficients", [.positional(.MODEL), .option(.on, "CORPUS")], group: "inspect",
         brief: "Per-layer coefficient distributions.",
         summary: """
             Mean |coefficient| of every memory per layer over all corpus tokens (m_l, as for \
@@ -52,19 +52,19 @@ extension Command {
             """,
         example: "let k = coefficients m on c\nk.layers[0].gini",
         run: { inv in
-            if let s = try inv.value("MODEL").result(CoefficientSums.self) {
-                if inv.has("on") { throw inv.error("'coefficients SUMS' takes no corpus: the sums were measured on one already", at: "on") }
-                return .record(Record(CoefficientSummary(stats: try inv.statistics(of: s, at: "MODEL"), step: nil)))
+            if let s = try inv.value(.MODEL).result(CoefficientSums.self) {
+                if inv.has(.on) { throw inv.error("'coefficients SUMS' takes no corpus: the sums were measured on one already", at: .on) }
+                return .record(Record(CoefficientSummary(stats: try inv.statistics(of: s, at: .MODEL), step: nil)))
             }
-            guard inv.has("on") else { throw inv.error("'coefficients' needs 'on CORPUS' — usage: coefficients MODEL on CORPUS, or coefficients SUMS") }
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
+            guard inv.has(.on) else { throw inv.error("'coefficients' needs 'on CORPUS' — usage: coefficients MODEL on CORPUS, or coefficients SUMS") }
+            let model = try inv.model(.MODEL)
+            let corpus = try inv.corpus(.on, for: model)
             let s = CoefficientSummary(stats: try inv.statistics(of: model, on: corpus), step: model.step)
             return .record(Record(s))
         })
 
     static let rank = Command(
-        "rank", [.positional("C"), .keyword("layer", "L")], group: "inspect",
+        "rank", [.positional(.C), .keyword(.layer, "L")], group: "inspect",
         brief: "A layer's mean coefficients by rank.",
         summary: """
             The mean |coefficient| of every memory of layer L sorted from most to least active, \
@@ -74,8 +74,8 @@ extension Command {
             """,
         example: "let k = coefficients m on c\nrank k layer 0",
         run: { inv in
-            let s = try inv.coefficientSummary("C")
-            let l = try inv.layer("layer", of: s.layers.count)
+            let s = try inv.coefficientSummary(.C)
+            let l = try inv.layer(.layer, of: s.layers.count)
             let sorted = s.layers[l].mean.sorted(by: >)
             let x = sorted.indices.map { Double($0 + 1) }
             let title = "layer \(l): mean |coefficient| by rank"
@@ -86,7 +86,7 @@ extension Command {
         })
 
     static let compare = Command(
-        "compare", [.positional("A"), .positional("B")], group: "inspect",
+        "compare", [.positional(.A), .positional(.B)], group: "inspect",
         brief: "Per-layer entropy of two results.",
         summary: """
             Compares two coefficients (or entropy) results layer by layer: H_l of A, H_l of B and \
@@ -95,10 +95,10 @@ extension Command {
             """,
         example: "let k1 = coefficients m on c\nlet k2 = coefficients (rescale m bottom 10% by 2 on c) on c\ncompare k1 k2",
         run: { inv in
-            let a = try inv.layerEntropies("A")
-            let b = try inv.layerEntropies("B")
+            let a = try inv.layerEntropies(.A)
+            let b = try inv.layerEntropies(.B)
             guard a.count == b.count else {
-                throw inv.error("'compare' needs results with the same number of layers (\(a.count) and \(b.count))", at: "B")
+                throw inv.error("'compare' needs results with the same number of layers (\(a.count) and \(b.count))", at: .B)
             }
             let chart = Chart.line([a, b], x: (0..<a.count).map(Double.init), title: "entropy per layer",
                                    xlabel: "layer", ylabel: "entropy (nats)", labels: ["A", "B"])
@@ -262,14 +262,14 @@ struct EntropyComparison: CommandResult {
 
 extension Invocation {
     /// The coefficient summary of a coefficients or entropy result.
-    func coefficientSummary(_ key: String) throws -> CoefficientSummary {
+    func coefficientSummary(_ key: ArgumentKey) throws -> CoefficientSummary {
         let v = try value(key)
         guard let s = v.coefficientSummary else { throw typeError(key, expected: "a coefficients result", found: v) }
         return s
     }
 
     /// Per-layer entropies of a coefficients or entropy result.
-    func layerEntropies(_ key: String) throws -> [Double] {
+    func layerEntropies(_ key: ArgumentKey) throws -> [Double] {
         let v = try value(key)
         if let e = v.result(EntropyResult.self) { return e.layers }
         guard let s = v.coefficientSummary else {
@@ -293,20 +293,20 @@ extension Value {
 /// `entropy SERIES on CORPUS`: a list of models, checkpoints or sums gives one entropy result
 /// per element (each checkpoint loaded in turn and released); nil for a single value.
 func seriesEntropy(_ inv: Invocation) throws -> Value? {
-    guard case .list(let items) = try inv.value("MODEL") else { return nil }
+    guard case .list(let items) = try inv.value(.MODEL) else { return nil }
     var out: [Value] = []
     for (i, item) in items.enumerated() {
         if let s = item.result(CoefficientSums.self) {
-            var rec = Record(try knowledgeEntropy(from: try inv.statistics(of: s, at: "MODEL"), step: s.step))
+            var rec = Record(try knowledgeEntropy(from: try inv.statistics(of: s, at: .MODEL), step: s.step))
             if let st = s.step { rec.fields.append(("step", .number(Double(st)))) }
             out.append(.record(rec))
             continue
         }
-        guard let model = try inv.modelOrCheckpoint(item, at: "MODEL") else {
-            throw inv.error("'entropy' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "MODEL")
+        guard let model = try inv.modelOrCheckpoint(item, at: .MODEL) else {
+            throw inv.error("'entropy' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: .MODEL)
         }
-        guard inv.has("on") else { throw inv.error("'entropy' of models needs 'on CORPUS'") }
-        let corpus = try inv.corpus("on", for: model)
+        guard inv.has(.on) else { throw inv.error("'entropy' of models needs 'on CORPUS'") }
+        let corpus = try inv.corpus(.on, for: model)
         let r = try knowledgeEntropy(from: try inv.interpreter.statisticsCache.statistics(of: model, on: corpus), step: model.step)
         var rec = Record(r)
         if let s = r.step { rec.fields.append(("step", .number(Double(s)))) }
@@ -316,115 +316,4 @@ func seriesEntropy(_ inv: Invocation) throws -> Value? {
         inv.progress?(i + 1, items.count, "")
     }
     return .list(out)
-}
-
-// MARK: Charts of results
-
-/// `hist C layer L …` for a coefficients (or entropy) result; nil for a list (the plain form).
-func coefficientsHistogram(_ inv: Invocation) throws -> Value? {
-    let v = try inv.value("VALUES")
-    guard let s = v.coefficientSummary else {
-        if inv.has("layer") {
-            throw inv.error("'hist … layer' applies to a coefficients result, not to \(v.typeName)", at: "layer")
-        }
-        return nil
-    }
-    guard inv.has("layer") else {
-        throw inv.error("'hist' of a coefficients result needs 'layer L' — usage: hist C layer L [bins N] [log]")
-    }
-    let l = try inv.layer("layer", of: s.layers.count)
-    let values = s.layers[l].mean
-    let bins = try inv.optionalInt("bins", in: 1...1000) ?? 20
-    let log = inv.flag("log")
-    let title = try inv.has("title") ? inv.string("title") : "layer \(l): mean |coefficient| of \(values.count) memories"
-    let xlabel = try inv.has("xlabel") ? inv.string("xlabel") : "mean |coefficient|"
-    let chart = Chart.histogram(values, bins: bins, logCounts: log, title: title, xlabel: xlabel)
-    var fields: [(String, JSONValue)] = [("layer", .int(l)), ("values", jsonNumbers(values)), ("bins", .int(bins))]
-    if log { fields.append(("log", .bool(true))) }
-    fields += [("title", .string(title)), ("xlabel", .string(xlabel))]
-    return .chart(chartValue(chart, fields))
-}
-
-/// `heatmap C`: layers × memory percentile for a coefficients (or entropy) result; nil for a
-/// matrix. Cell (l, b) = mean of the sorted m_l in percentile band b ÷ mean(m_l), so 1 is the
-/// layer average and rows are comparable.
-func coefficientsHeatmap(_ inv: Invocation) throws -> Value? {
-    guard let s = try inv.value("MATRIX").coefficientSummary else { return nil }
-    let F = s.layers.first?.mean.count ?? 0
-    let profile = s.percentileProfile(bins: min(100, max(1, F)))
-    let matrix: [[Double]] = zip(profile, s.layers).map { row, layer in
-        let mean = layer.mean.reduce(0, +) / Double(max(1, layer.mean.count))
-        return row.map { mean > 0 ? $0 / mean : 0 }
-    }
-    let labels = inv.has("labels") ? try inv.strings("labels") : (0..<matrix.count).map { "L\($0)" }
-    guard labels.count == matrix.count else {
-        throw inv.error("'heatmap … labels' has \(labels.count) labels for \(matrix.count) layers", at: "labels")
-    }
-    let title = try inv.has("title") ? inv.string("title") : "mean |coefficient| ÷ layer mean, by memory percentile"
-    let xlabel = try inv.has("xlabel") ? inv.string("xlabel") : "memory percentile (most active first)"
-    let ylabel = try inv.has("ylabel") ? inv.string("ylabel") : "layer"
-    let chart = Chart.heatmap(matrix, title: title, xlabel: xlabel, ylabel: ylabel, rowLabels: labels)
-    return .chart(chartValue(chart, [
-        ("matrix", .array(matrix.map(jsonNumbers))), ("labels", .array(labels.map { .string($0) })),
-        ("title", .string(title)), ("xlabel", .string(xlabel)), ("ylabel", .string(ylabel)),
-    ]))
-}
-
-/// `plot ES [layers]` for a list of entropy results: total (or per-layer) entropy against
-/// step (against position when a step is unknown). Nil for other series.
-func entropySeriesPlot(_ inv: Invocation) throws -> Value? {
-    let v = try inv.value("SERIES")
-    var results: [EntropyResult] = []
-    var duplicateOf: [String?] = []
-    if case .list(let items) = v, !items.isEmpty {
-        for item in items {
-            guard let e = item.result(EntropyResult.self) else { results = []; break }
-            results.append(e)
-            if case .record(let r) = item, case .string(let d)? = r["duplicate_of"] { duplicateOf.append(d) } else { duplicateOf.append(nil) }
-        }
-    }
-    guard !results.isEmpty else {
-        if inv.flag("layers") {
-            throw inv.error("'plot … layers' applies to a list of entropy results, not to \(v.typeName)", at: "layers")
-        }
-        return nil
-    }
-    let steps = results.compactMap(\.step)
-    // Against step only when every result has one and they increase (an OLMo 2 series' stage 2
-    // restarts its steps: then against position, in the series' order).
-    let byStep = steps.count == results.count && zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }
-    let x = byStep ? steps.map(Double.init) : (0..<results.count).map(Double.init)
-    let perLayer = inv.flag("layers")
-    let series: [[Double]]
-    var labels: [String]? = nil
-    if perLayer {
-        let L = results.map(\.layers.count).max() ?? 0
-        series = (0..<L).map { l in results.map { l < $0.layers.count ? $0.layers[l] : .nan } }
-        labels = (0..<L).map { "layer \($0)" }
-    } else {
-        series = [results.map(\.total)]
-    }
-    if inv.has("labels") { labels = try inv.strings("labels") }
-    if let labels, labels.count != series.count {
-        throw inv.error("'plot … labels' has \(labels.count) labels for \(series.count) series", at: "labels")
-    }
-    let title = try inv.has("title") ? inv.string("title") : (perLayer ? "entropy per layer vs step" : "knowledge entropy vs step")
-    let xlabel = try inv.has("xlabel") ? inv.string("xlabel") : (byStep ? "step" : "checkpoint")
-    let ylabel = try inv.has("ylabel") ? inv.string("ylabel") : "entropy (nats)"
-    let logY = inv.flag("log")
-    let chart = Chart.line(series, x: x, title: title, xlabel: xlabel, ylabel: ylabel, labels: labels, logY: logY)
-    var fields: [(String, JSONValue)] = [("series", .array(series.map(jsonNumbers))), ("x", jsonNumbers(x))]
-    if let labels { fields.append(("labels", .array(labels.map { .string($0) }))) }
-    fields += [("title", .string(title)), ("xlabel", .string(xlabel)), ("ylabel", .string(ylabel))]
-    if logY { fields.append(("log", .bool(true))) }
-    // Checkpoints whose weights repeat an earlier one's (`checkpoints` … duplicate_of): listed
-    // under the chart, and in the JSON as "duplicates".
-    let marks = results.indices.compactMap { i -> (x: Double, of: String)? in duplicateOf[i].map { (x[i], $0) } }
-    guard !marks.isEmpty else { return .chart(chartValue(chart, fields)) }
-    fields.append(("duplicates", .array(marks.map { .object([("x", .double($0.x)), ("duplicate_of", .string($0.of))]) })))
-    let what = byStep ? "step" : "checkpoint"
-    let footnote = marks.map { "  duplicate: \(what) \(Printer.number($0.x)) has the same weights as \($0.of) (the hub served one model twice)" }
-    return .chart(ChartValue(type: chart.kind, fields: fields, render: { width, ascii, color in
-        chart.render(RenderOptions(width: width, canvas: ascii ? .ascii : .braille, color: color)) + "\n" + footnote.joined(separator: "\n")
-    }, svg: svgRenderer(chart)))
 }

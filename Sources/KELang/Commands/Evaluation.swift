@@ -3,12 +3,12 @@ import KECore
 
 // MARK: Multiple-choice evaluation
 //
-// tasks, evaluate, and `bar` of an evaluation. Reading task files and scoring choices (OLMo's
-// ICLMetric) are KECore's `Training/MultipleChoice.swift`.
+// tasks, evaluate, and the evaluation result (`bar` of it is in ResultCharts.swift). Reading task
+// files and scoring choices (OLMo's ICLMetric) are KECore's `Training/MultipleChoice.swift`.
 
 extension Command {
     static let tasks = Command(
-        "tasks", [.positional("\"PATH\""), .option("world", "W")], group: "training",
+        "tasks", [.positional(.PATH, quoted: true), .option(.world, "W")], group: "training",
         brief: "Read multiple-choice tasks.",
         summary: """
             Reads zero-shot multiple-choice tasks: a .jsonl file (one task, named after the file) \
@@ -33,7 +33,7 @@ extension Command {
             """,
         example: "let t = tasks \"Tests/Fixtures/tasks\"\nt.tasks",
         run: { inv in
-            let path = try inv.string("PATH")
+            let path = try inv.string(.PATH)
             do {
                 if let builtin = try BuiltinNames.tasksPath(path, inv) {
                     var suite = try TaskSuite.load(path: builtin)
@@ -42,12 +42,12 @@ extension Command {
                 }
                 return .record(Record(try TaskSuite.load(path: path)))
             } catch let e as CoreError {
-                throw inv.error(e.description, at: "PATH")
+                throw inv.error(e.description, at: .PATH)
             }
         })
 
     static let evaluate = Command(
-        "evaluate", [.positional("MODEL"), .keyword("on", "TASKS")], group: "training",
+        "evaluate", [.positional(.MODEL), .keyword(.on, "TASKS")], group: "training",
         brief: "Multiple-choice accuracy on tasks.",
         summary: """
             Zero-shot multiple choice as OLMo's ICLMetric computes it (olmo/eval/downstream.py): \
@@ -63,15 +63,15 @@ extension Command {
             """,
         example: "let t = tasks \"Tests/Fixtures/tasks\"\nlet o = load \"Tests/Fixtures/models/olmo\"\nlet ev = evaluate o on t\nev.mean\nbar ev",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let suite = try inv.tasks("on")
+            let model = try inv.model(.MODEL)
+            let suite = try inv.tasks(.on)
             return .record(Record(try KECore.evaluate(model, on: suite)))
         })
 }
 
 extension Invocation {
     /// The task-suite argument `key` (a value of `tasks "PATH"`).
-    func tasks(_ key: String) throws -> TaskSuite {
+    func tasks(_ key: ArgumentKey) throws -> TaskSuite {
         let v = try value(key)
         guard let s = v.result(TaskSuite.self) else { throw typeError(key, expected: "tasks", found: v) }
         return s
@@ -145,21 +145,4 @@ extension Evaluation: CommandResult {
                   },
                   notes: ["mean score \(Printer.number(mean))"])
     }
-}
-
-// MARK: Charts of results
-
-/// `bar EVALUATION`: one bar per task, its score, labelled by task name (unless `labels` is
-/// given); nil when VALUES is not an evaluation (the plain form).
-func evaluationBar(_ inv: Invocation) throws -> Value? {
-    guard let ev = try inv.value("VALUES").result(Evaluation.self) else { return nil }
-    let values = ev.tasks.map(\.score)
-    let labels = inv.has("labels") ? try inv.strings("labels") : ev.tasks.map(\.name)
-    guard labels.count == values.count else {
-        throw inv.error("'bar … labels' has \(labels.count) labels for \(values.count) tasks", at: "labels")
-    }
-    let title = try inv.has("title") ? inv.string("title") : "score per task (mean \(Printer.number(ev.mean)))"
-    let chart = Chart.bar(values, labels: labels, title: title)
-    return .chart(chartValue(chart, [("values", jsonNumbers(values)), ("labels", .array(labels.map { .string($0) })),
-                                     ("title", .string(title))]))
 }

@@ -4,7 +4,7 @@ import KECore
 
 extension Command {
     static let help = Command(
-        "help", [.optionalWord("NAME")], group: "help",
+        "help", [.optionalWord(.NAME)], group: "help",
         brief: "List commands, or explain one.",
         summary: """
             Without a name: every command with its synopsis. With a name: its synopsis, \
@@ -12,11 +12,11 @@ extension Command {
             """,
         example: "help entropy",
         run: { inv in
-            guard let name = inv.word("NAME") else { return .record(Record(CommandList(commands: CommandRegistry.all))) }
+            guard let name = inv.word(.NAME) else { return .record(Record(CommandList(commands: CommandRegistry.all))) }
             guard let spec = CommandRegistry.spec(name) else {
                 throw inv.error(
                     "no command named '\(name)'" + Diagnostics.suggestion(name, in: CommandRegistry.all.map(\.name)),
-                    at: "NAME")
+                    at: .NAME)
             }
             return .record(Record(CommandHelp(spec: spec)))
         })

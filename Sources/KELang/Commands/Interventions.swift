@@ -8,8 +8,8 @@ import KECore
 
 extension Command {
     static let rescale = Command(
-        "rescale", [.positional("MODEL"), .keyword("bottom", "P"), .keyword("by", "Q"), .option("on", "CORPUS"), .option("using", "SUMS"),
-                    .option("cap", "X")],
+        "rescale", [.positional(.MODEL), .keyword(.bottom, "P"), .keyword(.by, "Q"), .option(.on, "CORPUS"), .option(.using, "SUMS"),
+                    .option(.cap, "X")],
         group: "models",
         brief: "Revive the least active memories.",
         summary: """
@@ -35,24 +35,24 @@ extension Command {
             """,
         example: "let r = rescale m bottom 10% by 2 on c\nr.multipliers[0].largest\nlet safe = rescale m bottom 50% by 2 on c cap 10",
         run: { inv in
-            let p = try inv.fraction("bottom")
-            let q = try inv.finite("by")
-            guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: "by") }
-            let cap = inv.has("cap") ? try inv.positive("cap") : nil
-            let model = try inv.model("MODEL")
-            if inv.has("using") {
-                if inv.has("on") { throw inv.error("'rescale' takes either 'on CORPUS' or 'using SUMS', not both", at: "using") }
-                let stats = try inv.sumsStatistics("using", for: model)
-                guard let s = try inv.value("using").result(CoefficientSums.self) else { throw inv.error("internal: sums", at: "using") }
+            let p = try inv.fraction(.bottom)
+            let q = try inv.finite(.by)
+            guard q >= 0 else { throw inv.error("'rescale … by' must not be negative", at: .by) }
+            let cap = inv.has(.cap) ? try inv.positive(.cap) : nil
+            let model = try inv.model(.MODEL)
+            if inv.has(.using) {
+                if inv.has(.on) { throw inv.error("'rescale' takes either 'on CORPUS' or 'using SUMS', not both", at: .using) }
+                let stats = try inv.sumsStatistics(.using, for: model)
+                guard let s = try inv.value(.using).result(CoefficientSums.self) else { throw inv.error("internal: sums", at: .using) }
                 let rescaled: Model
                 do {
                     rescaled = try model.rescaled(bottom: p, by: q, cap: cap, stats: stats, source: "sums of corpus \(s.corpus)")
-                } catch let e as CoreError { throw inv.error(e.description, at: "using") }
+                } catch let e as CoreError { throw inv.error(e.description, at: .using) }
                 for w in rescaled.rescaleSummary?.warnings() ?? [] { inv.warn(w) }
                 return .model(rescaled)
             }
-            guard inv.has("on") else { throw inv.error("'rescale' needs 'on CORPUS' or 'using SUMS' — usage: rescale MODEL bottom P by Q on CORPUS") }
-            let corpus = try inv.corpus("on", for: model)
+            guard inv.has(.on) else { throw inv.error("'rescale' needs 'on CORPUS' or 'using SUMS' — usage: rescale MODEL bottom P by Q on CORPUS") }
+            let corpus = try inv.corpus(.on, for: model)
             let stats = try inv.statistics(of: model, on: corpus)
             let rescaled = try model.rescaled(bottom: p, by: q, cap: cap, stats: stats, source: corpus.source)
             let before = try KECore.perplexity(of: model, on: corpus, progress: inv.progress).perplexity
@@ -62,7 +62,7 @@ extension Command {
         })
 
     static let scale = Command(
-        "scale", [.positional("MODEL"), .keyword("layer", "L"), .keyword("memories", "[i, j, …]"), .keyword("by", "Q")],
+        "scale", [.positional(.MODEL), .keyword(.layer, "L"), .keyword(.memories, "[i, j, …]"), .keyword(.by, "Q")],
         group: "inspect",
         brief: "Multiply some memories' coefficients by Q.",
         summary: """
@@ -74,15 +74,15 @@ extension Command {
             """,
         example: "let s = scale m layer 1 memories [5, 9] by 3",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let l = try inv.layer("layer", of: model.config.numLayers)
-            let ids = try inv.memories("memories", of: model)
-            let q = try inv.finite("by")
+            let model = try inv.model(.MODEL)
+            let l = try inv.layer(.layer, of: model.config.numLayers)
+            let ids = try inv.memories(.memories, of: model)
+            let q = try inv.finite(.by)
             return .model(try model.scaled(layer: l, memories: ids, by: q))
         })
 
     static let ablate = Command(
-        "ablate", [.positional("MODEL"), .keyword("layer", "L"), .keyword("memories", "[i, …]")],
+        "ablate", [.positional(.MODEL), .keyword(.layer, "L"), .keyword(.memories, "[i, …]")],
         group: "inspect",
         brief: "Switch memories off (coefficient 0).",
         summary: """
@@ -93,9 +93,9 @@ extension Command {
             """,
         example: "let a = ablate m layer 1 memories [5]\npredict a \"the birthplace of\"",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let l = try inv.layer("layer", of: model.config.numLayers)
-            let ids = try inv.memories("memories", of: model)
+            let model = try inv.model(.MODEL)
+            let l = try inv.layer(.layer, of: model.config.numLayers)
+            let ids = try inv.memories(.memories, of: model)
             return .model(try model.ablated(layer: l, memories: ids))
         })
 }

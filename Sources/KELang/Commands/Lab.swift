@@ -24,9 +24,9 @@ import KECore
 extension Command {
     static let pretrain = Command(
         "pretrain",
-        [.option("steps", "N"), .option("seed", "S"), .option("layers", "L"), .option("hidden", "H"),
-         .option("heads", "A"), .option("ffn", "F"), .option("lr", "X"), .option("batch", "B"),
-         .option("warmup", "W"), .option("schedule", "\"NAME\""), .option("world", "W2")],
+        [.option(.steps, "N"), .option(.seed, "S"), .option(.layers, "L"), .option(.hidden, "H"),
+         .option(.heads, "A"), .option(.ffn, "F"), .option(.lr, "X"), .option(.batch, "B"),
+         .option(.warmup, "W"), .option(.schedule, "\"NAME\""), .option(.world, "W2")],
         group: "training",
         brief: "Pretrain a tiny OLMo; returns checkpoints.",
         summary: """
@@ -55,36 +55,36 @@ extension Command {
             """,
         run: { inv in
             var cfg = try TinyLab.builtinConfig()
-            if let n = try inv.optionalInt("steps", in: 1...10_000_000) {
+            if let n = try inv.optionalInt(.steps, in: 1...10_000_000) {
                 cfg.steps = n
                 cfg.checkpoints = TinyLab.checkpointSteps(forSteps: n)
                 cfg.warmup = Swift.min(cfg.warmup, n)
             }
-            if inv.has("seed") { cfg.initSeed = UInt64(try inv.int("seed", in: 0...Int.max)) }
-            if inv.has("world") { cfg.world.seed = UInt64(try inv.int("world", in: 0...Int.max)) }
-            cfg.layers = try inv.optionalInt("layers", in: 1...64) ?? cfg.layers
-            cfg.hidden = try inv.optionalInt("hidden", in: 2...4_096) ?? cfg.hidden
-            cfg.heads = try inv.optionalInt("heads", in: 1...256) ?? cfg.heads
-            cfg.ffn = try inv.optionalInt("ffn", in: 1...4_096) ?? cfg.ffn
-            cfg.batch = try inv.optionalInt("batch", in: 1...65_536) ?? cfg.batch
-            cfg.warmup = try inv.optionalInt("warmup", in: 0...cfg.steps) ?? cfg.warmup
-            if inv.has("lr") {
-                let lr = try inv.positive("lr")
-                guard lr < 1 else { throw inv.error("'pretrain … lr' must be below 1, found \(Printer.number(lr))", at: "lr") }
+            if inv.has(.seed) { cfg.initSeed = UInt64(try inv.int(.seed, in: 0...Int.max)) }
+            if inv.has(.world) { cfg.world.seed = UInt64(try inv.int(.world, in: 0...Int.max)) }
+            cfg.layers = try inv.optionalInt(.layers, in: 1...64) ?? cfg.layers
+            cfg.hidden = try inv.optionalInt(.hidden, in: 2...4_096) ?? cfg.hidden
+            cfg.heads = try inv.optionalInt(.heads, in: 1...256) ?? cfg.heads
+            cfg.ffn = try inv.optionalInt(.ffn, in: 1...4_096) ?? cfg.ffn
+            cfg.batch = try inv.optionalInt(.batch, in: 1...65_536) ?? cfg.batch
+            cfg.warmup = try inv.optionalInt(.warmup, in: 0...cfg.steps) ?? cfg.warmup
+            if inv.has(.lr) {
+                let lr = try inv.positive(.lr)
+                guard lr < 1 else { throw inv.error("'pretrain … lr' must be below 1, found \(Printer.number(lr))", at: .lr) }
                 cfg.learningRate = lr
             }
-            if inv.has("schedule") {
-                let name = try inv.string("schedule")
+            if inv.has(.schedule) {
+                let name = try inv.string(.schedule)
                 guard let s = TinySchedule(rawValue: name) else {
-                    throw inv.error("'pretrain … schedule' must be \"constant\", \"wsd\" or \"cosine\", found \"\(name)\"", at: "schedule")
+                    throw inv.error("'pretrain … schedule' must be \"constant\", \"wsd\" or \"cosine\", found \"\(name)\"", at: .schedule)
                 }
                 cfg.schedule = s
             }
             // A cosine run keeps checkpoints at about 15, 50, 75 and 100 % (as `tiny-cosine`).
             if cfg.schedule == .cosine { cfg.checkpoints = TinyRunConfig.withCosineMarks(cfg.checkpoints, steps: cfg.steps) }
-            if inv.has("hidden") || inv.has("heads"), cfg.heads > cfg.hidden || cfg.hidden % cfg.heads != 0 || (cfg.hidden / cfg.heads) % 2 != 0 {
+            if inv.has(.hidden) || inv.has(.heads), cfg.heads > cfg.hidden || cfg.hidden % cfg.heads != 0 || (cfg.hidden / cfg.heads) % 2 != 0 {
                 throw inv.error("'pretrain': hidden \(cfg.hidden) must split into \(cfg.heads) heads of even size (set heads A)",
-                                at: inv.has("heads") ? "heads" : "hidden")
+                                at: inv.has(.heads) ? .heads : .hidden)
             }
             do { try cfg.validate() } catch let e as CoreError { throw inv.error(e.description) }
             return try checkpointList(builtRun(cfg, inv), inv)
@@ -114,24 +114,22 @@ enum BuiltinNames {
         let cfg = try config(ofRun: runName, inv)
         // A step the run does not save is refused before the run is built (or anything is
         // written to the cache): the configuration lists its checkpoints.
-        if name.hasPrefix(runName + "@") {
-            let text = name.dropFirst(runName.count + 1)
-            if Int(text).map({ cfg.checkpoints.contains($0) }) != true {
-                let available = cfg.checkpoints.map(String.init).joined(separator: ", ")
-                throw inv.error("\"\(name)\": the \(runName) run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
-                                at: "DIR")
-            }
+        let text = name.dropFirst(runName.count + 1)
+        func noCheckpoint(available steps: [Int]) -> LangError {
+            let available = steps.map(String.init).joined(separator: ", ")
+            return inv.error("\"\(name)\": the \(runName) run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
+                             at: .DIR)
+        }
+        if name.hasPrefix(runName + "@"), Int(text).map({ cfg.checkpoints.contains($0) }) != true {
+            throw noCheckpoint(available: cfg.checkpoints)
         }
         let run = try builtRun(cfg, inv)
         guard name.hasPrefix(runName + "@") else {
             guard let last = run.checkpoints.last else { throw inv.error("the \(runName) run has no checkpoints") }
             return .model(try loadCheckpoint(last, runName, inv))
         }
-        let available = run.checkpoints.map { String($0.step) }.joined(separator: ", ")
-        let text = name.dropFirst(runName.count + 1)
         guard let step = Int(text), let cp = run.checkpoint(step: step) else {
-            throw inv.error("\"\(name)\": the \(runName) run has no checkpoint at step \(text.isEmpty ? "(none given)" : String(text)); available steps: \(available)",
-                            at: "DIR")
+            throw noCheckpoint(available: run.checkpoints.map(\.step))
         }
         return .model(try loadCheckpoint(cp, runName, inv))
     }
@@ -146,15 +144,9 @@ enum BuiltinNames {
     static func corpus(_ name: String, limit: Int?, seq: Int?, pack: Bool = false, _ inv: Invocation) throws -> Value? {
         try checkWorldClause(name, inv)
         guard name.hasPrefix("tiny:") else { return nil }
-        let path: String
-        switch name {
-        case "tiny:train": path = try worldFiles(inv).trainText
-        case "tiny:heldout": path = try worldFiles(inv).heldoutText
-        case "tiny:shift": path = try worldFiles(inv).shiftText
-        default:
-            throw inv.error("unknown built-in corpus \"\(name)\": use \"tiny:train\", \"tiny:heldout\" or \"tiny:shift\""
-                            + Diagnostics.suggestion(name, in: ["tiny:train", "tiny:heldout", "tiny:shift"]), at: "FILE")
-        }
+        let path = try builtinFile(name, kind: "corpus", [
+            ("tiny:train", \.trainText), ("tiny:heldout", \.heldoutText), ("tiny:shift", \.shiftText),
+        ], inv)
         // tiny:shift is the continual corpus of the paper's protocol: always packed, in rows of
         // 64 tokens (the tiny run's training length) unless `seq` says otherwise.
         if name == "tiny:shift" {
@@ -167,19 +159,28 @@ enum BuiltinNames {
     static func facts(_ name: String, _ inv: Invocation) throws -> Value? {
         try checkWorldClause(name, inv)
         guard name.hasPrefix("tiny:") else { return nil }
-        let path: String
-        switch name {
-        case "tiny:known": path = try worldFiles(inv).knownFacts
-        case "tiny:new": path = try worldFiles(inv).newFacts
-        case "tiny:para": path = try worldFiles(inv).paraFacts
-        case "tiny:once": path = try worldFiles(inv).onceFacts
-        default:
-            throw inv.error("unknown built-in fact set \"\(name)\": use \"tiny:known\", \"tiny:new\", \"tiny:para\" or \"tiny:once\""
-                            + Diagnostics.suggestion(name, in: ["tiny:known", "tiny:new", "tiny:para", "tiny:once"]), at: "FILE")
-        }
+        let path = try builtinFile(name, kind: "fact set", [
+            ("tiny:known", \.knownFacts), ("tiny:new", \.newFacts), ("tiny:para", \.paraFacts), ("tiny:once", \.onceFacts),
+        ], inv)
         var set = try FactSet.load(path: path)
         set.source = try shownName(name, inv)
         return .record(Record(set))
+    }
+
+    /// The file of built-in data set `name`: one of `files` (a name and the world file it
+    /// reads), made on first use.
+    ///
+    /// - Throws: a usage error at FILE naming the `kind` ("corpus", "fact set") and the names
+    ///   there are, for any other name; a `CoreError` as a usage error when the data cannot be written.
+    private static func builtinFile(_ name: String, kind: String, _ files: [(name: String, path: KeyPath<TinyRunFiles, String>)],
+                                    _ inv: Invocation) throws -> String {
+        guard let file = files.first(where: { $0.name == name }) else {
+            let names = files.map(\.name)
+            let quoted = names.map { "\"\($0)\"" }
+            throw inv.error("unknown built-in \(kind) \"\(name)\": use \(quoted.dropLast().joined(separator: ", ")) or \(quoted.last ?? "")"
+                            + Diagnostics.suggestion(name, in: names), at: .FILE)
+        }
+        return try worldFiles(inv)[keyPath: file.path]
     }
 
     /// The folder of `tasks "tiny:tasks"` (one `.jsonl` file per attribute, written on first use
@@ -190,7 +191,7 @@ enum BuiltinNames {
         try checkWorldClause(name, inv)
         guard name.hasPrefix("tiny:") else { return nil }
         guard name == "tiny:tasks" else {
-            throw inv.error("unknown built-in task set \"\(name)\": use \"tiny:tasks\"", at: "PATH")
+            throw inv.error("unknown built-in task set \"\(name)\": use \"tiny:tasks\"", at: .PATH)
         }
         return try worldFiles(inv).tasksDirectory
     }
@@ -210,19 +211,19 @@ enum BuiltinNames {
     /// without training.
     static func worldFiles(_ inv: Invocation) throws -> TinyRunFiles {
         var cfg = try builtinConfig(inv)
-        if inv.has("world") { cfg.world.seed = UInt64(try inv.int("world", in: 0...Int.max)) }
+        if inv.has(.world) { cfg.world.seed = UInt64(try inv.int(.world, in: 0...Int.max)) }
         do { return try TinyLab.standard().files(cfg) } catch let e as CoreError { throw inv.error(e.description) }
     }
 
     /// The name a built-in data set is shown under: "tiny:para", or "tiny:para (world 2)".
     static func shownName(_ name: String, _ inv: Invocation) throws -> String {
-        inv.has("world") ? "\(name) (world \(try inv.int("world", in: 0...Int.max)))" : name
+        inv.has(.world) ? "\(name) (world \(try inv.int(.world, in: 0...Int.max)))" : name
     }
 
     /// Refuses `world` on a name that is not built in.
     static func checkWorldClause(_ name: String, _ inv: Invocation) throws {
-        if inv.has("world") && !name.hasPrefix("tiny:") {
-            throw inv.error("'world' picks the world of a built-in tiny: name; \"\(name)\" is a file", at: "world")
+        if inv.has(.world) && !name.hasPrefix("tiny:") {
+            throw inv.error("'world' picks the world of a built-in tiny: name; \"\(name)\" is a file", at: .world)
         }
     }
 

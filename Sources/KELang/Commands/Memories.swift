@@ -7,7 +7,7 @@ import KECore
 
 extension Command {
     static let trace = Command(
-        "trace", [.positional("MODEL"), .positional("\"TEXT\""), .keyword("layer", "L"), .option("top", "K")],
+        "trace", [.positional(.MODEL), .positional(.TEXT, quoted: true), .keyword(.layer, "L"), .option(.top, "K")],
         group: "inspect",
         brief: "Each token's strongest memories.",
         summary: """
@@ -18,16 +18,16 @@ extension Command {
             """,
         example: "trace m \"the birthplace of\" layer 1 top 3",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let text = try inv.string("TEXT")
-            let l = try inv.layer("layer", of: model.config.numLayers)
-            let k = try inv.optionalInt("top", in: 1...model.config.intermediateSize) ?? Swift.min(5, model.config.intermediateSize)
+            let model = try inv.model(.MODEL)
+            let text = try inv.string(.TEXT)
+            let l = try inv.layer(.layer, of: model.config.numLayers)
+            let k = try inv.optionalInt(.top, in: 1...model.config.intermediateSize) ?? Swift.min(5, model.config.intermediateSize)
             let t = try traceMemories(model: model, text: text, layer: l, top: k)
             return .record(Record(t))
         })
 
     static let memory = Command(
-        "memory", [.positional("MODEL"), .keyword("layer", "L"), .keyword("index", "I"), .option("top", "K")],
+        "memory", [.positional(.MODEL), .keyword(.layer, "L"), .keyword(.index, "I"), .option(.top, "K")],
         group: "inspect",
         brief: "Tokens a memory promotes and suppresses.",
         summary: """
@@ -41,16 +41,16 @@ extension Command {
             """,
         example: "memory m layer 0 index 3 top 5",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let l = try inv.layer("layer", of: model.config.numLayers)
-            let i = try inv.memory("index", of: model)
-            let k = try inv.optionalInt("top", in: 1...model.config.vocabSize) ?? Swift.min(10, model.config.vocabSize)
+            let model = try inv.model(.MODEL)
+            let l = try inv.layer(.layer, of: model.config.numLayers)
+            let i = try inv.memory(.index, of: model)
+            let k = try inv.optionalInt(.top, in: 1...model.config.vocabSize) ?? Swift.min(10, model.config.vocabSize)
             let r = try memoryTokens(model: model, layer: l, index: i, top: k)
             return .record(Record(r))
         })
 
     static let top = Command(
-        "top", [.positional("MODEL"), .option("on", "CORPUS"), .option("using", "SUMS"), .keyword("layer", "L"), .option("k", "K")],
+        "top", [.positional(.MODEL), .option(.on, "CORPUS"), .option(.using, "SUMS"), .keyword(.layer, "L"), .option(.k, "K")],
         group: "inspect",
         brief: "Most active memories of a layer.",
         summary: """
@@ -63,25 +63,25 @@ extension Command {
             """,
         example: "top m on c layer 1 k 5\nlet s = sums m on c\ntop m using s layer 1 k 5",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let l = try inv.layer("layer", of: model.config.numLayers)
-            let k = try inv.optionalInt("k", in: 1...model.config.intermediateSize) ?? Swift.min(10, model.config.intermediateSize)
+            let model = try inv.model(.MODEL)
+            let l = try inv.layer(.layer, of: model.config.numLayers)
+            let k = try inv.optionalInt(.k, in: 1...model.config.intermediateSize) ?? Swift.min(10, model.config.intermediateSize)
             let stats: CoefficientStats
-            if inv.has("using") {
-                if inv.has("on") { throw inv.error("'top' takes either 'on CORPUS' or 'using SUMS', not both", at: "using") }
-                stats = try inv.sumsStatistics("using", for: model)
+            if inv.has(.using) {
+                if inv.has(.on) { throw inv.error("'top' takes either 'on CORPUS' or 'using SUMS', not both", at: .using) }
+                stats = try inv.sumsStatistics(.using, for: model)
             } else {
-                guard inv.has("on") else {
+                guard inv.has(.on) else {
                     throw inv.error("'top' needs 'on CORPUS' or 'using SUMS' — usage: top MODEL on CORPUS layer L [k K]")
                 }
-                stats = try inv.statistics(of: model, on: try inv.corpus("on", for: model))
+                stats = try inv.statistics(of: model, on: try inv.corpus(.on, for: model))
             }
             let found = try topMemories(model: model, stats: stats, layer: l, k: k, tokens: 5)
             return .record(Record(TopMemories(layer: l, memories: found)))
         })
 
     static let search = Command(
-        "search", [.positional("MODEL"), .positional("\"TOKEN\""), .option("top", "K")], group: "inspect",
+        "search", [.positional(.MODEL), .positional(.TOKEN, quoted: true), .option(.top, "K")], group: "inspect",
         brief: "Memories that promote a token most.",
         summary: """
             Scores every memory of every layer by how much its value vector promotes the token: \
@@ -92,13 +92,13 @@ extension Command {
             """,
         example: "search m \"the\" top 5",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let text = try inv.string("TOKEN")
+            let model = try inv.model(.MODEL)
+            let text = try inv.string(.TOKEN)
             let total = model.config.numLayers * model.config.intermediateSize
-            let k = try inv.optionalInt("top", in: 1...Swift.max(1, total)) ?? Swift.min(10, total)
+            let k = try inv.optionalInt(.top, in: 1...Swift.max(1, total)) ?? Swift.min(10, total)
             let id: Int
             do { id = try singleTokenID(model.tokenizer, text) } catch let e as CoreError {
-                throw inv.error(e.message, at: "TOKEN")
+                throw inv.error(e.message, at: .TOKEN)
             }
             let found = try searchMemories(model: model, tokenID: id, top: k)
             return .record(Record(MemorySearch(token: model.tokenizer.decode([id]), id: id, memories: found)))

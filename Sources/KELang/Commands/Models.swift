@@ -7,7 +7,7 @@ import KECore
 
 extension Command {
     static let load = Command(
-        "load", [.positional("\"DIR\""), .flag("bf16"), .option("tokenizer", "\"FILE\""), .option("cache", "\"DIR\"")],
+        "load", [.positional(.DIR, quoted: true), .flag(.bf16), .option(.tokenizer, "\"FILE\""), .option(.cache, "\"DIR\"")],
         group: "models",
         brief: "Load hf://ORG/NAME@REV, a folder or GGUF.",
         summary: """
@@ -63,26 +63,26 @@ extension Command {
             let o = load "Tests/Fixtures/formats/olmo_native" tokenizer "Tests/Fixtures/models/olmo/tokenizer.json"
             """,
         run: { inv in
-            let dir = try inv.string("DIR")
-            let bf16 = inv.flag("bf16")
-            let tokenizer = try inv.optionalString("tokenizer")
-            if dir.isEmpty { throw inv.error("'load' needs a model folder or a .gguf file, found an empty path", at: "DIR") }
+            let dir = try inv.string(.DIR)
+            let bf16 = inv.flag(.bf16)
+            let tokenizer = try inv.optionalString(.tokenizer)
+            if dir.isEmpty { throw inv.error("'load' needs a model folder or a .gguf file, found an empty path", at: .DIR) }
             if tokenizer == "" {
-                throw inv.error("'load … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: "tokenizer")
+                throw inv.error("'load … tokenizer' needs a tokenizer.json, or a folder holding one, found an empty path", at: .tokenizer)
             }
             if tokenizer != nil && BuiltinNames.isModel(dir) {
-                throw inv.error("'tokenizer' is for model directories and GGUF files; the built-in models have their own tokenizer", at: "tokenizer")
+                throw inv.error("'tokenizer' is for model directories and GGUF files; the built-in models have their own tokenizer", at: .tokenizer)
             }
-            let cache = try inv.optionalString("cache")
-            if cache == "" { throw inv.error("'load … cache' needs the hub cache folder, found an empty path", at: "cache") }
+            let cache = try inv.optionalString(.cache)
+            if cache == "" { throw inv.error("'load … cache' needs the hub cache folder, found an empty path", at: .cache) }
             if HubReference.isHubURI(dir) {
                 do {
                     return .model(try Model.load(hub: dir, cacheDirectory: cache, keepBF16: bf16, tokenizerFile: tokenizer))
                 } catch let e as CoreError {
-                    throw inv.error(e.description, at: e.file == tokenizer ? "tokenizer" : "DIR")
+                    throw inv.error(e.description, at: e.file == tokenizer ? .tokenizer : .DIR)
                 }
             }
-            if cache != nil { throw inv.error("'cache' is for hf://ORG/NAME@REVISION names; \"\(dir)\" is a path", at: "cache") }
+            if cache != nil { throw inv.error("'cache' is for hf://ORG/NAME@REVISION names; \"\(dir)\" is a path", at: .cache) }
             if let tiny = try BuiltinNames.load(dir, inv) {
                 if bf16, case .model(let m) = tiny { return .model(try m.keepingBF16()) }
                 return tiny
@@ -91,8 +91,8 @@ extension Command {
         })
 
     static let corpus = Command(
-        "corpus", [.positional("\"FILE\""), .option("limit", "N"), .option("seq", "N"), .flag("special"), .flag("pack"),
-         .option("world", "W")],
+        "corpus", [.positional(.FILE, quoted: true), .option(.limit, "N"), .option(.seq, "N"), .flag(.special), .flag(.pack),
+         .option(.world, "W")],
         group: "models",
         brief: "A corpus file, tokenised when used.",
         summary: """
@@ -132,26 +132,26 @@ extension Command {
             """,
         example: "let c = corpus \"tiny:heldout\" limit 200 seq 128\nlet rows = corpus \"Tests/Fixtures/corpus.txt\" seq 16 pack",
         run: { inv in
-            let path = try inv.string("FILE")
-            let limit = try inv.optionalInt("limit", in: 1...Int.max)
-            let seq = try inv.optionalInt("seq", in: 1...1_000_000)
-            let pack = inv.flag("pack")
-            if pack && seq == nil { throw inv.error("'pack' cuts the documents into rows of N tokens: give 'seq N' too", at: "pack") }
-            if pack && inv.flag("special") {
-                throw inv.error("'pack' adds no special tokens (only the end-of-sequence id after each document); drop 'special'", at: "special")
+            let path = try inv.string(.FILE)
+            let limit = try inv.optionalInt(.limit, in: 1...Int.max)
+            let seq = try inv.optionalInt(.seq, in: 1...1_000_000)
+            let pack = inv.flag(.pack)
+            if pack && seq == nil { throw inv.error("'pack' cuts the documents into rows of N tokens: give 'seq N' too", at: .pack) }
+            if pack && inv.flag(.special) {
+                throw inv.error("'pack' adds no special tokens (only the end-of-sequence id after each document); drop 'special'", at: .special)
             }
             if let tiny = try BuiltinNames.corpus(path, limit: limit, seq: seq, pack: pack, inv) {
-                if inv.flag("special") { throw inv.error("'special' is for corpus files; the built-in corpora have no tokenizer of their own", at: "special") }
+                if inv.flag(.special) { throw inv.error("'special' is for corpus files; the built-in corpora have no tokenizer of their own", at: .special) }
                 return tiny
             }
-            if Corpus.isNumPyFile(path) && inv.flag("special") {
-                throw inv.error("'special' is for text corpora; a .npy file holds token ids already", at: "special")
+            if Corpus.isNumPyFile(path) && inv.flag(.special) {
+                throw inv.error("'special' is for text corpora; a .npy file holds token ids already", at: .special)
             }
-            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, special: inv.flag("special"), pack: pack))
+            return .corpus(try CorpusValue(path: path, limit: limit, seq: seq, special: inv.flag(.special), pack: pack))
         })
 
     static let tokenize = Command(
-        "tokenize", [.positional("MODEL"), .positional("\"TEXT\""), .flag("special")], group: "models",
+        "tokenize", [.positional(.MODEL), .positional(.TEXT, quoted: true), .flag(.special)], group: "models",
         brief: "Token ids and strings of a text.",
         summary: """
             Token ids and token strings of a text under the model's tokenizer, without special \
@@ -160,15 +160,15 @@ extension Command {
             """,
         example: "tokenize m \"Hello world\"",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let text = try inv.string("TEXT")
-            let ids = model.tokenizer.encode(text, addSpecialTokens: inv.flag("special"))
+            let model = try inv.model(.MODEL)
+            let text = try inv.string(.TEXT)
+            let ids = model.tokenizer.encode(text, addSpecialTokens: inv.flag(.special))
             let strings = ids.map { model.tokenizer.token($0) ?? "" }
             return .record(Record(TokenList(ids: ids, strings: strings)))
         })
 
     static let save = Command(
-        "save", [.positional("MODEL"), .keyword("to", "\"DIR\""), .flag("force")], group: "models",
+        "save", [.positional(.MODEL), .keyword(.to, "\"DIR\""), .flag(.force)], group: "models",
         brief: "Write a model as a Hugging Face directory.",
         summary: """
             Writes the model as a Hugging Face directory that transformers loads unchanged \
@@ -193,15 +193,15 @@ extension Command {
             """,
         example: "save r to \"out/rescaled\" force",
         run: { inv in
-            if let s = try inv.value("MODEL").result(CoefficientSums.self) {
-                let file = try inv.string("to")
-                if inv.flag("force") { throw inv.error("sums files are never overwritten; 'force' does not apply to sums", at: "force") }
-                do { try s.write(to: file) } catch let e as CoreError { throw inv.error(e.description, at: "to") }
+            if let s = try inv.value(.MODEL).result(CoefficientSums.self) {
+                let file = try inv.string(.to)
+                if inv.flag(.force) { throw inv.error("sums files are never overwritten; 'force' does not apply to sums", at: .force) }
+                do { try s.write(to: file) } catch let e as CoreError { throw inv.error(e.description, at: .to) }
                 return .record(Record(SavedPath(path: file)))
             }
-            let model = try inv.model("MODEL")
-            let dir = try inv.string("to")
-            try model.save(to: dir, force: inv.flag("force"))
+            let model = try inv.model(.MODEL)
+            let dir = try inv.string(.to)
+            try model.save(to: dir, force: inv.flag(.force))
             return .record(Record(SavedPath(path: dir)))
         })
 }

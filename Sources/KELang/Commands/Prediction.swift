@@ -7,7 +7,7 @@ import KECore
 
 extension Command {
     static let perplexity = Command(
-        "perplexity", [.positional("MODEL"), .keyword("on", "CORPUS")], group: "models",
+        "perplexity", [.positional(.MODEL), .keyword(.on, "CORPUS")], group: "models",
         brief: "Perplexity of a model on a corpus.",
         summary: """
             Perplexity exp(loss), where loss is the mean next-token negative log-likelihood in \
@@ -16,14 +16,14 @@ extension Command {
             """,
         example: "perplexity m on c",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
+            let model = try inv.model(.MODEL)
+            let corpus = try inv.corpus(.on, for: model)
             let r = try KECore.perplexity(of: model, on: corpus, progress: inv.progress)
             return .record(Record(r))
         })
 
     static let predict = Command(
-        "predict", [.positional("MODEL"), .positional("\"TEXT\""), .option("top", "K")], group: "inspect",
+        "predict", [.positional(.MODEL), .positional(.TEXT, quoted: true), .option(.top, "K")], group: "inspect",
         brief: "Next-token distribution after a text.",
         summary: """
             The probability of each next token after the text: p = softmax(logits) at the last \
@@ -32,15 +32,15 @@ extension Command {
             """,
         example: "predict m \"the birthplace of\" top 5",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let text = try inv.string("TEXT")
-            let k = try inv.optionalInt("top", in: 1...model.config.vocabSize) ?? Swift.min(10, model.config.vocabSize)
+            let model = try inv.model(.MODEL)
+            let text = try inv.string(.TEXT)
+            let k = try inv.optionalInt(.top, in: 1...model.config.vocabSize) ?? Swift.min(10, model.config.vocabSize)
             let p = try predictNext(model: model, text: text, top: k)
             return .record(Record(p))
         })
 
     static let generate = Command(
-        "generate", [.positional("MODEL"), .positional("\"TEXT\""), .option("tokens", "N"), .flag("ignore_eos")],
+        "generate", [.positional(.MODEL), .positional(.TEXT, quoted: true), .option(.tokens, "N"), .flag(.ignore_eos)],
         group: "inspect",
         brief: "Greedy continuation of a text.",
         summary: """
@@ -56,10 +56,10 @@ extension Command {
             """,
         example: "generate m \"the birthplace of\" tokens 10\ngenerate m \"the birthplace of\" tokens 10 ignore_eos",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let text = try inv.string("TEXT")
-            let n = try inv.optionalInt("tokens", in: 0...100_000) ?? 20
-            let g = try generateGreedy(model: model, text: text, tokens: n, stopIDs: inv.flag("ignore_eos") ? [] : nil)
+            let model = try inv.model(.MODEL)
+            let text = try inv.string(.TEXT)
+            let n = try inv.optionalInt(.tokens, in: 0...100_000) ?? 20
+            let g = try generateGreedy(model: model, text: text, tokens: n, stopIDs: inv.flag(.ignore_eos) ? [] : nil)
             return .record(Record(g))
         })
 }

@@ -11,7 +11,7 @@ import Glibc
 
 extension Command {
     static let sums = Command(
-        "sums", [.positional("MODEL"), .keyword("on", "CORPUS"), .option("shard", "I"), .option("of", "N")],
+        "sums", [.positional(.MODEL), .keyword(.on, "CORPUS"), .option(.shard, "I"), .option(.of, "N")],
         group: "models",
         brief: "Σ|coefficient| per memory, of a shard.",
         summary: """
@@ -30,18 +30,18 @@ extension Command {
         example: "let s = sums m on c shard 0 of 2\nentropy s",
         run: { inv in
             var shard = 0, shards = 1
-            if inv.has("of") || inv.has("shard") {
-                guard inv.has("of") else { throw inv.error("'sums … shard I' needs 'of N' — usage: sums MODEL on CORPUS shard I of N", at: "shard") }
-                guard inv.has("shard") else { throw inv.error("'sums … of N' needs 'shard I' — usage: sums MODEL on CORPUS shard I of N", at: "of") }
-                shards = try inv.int("of", in: 1...1_000_000)
-                shard = try inv.int("shard", in: 0...Int.max)
-                guard shard < shards else { throw inv.error("shard \(shard) of \(shards) does not exist: shards are numbered 0 … \(shards - 1)", at: "shard") }
+            if inv.has(.of) || inv.has(.shard) {
+                guard inv.has(.of) else { throw inv.error("'sums … shard I' needs 'of N' — usage: sums MODEL on CORPUS shard I of N", at: .shard) }
+                guard inv.has(.shard) else { throw inv.error("'sums … of N' needs 'shard I' — usage: sums MODEL on CORPUS shard I of N", at: .of) }
+                shards = try inv.int(.of, in: 1...1_000_000)
+                shard = try inv.int(.shard, in: 0...Int.max)
+                guard shard < shards else { throw inv.error("shard \(shard) of \(shards) does not exist: shards are numbered 0 … \(shards - 1)", at: .shard) }
             }
-            if case .list(let items) = try inv.value("MODEL") {
+            if case .list(let items) = try inv.value(.MODEL) {
                 var out: [Value] = []
                 for (i, item) in items.enumerated() {
-                    guard let model = try inv.modelOrCheckpoint(item, at: "MODEL") else { throw inv.error("'sums' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: "MODEL") }
-                    let corpus = try inv.corpus("on", for: model)
+                    guard let model = try inv.modelOrCheckpoint(item, at: .MODEL) else { throw inv.error("'sums' of a list needs models or checkpoints, but element \(i) is \(item.typeName)", at: .MODEL) }
+                    let corpus = try inv.corpus(.on, for: model)
                     let s = try coefficientSums(of: model, on: corpus, shard: shard, of: shards)
                     var rec = Record(s)
                     rec.fields.append(("step", s.step.map { .number(Double($0)) } ?? .null))
@@ -51,13 +51,13 @@ extension Command {
                 }
                 return .list(out)
             }
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
+            let model = try inv.model(.MODEL)
+            let corpus = try inv.corpus(.on, for: model)
             return .record(Record(try coefficientSums(of: model, on: corpus, shard: shard, of: shards, progress: inv.progress)))
         })
 
     static let merge = Command(
-        "merge", [.positional("\"PATH\"")], group: "models",
+        "merge", [.positional(.PATH, quoted: true)], group: "models",
         brief: "Add saved shard sums together.",
         summary: """
             Reads sums files written by `save SUMS to "FILE"` — every *.safetensors file of a \
@@ -69,16 +69,16 @@ extension Command {
             """,
         example: "save (sums m on c shard 0 of 2) to \"out/s0.safetensors\"\nsave (sums m on c shard 1 of 2) to \"out/s1.safetensors\"\nentropy (merge [\"out/s0.safetensors\", \"out/s1.safetensors\"])",
         run: { inv in
-            let v = try inv.value("PATH")
+            let v = try inv.value(.PATH)
             var patterns: [String] = []
             switch v {
             case .string(let s): patterns = [s]
             case .list(let items):
                 for (i, item) in items.enumerated() {
-                    guard case .string(let s) = item else { throw inv.error("'merge' of a list needs file names, but element \(i) is \(item.typeName)", at: "PATH") }
+                    guard case .string(let s) = item else { throw inv.error("'merge' of a list needs file names, but element \(i) is \(item.typeName)", at: .PATH) }
                     patterns.append(s)
                 }
-            default: throw inv.typeError("PATH", expected: "a directory, a glob or a list of files", found: v)
+            default: throw inv.typeError(.PATH, expected: "a directory, a glob or a list of files", found: v)
             }
             do {
                 var files: [String] = []
@@ -88,7 +88,7 @@ extension Command {
                 let read = try files.map { SumsFile(path: $0, sums: try CoefficientSums.read(from: $0)) }
                 return .record(Record(try mergeShards(read)))
             } catch let e as CoreError {
-                throw inv.error(e.description, at: "PATH")
+                throw inv.error(e.description, at: .PATH)
             }
         })
 }

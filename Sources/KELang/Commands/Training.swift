@@ -8,10 +8,10 @@ import KECore
 extension Command {
     static let train = Command(
         "train",
-        [.positional("MODEL"), .keyword("on", "CORPUS"), .option("steps", "N"), .option("batch", "B"),
-         .option("seq", "S"), .option("lr", "X"), .option("warmup", "W"), .option("seed", "N"),
-         .option("schedule", "\"NAME\""), .option("final", "F"), .option("wd", "D"), .option("clip", "C"),
-         .option("beta1", "B1"), .option("beta2", "B2"), .option("eps", "E")],
+        [.positional(.MODEL), .keyword(.on, "CORPUS"), .option(.steps, "N"), .option(.batch, "B"),
+         .option(.seq, "S"), .option(.lr, "X"), .option(.warmup, "W"), .option(.seed, "N"),
+         .option(.schedule, "\"NAME\""), .option(.final, "F"), .option(.wd, "D"), .option(.clip, "C"),
+         .option(.beta1, "B1"), .option(.beta2, "B2"), .option(.eps, "E")],
         group: "training",
         brief: "Continue training a model on a corpus.",
         summary: """
@@ -29,46 +29,46 @@ extension Command {
             """,
         example: "let m2 = train m on c steps 20 batch 4 seq 64 lr 1e-3\nlet m3 = train m on c steps 20 lr 1e-3 schedule \"constant\" wd 0 clip 0.5",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let corpus = try inv.corpus("on", for: model)
+            let model = try inv.model(.MODEL)
+            let corpus = try inv.corpus(.on, for: model)
             var o = TrainOptions()
-            o.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.steps
-            o.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.batch
+            o.steps = try inv.optionalInt(.steps, in: 1...10_000_000) ?? o.steps
+            o.batch = try inv.optionalInt(.batch, in: 1...1_000_000) ?? o.batch
             // Without `seq`, windows never exceed a model's learned positions (GPT-2).
             let c = model.config
-            o.seq = try inv.optionalInt("seq", in: 2...1_000_000) ?? (c.learnedPositions ? Swift.min(o.seq, c.maxPositions) : o.seq)
-            o.warmup = try inv.optionalInt("warmup", in: 0...10_000_000) ?? o.warmup
-            if inv.has("seed") { o.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
-            if inv.has("lr") { o.lr = try inv.positive("lr", allowZero: true) }
-            if inv.has("schedule") {
-                switch try inv.string("schedule") {
+            o.seq = try inv.optionalInt(.seq, in: 2...1_000_000) ?? (c.learnedPositions ? Swift.min(o.seq, c.maxPositions) : o.seq)
+            o.warmup = try inv.optionalInt(.warmup, in: 0...10_000_000) ?? o.warmup
+            if inv.has(.seed) { o.seed = UInt64(try inv.int(.seed, in: 0...Int.max)) }
+            if inv.has(.lr) { o.lr = try inv.positive(.lr, allowZero: true) }
+            if inv.has(.schedule) {
+                switch try inv.string(.schedule) {
                 case "cosine": o.schedule = .cosine
                 case "constant": o.schedule = .constant
                 case "wsd": o.schedule = .warmupStableDecay(decayFraction: 0.2)
                 case let other:
-                    throw inv.error("'train … schedule' must be \"cosine\", \"constant\" or \"wsd\", found \"\(other)\"", at: "schedule")
+                    throw inv.error("'train … schedule' must be \"cosine\", \"constant\" or \"wsd\", found \"\(other)\"", at: .schedule)
                 }
             }
-            if inv.has("final") {
-                o.finalLRFraction = try inv.positive("final", allowZero: true)
-                guard o.finalLRFraction <= 1 else { throw inv.error("'train … final' must be between 0 and 1", at: "final") }
+            if inv.has(.final) {
+                o.finalLRFraction = try inv.positive(.final, allowZero: true)
+                guard o.finalLRFraction <= 1 else { throw inv.error("'train … final' must be between 0 and 1", at: .final) }
             }
-            if inv.has("wd") { o.weightDecay = try inv.positive("wd", allowZero: true) }
-            if inv.has("clip") {
-                let c = try inv.positive("clip", allowZero: true)
+            if inv.has(.wd) { o.weightDecay = try inv.positive(.wd, allowZero: true) }
+            if inv.has(.clip) {
+                let c = try inv.positive(.clip, allowZero: true)
                 o.clip = c == 0 ? nil : c
             }
-            for (key, range) in [("beta1", 0.0..<1.0), ("beta2", 0.0..<1.0)] where inv.has(key) {
+            for (key, range): (ArgumentKey, Range<Double>) in [(.beta1, 0.0..<1.0), (.beta2, 0.0..<1.0)] where inv.has(key) {
                 let b = try inv.finite(key)
                 guard range.contains(b) else { throw inv.error("'train … \(key)' must be in [0, 1)", at: key) }
-                if key == "beta1" { o.beta1 = b } else { o.beta2 = b }
+                if key == .beta1 { o.beta1 = b } else { o.beta2 = b }
             }
-            if inv.has("eps") { o.eps = try inv.positive("eps") }
+            if inv.has(.eps) { o.eps = try inv.positive(.eps) }
             return .model(try KECore.train(model, on: corpus, options: o, progress: inv.progress))
         })
 
     static let facts = Command(
-        "facts", [.positional("\"FILE\""), .option("world", "W")], group: "training",
+        "facts", [.positional(.FILE, quoted: true), .option(.world, "W")], group: "training",
         brief: "Read a fact set (fictional knowledge).",
         summary: """
             Reads facts in the fictional-knowledge format of Chang et al. 2024 (.json list or \
@@ -94,13 +94,13 @@ extension Command {
             """,
         example: "let f = facts \"tiny:new\"\nlet g = facts \"Tests/Fixtures/facts.json\"\nlet p = facts \"tiny:para\"",
         run: { inv in
-            let path = try inv.string("FILE")
+            let path = try inv.string(.FILE)
             if let tiny = try BuiltinNames.facts(path, inv) { return tiny }
             return .record(Record(try FactSet.load(path: path)))
         })
 
     static let probe = Command(
-        "probe", [.positional("MODEL"), .keyword("on", "FACTS")], group: "training",
+        "probe", [.positional(.MODEL), .keyword(.on, "FACTS")], group: "training",
         brief: "How well a model knows a fact set.",
         summary: """
             Teacher-forced probe scores. For each probe, with t_1…t_n the target tokens: \
@@ -111,18 +111,18 @@ extension Command {
             """,
         example: "let f = facts \"tiny:known\"\nprobe m on f",
         run: { inv in
-            let model = try inv.model("MODEL")
-            let f = try inv.facts("on")
+            let model = try inv.model(.MODEL)
+            let f = try inv.facts(.on)
             return .record(Record(try KECore.probe(model, on: f)))
         })
 
     static let inject = Command(
         "inject",
-        [.positional("FACTS"), .keyword("into", "MODEL"), .option("on", "CORPUS"), .option("once", "FACTS2"),
-         .option("every", "K"), .option("steps", "N"), .option("batch", "B"), .option("seq", "S"), .option("lr", "X"),
-         .option("warmup", "W"), .option("final", "F"), .option("eps", "E"), .option("wd", "D"), .option("clip", "C"),
-         .option("tasks", "TASKS"), .option("protocol", "\"NAME\""),
-         .option("replay", "CORPUS"), .option("retain", "FACTS2"), .option("seed", "N")],
+        [.positional(.FACTS), .keyword(.into, "MODEL"), .option(.on, "CORPUS"), .option(.once, "FACTS2"),
+         .option(.every, "K"), .option(.steps, "N"), .option(.batch, "B"), .option(.seq, "S"), .option(.lr, "X"),
+         .option(.warmup, "W"), .option(.final, "F"), .option(.eps, "E"), .option(.wd, "D"), .option(.clip, "C"),
+         .option(.tasks, "TASKS"), .option(.protocol, "\"NAME\""),
+         .option(.replay, "CORPUS"), .option(.retain, "FACTS2"), .option(.seed, "N")],
         group: "training",
         brief: "Teach new facts; measure what sticks.",
         summary: """
@@ -192,22 +192,22 @@ extension Command {
             p.acquisition
             """,
         run: { inv in
-            if inv.has("on") { return try continualInject(inv) }
-            for key in ["once", "seq", "warmup", "final", "eps", "wd", "clip", "tasks", "protocol"] where inv.has(key) {
+            if inv.has(.on) { return try continualInject(inv) }
+            for key: ArgumentKey in [.once, .seq, .warmup, .final, .eps, .wd, .clip, .tasks, .protocol] where inv.has(key) {
                 throw inv.error("'inject … \(key)' belongs to the paper's protocol, which trains on a packed corpus: add 'on CORPUS'", at: key)
             }
-            let model = try inv.model("into")
-            let f = try inv.facts("FACTS")
+            let model = try inv.model(.into)
+            let f = try inv.facts(.FACTS)
             var o = InjectOptions()
             // Rows are cropped to 128 tokens, or to the model's context when it is shorter.
             o.training.seq = Swift.min(o.training.seq, model.config.maxPositions)
-            o.training.steps = try inv.optionalInt("steps", in: 1...10_000_000) ?? o.training.steps
-            o.training.batch = try inv.optionalInt("batch", in: 1...1_000_000) ?? o.training.batch
-            if inv.has("lr") { o.training.lr = try inv.positive("lr", allowZero: true) }
-            if inv.has("replay") { o.replay = try inv.corpus("replay", for: model) }
-            if inv.has("retain") { o.retain = try inv.facts("retain") }
-            o.evalEvery = try inv.optionalInt("every", in: 1...10_000_000) ?? Swift.max(1, o.training.steps / 10)
-            if inv.has("seed") { o.training.seed = UInt64(try inv.int("seed", in: 0...Int.max)) }
+            o.training.steps = try inv.optionalInt(.steps, in: 1...10_000_000) ?? o.training.steps
+            o.training.batch = try inv.optionalInt(.batch, in: 1...1_000_000) ?? o.training.batch
+            if inv.has(.lr) { o.training.lr = try inv.positive(.lr, allowZero: true) }
+            if inv.has(.replay) { o.replay = try inv.corpus(.replay, for: model) }
+            if inv.has(.retain) { o.retain = try inv.facts(.retain) }
+            o.evalEvery = try inv.optionalInt(.every, in: 1...10_000_000) ?? Swift.max(1, o.training.steps / 10)
+            if inv.has(.seed) { o.training.seed = UInt64(try inv.int(.seed, in: 0...Int.max)) }
             let r = try KECore.inject(f, into: model, options: o, progress: inv.progress)
             for w in r.warnings { inv.warn(w) }
             return .record(Record(r))

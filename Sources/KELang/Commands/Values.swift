@@ -8,26 +8,26 @@ import KECore
 
 extension Command {
     static let len = Command(
-        "len", [.positional("X")], form: .prefix, group: "values",
+        "len", [.positional(.X)], form: .prefix, group: "values",
         brief: "Length of a list or string.",
         summary: "The number of elements of a list, or of characters in a string.",
         example: "len [1, 2, 3]",
         run: { inv in
-            let v = try inv.value("X")
+            let v = try inv.value(.X)
             switch v {
             case .list(let items): return .number(Double(items.count))
             case .string(let s): return .number(Double(s.count))
-            default: throw inv.typeError("X", expected: "a list or a string", found: v)
+            default: throw inv.typeError(.X, expected: "a list or a string", found: v)
             }
         })
 
     static let range = Command(
-        "range", [.positional("N")], form: .prefix, group: "values",
+        "range", [.positional(.N)], form: .prefix, group: "values",
         brief: "The list 0 … N−1.",
         summary: "The list 0, 1, …, N − 1 (empty when N is 0).",
         example: "for i in range 3 { i * i }",
         run: { inv in
-            let n = try inv.int("N", in: 0...Interpreter.maxListLength)
+            let n = try inv.int(.N, in: 0...Interpreter.maxListLength)
             return .list((0..<n).map { .number(Double($0)) })
         })
 
@@ -41,13 +41,13 @@ extension Command {
     /// A builtin reducing a non-empty list of numbers to one number.
     private static func reduction(_ name: String, _ summary: String, _ example: String,
                                   _ f: @escaping @Sendable ([Double]) -> Double) -> Command {
-        Command(name, [.positional("LIST")], form: .prefix, group: "values", brief: summary,
+        Command(name, [.positional(.LIST)], form: .prefix, group: "values", brief: summary,
                 summary: summary + " An empty list is an error.", example: example,
                 run: { inv in
-                    let xs = try inv.numbers("LIST")
-                    guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: "LIST") }
+                    let xs = try inv.numbers(.LIST)
+                    guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: .LIST) }
                     let r = f(xs)
-                    guard r.isFinite else { throw inv.error("'\(name)' is too large (beyond ±1.8e308)", at: "LIST") }
+                    guard r.isFinite else { throw inv.error("'\(name)' is too large (beyond ±1.8e308)", at: .LIST) }
                     return .number(r)
                 })
     }
@@ -58,14 +58,14 @@ extension Command {
     /// A builtin giving the index (from 0) of the smallest or largest number of a non-empty list,
     /// the first one on ties.
     private static func position(_ name: String, _ brief: String, _ example: String, smallest: Bool) -> Command {
-        Command(name, [.positional("LIST")], form: .prefix, group: "values", brief: brief,
+        Command(name, [.positional(.LIST)], form: .prefix, group: "values", brief: brief,
                 summary: brief + " Indices count from 0, as `xs[i]` does; on ties the first wins. "
                     + "An empty list, or one holding NaN, is an error.",
                 example: example,
                 run: { inv in
-                    let xs = try inv.numbers("LIST")
-                    guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: "LIST") }
-                    if xs.contains(where: \.isNaN) { throw inv.error("'\(name)' of a list holding NaN", at: "LIST") }
+                    let xs = try inv.numbers(.LIST)
+                    guard !xs.isEmpty else { throw inv.error("'\(name)' of an empty list", at: .LIST) }
+                    if xs.contains(where: \.isNaN) { throw inv.error("'\(name)' of a list holding NaN", at: .LIST) }
                     var best = 0
                     for i in xs.indices.dropFirst() where smallest ? xs[i] < xs[best] : xs[i] > xs[best] { best = i }
                     return .number(Double(best))
@@ -73,7 +73,7 @@ extension Command {
     }
 
     static let str = Command(
-        "str", [.positional("X")], form: .prefix, group: "values",
+        "str", [.positional(.X)], form: .prefix, group: "values",
         brief: "A number as text, as ke prints it.",
         summary: """
             The text of a number exactly as ke prints it (6 significant digits: `str 0.1234567` is \
@@ -82,12 +82,12 @@ extension Command {
             """,
         example: "bar e.layers labels [\"L\" + str i for i in range (len e.layers)]",
         run: { inv in
-            let v = try inv.value("X")
+            let v = try inv.value(.X)
             switch v {
             case .number(let x): return .string(Printer.number(x))
             case .string: return v
             case .bool(let b): return .string(b ? "true" : "false")
-            default: throw inv.typeError("X", expected: "a number, a boolean or a string", found: v)
+            default: throw inv.typeError(.X, expected: "a number, a boolean or a string", found: v)
             }
         })
 
@@ -102,21 +102,21 @@ extension Command {
     /// domain error naming the offending value.
     private static func elementwise(_ name: String, _ summary: String, _ example: String, domain: String,
                                     _ f: @escaping @Sendable (Double) -> Double?) -> Command {
-        Command(name, [.positional("X")], form: .prefix, group: "values", brief: summary,
+        Command(name, [.positional(.X)], form: .prefix, group: "values", brief: summary,
                 summary: summary + " Outside its domain (\(domain)) it is an error, never NaN.",
                 example: example,
                 run: { inv in
                     func apply(_ x: Double) throws -> Double {
                         guard let y = f(x), y.isFinite else {
-                            throw inv.error("'\(name)' needs \(domain), found \(Printer.number(x))", at: "X")
+                            throw inv.error("'\(name)' needs \(domain), found \(Printer.number(x))", at: .X)
                         }
                         return y
                     }
-                    let v = try inv.value("X")
+                    let v = try inv.value(.X)
                     switch v {
                     case .number(let x): return .number(try apply(x))
-                    case .list: return .list(try inv.numbers("X").map { .number(try apply($0)) })
-                    default: throw inv.typeError("X", expected: "a number or a list of numbers", found: v)
+                    case .list: return .list(try inv.numbers(.X).map { .number(try apply($0)) })
+                    default: throw inv.typeError(.X, expected: "a number or a list of numbers", found: v)
                     }
                 })
     }
@@ -140,29 +140,29 @@ extension Command {
     /// A builtin correlating two lists of numbers.
     private static func correlation(_ name: String, _ brief: String, _ summary: String, _ example: String,
                                     _ f: @escaping @Sendable ([Double], [Double]) -> Double?) -> Command {
-        Command(name, [.positional("XS"), .positional("YS")], group: "values", brief: brief, summary: summary,
+        Command(name, [.positional(.XS), .positional(.YS)], group: "values", brief: brief, summary: summary,
                 example: example,
                 run: { inv in
-                    let xs = try inv.numbers("XS"), ys = try inv.numbers("YS")
+                    let xs = try inv.numbers(.XS), ys = try inv.numbers(.YS)
                     guard xs.count == ys.count else {
-                        throw inv.error("'\(name)' needs two lists of the same length, found \(xs.count) and \(ys.count)", at: "YS")
+                        throw inv.error("'\(name)' needs two lists of the same length, found \(xs.count) and \(ys.count)", at: .YS)
                     }
                     guard xs.count >= 3 else {
-                        throw inv.error("'\(name)' needs at least 3 points, found \(xs.count)", at: "XS")
+                        throw inv.error("'\(name)' needs at least 3 points, found \(xs.count)", at: .XS)
                     }
-                    for (key, list) in [("XS", xs), ("YS", ys)] where !list.allSatisfy(\.isFinite) {
+                    for (key, list): (ArgumentKey, [Double]) in [(.XS, xs), (.YS, ys)] where !list.allSatisfy(\.isFinite) {
                         throw inv.error("'\(name)' of a list with a non-finite number", at: key)
                     }
                     guard let r = f(xs, ys) else {
-                        let key = Set(xs).count == 1 ? "XS" : "YS"
-                        throw inv.error("'\(name)' is undefined: every value of \(key == "XS" ? "the first" : "the second") list is the same", at: key)
+                        let key: ArgumentKey = Set(xs).count == 1 ? .XS : .YS
+                        throw inv.error("'\(name)' is undefined: every value of \(key == .XS ? "the first" : "the second") list is the same", at: key)
                     }
                     return .number(r)
                 })
     }
 
     static let time = Command(
-        "time", [.positional("EXPR")], group: "values",
+        "time", [.positional(.EXPR)], group: "values",
         brief: "Value of EXPR and the seconds it took.",
         summary: """
             Evaluates EXPR and returns its value together with the elapsed wall-clock seconds. \
@@ -173,7 +173,7 @@ extension Command {
         run: { inv in
             let clock = ContinuousClock()
             let start = clock.now
-            let v = try inv.value("EXPR")
+            let v = try inv.value(.EXPR)
             let d = clock.now - start
             let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
             return .record(Record(Timed(seconds: seconds, value: v)))
