@@ -8,33 +8,44 @@ extension Parser {
         try or()
     }
 
-    mutating func or() throws -> Expr {
-        var left = try and()
-        while check(.kwOr) {
+    /// One left-associative level of the grammar: `operand ( OP operand )*`, each operator
+    /// token a key of `operators`, whose value builds the node (at the operator's position).
+    mutating func leftAssociative(_ operators: [TokenKind: @Sendable (Expr, Expr) -> ExprKind],
+                                  _ operand: (inout Parser) throws -> Expr) throws -> Expr {
+        var left = try operand(&self)
+        while let combine = operators[peek.kind] {
             let op = advance()
-            let right = try and()
-            left = Expr(kind: .logical(left, isAnd: false, right), position: op.position)
+            let right = try operand(&self)
+            left = Expr(kind: combine(left, right), position: op.position)
         }
         return left
     }
 
-    mutating func and() throws -> Expr {
-        var left = try notExpression()
-        while check(.kwAnd) {
-            let op = advance()
-            let right = try notExpression()
-            left = Expr(kind: .logical(left, isAnd: true, right), position: op.position)
-        }
-        return left
+    static let orOperator: [TokenKind: @Sendable (Expr, Expr) -> ExprKind] = [.kwOr: { .logical($0, isAnd: false, $1) }]
+    static let andOperator: [TokenKind: @Sendable (Expr, Expr) -> ExprKind] = [.kwAnd: { .logical($0, isAnd: true, $1) }]
+    static let additiveOperators: [TokenKind: @Sendable (Expr, Expr) -> ExprKind] = [
+        .plus: { .binary($0, .add, $1) }, .minus: { .binary($0, .subtract, $1) },
+    ]
+    static let termOperators: [TokenKind: @Sendable (Expr, Expr) -> ExprKind] = [
+        .star: { .binary($0, .multiply, $1) }, .slash: { .binary($0, .divide, $1) },
+    ]
+
+    mutating func or() throws -> Expr { try leftAssociative(Parser.orOperator) { try $0.and() } }
+
+    mutating func and() throws -> Expr { try leftAssociative(Parser.andOperator) { try $0.notExpression() } }
+
+    /// One prefix level of the grammar: `OP level | next`, the operand parsed one nesting deeper
+    /// and `make` building the node (at the operator's position).
+    mutating func prefixed(_ op: TokenKind, _ make: (Expr) -> ExprKind, _ level: (inout Parser) throws -> Expr,
+                           else next: (inout Parser) throws -> Expr) throws -> Expr {
+        guard check(op) else { return try next(&self) }
+        let token = advance()
+        let operand = try nested(level)
+        return Expr(kind: make(operand), position: token.position)
     }
 
     mutating func notExpression() throws -> Expr {
-        if check(.kwNot) {
-            let op = advance()
-            let operand = try nested { try $0.notExpression() }
-            return Expr(kind: .not(operand), position: op.position)
-        }
-        return try comparison()
+        try prefixed(.kwNot, { .not($0) }, { try $0.notExpression() }, else: { try $0.comparison() })
     }
 
     static let comparisons: [TokenKind: BinaryOperator] = [
@@ -53,33 +64,12 @@ extension Parser {
         return Expr(kind: .binary(left, op, right), position: opToken.position)
     }
 
-    mutating func additive() throws -> Expr {
-        var left = try term()
-        while check(.plus) || check(.minus) {
-            let opToken = advance()
-            let right = try term()
-            left = Expr(kind: .binary(left, opToken.kind == .plus ? .add : .subtract, right), position: opToken.position)
-        }
-        return left
-    }
+    mutating func additive() throws -> Expr { try leftAssociative(Parser.additiveOperators) { try $0.term() } }
 
-    mutating func term() throws -> Expr {
-        var left = try unary()
-        while check(.star) || check(.slash) {
-            let opToken = advance()
-            let right = try unary()
-            left = Expr(kind: .binary(left, opToken.kind == .star ? .multiply : .divide, right), position: opToken.position)
-        }
-        return left
-    }
+    mutating func term() throws -> Expr { try leftAssociative(Parser.termOperators) { try $0.unary() } }
 
     mutating func unary() throws -> Expr {
-        if check(.minus) {
-            let op = advance()
-            let operand = try nested { try $0.unary() }
-            return Expr(kind: .negate(operand), position: op.position)
-        }
-        return try postfix()
+        try prefixed(.minus, { .negate($0) }, { try $0.unary() }, else: { try $0.postfix() })
     }
 
     mutating func postfix() throws -> Expr {
