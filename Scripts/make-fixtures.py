@@ -10,6 +10,8 @@ Runs every generator module ``Scripts/fixtures/*.py`` (in name order), each expo
 * ``models.py`` writes ``corpus.txt``, ``corpus.jsonl``, ``facts.json``, ``models/<name>/`` (tiny
   random HF checkpoints + ``tokenizer.json`` + ``expected.json`` + ``expected.safetensors``) and
   ``series/`` (checkpoint folders with mixed step names + ``expected.json``).
+* ``activations.py`` writes ``activations/``: transformers' ``ACT2FN`` activations and their torch
+  autograd derivatives on a fixed grid; ``python3 Scripts/make-fixtures.py activations``.
 * ``continual.py`` writes ``continual/``: a PyTorch reference of the knowledge-entropy paper's
   continual-pretraining protocol run on ``models/olmo``, ``models/llama_tied`` and ``models/neox``
   (it reads them, so into a fresh ``--out`` run ``models`` first); ``python3 Scripts/make-fixtures.py continual``.

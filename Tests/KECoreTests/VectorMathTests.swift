@@ -2,16 +2,16 @@ import Foundation
 import XCTest
 @testable import KECore
 
-/// The SIMD exp/erf/tanh and activations against libm over a dense grid of inputs.
+/// The SIMD exp/erf/tanh and softmax helpers against libm over a dense grid of inputs.
 final class VectorMathTests: XCTestCase {
-    func grid() -> [Float] {
+    static func grid() -> [Float] {
         var xs: [Float] = []
         var x: Float = -30
         while x <= 30 { xs.append(x); x += 0.0173 }
         return xs + [0, -0.0, 1e-8, -1e-8, 80, -80, 100, -100]
     }
 
-    func lanes(_ xs: [Float], _ f: (F8) -> F8) -> [Float] {
+    static func lanes(_ xs: [Float], _ f: (F8) -> F8) -> [Float] {
         var out: [Float] = []
         var i = 0
         while i < xs.count {
@@ -25,8 +25,8 @@ final class VectorMathTests: XCTestCase {
     }
 
     func testExpIsAccurateToAFewUlp() {
-        let xs = grid().filter { $0 > -87 && $0 < 88 }
-        for (x, y) in zip(xs, lanes(xs, vexp)) {
+        let xs = Self.grid().filter { $0 > -87 && $0 < 88 }
+        for (x, y) in zip(xs, Self.lanes(xs, vexp)) {
             let want = expf(x)
             // Cephes polynomial exp is ~2 ulp and libm's expf ≤ 1 ulp: 4 ulp covers both
             XCTAssertEqual(y, want, accuracy: 4 * want.ulp, "exp(\(x))")
@@ -34,25 +34,12 @@ final class VectorMathTests: XCTestCase {
     }
 
     func testErfAndTanh() {
-        let xs = grid()
+        let xs = Self.grid()
         // erf polynomial: < 1.5e-7 absolute (see verf), libm ≤ 1 ulp: 3e-7 absolute or 4 ulp
-        for (x, y) in zip(xs, lanes(xs, verf)) { XCTAssertEqual(y, erff(x), accuracy: max(3e-7, 4 * abs(erff(x)).ulp), "erf(\(x))") }
-        for (x, y) in zip(xs, lanes(xs, vtanh)) {
+        for (x, y) in zip(xs, Self.lanes(xs, verf)) { XCTAssertEqual(y, erff(x), accuracy: max(3e-7, 4 * abs(erff(x)).ulp), "erf(\(x))") }
+        for (x, y) in zip(xs, Self.lanes(xs, vtanh)) {
             // tanh via e^{2x}: a few ulp, or ~3e-7 absolute near 0 where the ulp vanishes
             XCTAssertEqual(y, tanhf(x), accuracy: max(3e-7, 4 * abs(tanhf(x)).ulp), "tanh(\(x))")
-        }
-    }
-
-    func testActivationsMatchScalarForms() {
-        let xs = grid().filter { abs($0) < 20 }
-        for a in [Activation.silu, .gelu, .geluTanh, .relu] {
-            var v = xs
-            v.withUnsafeMutableBufferPointer { activateInPlace($0.baseAddress!, count: $0.count, a) }
-            for (x, y) in zip(xs, v) {
-                let want = activate(x, a)
-                // SIMD activation vs libm scalar form: exp/erf/tanh errors above, carried through ≤ 3 float32 ops: 1e-6 relative
-                XCTAssertEqual(y, want, accuracy: 1e-6 * max(1, abs(want)), "\(a)(\(x))")
-            }
         }
     }
 

@@ -16,80 +16,11 @@
 // mlp: coefficients a = act(gate·h)·(up·h) (gated) or act(up·h + b); memory multipliers;
 // y = down·a + b. The coefficients are the paper's memory coefficients.
 //
+// `blockForward` and `blockBackward` keep this residual wiring in view; each calls the pair of
+// its two halves (`attentionSublayerForward`/`Backward`, `mlpCoefficientsForward`/`Backward`),
+// llm.c style. The buffers are in BlockBuffers.swift, the activations in Activation.swift.
+//
 // Shapes: N rows, D hidden, qDim = H·hd, kvDim = KV·hd, F = d_ff.
-
-/// The buffers of one block for one pass. The forward writes every non-nil buffer; training
-/// keeps one set per layer for the backward, inference reuses one set for every layer and
-/// leaves the optional buffers nil.
-struct BlockActivations {
-    /// Attention-norm output [N, D] (unused without an attention pre-norm).
-    var h1: UnsafeMutablePointer<Float>
-    /// Saved statistics of the attention pre-norm [N] (training).
-    var mean1, rstd1: UnsafeMutablePointer<Float>?
-    /// q and k before their RMSNorm [N, qDim], [N, kvDim], and its rstd ([N] or [N·H], [N·KV])
-    /// (training, with q/k norms).
-    var qRaw, kRaw, qRstd, kRstd: UnsafeMutablePointer<Float>?
-    /// q, k, v before clipping (training, with `clip_qkv`).
-    var qPre, kPre, vPre: UnsafeMutablePointer<Float>?
-    /// q and k after RoPE, v: the attention's inputs [N, qDim], [N, kvDim].
-    var q, k, v: UnsafeMutablePointer<Float>
-    /// Attention probabilities, per document [H, T, T] at `probOffsets[doc]` (training).
-    var probs: UnsafeMutablePointer<Float>?
-    /// Attention output before the o projection [N, qDim].
-    var att: UnsafeMutablePointer<Float>
-    /// With post-norms: the o projection's output [N, D] and its norm's rstd [N] (training).
-    var attnOut, attnOutRstd: UnsafeMutablePointer<Float>?
-    /// Sequential residual: x_in + attention, the MLP's residual input [N, D] (training).
-    var xMid: UnsafeMutablePointer<Float>?
-    /// MLP-norm output [N, D] (unused without an MLP pre-norm; may be `h1`).
-    var h2: UnsafeMutablePointer<Float>
-    /// Saved statistics of the MLP pre-norm [N] (training).
-    var mean2, rstd2: UnsafeMutablePointer<Float>?
-    /// The activation's input [N, F]: gate·h (gated) or up·h + b. May be `coef` (inference).
-    var pre: UnsafeMutablePointer<Float>
-    /// up·h + b of gated MLPs [N, F].
-    var up: UnsafeMutablePointer<Float>?
-    /// Coefficients after the multipliers [N, F]: the down projection's input.
-    var coef: UnsafeMutablePointer<Float>
-    /// With post-norms: the down projection's output [N, D] and its norm's rstd [N] (training).
-    var mlpOut, mlpOutRstd: UnsafeMutablePointer<Float>?
-    /// Scratch [N, D] for a post-norm's output, and for compact weight tiles (see `linear`).
-    var normed, weightTile: UnsafeMutablePointer<Float>
-
-    /// Buffers from `arena` for `rows` rows of `c`. `training` adds everything the backward
-    /// reads; `probFloats` is the size of the saved attention probabilities then.
-    init(_ c: ModelConfig, rows N: Int, arena: Arena, training: Bool, probFloats: Int = 0, weightTiles: Bool = false) {
-        func buf(_ n: Int) -> UnsafeMutablePointer<Float> { arena.make(n, zeroed: false) }
-        func keep(_ n: Int) -> UnsafeMutablePointer<Float>? { training ? buf(n) : nil }
-        let D = c.hiddenSize, F = c.intermediateSize
-        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
-        let post = c.normPlacement == .afterSublayer
-        h1 = buf(N * D)
-        mean1 = keep(N); rstd1 = keep(N)
-        let qk = training && c.qkNorm != .none
-        let perHead = c.qkNorm == .perHead
-        qRaw = qk ? buf(N * qDim) : nil; kRaw = qk ? buf(N * kvDim) : nil
-        qRstd = qk ? buf(perHead ? N * c.numHeads : N) : nil
-        kRstd = qk ? buf(perHead ? N * c.numKVHeads : N) : nil
-        let clip = training && c.clipQKV != nil
-        qPre = clip ? buf(N * qDim) : nil; kPre = clip ? buf(N * kvDim) : nil; vPre = clip ? buf(N * kvDim) : nil
-        q = buf(N * qDim); k = buf(N * kvDim); v = buf(N * kvDim)
-        probs = training ? buf(probFloats) : nil
-        att = buf(N * qDim)
-        attnOut = post ? buf(N * D) : nil
-        attnOutRstd = post && training ? buf(N) : nil
-        xMid = training && !c.parallelResidual ? buf(N * D) : nil
-        h2 = training ? buf(N * D) : h1
-        mean2 = keep(N); rstd2 = keep(N)
-        coef = buf(N * F)
-        pre = training ? buf(N * F) : coef
-        up = c.gatedMLP ? buf(N * F) : nil
-        mlpOut = post ? buf(N * D) : nil
-        mlpOutRstd = post && training ? buf(N) : nil
-        normed = buf(post ? N * D : 1)
-        weightTile = buf(weightTiles ? weightTileRows * max(D, F, qDim) : 1)
-    }
-}
 
 /// How the block's attention finds its keys and values.
 enum BlockAttention {
@@ -110,16 +41,70 @@ func blockForward(
     observe: ((UnsafeMutablePointer<Float>) throws -> Void)? = nil
 ) throws {
     let D = c.hiddenSize, F = c.intermediateSize
-    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+    let qDim = c.numHeads * c.headDim
     let norm = c.hiddenNorm, wt = a.weightTile
     let preNorms = c.normPlacement == .beforeSublayer
 
-    // Attention: h = norm₁(x); q, k, v; q/k norms; clipping; RoPE; attention.
+    // Attention: h = norm₁(x); att = attn(h) before the o projection.
     var h = xIn
     if preNorms {
         normForward(norm, xIn, a.h1, rows: N, w: lw.attnNormW, b: lw.attnNormB, saveMean: a.mean1, saveRstd: a.rstd1)
         h = UnsafePointer(a.h1)
     }
+    attentionSublayerForward(c, layer: l, weights: lw, h: h, rows: N, acts: a, attention: attention,
+                             rope: rope, positions: positions)
+
+    // The parallel residual's MLP reads the layer input: norm it before xOut overwrites it.
+    if c.parallelResidual {
+        normForward(norm, xIn, a.h2, rows: N, w: lw.mlpNormW, b: lw.mlpNormB, saveMean: a.mean2, saveRstd: a.rstd2)
+    }
+    // Residual: xOut = xIn + o·att (+ b), or xIn + norm(o·att) with post-norms.
+    if let out = a.attnOut {
+        linear(a.att, rows: N, inFeatures: qDim, weight: lw.o, outFeatures: D, bias: lw.oBias, into: out, scratch: wt)
+        normForward(norm, out, a.normed, rows: N, w: lw.postAttnNorm, b: nil, saveRstd: a.attnOutRstd)
+        addRows(xIn, a.normed, into: xOut, count: N * D)
+    } else {
+        if xOut != UnsafeMutablePointer(mutating: xIn) { xOut.update(from: xIn, count: N * D) }
+        linear(a.att, rows: N, inFeatures: qDim, weight: lw.o, outFeatures: D, bias: lw.oBias, into: xOut, accumulate: true, scratch: wt)
+    }
+
+    // MLP input: the sequential residual reads x_in + attention.
+    var hm = UnsafePointer(a.h2)
+    if !c.parallelResidual {
+        var mid = UnsafePointer(xOut)
+        if let saved = a.xMid { saved.update(from: xOut, count: N * D); mid = UnsafePointer(saved) }
+        if preNorms {
+            normForward(norm, mid, a.h2, rows: N, w: lw.mlpNormW, b: lw.mlpNormB, saveMean: a.mean2, saveRstd: a.rstd2)
+        } else {
+            hm = mid
+        }
+    }
+
+    // Coefficients a[N, F] = act(gate·h)·(up·h) or act(up·h + b), then the memory multipliers.
+    mlpCoefficientsForward(c, weights: lw, h: hm, rows: N, acts: a)
+    multipliers.apply(layer: l, to: a.coef, rows: N)
+    try observe?(a.coef)
+
+    // Down projection: the coefficient-weighted sum of the value vectors.
+    if let out = a.mlpOut {
+        linear(a.coef, rows: N, inFeatures: F, weight: lw.down, outFeatures: D, bias: lw.downBias, into: out, scratch: wt)
+        normForward(norm, out, a.normed, rows: N, w: lw.postMLPNorm, b: nil, saveRstd: a.mlpOutRstd)
+        addRows(xOut, a.normed, into: xOut, count: N * D)
+    } else {
+        linear(a.coef, rows: N, inFeatures: F, weight: lw.down, outFeatures: D, bias: lw.downBias, into: xOut, accumulate: true, scratch: wt)
+    }
+}
+
+/// The attention sublayer up to the o projection: q, k, v = h·W (+ b); the q/k norms; clipping
+/// (OLMo `clip_qkv`); RoPE; attention into `a.att` [N, qDim]. Saves what the backward reads.
+private func attentionSublayerForward(
+    _ c: ModelConfig, layer l: Int, weights lw: LayerTensors<MatrixWeights, UnsafePointer<Float>>,
+    h: UnsafePointer<Float>, rows N: Int, acts a: BlockActivations, attention: BlockAttention,
+    rope: RopeTable, positions: UnsafePointer<Int32>
+) {
+    let D = c.hiddenSize
+    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+    let wt = a.weightTile
     linear(h, rows: N, inFeatures: D, weight: lw.q, outFeatures: qDim, bias: lw.qBias, into: a.q, scratch: wt)
     linear(h, rows: N, inFeatures: D, weight: lw.k, outFeatures: kvDim, bias: lw.kBias, into: a.k, scratch: wt)
     linear(h, rows: N, inFeatures: D, weight: lw.v, outFeatures: kvDim, bias: lw.vBias, into: a.v, scratch: wt)
@@ -152,60 +137,29 @@ func blockForward(
         attentionForward(q: a.q, keys: keys, values: values, firstPosition: p0, rows: N, out: a.att,
                          layout: layout, scores: scores)
     }
+}
 
-    // The parallel residual's MLP reads the layer input: norm it before xOut overwrites it.
-    if c.parallelResidual {
-        normForward(norm, xIn, a.h2, rows: N, w: lw.mlpNormW, b: lw.mlpNormB, saveMean: a.mean2, saveRstd: a.rstd2)
-    }
-    // Residual: xOut = xIn + o·att (+ b), or xIn + norm(o·att) with post-norms.
-    if let out = a.attnOut {
-        linear(a.att, rows: N, inFeatures: qDim, weight: lw.o, outFeatures: D, bias: lw.oBias, into: out, scratch: wt)
-        normForward(norm, out, a.normed, rows: N, w: lw.postAttnNorm, b: nil, saveRstd: a.attnOutRstd)
-        addRows(xIn, a.normed, into: xOut, count: N * D)
-    } else {
-        if xOut != UnsafeMutablePointer(mutating: xIn) { xOut.update(from: xIn, count: N * D) }
-        linear(a.att, rows: N, inFeatures: qDim, weight: lw.o, outFeatures: D, bias: lw.oBias, into: xOut, accumulate: true, scratch: wt)
-    }
-
-    // MLP input: the sequential residual reads x_in + attention.
-    var hm = UnsafePointer(a.h2)
-    if !c.parallelResidual {
-        var mid = UnsafePointer(xOut)
-        if let saved = a.xMid { saved.update(from: xOut, count: N * D); mid = UnsafePointer(saved) }
-        if preNorms {
-            normForward(norm, mid, a.h2, rows: N, w: lw.mlpNormW, b: lw.mlpNormB, saveMean: a.mean2, saveRstd: a.rstd2)
-        } else {
-            hm = mid
-        }
-    }
-
-    // Coefficients a[N, F], one activation per row (so a row's values do not depend on the others).
-    if let gw = lw.gate, let up = a.up {
+/// The MLP's coefficients before the multipliers from its input `h` [N, D]: `a.pre` = gate·h
+/// (gated) or up·h + b, `a.up` = up·h + b (gated), and `a.coef` [N, F] = act(pre)·up or act(pre),
+/// one activation per row (so a row's values do not depend on the others).
+private func mlpCoefficientsForward(
+    _ c: ModelConfig, weights lw: LayerTensors<MatrixWeights, UnsafePointer<Float>>,
+    h hm: UnsafePointer<Float>, rows N: Int, acts a: BlockActivations
+) {
+    let D = c.hiddenSize, F = c.intermediateSize
+    let wt = a.weightTile
+    var up: UnsafePointer<Float>?
+    if let gw = lw.gate, let u = a.up {
         linear(hm, rows: N, inFeatures: D, weight: gw, outFeatures: F, bias: lw.gateBias, into: a.pre, scratch: wt)
-        linear(hm, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upBias, into: up, scratch: wt)
-        if a.coef != a.pre { a.coef.update(from: a.pre, count: N * F) }
-        let coef = a.coef
-        parallelRanges(N, minChunk: 64) { r in
-            for row in r { activateInPlace(coef + row * F, count: F, c.activation, times: up + row * F) }
-        }
+        linear(hm, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upBias, into: u, scratch: wt)
+        up = UnsafePointer(u)
     } else {
         linear(hm, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upBias, into: a.pre, scratch: wt)
-        if a.coef != a.pre { a.coef.update(from: a.pre, count: N * F) }
-        let coef = a.coef
-        parallelRanges(N, minChunk: 64) { r in
-            for row in r { activateInPlace(coef + row * F, count: F, c.activation) }
-        }
     }
-    multipliers.apply(layer: l, to: a.coef, rows: N)
-    try observe?(a.coef)
-
-    // Down projection: the coefficient-weighted sum of the value vectors.
-    if let out = a.mlpOut {
-        linear(a.coef, rows: N, inFeatures: F, weight: lw.down, outFeatures: D, bias: lw.downBias, into: out, scratch: wt)
-        normForward(norm, out, a.normed, rows: N, w: lw.postMLPNorm, b: nil, saveRstd: a.mlpOutRstd)
-        addRows(xOut, a.normed, into: xOut, count: N * D)
-    } else {
-        linear(a.coef, rows: N, inFeatures: F, weight: lw.down, outFeatures: D, bias: lw.downBias, into: xOut, accumulate: true, scratch: wt)
+    if a.coef != a.pre { a.coef.update(from: a.pre, count: N * F) }
+    let coef = a.coef, gatedBy = up
+    parallelRanges(N, minChunk: 64) { r in
+        for row in r { activateInPlace(coef + row * F, count: F, c.activation, times: gatedBy.map { $0 + row * F }) }
     }
 }
 
@@ -213,28 +167,6 @@ func blockForward(
 @inline(__always)
 private func addRows(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { out[i] = x[i] + y[i] }
-}
-
-/// Gradient buffers shared by the layers of one backward pass.
-struct BlockGradientBuffers {
-    /// ∂L/∂h (a norm's output) [N, D]; ∂L/∂x_mid [N, D] (sequential residual); a norm's input
-    /// gradient [N, max(D, qDim)].
-    var dh, dmid, dnorm: UnsafeMutablePointer<Float>
-    var dq, datt: UnsafeMutablePointer<Float>
-    var dk, dv: UnsafeMutablePointer<Float>
-    /// ∂L/∂pre (∂L/∂coef first) and ∂L/∂up [N, F].
-    var dpre, dup: UnsafeMutablePointer<Float>
-
-    init(_ c: ModelConfig, rows N: Int, arena: Arena) {
-        func buf(_ n: Int) -> UnsafeMutablePointer<Float> { arena.make(n, zeroed: false) }
-        let D = c.hiddenSize, F = c.intermediateSize
-        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
-        dh = buf(N * D); dmid = buf(N * D); dnorm = buf(N * max(D, qDim))
-        dq = buf(N * qDim); datt = buf(N * qDim)
-        dk = buf(N * kvDim); dv = buf(N * kvDim)
-        dpre = buf(N * F)
-        dup = c.gatedMLP ? buf(N * F) : dpre
-    }
 }
 
 /// Backward of `blockForward` on a packed batch, the mirror of its steps. On entry `dres` holds
@@ -249,43 +181,26 @@ func blockBackward(
     dres: UnsafeMutablePointer<Float>, buffers g: BlockGradientBuffers
 ) throws {
     let D = c.hiddenSize, F = c.intermediateSize
-    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+    let qDim = c.numHeads * c.headDim
     let norm = c.hiddenNorm
     let preNorms = c.normPlacement == .beforeSublayer
-    guard let probs = a.probs else { throw CoreError("internal: the forward pass kept no attention probabilities") }
-    let dh = g.dh, dmid = g.dmid, dpre = g.dpre, dup = g.dup
+    let dh = g.dh, dmid = g.dmid
 
     // Down projection (after its post-norm): dcoef [N, F] → dpre.
     let dDown = postNormBackward(norm, dy: dres, output: a.mlpOut, rstd: a.mlpOutRstd, rows: N,
                                  w: lw.postMLPNorm, dw: lg.postMLPNorm, into: g.dnorm)
     linearBackward(dy: dDown, x: a.coef, rows: N, inFeatures: F, outFeatures: D, weight: lw.down,
-                   dx: dpre, accumulateDx: false, dw: lg.down, db: lg.downBias)
+                   dx: g.dpre, accumulateDx: false, dw: lg.down, db: lg.downBias)
     if c.parallelResidual {
         // x_out = x_in + attn + mlp: the o projection sees the layer output's gradient, taken
         // now, before the norms add their parts into `dres`.
         linearBackward(dy: dres, x: a.att, rows: N, inFeatures: qDim, outFeatures: D, weight: lw.o,
                        dx: g.datt, accumulateDx: false, dw: lg.o, db: lg.oBias)
     }
-    multipliers.apply(layer: l, to: dpre, rows: N)
-    // Activation: coef = act(pre)·up (gated) or act(pre), one row at a time as the forward.
-    let pre = UnsafePointer(a.pre), up = a.up.map { UnsafePointer($0) }
-    parallelRanges(N, minChunk: 64) { r in
-        for row in r {
-            let o = row * F
-            activationBackward(dpre + o, pre: pre + o, up: up.map { $0 + o }, dup: dup + o, count: F, c.activation)
-        }
-    }
-    // MLP projections → dh = ∂L/∂(MLP input) [N, D].
+    multipliers.apply(layer: l, to: g.dpre, rows: N)
+    // Activation and the MLP projections → dh = ∂L/∂(MLP input) [N, D].
     let hm: UnsafePointer<Float> = preNorms || c.parallelResidual ? UnsafePointer(a.h2) : UnsafePointer(a.xMid ?? a.h2)
-    if let gw = lw.gate, let ggw = lg.gate {
-        linearBackward(dy: dpre, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: gw,
-                       dx: dh, accumulateDx: false, dw: ggw, db: lg.gateBias)
-        linearBackward(dy: dup, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: lw.up,
-                       dx: dh, accumulateDx: true, dw: lg.up, db: lg.upBias)
-    } else {
-        linearBackward(dy: dpre, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: lw.up,
-                       dx: dh, accumulateDx: false, dw: lg.up, db: lg.upBias)
-    }
+    mlpCoefficientsBackward(c, weights: lw, grads: lg, h: hm, rows: N, acts: a, buffers: g)
     // MLP norm: into x_in (parallel: dres accumulates) or into x_mid (sequential).
     if c.parallelResidual {
         guard let m2 = a.mean2, let r2 = a.rstd2 else { throw CoreError("internal: MLP norm statistics missing") }
@@ -305,6 +220,63 @@ func blockBackward(
         linearBackward(dy: dO, x: a.att, rows: N, inFeatures: qDim, outFeatures: D, weight: lw.o,
                        dx: g.datt, accumulateDx: false, dw: lg.o, db: lg.oBias)
     }
+    // Attention → dh = ∂L/∂(attention input) [N, D].
+    let h: UnsafePointer<Float> = preNorms ? UnsafePointer(a.h1) : xIn
+    try attentionSublayerBackward(c, layer: l, weights: lw, grads: lg, h: h, rows: N, acts: a, batch: batch,
+                                  probOffsets: probOffsets, scratch: scratch, rope: rope, positions: positions, buffers: g)
+    // Attention norm and the residual: ∂L/∂x_in = ∂L/∂(residual) + the attention branch's part.
+    if !c.parallelResidual { dres.update(from: dmid, count: N * D) }
+    if preNorms {
+        guard let m1 = a.mean1, let r1 = a.rstd1 else { throw CoreError("internal: attention norm statistics missing") }
+        normBackward(norm, dy: dh, x: xIn, mean: m1, rstd: r1, rows: N, w: lw.attnNormW, dx: dres, dw: lg.attnNormW, db: lg.attnNormB)
+    } else {
+        for i in 0..<(N * D) { dres[i] += dh[i] }
+    }
+}
+
+/// Backward of `mlpCoefficientsForward`: on entry `g.dpre` holds ∂L/∂coef [N, F] for the
+/// coefficients before the memory multipliers (the caller has applied them); on return `g.dh` =
+/// ∂L/∂h [N, D] for the MLP input `h`, with the gate/up weight gradients written to `lg`. The
+/// activation runs one row at a time, as the forward.
+private func mlpCoefficientsBackward(
+    _ c: ModelConfig, weights lw: LayerTensors<UnsafePointer<Float>, UnsafePointer<Float>>,
+    grads lg: LayerTensors<UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>>,
+    h hm: UnsafePointer<Float>, rows N: Int, acts a: BlockActivations, buffers g: BlockGradientBuffers
+) {
+    let D = c.hiddenSize, F = c.intermediateSize
+    let dh = g.dh, dpre = g.dpre, dup = g.dup
+    // Activation: coef = act(pre)·up (gated) or act(pre).
+    let pre = UnsafePointer(a.pre), up = a.up.map { UnsafePointer($0) }
+    parallelRanges(N, minChunk: 64) { r in
+        for row in r {
+            let o = row * F
+            activationBackward(dpre + o, pre: pre + o, up: up.map { $0 + o }, dup: dup + o, count: F, c.activation)
+        }
+    }
+    if let gw = lw.gate, let ggw = lg.gate {
+        linearBackward(dy: dpre, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: gw,
+                       dx: dh, accumulateDx: false, dw: ggw, db: lg.gateBias)
+        linearBackward(dy: dup, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: lw.up,
+                       dx: dh, accumulateDx: true, dw: lg.up, db: lg.upBias)
+    } else {
+        linearBackward(dy: dpre, x: hm, rows: N, inFeatures: D, outFeatures: F, weight: lw.up,
+                       dx: dh, accumulateDx: false, dw: lg.up, db: lg.upBias)
+    }
+}
+
+/// Backward of `attentionSublayerForward`: from ∂L/∂att in `g.datt` [N, qDim] to `g.dh` = ∂L/∂h
+/// [N, D] for the attention input `h`, through attention, RoPE, clipping, the q/k norms and the
+/// q, k, v projections (weight gradients to `lg`). Uses `g.dnorm` and `g.datt` as scratch.
+/// - Throws: `CoreError` when the forward kept no attention probabilities or q/k norm inputs.
+private func attentionSublayerBackward(
+    _ c: ModelConfig, layer l: Int, weights lw: LayerTensors<UnsafePointer<Float>, UnsafePointer<Float>>,
+    grads lg: LayerTensors<UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>>,
+    h: UnsafePointer<Float>, rows N: Int, acts a: BlockActivations, batch: PackedBatch, probOffsets: [Int],
+    scratch: UnsafeMutablePointer<Float>, rope: RopeTable, positions: UnsafePointer<Int32>, buffers g: BlockGradientBuffers
+) throws {
+    let D = c.hiddenSize
+    let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+    guard let probs = a.probs else { throw CoreError("internal: the forward pass kept no attention probabilities") }
     // Attention → dq, dk, dv (after RoPE), then undo RoPE, clipping and the q/k norms.
     g.dk.update(repeating: 0, count: N * kvDim)
     g.dv.update(repeating: 0, count: N * kvDim)
@@ -332,21 +304,12 @@ func blockBackward(
         normBackward(kn, dy: g.dk, x: kr, mean: ks, rstd: ks, rows: N * kvDim / kn.dim, w: lw.kNorm, dx: g.datt, dw: lg.kNorm, db: nil)
         dq = UnsafePointer(g.dnorm); dk = UnsafePointer(g.datt)
     }
-    let h: UnsafePointer<Float> = preNorms ? UnsafePointer(a.h1) : xIn
     linearBackward(dy: dq, x: h, rows: N, inFeatures: D, outFeatures: qDim, weight: lw.q,
-                   dx: dh, accumulateDx: false, dw: lg.q, db: lg.qBias)
+                   dx: g.dh, accumulateDx: false, dw: lg.q, db: lg.qBias)
     linearBackward(dy: dk, x: h, rows: N, inFeatures: D, outFeatures: kvDim, weight: lw.k,
-                   dx: dh, accumulateDx: true, dw: lg.k, db: lg.kBias)
+                   dx: g.dh, accumulateDx: true, dw: lg.k, db: lg.kBias)
     linearBackward(dy: g.dv, x: h, rows: N, inFeatures: D, outFeatures: kvDim, weight: lw.v,
-                   dx: dh, accumulateDx: true, dw: lg.v, db: lg.vBias)
-    // Attention norm and the residual: ∂L/∂x_in = ∂L/∂(residual) + the attention branch's part.
-    if !c.parallelResidual { dres.update(from: dmid, count: N * D) }
-    if preNorms {
-        guard let m1 = a.mean1, let r1 = a.rstd1 else { throw CoreError("internal: attention norm statistics missing") }
-        normBackward(norm, dy: dh, x: xIn, mean: m1, rstd: r1, rows: N, w: lw.attnNormW, dx: dres, dw: lg.attnNormW, db: lg.attnNormB)
-    } else {
-        for i in 0..<(N * D) { dres[i] += dh[i] }
-    }
+                   dx: g.dh, accumulateDx: true, dw: lg.v, db: lg.vBias)
 }
 
 /// The gradient at a sub-block's output before its post-norm (OLMo 2/3): `dy` through the RMSNorm

@@ -15,18 +15,6 @@ public enum NormKind: Sendable, Equatable {
     case rmsNorm
 }
 
-/// FFN activation, named as transformers' `ACT2FN` keys map them.
-public enum Activation: String, Sendable {
-    /// `gelu`: the exact erf form.
-    case gelu
-    /// `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the tanh approximation.
-    case geluTanh
-    /// `silu` / `swish`.
-    case silu
-    /// `relu`.
-    case relu
-}
-
 /// Architecture-neutral hyper-parameters of a decoder-only transformer.
 public struct ModelConfig: Sendable, Equatable {
     public var architecture: Architecture

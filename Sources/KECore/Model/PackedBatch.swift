@@ -37,15 +37,21 @@ public struct PackedBatch: Sendable {
     /// The next-token target of every row: the token after it in its document, or −1 on a
     /// document's last row (nothing to predict there). [N]
     ///
-    /// The one home of the next-token rule that perplexity, the evaluation loss and the training
-    /// loss share: row r predicts row r + 1 when both are in the same document.
-    func nextTokenTargets() -> [Int32] {
+    /// The one home of the next-token rule that perplexity, the evaluation loss, the training
+    /// loss and the fact probes share: row r predicts row r + 1 when both are in the same
+    /// document. With `firstTargets`, document d's rows predicting a position before
+    /// `firstTargets[d]` get −1 too (a probe scores only its target tokens).
+    func nextTokenTargets(firstTargets: [Int]? = nil) -> [Int32] {
         var targets = [Int32](repeating: -1, count: count)
         for r in 0..<max(0, count - 1) where positions[r + 1] == positions[r] + 1 { targets[r] = tokens[r + 1] }
+        if let firstTargets {
+            for (d, s) in starts.enumerated() {
+                for r in s..<(s + min(lengths[d], max(0, firstTargets[d] - 1))) { targets[r] = -1 }
+            }
+        }
         return targets
     }
 }
-
 
 /// Tokens per forward batch: documents are grouped until this many tokens. Each core runs a batch
 /// of its own (`inParallelRounds`), so 1,024 keeps the activations of a Pythia-70m-sized entropy
@@ -53,20 +59,26 @@ public struct PackedBatch: Sendable {
 let batchTokenBudget = 1024
 
 /// Splits documents into packed batches of at most `batchTokenBudget` tokens (a longer
-/// document gets a batch of its own).
+/// document gets a batch of its own). Empty documents are left out.
 func packedBatches(_ docs: [[Int]]) -> [PackedBatch] {
-    var out: [PackedBatch] = []
-    var current: [[Int]] = []
-    var tokens = 0
-    for d in docs where !d.isEmpty {
-        if tokens + d.count > batchTokenBudget && !current.isEmpty {
-            out.append(PackedBatch(documents: current))
-            current = []
-            tokens = 0
+    let docs = docs.filter { !$0.isEmpty }
+    return tokenBudgetGroups(docs.map(\.count)).map { PackedBatch(documents: Array(docs[$0])) }
+}
+
+/// Consecutive items grouped into batches of at most `batchTokenBudget` tokens, items in order:
+/// a batch takes the next item while its tokens still fit, and an item larger than the budget
+/// gets a batch of its own. `tokens[i]` is item i's token count; returns the index ranges.
+func tokenBudgetGroups(_ tokens: [Int]) -> [Range<Int>] {
+    var groups: [Range<Int>] = []
+    var i = 0
+    while i < tokens.count {
+        var j = i, sum = 0
+        while j < tokens.count && (j == i || sum + tokens[j] <= batchTokenBudget) {
+            sum += tokens[j]
+            j += 1
         }
-        current.append(d)
-        tokens += d.count
+        groups.append(i..<j)
+        i = j
     }
-    if !current.isEmpty { out.append(PackedBatch(documents: current)) }
-    return out
+    return groups
 }

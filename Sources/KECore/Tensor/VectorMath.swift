@@ -3,8 +3,8 @@ import Foundation
 // MARK: Vectorised elementwise math
 //
 // `expf`, `erff` and `tanhf` from libm are scalar calls that the optimiser cannot vectorise,
-// and they dominated the non-GEMM time of the forward pass (the FFN activation runs on
-// N × d_ff values per layer; the output softmax on N × V). These SIMD versions use the Cephes
+// and they dominated the non-GEMM time of the forward pass (elementwise functions over
+// N × d_ff values per layer; the output softmax over N × V). These SIMD versions use the Cephes
 // range reduction and polynomials: exp to ~2 ulp; erf to ~3e-7 absolute (Maclaurin series below 0.6,
 // Abramowitz & Stegun 7.1.26 above), far below the 1e-4 logit tolerance the parity tests hold us to.
 
@@ -99,118 +99,35 @@ func vtanh(_ x: F8) -> F8 {
     return y.replacing(with: series, where: vabs(c) .< 0.04)
 }
 
-/// act(x) for eight lanes.
-@inline(__always)
-func vactivate(_ x: F8, _ a: Activation) -> F8 {
-    switch a {
-    case .silu: return x / (1 + vexp(-x))
-    case .gelu: return 0.5 * x * (1 + verf(x * 0.70710678118654752))
-    case .geluTanh:
-        let inner = x + 0.044715 * x * x * x
-        let t = vtanh(0.79788456080286536 * inner)
-        return 0.5 * x * (1 + t)
-    case .relu: return x.replacing(with: 0, where: x .< 0)
-    }
-}
-
-/// In place: x[i] = act(x[i]) (· u[i] when `u` is given, the SwiGLU product).
-func activateInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation, times u: UnsafePointer<Float>? = nil) {
-    var i = 0
-    if let u {
-        while i + 8 <= n {
-            store8(vactivate(load8(x + i), a) * load8(u + i), x + i)
-            i += 8
-        }
-        while i < n { x[i] = activate(x[i], a) * u[i]; i += 1 }
-    } else {
-        while i + 8 <= n {
-            store8(vactivate(load8(x + i), a), x + i)
-            i += 8
-        }
-        while i < n { x[i] = activate(x[i], a); i += 1 }
-    }
-}
-
-/// d act(x) / dx for eight lanes.
-@inline(__always)
-func vactivateGrad(_ x: F8, _ a: Activation) -> F8 {
-    switch a {
-    case .silu:
-        let s = 1 / (1 + vexp(-x))
-        return s * (1 + x * (1 - s))
-    case .gelu:
-        let cdf = 0.5 * (1 + verf(x * 0.70710678118654752))
-        let pdf = vexp(-0.5 * x * x) * 0.39894228040143268  // 1/sqrt(2π)
-        return cdf + x * pdf
-    case .geluTanh:
-        let k: Float = 0.79788456080286536
-        let t = vtanh(k * (x + 0.044715 * x * x * x))
-        let du = k * (1 + 3 * 0.044715 * x * x)
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-    case .relu:
-        return F8(repeating: 1).replacing(with: 0, where: .!(x .> 0))
-    }
-}
-
-/// Backward of `activateInPlace`, in place on the coefficient gradient `g` (= ∂L/∂coef):
-/// plain, g[i] ← g[i]·act′(pre[i]); gated (coef = act(pre)·up), dup[i] ← g[i]·act(pre[i]) and
-/// g[i] ← g[i]·up[i]·act′(pre[i]).
-func activationBackward(
-    _ g: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, up: UnsafePointer<Float>?,
-    dup: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation
-) {
-    var i = 0
-    if let up {
-        while i + 8 <= n {
-            let dc = load8(g + i), p = load8(pre + i)
-            store8(dc * vactivate(p, a), dup + i)
-            store8(dc * load8(up + i) * vactivateGrad(p, a), g + i)
-            i += 8
-        }
-        while i < n {
-            let dc = g[i], p = pre[i]
-            dup[i] = dc * activate(p, a)
-            g[i] = dc * up[i] * activateGrad(p, a)
-            i += 1
-        }
-    } else {
-        while i + 8 <= n {
-            store8(load8(g + i) * vactivateGrad(load8(pre + i), a), g + i)
-            i += 8
-        }
-        while i < n { g[i] *= activateGrad(pre[i], a); i += 1 }
-    }
-}
-
 /// In place: x[i] = e^(x[i] − shift); returns Σ x[i] (Float lanes, summed at the end).
 @inline(__always)
 func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
-    var acc = F8(repeating: 0)
-    var i = 0
-    let s = F8(repeating: shift)
-    while i + 8 <= n {
-        let e = vexp(load8(x + i) - s)
-        store8(e, x + i)
-        acc += e
-        i += 8
-    }
-    var tail: Float = 0
-    while i < n { let e = expf(x[i] - shift); x[i] = e; tail += e; i += 1 }
-    return acc.sum() + tail
+    expShiftedSum(x, count: n, shift: shift, writingTo: x)
 }
 
 /// Σ e^(x[i] − shift) without writing x back.
 @inline(__always)
 func sumOfExpShifted(_ x: UnsafePointer<Float>, count n: Int, shift: Float) -> Float {
+    expShiftedSum(x, count: n, shift: shift, writingTo: nil)
+}
+
+/// Σ e^(x[i] − shift): eight Float lanes summed at the end, plus the scalar tail; each term is
+/// also stored to `out[i]` when `out` is given (`out` may be `x`).
+@inline(__always)
+private func expShiftedSum(
+    _ x: UnsafePointer<Float>, count n: Int, shift: Float, writingTo out: UnsafeMutablePointer<Float>?
+) -> Float {
     var acc = F8(repeating: 0)
     var i = 0
     let s = F8(repeating: shift)
     while i + 8 <= n {
-        acc += vexp(load8(x + i) - s)
+        let e = vexp(load8(x + i) - s)
+        if let out { store8(e, out + i) }
+        acc += e
         i += 8
     }
     var tail: Float = 0
-    while i < n { tail += expf(x[i] - shift); i += 1 }
+    while i < n { let e = expf(x[i] - shift); out?[i] = e; tail += e; i += 1 }
     return acc.sum() + tail
 }
 

@@ -124,9 +124,18 @@ struct AdamW {
         }
         guard lr.isFinite, lr >= 0 else { throw CoreError("AdamW: the learning rate must be a finite number ≥ 0, not \(lr)") }
         if n == 0 { return 0 }
+        let norm = squaredNormPerSegment(&grads, adding: extra).reduce(0, +).squareRoot()
+        let coef: Float = options.clip.map { Float(min(1, $0 / (norm + 1e-6))) } ?? 1
+        t += 1
+        update(params: &params, grads: grads, gradientScale: coef, lr: lr)
+        return norm
+    }
+
+    /// ‖g‖² of each segment (Double over blocks of 1024, 8 Float lanes within a block), after adding
+    /// `extra` (when not empty) into `grads`. Each segment is one worker's, and the caller sums
+    /// the parts in segment order: deterministic.
+    private func squaredNormPerSegment(_ grads: inout [Float], adding extra: [Float]) -> [Double] {
         let segs = segments
-        // ‖g‖² per segment (Double over blocks of 1024, 8 Float lanes within a block), summed in
-        // segment order: deterministic.
         var partial = [Double](repeating: 0, count: segs.count)
         grads.withUnsafeMutableBufferPointer { gb in
             extra.withUnsafeBufferPointer { eb in
@@ -163,9 +172,13 @@ struct AdamW {
                 }
             }
         }
-        let norm = partial.reduce(0, +).squareRoot()
-        let coef: Float = options.clip.map { Float(min(1, $0 / (norm + 1e-6))) } ?? 1
-        t += 1
+        return partial
+    }
+
+    /// The AdamW update of step `t` on every segment in parallel, with the gradient scaled by
+    /// `gradientScale` (the clipping coefficient) as it is read.
+    private mutating func update(params: inout [Float], grads: [Float], gradientScale coef: Float, lr: Double) {
+        let segs = segments
         let b1 = Float(options.beta1), b2 = Float(options.beta2)
         let bc1 = 1 - pow(options.beta1, Double(t))
         let bc2Sqrt = Float((1 - pow(options.beta2, Double(t))).squareRoot())
@@ -173,10 +186,10 @@ struct AdamW {
         let decay = Float(lr * options.weightDecay)
         let eps = Float(options.eps)
         params.withUnsafeMutableBufferPointer { pb in
-            grads.withUnsafeMutableBufferPointer { gb in
+            grads.withUnsafeBufferPointer { gb in
                 m.withUnsafeMutableBufferPointer { mb in
                     v.withUnsafeMutableBufferPointer { vb in
-                        let ps = SharedPointer(p: pb.baseAddress!), gs = SharedPointer(p: gb.baseAddress!)
+                        let ps = SharedPointer(p: pb.baseAddress!), gs = SharedPointer(p: UnsafeMutablePointer(mutating: gb.baseAddress!))
                         let ms = SharedPointer(p: mb.baseAddress!), vs = SharedPointer(p: vb.baseAddress!)
                         DispatchQueue.concurrentPerform(iterations: segs.count) { si in
                             let p = ps.p, g = gs.p, m = ms.p, v = vs.p
@@ -208,6 +221,5 @@ struct AdamW {
                 }
             }
         }
-        return norm
     }
 }

@@ -227,43 +227,32 @@ func scoreProbes(_ net: Transformer, _ probes: [TokenizedProbe]) throws -> [(log
     let V = net.config.vocabSize
     var out = [(logprob: Double, accuracy: Double, correct: Int)](repeating: (0, 0, 0), count: probes.count)
     try net.withInferenceWeights { weights in
-    var i = 0
-    while i < probes.count {
-        // Group probes [i, j) into one packed batch.
-        var j = i, tokens = 0
-        while j < probes.count && (j == i || tokens + probes[j].tokens.count <= batchTokenBudget) {
-            tokens += probes[j].tokens.count
-            j += 1
-        }
-        let group = Array(probes[i..<j])
-        let batch = PackedBatch(documents: group.map(\.tokens))
+    for group in tokenBudgetGroups(probes.map(\.tokens.count)) {
+        let probesInBatch = Array(probes[group])
+        let batch = PackedBatch(documents: probesInBatch.map(\.tokens))
         try checkBatch(batch, net.config)
-        // Row r belongs to probe owner[r]; sums per probe.
+        // Row r belongs to probe owner[r] and predicts targets[r] (−1: not one of its target tokens).
         var owner = [Int](repeating: 0, count: batch.count)
         for (d, s) in batch.starts.enumerated() { for r in s..<(s + batch.lengths[d]) { owner[r] = d } }
-        var lp = [Double](repeating: 0, count: group.count), hits = [Int](repeating: 0, count: group.count)
-        let btokens = batch.tokens, positions = batch.positions
+        let targets = batch.nextTokenTargets(firstTargets: probesInBatch.map(\.targetStart))
+        var lp = [Double](repeating: 0, count: probesInBatch.count), hits = [Int](repeating: 0, count: probesInBatch.count)
         try runForward(config: net.config, weights: weights, multipliers: net.multipliers, batch: batch, request: ForwardRequest(
             coefficientSums: nil,
             logits: { r0, rows, logits in
-                for k in 0..<rows {
-                    let r = r0 + k, d = owner[r], p = Int(positions[r])
-                    // Row r predicts position p + 1 of its probe.
-                    guard p + 1 >= group[d].targetStart, p + 1 < group[d].tokens.count else { continue }
+                for k in 0..<rows where targets[r0 + k] >= 0 {
+                    let d = owner[r0 + k], target = Int(targets[r0 + k])
                     let row = logits + k * V
-                    let target = Int(btokens[r + 1])
                     lp[d] += logSoftmaxAt(row, count: V, index: target)
                     if greedyNextToken(row, count: V) == target { hits[d] += 1 }
                 }
             }))
-        for (d, p) in group.enumerated() {
+        for (d, p) in probesInBatch.enumerated() {
             let n = Double(p.tokens.count - p.targetStart)
             guard lp[d].isFinite else {
                 throw CoreError("the log-probabilities are not finite (the model produces NaN or infinity)")
             }
-            out[i + d] = (lp[d] / n, Double(hits[d]) / n, hits[d])
+            out[group.lowerBound + d] = (lp[d] / n, Double(hits[d]) / n, hits[d])
         }
-        i = j
     }
     }
     return out

@@ -219,18 +219,8 @@ struct ChoiceSequence: Hashable {
 ///   learned-position model's positions, or "cancelled".
 func sequenceLogProbs(_ sequences: [ChoiceSequence], config c: ModelConfig, weights: InferenceWeights,
                       multipliers: MemoryMultipliers) throws -> [Double] {
-    // Group sequences [g_k, g_{k+1}) into one batch each.
-    var groups: [Range<Int>] = []
-    var i = 0
-    while i < sequences.count {
-        var j = i, tokens = 0
-        while j < sequences.count && (j == i || tokens + sequences[j].ids.count - 1 <= batchTokenBudget) {
-            tokens += sequences[j].ids.count - 1
-            j += 1
-        }
-        groups.append(i..<j)
-        i = j
-    }
+    // Each fed document is a sequence without its last token.
+    let groups = tokenBudgetGroups(sequences.map { $0.ids.count - 1 })
     var out = [Double](repeating: 0, count: sequences.count)
     let workspaces = (0..<parallelRoundSlots).map { _ in Arena() }
     try inParallelRounds(groups.count, work: { g, slot -> [Double] in

@@ -1,46 +1,5 @@
 import Foundation
 
-// MARK: Elementwise kernels shared by the forward and backward passes
-//
-// All buffers are row-major; `n` rows of width `d`. These loops are the only non-BLAS
-// arithmetic on the hot path, written so the optimiser can vectorise them.
-
-// MARK: Activations
-
-/// act(x) for the configured activation.
-@inline(__always)
-func activate(_ x: Float, _ a: Activation) -> Float {
-    switch a {
-    case .silu: return x / (1 + expf(-x))
-    case .gelu: return 0.5 * x * (1 + erff(x * 0.70710678118654752))
-    case .geluTanh:
-        let k: Float = 0.79788456080286536  // sqrt(2/π)
-        return 0.5 * x * (1 + tanhf(k * (x + 0.044715 * x * x * x)))
-    case .relu: return x > 0 ? x : 0
-    }
-}
-
-/// d act(x) / dx.
-@inline(__always)
-func activateGrad(_ x: Float, _ a: Activation) -> Float {
-    switch a {
-    case .silu:
-        let s = 1 / (1 + expf(-x))
-        return s * (1 + x * (1 - s))
-    case .gelu:
-        let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
-        let pdf = expf(-0.5 * x * x) * 0.39894228040143268  // 1/sqrt(2π)
-        return cdf + x * pdf
-    case .geluTanh:
-        let k: Float = 0.79788456080286536
-        let u = k * (x + 0.044715 * x * x * x)
-        let t = tanhf(u)
-        let du = k * (1 + 3 * 0.044715 * x * x)
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-    case .relu: return x > 0 ? 1 : 0
-    }
-}
-
 // MARK: Rotary position embedding (Hugging Face rotate-half layout)
 
 /// Cos/sin tables for positions 0..<maxPos and `rotaryDim / 2` frequencies:
