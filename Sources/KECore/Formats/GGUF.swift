@@ -147,151 +147,19 @@ public final class GGUFFile: @unchecked Sendable {
     let file: MappedFile
 
     /// Opens and validates `path`.
-    /// - Throws: `CoreError` naming `path` for a bad magic or version, a truncated header,
-    ///   counts or lengths larger than the file, unknown value or tensor types, shapes that are
-    ///   not whole blocks, data outside the file, misaligned or overlapping tensors.
+    /// - Throws: `CoreError` naming `path` and the byte offset for a bad magic or version, a
+    ///   truncated header, counts or lengths larger than the file, unknown value or tensor types,
+    ///   shapes that are not whole blocks, data outside the file, misaligned or overlapping tensors.
     public init(path: String) throws {
         self.path = path
-        file = try MappedFile(path: path)
-        let b = file.bytes
-        let size = b.count
-        var pc = 0
-        func fail(_ m: String) -> CoreError { CoreError(m, file: path) }
-        func u(_ w: Int) throws -> UInt64 {
-            guard w <= size - pc else { throw fail("truncated GGUF: a \(w)-byte field at offset \(pc) is past the end (\(size) bytes)") }
-            var v: UInt64 = 0
-            for i in 0..<w { v |= UInt64(b[pc + i]) << (8 * UInt64(i)) }
-            pc += w
-            return v
-        }
-        /// A count that must fit in the rest of the file at `minBytes` bytes per item.
-        func count(_ what: String, minBytes: Int) throws -> Int {
-            let v = try u(8)
-            guard v <= UInt64((size - pc) / max(minBytes, 1)) else {
-                throw fail("\(what) \(v) is larger than the rest of the file can hold")
-            }
-            return Int(v)
-        }
-        func string(_ what: String) throws -> String {
-            let n = try count("\(what) length", minBytes: 1)
-            let s = String(decoding: UnsafeRawBufferPointer(rebasing: b[pc..<(pc + n)]), as: UTF8.self)
-            pc += n
-            return s
-        }
-        func value(_ type: UInt32, depth: Int) throws -> GGUFValue {
-            switch type {
-            case 0: return .uint(try u(1))
-            case 1: return .int(Int64(Int8(truncatingIfNeeded: try u(1))))
-            case 2: return .uint(try u(2))
-            case 3: return .int(Int64(Int16(truncatingIfNeeded: try u(2))))
-            case 4: return .uint(try u(4))
-            case 5: return .int(Int64(Int32(truncatingIfNeeded: try u(4))))
-            case 6: return .float(Double(Float(bitPattern: UInt32(try u(4)))))
-            case 7:
-                let v = try u(1)
-                guard v <= 1 else { throw fail("bool value \(v) at offset \(pc - 1) is neither 0 nor 1") }
-                return .bool(v == 1)
-            case 8: return .string(try string("string"))
-            case 9:
-                guard depth < ggufMaxArrayDepth else { throw fail("arrays nested deeper than \(ggufMaxArrayDepth)") }
-                let t = UInt32(try u(4))
-                let n = try count("array length", minBytes: t == 7 || t == 0 || t == 1 ? 1 : 2)
-                var out: [GGUFValue] = []
-                out.reserveCapacity(n)
-                for _ in 0..<n { out.append(try value(t, depth: depth + 1)) }
-                return .array(out)
-            case 10: return .uint(try u(8))
-            case 11: return .int(Int64(bitPattern: try u(8)))
-            case 12: return .float(Double(bitPattern: try u(8)))
-            default: throw fail("unknown metadata value type \(type) at offset \(pc - 4)")
-            }
-        }
-
-        guard size >= 4, b[0] == 0x47, b[1] == 0x47, b[2] == 0x55, b[3] == 0x46 else {
-            throw fail("not a GGUF file (no \"GGUF\" magic)")
-        }
-        pc = 4
-        let v = try u(4)
-        guard v == 2 || v == 3 else {
-            throw fail("GGUF version \(v) is not supported (only 2 and 3)")
-        }
-        version = Int(v)
-        // A tensor info is at least 8+4+8+4+8 bytes; a kv pair at least 8+4+1.
-        let tensorCount = try count("tensor count", minBytes: 32)
-        let kvCount = try count("metadata count", minBytes: 13)
-        var meta: [(String, GGUFValue)] = []
-        var mi: [String: Int] = [:]
-        for _ in 0..<kvCount {
-            let key = try string("key")
-            let t = UInt32(try u(4))
-            let val = try value(t, depth: 0)
-            guard mi[key] == nil else { throw fail("metadata key '\(key)' appears twice") }
-            mi[key] = meta.count
-            meta.append((key, val))
-        }
-        metadata = meta
-        metaIndex = mi
-        var alignment = 32
-        if let i = mi["general.alignment"] {
-            guard let a = meta[i].1.intValue, a > 0, a <= 1 << 20, a & (a - 1) == 0 else {
-                throw fail("general.alignment must be a power of two up to 1 MiB")
-            }
-            alignment = a
-        }
-        var raw: [(String, [Int], GGMLType, UInt64)] = []
-        var ti: [String: Int] = [:]
-        for _ in 0..<tensorCount {
-            let name = try string("tensor name")
-            let nd = Int(try u(4))
-            guard nd >= 1, nd <= ggufMaxDims else { throw fail("tensor '\(name)' has \(nd) dimensions (1 to \(ggufMaxDims) allowed)") }
-            var ne: [Int] = []
-            for _ in 0..<nd {
-                let d = try u(8)
-                guard d <= UInt64(Int32.max) else { throw fail("tensor '\(name)' has dimension \(d), too large") }
-                ne.append(Int(d))
-            }
-            let typeRaw = UInt32(try u(4))
-            guard let type = GGMLType(rawValue: typeRaw) else {
-                let known = ggmlUnreadTypeNames[typeRaw].map { " (\($0))" } ?? ""
-                throw fail("tensor '\(name)' has ggml type \(typeRaw)\(known), which ke cannot dequantise")
-            }
-            let off = try u(8)
-            guard ti[name] == nil else { throw fail("tensor '\(name)' appears twice") }
-            ti[name] = raw.count
-            raw.append((name, ne, type, off))
-        }
-        let dataStart = (pc + alignment - 1) / alignment * alignment
-        guard dataStart <= size else { throw fail("GGUF data section starts at \(dataStart), past the end (\(size) bytes)") }
-        var infos: [GGUFTensorInfo] = []
-        for (name, ne, type, off) in raw {
-            var n = 1
-            for d in ne {
-                let (p, o) = n.multipliedReportingOverflow(by: d)
-                guard !o, p <= Int(Int32.max) * 16 else { throw fail("tensor '\(name)': element count overflows") }
-                n = p
-            }
-            let (be, bb) = type.block
-            guard ne[0] % be == 0 else {
-                throw fail("tensor '\(name)': rows of \(ne[0]) elements are not whole \(type.name) blocks of \(be)")
-            }
-            let bytes = n / be * bb
-            guard off <= UInt64(size - dataStart), Int(off) % alignment == 0 else {
-                throw fail("tensor '\(name)': offset \(off) is outside the data section or not aligned to \(alignment)")
-            }
-            let start = dataStart + Int(off)
-            guard bytes <= size - start else {
-                throw fail("tensor '\(name)': \(bytes) bytes at \(start) run past the end of the file (\(size) bytes)")
-            }
-            infos.append(GGUFTensorInfo(name: name, type: type, shape: ne.reversed(), count: n, fileOffset: start, byteCount: bytes))
-        }
-        let sorted = infos.filter { $0.byteCount > 0 }.sorted { $0.fileOffset < $1.fileOffset }
-        if sorted.count > 1 {
-            for i in 1..<sorted.count where sorted[i].fileOffset < sorted[i - 1].fileOffset + sorted[i - 1].byteCount {
-                throw fail("tensors '\(sorted[i - 1].name)' and '\(sorted[i].name)' overlap")
-            }
-        }
-        tensors = infos
-        tensorIndex = ti
+        let file = try MappedFile(path: path)
+        self.file = file
+        let header = try withCoreErrors { try readGGUFHeader(ByteCursor(file.bytes, file: path)) }
+        version = header.version
+        metadata = header.metadata
+        metaIndex = header.metaIndex
+        tensors = header.tensors
+        tensorIndex = header.tensorIndex
     }
 
     /// The metadata value of `key`, if present.
@@ -316,5 +184,204 @@ public final class GGUFFile: @unchecked Sendable {
         let p = base + t.fileOffset
         guard Int(bitPattern: p) % 4 == 0 else { return nil }
         return p.assumingMemoryBound(to: Float.self)
+    }
+}
+
+// MARK: Reading the header
+
+/// A GGUF header, read and checked.
+private struct GGUFHeader {
+    var version: Int
+    var metadata: [(key: String, value: GGUFValue)]
+    var metaIndex: [String: Int]
+    var tensors: [GGUFTensorInfo]
+    var tensorIndex: [String: Int]
+}
+
+/// A tensor info as the header states it, before its extent is checked.
+private struct GGUFRawTensorInfo {
+    var name: String
+    /// ggml's `ne` (innermost dimension first).
+    var ne: [Int]
+    var type: GGMLType
+    /// Offset in the data section.
+    var offset: UInt64
+    /// Where the info starts in the file, for errors.
+    var at: Int
+}
+
+/// Reads the whole header from `r` (at 0): magic and version, counts, metadata, tensor infos,
+/// then the data section's alignment and offset, and the tensors' extents in it.
+/// - Throws: `GGUFError` at the offending byte.
+private func readGGUFHeader(_ cursor: ByteCursor<GGUFFormat>) throws(GGUFError) -> GGUFHeader {
+    var r = cursor
+    let version = try r.ggufMagicAndVersion()
+    // A tensor info is at least 8+4+8+4+8 bytes; a kv pair at least 8+4+1.
+    let tensorCount = try r.ggufCount("tensor count", minBytes: 32)
+    let kvCount = try r.ggufCount("metadata count", minBytes: 13)
+    let (metadata, metaIndex) = try r.ggufMetadata(count: kvCount)
+    let alignment = try ggufAlignment(metadata, metaIndex, r)
+    let (raw, tensorIndex) = try r.ggufTensorInfos(count: tensorCount)
+    let dataStart = (r.position + alignment - 1) / alignment * alignment
+    guard dataStart <= r.bytes.count else {
+        throw r.error("GGUF data section starts at \(dataStart), past the end (\(r.bytes.count) bytes)", at: r.position)
+    }
+    let tensors = try raw.map { t throws(GGUFError) in try ggufTensorExtent(t, dataStart: dataStart, alignment: alignment, r) }
+    if let (a, b) = firstOverlap(tensors, extent: { $0.fileOffset..<($0.fileOffset + $0.byteCount) }) {
+        throw r.error("tensors '\(a.name)' and '\(b.name)' overlap", at: b.fileOffset)
+    }
+    return GGUFHeader(version: version, metadata: metadata, metaIndex: metaIndex, tensors: tensors, tensorIndex: tensorIndex)
+}
+
+/// `general.alignment` (default 32), checked to be a power of two up to 1 MiB.
+/// - Throws: `GGUFError` for any other value.
+private func ggufAlignment(_ metadata: [(key: String, value: GGUFValue)], _ index: [String: Int],
+                           _ r: ByteCursor<GGUFFormat>) throws(GGUFError) -> Int {
+    guard let i = index["general.alignment"] else { return 32 }
+    guard let a = metadata[i].value.intValue, a > 0, a <= 1 << 20, a & (a - 1) == 0 else {
+        throw r.error("general.alignment must be a power of two up to 1 MiB")
+    }
+    return a
+}
+
+/// The info of `t` with its element count and byte extent, checked: whole blocks per row, an
+/// aligned offset inside the data section (at `dataStart`), and data inside the file.
+/// - Throws: `GGUFError` at the tensor's info.
+private func ggufTensorExtent(_ t: GGUFRawTensorInfo, dataStart: Int, alignment: Int,
+                              _ r: ByteCursor<GGUFFormat>) throws(GGUFError) -> GGUFTensorInfo {
+    let size = r.bytes.count
+    var n = 1
+    for d in t.ne {
+        let (p, o) = n.multipliedReportingOverflow(by: d)
+        guard !o, p <= Int(Int32.max) * 16 else { throw r.error("tensor '\(t.name)': element count overflows", at: t.at) }
+        n = p
+    }
+    let (be, bb) = t.type.block
+    guard t.ne[0] % be == 0 else {
+        throw r.error("tensor '\(t.name)': rows of \(t.ne[0]) elements are not whole \(t.type.name) blocks of \(be)", at: t.at)
+    }
+    let bytes = n / be * bb
+    guard t.offset <= UInt64(size - dataStart), Int(t.offset) % alignment == 0 else {
+        throw r.error("tensor '\(t.name)': offset \(t.offset) is outside the data section or not aligned to \(alignment)", at: t.at)
+    }
+    let start = dataStart + Int(t.offset)
+    guard bytes <= size - start else {
+        throw r.error("tensor '\(t.name)': \(bytes) bytes at \(start) run past the end of the file (\(size) bytes)", at: t.at)
+    }
+    return GGUFTensorInfo(name: t.name, type: t.type, shape: t.ne.reversed(), count: n, fileOffset: start, byteCount: bytes)
+}
+
+extension ByteCursor where Format == GGUFFormat {
+    /// The "GGUF" magic and the version (2 or 3).
+    /// - Throws: `GGUFError` for another magic or version.
+    mutating func ggufMagicAndVersion() throws(GGUFError) -> Int {
+        guard bytes.count >= 4, bytes[0] == 0x47, bytes[1] == 0x47, bytes[2] == 0x55, bytes[3] == 0x46 else {
+            throw error("not a GGUF file (no \"GGUF\" magic)")
+        }
+        position = 4
+        let v = try u32()
+        guard v == 2 || v == 3 else { throw error("GGUF version \(v) is not supported (only 2 and 3)", at: 4) }
+        return Int(v)
+    }
+
+    /// A u64 count that must fit in the rest of the file at `minBytes` bytes per item (checked
+    /// before anything is allocated for it).
+    /// - Throws: `GGUFError` "WHAT N is larger than the rest of the file can hold".
+    mutating func ggufCount(_ what: String, minBytes: Int) throws(GGUFError) -> Int {
+        let at = position
+        let v = try u64()
+        guard v <= UInt64(remaining / max(minBytes, 1)) else {
+            throw error("\(what) \(v) is larger than the rest of the file can hold", at: at)
+        }
+        return Int(v)
+    }
+
+    /// A string: u64 length, then UTF-8 bytes.
+    /// - Throws: `GGUFError` for a length past the end.
+    mutating func ggufString(_ what: String) throws(GGUFError) -> String {
+        try string(length: try ggufCount("\(what) length", minBytes: 1))
+    }
+
+    /// `count` metadata pairs (string key, u32 value type, value), in file order, and the index
+    /// of their keys.
+    /// - Throws: `GGUFError` for a bad value or a repeated key.
+    mutating func ggufMetadata(count: Int) throws(GGUFError) -> ([(key: String, value: GGUFValue)], [String: Int]) {
+        var meta: [(key: String, value: GGUFValue)] = []
+        var index: [String: Int] = [:]
+        for _ in 0..<count {
+            let at = position
+            let key = try ggufString("key")
+            let value = try ggufValue(type: try u32(), depth: 0)
+            guard index[key] == nil else { throw error("metadata key '\(key)' appears twice", at: at) }
+            index[key] = meta.count
+            meta.append((key, value))
+        }
+        return (meta, index)
+    }
+
+    /// A metadata value of gguf type `type` (0–12); arrays nest at most `ggufMaxArrayDepth` deep.
+    /// - Throws: `GGUFError` for an unknown type, a bool that is not 0 or 1, or a bad array.
+    mutating func ggufValue(type: UInt32, depth: Int) throws(GGUFError) -> GGUFValue {
+        switch type {
+        case 0: return .uint(UInt64(try u8()))
+        case 1: return .int(Int64(try i8()))
+        case 2: return .uint(UInt64(try u16()))
+        case 3: return .int(Int64(try i16()))
+        case 4: return .uint(UInt64(try u32()))
+        case 5: return .int(Int64(try i32()))
+        case 6: return .float(Double(try f32()))
+        case 7:
+            let v = try u8()
+            guard v <= 1 else { throw error("bool value \(v) is neither 0 nor 1", at: position - 1) }
+            return .bool(v == 1)
+        case 8: return .string(try ggufString("string"))
+        case 9: return try ggufArray(depth: depth)
+        case 10: return .uint(try u64())
+        case 11: return .int(try i64())
+        case 12: return .float(try f64())
+        default: throw error("unknown metadata value type \(type)", at: position - 4)
+        }
+    }
+
+    /// An array value: u32 element type, u64 length, the elements.
+    /// - Throws: `GGUFError` for arrays nested too deeply or a length past the end.
+    mutating func ggufArray(depth: Int) throws(GGUFError) -> GGUFValue {
+        guard depth < ggufMaxArrayDepth else { throw error("arrays nested deeper than \(ggufMaxArrayDepth)", at: position) }
+        let t = try u32()
+        let n = try ggufCount("array length", minBytes: t == 7 || t == 0 || t == 1 ? 1 : 2)
+        var out: [GGUFValue] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try ggufValue(type: t, depth: depth + 1)) }
+        return .array(out)
+    }
+
+    /// `count` tensor infos (string name, u32 n_dims, n_dims × u64 ne, u32 ggml type, u64
+    /// offset) and the index of their names.
+    /// - Throws: `GGUFError` for a bad rank, dimension or type, or a repeated name.
+    fileprivate mutating func ggufTensorInfos(count: Int) throws(GGUFError) -> ([GGUFRawTensorInfo], [String: Int]) {
+        var raw: [GGUFRawTensorInfo] = []
+        var index: [String: Int] = [:]
+        for _ in 0..<count {
+            let at = position
+            let name = try ggufString("tensor name")
+            let nd = Int(try u32())
+            guard nd >= 1, nd <= ggufMaxDims else { throw error("tensor '\(name)' has \(nd) dimensions (1 to \(ggufMaxDims) allowed)", at: at) }
+            var ne: [Int] = []
+            for _ in 0..<nd {
+                let d = try u64()
+                guard d <= UInt64(Int32.max) else { throw error("tensor '\(name)' has dimension \(d), too large", at: at) }
+                ne.append(Int(d))
+            }
+            let typeRaw = try u32()
+            guard let type = GGMLType(rawValue: typeRaw) else {
+                let known = ggmlUnreadTypeNames[typeRaw].map { " (\($0))" } ?? ""
+                throw error("tensor '\(name)' has ggml type \(typeRaw)\(known), which ke cannot dequantise", at: at)
+            }
+            let offset = try u64()
+            guard index[name] == nil else { throw error("tensor '\(name)' appears twice", at: at) }
+            index[name] = raw.count
+            raw.append(GGUFRawTensorInfo(name: name, ne: ne, type: type, offset: offset, at: at))
+        }
+        return (raw, index)
     }
 }

@@ -67,61 +67,26 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The `__metadata__` map (empty when absent).
     public let metadata: [String: String]
     private let index: [String: Int]
-    private let base: UnsafeMutableRawPointer?
-    private let mapLength: Int
+    private let file: MappedFile
     /// Byte offset of the data section in the file.
     private let dataStart: Int
 
-    /// Opens and validates `path`. Throws `CoreError` naming the problem and the file.
+    /// Opens and validates `path`.
     ///
-    /// - Throws: `CoreError` naming the file when it cannot be opened or mapped, or its header is invalid (sizes, offsets, overlaps, dtypes, shapes).
+    /// - Throws: `CoreError` naming the file when it cannot be opened or mapped, or its header is
+    ///   invalid (sizes, offsets, overlaps, dtypes, shapes).
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CoreError("cannot open safetensors file: \(String(cString: strerror(errno)))", file: path)
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw CoreError("cannot stat safetensors file: \(String(cString: strerror(errno)))", file: path)
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw CoreError("not a regular file", file: path)
-        }
-        let size = Int(st.st_size)
-        guard size >= 8 else {
-            throw CoreError("safetensors file is \(size) bytes, shorter than the 8-byte header length", file: path)
-        }
-        // MAP_POPULATE maps the (page-cached) file in bulk: far cheaper than a fault per page
-        // when every tensor is read anyway.
-        #if os(Linux)
-        let flags = MAP_PRIVATE | MAP_POPULATE
-        #else
-        let flags = MAP_PRIVATE
-        #endif
-        guard let m = mmap(nil, size, PROT_READ, flags, fd, 0), m != MAP_FAILED else {
-            throw CoreError("cannot memory-map safetensors file: \(String(cString: strerror(errno)))", file: path)
-        }
-        base = m
-        mapLength = size
-        do {
-            let bytes = UnsafeRawBufferPointer(start: m, count: size)
-            let parsed = try parseSafetensorsHeader(bytes, file: path)
-            tensors = parsed.tensors
-            metadata = parsed.metadata
-            dataStart = parsed.dataStart
-        } catch {
-            munmap(m, size)
-            throw error
-        }
+        // Populated: every tensor is read anyway.
+        let file = try MappedFile(path: path, kind: "safetensors file", populate: true)
+        self.file = file
+        let parsed = try parseSafetensorsHeader(file.bytes, file: path)
+        tensors = parsed.tensors
+        metadata = parsed.metadata
+        dataStart = parsed.dataStart
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { index[t.name] = i }
         self.index = index
-    }
-
-    deinit {
-        if let base { munmap(base, mapLength) }
     }
 
     // MARK: Queries
@@ -139,7 +104,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// The raw bytes of tensor `name` (valid while this object lives).
     func rawBytes(_ t: SafetensorsTensorInfo) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base.map { UnsafeRawPointer($0) + dataStart + t.begin }, count: t.end - t.begin)
+        UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + t.begin)..<(dataStart + t.end)])
     }
 
     /// The values of `name` converted to Float32 (any numeric dtype; BOOL as 0/1).
@@ -167,108 +132,97 @@ public final class SafetensorsFile: @unchecked Sendable {
 // MARK: Header validation
 
 /// Parses and validates a complete safetensors image (header and data extents).
+///
+/// - Throws: `CoreError` naming `file`: a length field past the file or the 100 MB cap, a header
+///   that is not a JSON object, or an entry with a bad dtype, shape or data extent.
 func parseSafetensorsHeader(_ bytes: UnsafeRawBufferPointer, file: String?)
     throws -> (tensors: [SafetensorsTensorInfo], metadata: [String: String], dataStart: Int)
 {
-    let size = bytes.count
-    guard size >= 8 else {
-        throw CoreError("safetensors file is \(size) bytes, shorter than the 8-byte header length", file: file)
+    try withCoreErrors {
+        var r = ByteCursor<SafetensorsFormat>(bytes, file: file)
+        let size = bytes.count
+        guard size >= 8 else { throw r.error("safetensors file is \(size) bytes, shorter than the 8-byte header length", at: 0) }
+        let n = try r.u64()
+        guard n <= UInt64(safetensorsMaxHeader) else {
+            throw r.error("safetensors header length \(n) is larger than the 100 MB limit", at: 0)
+        }
+        let headerLen = Int(n)
+        guard headerLen <= r.remaining else {
+            throw r.error("safetensors header length \(headerLen) exceeds the \(r.remaining) bytes after the length field", at: 0)
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: try r.take(headerLen))
+        } catch let e as JSONError {
+            throw r.error("safetensors header is not valid JSON: \(e.description)")
+        }
+        guard let pairs = json.objectValue else { throw r.error("safetensors header is not a JSON object") }
+        let dataStart = r.position, dataLen = r.remaining
+        var tensors: [SafetensorsTensorInfo] = []
+        var metadata: [String: String] = [:]
+        var seen = Set<String>()
+        for (name, entry) in pairs {
+            guard seen.insert(name).inserted else { throw r.error("tensor '\(name)' appears twice in the safetensors header") }
+            if name == "__metadata__" {
+                metadata = try safetensorsMetadata(entry, r)
+            } else {
+                tensors.append(try safetensorsTensorInfo(name, entry, dataLength: dataLen, r))
+            }
+        }
+        if let (a, b) = firstOverlap(tensors, extent: { $0.begin..<$0.end }) {
+            throw r.error("tensors '\(a.name)' and '\(b.name)' overlap in the data section")
+        }
+        return (tensors, metadata, dataStart)
     }
-    var n: UInt64 = 0
-    for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-    guard n <= UInt64(safetensorsMaxHeader) else {
-        throw CoreError("safetensors header length \(n) is larger than the 100 MB limit", file: file)
-    }
-    let headerLen = Int(n)
-    guard headerLen <= size - 8 else {
-        throw CoreError("safetensors header length \(headerLen) exceeds the \(size - 8) bytes after the length field", file: file)
-    }
-    let dataStart = 8 + headerLen
-    let dataLen = size - dataStart
-    let json: JSONValue
-    do {
-        json = try JSONValue.parse(bytes: UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart]))
-    } catch let e as JSONError {
-        throw CoreError("safetensors header is not valid JSON: \(e.description)", file: file)
-    }
-    guard let pairs = json.objectValue else {
-        throw CoreError("safetensors header is not a JSON object", file: file)
-    }
-    var tensors: [SafetensorsTensorInfo] = []
+}
+
+/// The `__metadata__` entry: a map of strings.
+/// - Throws: `SafetensorsError` when it is not an object of strings.
+private func safetensorsMetadata(_ entry: JSONValue, _ r: ByteCursor<SafetensorsFormat>) throws(SafetensorsError) -> [String: String] {
+    guard let m = entry.objectValue else { throw r.error("safetensors __metadata__ is not an object") }
     var metadata: [String: String] = [:]
-    var seen = Set<String>()
-    for (name, entry) in pairs {
-        guard seen.insert(name).inserted else {
-            throw CoreError("tensor '\(name)' appears twice in the safetensors header", file: file)
-        }
-        if name == "__metadata__" {
-            guard let m = entry.objectValue else {
-                throw CoreError("safetensors __metadata__ is not an object", file: file)
-            }
-            for (k, v) in m {
-                guard let s = v.stringValue else {
-                    throw CoreError("safetensors __metadata__ value for '\(k)' is not a string", file: file)
-                }
-                metadata[k] = s
-            }
-            continue
-        }
-        guard entry.objectValue != nil else {
-            throw CoreError("tensor '\(name)': header entry is not an object", file: file)
-        }
-        guard let dtypeValue = entry["dtype"] else {
-            throw CoreError("tensor '\(name)': missing dtype", file: file)
-        }
-        guard let dtypeName = dtypeValue.stringValue, let dtype = SafetensorsDType(rawValue: dtypeName) else {
-            throw CoreError("tensor '\(name)': unknown dtype \(dtypeValue.serialized())", file: file)
-        }
-        guard let shapeValue = entry["shape"] else {
-            throw CoreError("tensor '\(name)': missing shape", file: file)
-        }
-        guard let dims = shapeValue.arrayValue else {
-            throw CoreError("tensor '\(name)': shape is not an array", file: file)
-        }
-        var shape: [Int] = []
-        var count = 1
-        for d in dims {
-            guard case .int(let v) = d else {
-                throw CoreError("tensor '\(name)': shape entry \(d.serialized()) is not an integer", file: file)
-            }
-            guard v >= 0 else {
-                throw CoreError("tensor '\(name)': negative dimension \(v) in shape", file: file)
-            }
-            let (p, o) = count.multipliedReportingOverflow(by: v)
-            guard !o else { throw CoreError("tensor '\(name)': element count overflows", file: file) }
-            count = p
-            shape.append(v)
-        }
-        guard let offsetsValue = entry["data_offsets"] else {
-            throw CoreError("tensor '\(name)': missing data_offsets", file: file)
-        }
-        guard let offs = offsetsValue.arrayValue, offs.count == 2,
-              case .int(let begin) = offs[0], case .int(let end) = offs[1] else {
-            throw CoreError("tensor '\(name)': data_offsets must be [begin, end] integers", file: file)
-        }
-        guard begin >= 0, begin <= end else {
-            throw CoreError("tensor '\(name)': data_offsets [\(begin), \(end)] are not ordered begin ≤ end", file: file)
-        }
-        guard end <= dataLen else {
-            throw CoreError("tensor '\(name)': data_offsets end \(end) is past the data section (\(dataLen) bytes)", file: file)
-        }
-        let (bytesNeeded, o) = count.multipliedReportingOverflow(by: dtype.size)
-        guard !o, bytesNeeded == end - begin else {
-            throw CoreError("tensor '\(name)': data_offsets span \(end - begin) bytes but \(dtype.rawValue) shape \(shape) needs \(o ? "too many" : String(bytesNeeded))", file: file)
-        }
-        tensors.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, begin: begin, end: end, count: count))
+    for (k, v) in m {
+        guard let s = v.stringValue else { throw r.error("safetensors __metadata__ value for '\(k)' is not a string") }
+        metadata[k] = s
     }
-    // Overlap check: sort by extent; empty tensors occupy nothing.
-    let sorted = tensors.filter { $0.end > $0.begin }.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
-    if sorted.count > 1 {
-        for i in 1..<sorted.count where sorted[i].begin < sorted[i - 1].end {
-            throw CoreError("tensors '\(sorted[i - 1].name)' and '\(sorted[i].name)' overlap in the data section", file: file)
-        }
+    return metadata
+}
+
+/// The header entry of tensor `name`, checked: a known dtype, a shape of non-negative integers
+/// whose element count does not overflow, and `data_offsets` inside the `dataLength`-byte data
+/// section spanning exactly the bytes the dtype and shape need.
+/// - Throws: `SafetensorsError` naming the tensor and the field that is wrong.
+private func safetensorsTensorInfo(_ name: String, _ entry: JSONValue, dataLength dataLen: Int,
+                                   _ r: ByteCursor<SafetensorsFormat>) throws(SafetensorsError) -> SafetensorsTensorInfo {
+    func fail(_ m: String) -> SafetensorsError { r.error("tensor '\(name)': \(m)") }
+    guard entry.objectValue != nil else { throw fail("header entry is not an object") }
+    guard let dtypeValue = entry["dtype"] else { throw fail("missing dtype") }
+    guard let dtypeName = dtypeValue.stringValue, let dtype = SafetensorsDType(rawValue: dtypeName) else {
+        throw fail("unknown dtype \(dtypeValue.serialized())")
     }
-    return (tensors, metadata, dataStart)
+    guard let shapeValue = entry["shape"] else { throw fail("missing shape") }
+    guard let dims = shapeValue.arrayValue else { throw fail("shape is not an array") }
+    var shape: [Int] = []
+    var count = 1
+    for d in dims {
+        guard case .int(let v) = d else { throw fail("shape entry \(d.serialized()) is not an integer") }
+        guard v >= 0 else { throw fail("negative dimension \(v) in shape") }
+        let (p, o) = count.multipliedReportingOverflow(by: v)
+        guard !o else { throw fail("element count overflows") }
+        count = p
+        shape.append(v)
+    }
+    guard let offsetsValue = entry["data_offsets"] else { throw fail("missing data_offsets") }
+    guard let offs = offsetsValue.arrayValue, offs.count == 2, case .int(let begin) = offs[0], case .int(let end) = offs[1] else {
+        throw fail("data_offsets must be [begin, end] integers")
+    }
+    guard begin >= 0, begin <= end else { throw fail("data_offsets [\(begin), \(end)] are not ordered begin ≤ end") }
+    guard end <= dataLen else { throw fail("data_offsets end \(end) is past the data section (\(dataLen) bytes)") }
+    let (bytesNeeded, o) = count.multipliedReportingOverflow(by: dtype.size)
+    guard !o, bytesNeeded == end - begin else {
+        throw fail("data_offsets span \(end - begin) bytes but \(dtype.rawValue) shape \(shape) needs \(o ? "too many" : String(bytesNeeded))")
+    }
+    return SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, begin: begin, end: end, count: count)
 }
 
 // MARK: Conversion to Float32
