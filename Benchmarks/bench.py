@@ -15,6 +15,7 @@ least 256 tokens (ke reads it with `seq 256`). Needs `pip install torch transfor
 `Scripts/bench` runs both sides in one run and prints the ratios.
 """
 import json
+import math
 import os
 import random
 import sys
@@ -232,12 +233,10 @@ def summary_llama(log: Path, peak_gflops: str):
     formats = ("f32", "f16", "q8_0", "q4_0")
     ke = {f: [] for f in formats}
     ke_ppl = {f: [] for f in formats}
-    for l in lines:
-        if l.get("side", "").startswith("ke-") and isinstance(l.get("line"), dict) and l["line"].get("kind") == "timed":
-            f = l["side"][3:]
-            ke[f].append(16 * 256 / l["line"]["seconds"])
-        if l.get("side", "").startswith("ke-") and isinstance(l.get("line"), dict) and "perplexity" in l["line"]:
-            ke_ppl[l["side"][3:]].append(l["line"]["perplexity"])
+    for f in formats:
+        for t in ke_timed(lines, f"ke-{f}"):
+            ke[f].append(16 * 256 / t["seconds"])
+            ke_ppl[f].append(t["value"]["perplexity"])
     llama = {f: [l["tokens_per_s"] for l in lines if l.get("side") == "llama.cpp" and l["format"] == f] for f in formats}
     llama_ppl = {f: [l["perplexity"] for l in lines if l.get("side") == "llama.cpp" and l["format"] == f] for f in formats}
     rounds = len(llama["f32"])
@@ -259,7 +258,7 @@ def summary_llama(log: Path, peak_gflops: str):
             print(f"{f:<7}{name:<11}{lo:>8.0f}{med:>8.0f}{hi:>8.0f}{med * FLOPS['perplexity'] / peak * 100:>7.0f}%{ratio:>22}{p:>14}")
         if ke_ppl[f] and llama_ppl[f]:
             a, b = median(ke_ppl[f]), median(llama_ppl[f])
-            print(f"{'':<7}perplexity: llama.cpp − ke = {b - a:+.4g} ({(b - a) / a * 100:+.3f} %)")
+            print(f"{'':<7}perplexity: llama.cpp − ke = {b - a:+.4g} ({(b - a) / a * 100:+.4f} %; losses differ by {math.log(b / a):+.2e} nats)")
 
 
 if __name__ == "__main__":
