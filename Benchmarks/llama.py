@@ -145,18 +145,28 @@ def build_tinyllama(out: Path):
     tensor at a time, then Q4_0 by llama_model_quantize. Random weights need no RoPE permutation.
     The vocabulary is SentencePiece-shaped (<unk>, <s>, </s>, 256 byte tokens, then distinct
     pieces) so both readers accept it; the corpus is token ids."""
-    import gguf
     out.mkdir(parents=True, exist_ok=True)
     dst = out / "tinyllama-q4_0.gguf"
-    D, L, F, H, KV, V = 2048, 22, 5632, 32, 4, 32000
-    kv_dim = D // H * KV
-    rng = np.random.default_rng(0)
+    V = 32000
     if not (out / "tokens.npy").exists():
-        np.save(out / "tokens.npy", rng.integers(3, V, size=(16, 256), dtype=np.int32))
+        ids = np.random.default_rng(0).integers(3, V, size=(16, 256), dtype=np.int32)
+        np.save(out / "tokens.npy", ids)
     if dst.exists():
         return
-    f16 = out / "tinyllama-f16.partial"
-    w = gguf.GGUFWriter(str(f16), "llama")
+    f16 = out / "tinyllama-f16.gguf"
+    if not f16.exists():
+        write_tinyllama_f16(f16, np.random.default_rng(1))
+    quantize(f16, dst, "q4_0")
+    f16.unlink()
+
+
+def write_tinyllama_f16(path: Path, rng):
+    """The F16 file of `build_tinyllama`, written under a temporary name and renamed when whole."""
+    import gguf
+    D, L, F, H, KV, V = 2048, 22, 5632, 32, 4, 32000
+    kv_dim = D // H * KV
+    partial = path.with_suffix(".partial")
+    w = gguf.GGUFWriter(str(partial), "llama")
     w.add_name("ke bench (TinyLlama-1.1B shape, random weights)")
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
     w.add_context_length(2048)
@@ -202,10 +212,7 @@ def build_tinyllama(out: Path):
         else:
             w.write_tensor_data((rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16))
     w.close()
-    try:
-        quantize(f16, dst, "q4_0")
-    finally:
-        f16.unlink()
+    partial.rename(path)
 
 
 # MARK: Timing
