@@ -4,6 +4,10 @@
     python3 Benchmarks/bench.py build DIR      # writes the workload: DIR/model (HF dir), DIR/corpus.txt
     python3 Benchmarks/bench.py torch DIR      # times PyTorch + transformers on it, prints JSON lines
     python3 Benchmarks/bench.py build-1b DIR   # an OLMo-1B-shaped BF16 checkpoint: DIR/model, DIR/corpus.txt
+    python3 Benchmarks/bench.py summary LOG PEAK        # Scripts/bench's table from its JSON lines
+    python3 Benchmarks/bench.py summary-llama LOG PEAK  # the llama stage's table (PEAK: GFLOP/s)
+    python3 Benchmarks/bench.py tokens DIR     # DIR/tokens.npy: the first 16 documents' 256 token ids
+                                               # (the windows ke and llama.cpp both read, llama.py)
 
 The workload: a Pythia-70m-shaped GPT-NeoX (hidden 512, 6 layers, d_ff 2048, 8 heads, rotary
 0.25, vocab 50304) with random weights, and a corpus of 64 documents that each tokenise to at
@@ -11,6 +15,7 @@ least 256 tokens (ke reads it with `seq 256`). Needs `pip install torch transfor
 `Scripts/bench` runs both sides in one run and prints the ratios.
 """
 import json
+import math
 import os
 import random
 import sys
@@ -77,14 +82,13 @@ def bench_torch(out: Path):
             total += float(-(p[p > 0] * p[p > 0].log()).sum())
         return total
 
-    def timed(fn, reps=2):
-        fn()  # warm-up
-        best = float("inf")
-        for _ in range(reps):
-            t = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t)
-        return best
+    def timed(fn):
+        # One timed run after a warm-up: Scripts/bench repeats the rounds and reports
+        # min/median/max over them.
+        fn()
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
 
     t = timed(entropy_pass)
     print(json.dumps({"side": "torch", "pass": "entropy", "tokens": n_tokens, "seconds": t,
@@ -113,10 +117,19 @@ def bench_torch(out: Path):
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-    t = timed(train_steps, reps=1)
+    t = timed(train_steps)
     n = 4 * batch.numel()
     print(json.dumps({"side": "torch", "pass": "train", "tokens": n, "seconds": t,
                       "tokens_per_s": n / t, "threads": threads}), flush=True)
+
+
+def write_tokens(out: Path):
+    """The first 16 documents' 256 token ids as a [16, 256] int32 .npy (ke: `corpus "tokens.npy"`),
+    so ke and llama.cpp (Benchmarks/llama.py) read the same windows without tokenising."""
+    import numpy as np
+    ids = np.array(docs(out)[:16], dtype=np.int32)
+    assert ids.shape == (16, 256), ids.shape
+    np.save(out / "tokens.npy", ids)
 
 
 def build_1b(out: Path):
@@ -154,9 +167,107 @@ def build_tokenizer_and_corpus(out: Path, docs=64):
             f.write(" ".join(rng.choice(WORDS) for _ in range(80)) + "\n")
 
 
+# MARK: Reports (Scripts/bench)
+
+# FLOPs per token of the bench model (matrix products only): the body 2·(4·D² + 2·D·F)·L (q, k,
+# v, o and the two FFN matrices), attention 2·2·T·D·L (scores and values, T = 256, the causal half
+# counted in full as the GEMMs compute it), the head 2·D·V. Entropy has no head, perplexity has
+# it, a training step is ≈ 3× perplexity (forward, and two products per matrix backward).
+D, F, L, V, T = 512, 2048, 6, 50304, 256
+BODY = 2 * (4 * D * D + 2 * D * F) * L + 4 * T * D * L
+FLOPS = {"entropy": BODY, "perplexity": BODY + 2 * D * V, "train": 3 * (BODY + 2 * D * V)}
+PASSES = ("entropy", "perplexity", "train")
+
+
+def spread(values):
+    """min/median/max of `values` (the median of an even count is the lower middle one: a time
+    that was measured)."""
+    v = sorted(values)
+    return v[0], v[(len(v) - 1) // 2], v[-1]
+
+
+def ke_timed(lines, side):
+    """The `time` results ke printed for `side`, in order (rounds × passes)."""
+    return [l["line"] for l in lines if l.get("side") == side and isinstance(l.get("line"), dict)
+            and l["line"].get("kind") == "timed"]
+
+
+def summary(log: Path, peak_gflops: str):
+    """The side-by-side table: tokens/s min/median/max over the rounds per pass and side, the
+    per-round ratio to PyTorch (median [min–max]), and the median's share of the sgemm peak."""
+    lines = [json.loads(l) for l in open(log) if l.strip()]
+    peak = float(peak_gflops) * 1e9
+    tokens = {"entropy": 64 * 256, "perplexity": 64 * 256, "train": 4 * 8 * 128}
+    rates = {}
+    for side in ("ke-fixed-order", "ke-openblas"):
+        timed = ke_timed(lines, side)
+        rates[side] = {p: [tokens[p] / t["seconds"] for t in timed[i::3]] for i, p in enumerate(PASSES)}
+    rates["torch"] = {p: [l["tokens_per_s"] for l in lines if l.get("side") == "torch" and l["pass"] == p]
+                      for p in PASSES}
+    names = {"ke-fixed-order": "ke (fixed-order)", "ke-openblas": "ke (OpenBLAS)", "torch": "PyTorch"}
+    rounds = len(rates["torch"]["entropy"])
+    print(f"{rounds} rounds; tokens/s min / median / max; ratio = ke ÷ PyTorch per round, median [min–max]; "
+          f"share of the sgemm peak ({peak_gflops} GFLOP/s) at the median")
+    print(f"{'pass':<12}{'side':<18}{'min':>8}{'median':>8}{'max':>8}{'vs PyTorch':>20}{'% peak':>8}  GFLOP/token")
+    for p in PASSES:
+        for side, name in names.items():
+            r = rates[side][p]
+            if not r:
+                continue
+            lo, med, hi = spread(r)
+            if side == "torch":
+                ratio = ""
+            else:
+                q = spread([a / b for a, b in zip(r, rates["torch"][p])])
+                ratio = f"{q[1]:.2f} [{q[0]:.2f}–{q[2]:.2f}]"
+            share = med * FLOPS[p] / peak * 100
+            print(f"{p:<12}{name:<18}{lo:>8.0f}{med:>8.0f}{hi:>8.0f}{ratio:>20}{share:>7.0f}%  {FLOPS[p] / 1e9:.3f}")
+
+
+def summary_llama(log: Path, peak_gflops: str):
+    """ke against llama.cpp on the same GGUF files: perplexity-style prompt processing over
+    tokens.npy, tokens/s min/median/max per side, ke ÷ llama.cpp per round, and both perplexities."""
+    from statistics import median
+    lines = [json.loads(l) for l in open(log) if l.strip()]
+    peak = float(peak_gflops) * 1e9
+    formats = ("f32", "f16", "q8_0", "q4_0")
+    ke = {f: [] for f in formats}
+    ke_ppl = {f: [] for f in formats}
+    for f in formats:
+        for t in ke_timed(lines, f"ke-{f}"):
+            ke[f].append(16 * 256 / t["seconds"])
+            ke_ppl[f].append(t["value"]["perplexity"])
+    llama = {f: [l["tokens_per_s"] for l in lines if l.get("side") == "llama.cpp" and l["format"] == f] for f in formats}
+    llama_ppl = {f: [l["perplexity"] for l in lines if l.get("side") == "llama.cpp" and l["format"] == f] for f in formats}
+    rounds = len(llama["f32"])
+    print(f"{rounds} rounds; perplexity-style prompt processing, 16 windows × 256 tokens, full logits; "
+          f"tokens/s min / median / max; share of the sgemm peak ({peak_gflops} GFLOP/s) at the median, "
+          f"{FLOPS['perplexity'] / 1e9:.3f} GFLOP/token")
+    print(f"{'file':<7}{'side':<11}{'min':>8}{'median':>8}{'max':>8}{'% peak':>8}{'ke ÷ llama.cpp':>22}{'perplexity':>14}")
+    for f in formats:
+        for name, r, ppl in (("ke", ke[f], ke_ppl[f]), ("llama.cpp", llama[f], llama_ppl[f])):
+            if not r:
+                print(f"{f:<7}{name:<11}   (no result)")
+                continue
+            lo, med, hi = spread(r)
+            ratio = ""
+            if name == "ke" and llama[f]:
+                q = spread([a / b for a, b in zip(r, llama[f])])
+                ratio = f"{q[1]:.2f} [{q[0]:.2f}–{q[2]:.2f}]"
+            p = f"{median(ppl):.4f}" if ppl else "?"
+            print(f"{f:<7}{name:<11}{lo:>8.0f}{med:>8.0f}{hi:>8.0f}{med * FLOPS['perplexity'] / peak * 100:>7.0f}%{ratio:>22}{p:>14}")
+        if ke_ppl[f] and llama_ppl[f]:
+            a, b = median(ke_ppl[f]), median(llama_ppl[f])
+            print(f"{'':<7}perplexity: llama.cpp − ke = {b - a:+.4g} ({(b - a) / a * 100:+.4f} %; losses differ by {math.log(b / a):+.2e} nats)")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "torch", "build-1b"):
+    commands = {"build": build, "torch": bench_torch, "build-1b": build_1b, "tokens": write_tokens}
+    reports = {"summary": summary, "summary-llama": summary_llama}
+    if len(sys.argv) == 3 and sys.argv[1] in commands:
+        commands[sys.argv[1]](Path(sys.argv[2]))
+    elif len(sys.argv) == 4 and sys.argv[1] in reports:
+        reports[sys.argv[1]](Path(sys.argv[2]), sys.argv[3])
+    else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    path = Path(sys.argv[2])
-    {"build": build, "torch": bench_torch, "build-1b": build_1b}[sys.argv[1]](path)
