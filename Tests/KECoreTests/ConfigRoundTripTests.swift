@@ -58,6 +58,20 @@ final class ConfigRoundTripTests: XCTestCase {
         }
     }
 
+    /// A generated config.json holds exactly the keys the family declares as written (besides
+    /// the class and model_type), and each family declares a key once.
+    func testWrittenKeysAreTheDeclaredOnes() throws {
+        for a in Architecture.allCases {
+            let keys = a.family.config.keys
+            XCTAssertEqual(Set(keys.map(\.name)).count, keys.count, "\(a): a key declared twice")
+            for c in try variants(a) {
+                let written = Set(generatedConfigKeys(c).keys).subtracting(["model_type", "architectures"])
+                let declared = Set(keys.filter { $0.write(c) != nil }.map(\.name))
+                XCTAssertEqual(written, declared, "\(a)")
+            }
+        }
+    }
+
     /// Every fixture config.json: parse → write → parse is the identity.
     func testFixtureConfigsRoundTrip() throws {
         var root = checkpointFixtures.split(separator: "/", omittingEmptySubsequences: false)

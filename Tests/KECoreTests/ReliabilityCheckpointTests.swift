@@ -217,7 +217,7 @@ final class ReliabilityCheckpointTests: XCTestCase {
         let parent = try makeTempDir(self)
         let target = parent + "/out"
         struct Boom: Error {}
-        XCTAssertThrowsError(try writeModelDirectory(target, force: false) { tmp in
+        XCTAssertThrowsError(try writeDirectoryAtomically(target, replacing: .modelDirectory(force: false)) { tmp in
             try writeFileBytes(Array("{}".utf8), to: tmp + "/config.json")
             throw Boom()
         }) { XCTAssertTrue($0 is Boom) }
@@ -231,14 +231,14 @@ final class ReliabilityCheckpointTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
         try writeFileBytes(Array("old".utf8), to: target + "/config.json")
         struct Boom: Error {}
-        XCTAssertThrowsError(try writeModelDirectory(target, force: true) { tmp in
+        XCTAssertThrowsError(try writeDirectoryAtomically(target, replacing: .modelDirectory(force: true)) { tmp in
             try writeFileBytes(Array("new".utf8), to: tmp + "/config.json")
             throw Boom()
         })
         XCTAssertEqual(try directoryEntries(parent), ["model"])
         XCTAssertEqual(try readFileBytes(target + "/config.json"), Array("old".utf8))
         // A successful forced save replaces it, and nothing else is left beside it.
-        try writeModelDirectory(target, force: true) { tmp in
+        try writeDirectoryAtomically(target, replacing: .modelDirectory(force: true)) { tmp in
             try writeFileBytes(Array("new".utf8), to: tmp + "/config.json")
         }
         XCTAssertEqual(try directoryEntries(parent), ["model"])

@@ -18,7 +18,9 @@ extension Architecture {
 extension ModelFamily {
     static let gpt2 = ModelFamily(
         architecture: .gpt2, hfClassName: "GPT2LMHeadModel", hfBaseClassName: "GPT2Model",
-        config: FamilyConfigKeys(read: readGPT2Config, write: writeGPT2Config),
+        config: FamilyConfigKeys(base: .familyBase(.gpt2, norm: .layerNorm(bias: true), gatedMLP: false, learnedPositions: true,
+                                                   ropeTheta: 10000, attentionBias: true, mlpBias: true),
+                                 keys: gpt2ConfigKeys),
         tensors: HFTensorLayout(prefixes: ["transformer.", ""], embeddingName: "wte.weight",
                                 headName: "lm_head.weight", specs: gpt2TensorSpecs),
         gguf: [
@@ -32,53 +34,63 @@ extension ModelFamily {
 
 // MARK: config.json
 
-/// Reads GPT2Config's keys (and their `attribute_map` aliases).
-/// - Throws: `CoreError` naming the key (see `ConfigReader`), or for options ke does not compute.
-func readGPT2Config(_ r: ConfigReader) throws -> ModelConfig {
-    func aliased(_ key: String, _ alias: String, _ def: Int) throws -> (Int, String) {
-        if r.value(key) != nil || r.value(alias) == nil { return (try r.int(key, def), key) }
-        return (try r.int(alias), alias)
-    }
-    let (D, dKey) = try aliased("n_embd", "hidden_size", 768)
-    let (H, hKey) = try aliased("n_head", "num_attention_heads", 12)
-    let (L, _) = try aliased("n_layer", "num_hidden_layers", 12)
-    let (P, _) = try aliased("n_positions", "max_position_embeddings", 1024)
-    try r.positive(dKey, D); try r.positive(hKey, H)
-    guard D % H == 0 else { throw r.fail("\(dKey) \(D) is not divisible by \(hKey) \(H)") }
-    if try r.bool("add_cross_attention", false) {
-        throw r.fail("GPT-2 option \"add_cross_attention\": true is not supported (cross-attention layers need an encoder)")
-    }
-    if !(try r.bool("scale_attn_weights", true)) {
-        throw r.fail("GPT-2 option \"scale_attn_weights\": false is not supported")
-    }
+/// GPT2Config's keys in reading order, under GPT-2's own names (written so); the generic names
+/// of its `attribute_map` are read when the GPT-2 name is absent.
+let gpt2ConfigKeys: [ConfigKey] = [
+    gpt2AliasedKey("n_embd", "hidden_size", \.hiddenSize, default: 768, positive: true),
+    ConfigKey(name: "n_head", read: { r, c in
+        let (H, hKey) = try gpt2Aliased(r, "n_head", "num_attention_heads", default: 12)
+        try r.positive(hKey, H)
+        let D = c.hiddenSize, dKey = gpt2AliasRead(r, "n_embd", "hidden_size")
+        guard D % H == 0 else { throw r.fail("\(dKey) \(D) is not divisible by \(hKey) \(H)") }
+        c.numHeads = H; c.numKVHeads = H; c.headDim = D / H
+    }, write: { .int($0.numHeads) }),
+    gpt2AliasedKey("n_layer", "num_hidden_layers", \.numLayers, default: 12),
+    gpt2AliasedKey("n_positions", "max_position_embeddings", \.maxPositions, default: 1024),
+    .readOnly("add_cross_attention") { r, _ in
+        if try r.bool("add_cross_attention", false) {
+            throw r.fail("GPT-2 option \"add_cross_attention\": true is not supported (cross-attention layers need an encoder)")
+        }
+    },
+    .readOnly("scale_attn_weights") { r, _ in
+        if !(try r.bool("scale_attn_weights", true)) {
+            throw r.fail("GPT-2 option \"scale_attn_weights\": false is not supported")
+        }
+    },
     // `reorder_and_upcast_attn` computes the scores in float32 with the scaling folded into
     // the product: the same mathematics, and ke computes in float32 anyway.
-    _ = try r.bool("reorder_and_upcast_attn", false)
-    let F = try r.optionalInt("n_inner") ?? 4 * D
-    var c = ModelConfig(
-        architecture: .gpt2, vocabSize: try r.int("vocab_size", 50257), hiddenSize: D,
-        numLayers: L, numHeads: H, numKVHeads: H, headDim: D / H,
-        intermediateSize: F, maxPositions: P,
-        norm: .layerNorm(bias: true), normEps: Float(try r.double("layer_norm_epsilon", 1e-5)),
-        activation: try r.activation("activation_function", "gelu_new"), gatedMLP: false,
-        rotaryDim: 0, ropeTheta: 10000, learnedPositions: true, parallelResidual: false,
-        tieWordEmbeddings: try r.bool("tie_word_embeddings", true), clipQKV: nil,
-        attentionBias: true, mlpBias: true, rawJSON: r.raw)
-    c.scaleAttentionByInverseLayerIndex = try r.bool("scale_attn_by_inverse_layer_idx", false)
-    return c
+    .readOnly("reorder_and_upcast_attn") { r, _ in _ = try r.bool("reorder_and_upcast_attn", false) },
+    ConfigKey(name: "n_inner", read: { r, c in c.intermediateSize = try r.optionalInt("n_inner") ?? 4 * c.hiddenSize },
+              write: { .int($0.intermediateSize) }),
+    .int("vocab_size", \.vocabSize, default: 50257),
+    .normEps("layer_norm_epsilon", default: 1e-5),
+    .activation("activation_function", default: "gelu_new"),
+    .bool("tie_word_embeddings", \.tieWordEmbeddings, default: true),
+    // Not in a generated config.json: a model with it set keeps its original config.json.
+    .bool("scale_attn_by_inverse_layer_idx", \.scaleAttentionByInverseLayerIndex, default: false, written: false),
+]
+
+/// Which of a GPT-2 key and its `attribute_map` alias a config gives: the GPT-2 name wins, and
+/// is the one meant when neither is given.
+private func gpt2AliasRead(_ r: ConfigReader, _ key: String, _ alias: String) -> String {
+    r.value(key) != nil || r.value(alias) == nil ? key : alias
 }
 
-/// The GPT-2 keys a generated config.json carries (GPT-2's own names, not the aliases).
-func writeGPT2Config(_ c: ModelConfig) -> [String: JSONValue] {
-    [
-        "n_embd": .int(c.hiddenSize),
-        "n_inner": .int(c.intermediateSize),
-        "n_layer": .int(c.numLayers),
-        "n_head": .int(c.numHeads),
-        "n_positions": .int(c.maxPositions),
-        "activation_function": .string(activationConfigName(c.activation)),
-        "layer_norm_epsilon": .double(shortDouble(c.normEps)),
-    ]
+/// The value of `key` or its alias (`gpt2AliasRead`), and the name it was read under.
+/// - Throws: `CoreError` naming the key read (see `ConfigReader`).
+private func gpt2Aliased(_ r: ConfigReader, _ key: String, _ alias: String, default def: Int) throws -> (Int, String) {
+    let name = gpt2AliasRead(r, key, alias)
+    return (try r.int(name, name == key ? def : nil), name)
+}
+
+/// An integer GPT-2 key with an `attribute_map` alias, holding `field` (written under `key`).
+private func gpt2AliasedKey(_ key: String, _ alias: String, _ field: WritableKeyPath<ModelConfig, Int>,
+                            default def: Int, positive: Bool = false) -> ConfigKey {
+    ConfigKey(name: key, read: { r, c in
+        let (v, name) = try gpt2Aliased(r, key, alias, default: def)
+        if positive { try r.positive(name, v) }
+        c[keyPath: field] = v
+    }, write: { .int($0[keyPath: field]) })
 }
 
 // MARK: Tensor names

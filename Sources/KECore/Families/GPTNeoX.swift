@@ -20,7 +20,9 @@ extension Architecture {
 extension ModelFamily {
     static let gptNeoX = ModelFamily(
         architecture: .gptNeoX, hfClassName: "GPTNeoXForCausalLM", hfBaseClassName: "GPTNeoXModel",
-        config: FamilyConfigKeys(read: readGPTNeoXConfig, write: writeGPTNeoXConfig),
+        config: FamilyConfigKeys(base: .familyBase(.gptNeoX, norm: .layerNorm(bias: true), gatedMLP: false, learnedPositions: false,
+                                                   mlpBias: true),
+                                 keys: gptNeoXConfigKeys),
         tensors: HFTensorLayout(prefixes: ["gpt_neox.", ""], embeddingName: "embed_in.weight",
                                 headName: "embed_out.weight", alternateHeadName: "lm_head.weight",
                                 specs: gptNeoXTensorSpecs),
@@ -38,56 +40,46 @@ extension ModelFamily {
 
 // MARK: config.json
 
-/// Reads GPTNeoXConfig's keys.
-/// - Throws: `CoreError` naming the key (see `ConfigReader`).
-func readGPTNeoXConfig(_ r: ConfigReader) throws -> ModelConfig {
-    let D = try r.int("hidden_size"), H = try r.int("num_attention_heads")
-    try r.positive("hidden_size", D); try r.positive("num_attention_heads", H)
-    guard D % H == 0 else {
-        throw r.fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
-    }
-    let headDim = D / H
-    let rp = try r.ropeParameters()
-    try r.checkDefaultRope(rp)
-    let theta = try r.ropeNumber(rp, "rope_theta") ?? r.double("rotary_emb_base", 10000)
-    let pct = try r.ropeNumber(rp, "partial_rotary_factor") ?? r.double("rotary_pct", 0.25)
-    guard pct >= 0, pct <= 1 else { throw r.fail("partial rotary factor \(pct) must be between 0 and 1") }
-    let rotaryDim = Int(Double(headDim) * pct)
-    guard rotaryDim % 2 == 0 else {
-        throw r.fail("rotary dimension \(rotaryDim) (head_dim \(headDim) × \(pct)) must be even")
-    }
-    return ModelConfig(
-        architecture: .gptNeoX, vocabSize: try r.int("vocab_size", 50432), hiddenSize: D,
-        numLayers: try r.int("num_hidden_layers"), numHeads: H, numKVHeads: H, headDim: headDim,
-        intermediateSize: try r.int("intermediate_size"),
-        maxPositions: try r.int("max_position_embeddings", 2048), norm: .layerNorm(bias: true),
-        normEps: Float(try r.double("layer_norm_eps", 1e-5)),
-        activation: try r.activation("hidden_act", "gelu"), gatedMLP: false,
-        rotaryDim: rotaryDim, ropeTheta: theta, learnedPositions: false,
-        parallelResidual: try r.bool("use_parallel_residual", true),
-        tieWordEmbeddings: try r.bool("tie_word_embeddings", false), clipQKV: nil,
-        attentionBias: try r.bool("attention_bias", true), mlpBias: true, rawJSON: r.raw)
-}
-
-/// The GPT-NeoX keys a generated config.json carries. The rotary factor is written so that
-/// int(head_dim · factor) gives the rotary width back.
-func writeGPTNeoXConfig(_ c: ModelConfig) -> [String: JSONValue] {
-    var pct = Double(c.rotaryDim) / Double(c.headDim)
-    if Int(Double(c.headDim) * pct) != c.rotaryDim { pct = (Double(c.rotaryDim) + 0.5) / Double(c.headDim) }
-    return [
-        "hidden_size": .int(c.hiddenSize),
-        "intermediate_size": .int(c.intermediateSize),
-        "num_hidden_layers": .int(c.numLayers),
-        "num_attention_heads": .int(c.numHeads),
-        "hidden_act": .string(activationConfigName(c.activation)),
-        "max_position_embeddings": .int(c.maxPositions),
-        "rope_parameters": .object([("partial_rotary_factor", .double(pct)), ("rope_theta", .double(c.ropeTheta)),
-                                    ("rope_type", .string("default"))]),
-        "use_parallel_residual": .bool(c.parallelResidual),
-        "layer_norm_eps": .double(shortDouble(c.normEps)),
-        "attention_bias": .bool(c.attentionBias),
-    ]
-}
+/// GPTNeoXConfig's keys, in reading order.
+let gptNeoXConfigKeys: [ConfigKey] = [
+    .int("hidden_size", \.hiddenSize, positive: true),
+    ConfigKey(name: "num_attention_heads", read: { r, c in
+        let D = c.hiddenSize, H = try r.int("num_attention_heads")
+        try r.positive("num_attention_heads", H)
+        guard D % H == 0 else {
+            throw r.fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
+        }
+        c.numHeads = H; c.numKVHeads = H; c.headDim = D / H
+    }, write: { .int($0.numHeads) }),
+    // The legacy `rotary_emb_base` and `rotary_pct` are read when rope_parameters lacks them.
+    ConfigKey(name: "rope_parameters", read: { r, c in
+        let rp = try r.ropeParameters()
+        try r.checkDefaultRope(rp)
+        c.ropeTheta = try r.ropeNumber(rp, "rope_theta") ?? r.double("rotary_emb_base", 10000)
+        let pct = try r.ropeNumber(rp, "partial_rotary_factor") ?? r.double("rotary_pct", 0.25)
+        guard pct >= 0, pct <= 1 else { throw r.fail("partial rotary factor \(pct) must be between 0 and 1") }
+        let rotaryDim = Int(Double(c.headDim) * pct)
+        guard rotaryDim % 2 == 0 else {
+            throw r.fail("rotary dimension \(rotaryDim) (head_dim \(c.headDim) × \(pct)) must be even")
+        }
+        c.rotaryDim = rotaryDim
+    }, write: { c in
+        // The rotary factor is written so that int(head_dim · factor) gives the rotary width back.
+        var pct = Double(c.rotaryDim) / Double(c.headDim)
+        if Int(Double(c.headDim) * pct) != c.rotaryDim { pct = (Double(c.rotaryDim) + 0.5) / Double(c.headDim) }
+        return .object([("partial_rotary_factor", .double(pct)), ("rope_theta", .double(c.ropeTheta)),
+                        ("rope_type", .string("default"))])
+    }),
+    .int("vocab_size", \.vocabSize, default: 50432),
+    .int("num_hidden_layers", \.numLayers),
+    .int("intermediate_size", \.intermediateSize),
+    .int("max_position_embeddings", \.maxPositions, default: 2048),
+    .normEps("layer_norm_eps", default: 1e-5),
+    .activation("hidden_act", default: "gelu"),
+    .bool("use_parallel_residual", \.parallelResidual, default: true),
+    .bool("tie_word_embeddings", \.tieWordEmbeddings, default: false),
+    .bool("attention_bias", \.attentionBias, default: true),
+]
 
 // MARK: Tensor names
 

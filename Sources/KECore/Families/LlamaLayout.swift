@@ -49,7 +49,7 @@ struct LlamaLayout: Sendable {
     func family(_ arch: Architecture, causalLM: String, base: String, gguf: [GGUFArchitecture] = [],
                 ggufNote: String? = nil) -> ModelFamily {
         ModelFamily(architecture: arch, hfClassName: causalLM, hfBaseClassName: base,
-                    config: FamilyConfigKeys(read: { try self.read($0, arch) }, write: { self.write($0) }),
+                    config: FamilyConfigKeys(base: self.base(arch), keys: configKeys, finish: { try self.finishRead($0, &$1) }),
                     tensors: HFTensorLayout(prefixes: ["model.", ""], embeddingName: Self.embeddingName,
                                             headName: "lm_head.weight", specs: llamaLayoutTensorSpecs),
                     gguf: gguf, ggufNote: ggufNote)
@@ -57,51 +57,71 @@ struct LlamaLayout: Sendable {
 
     // MARK: config.json
 
-    /// Reads the keys of this layout.
-    /// - Throws: `CoreError` naming the key (see `ConfigReader`).
-    func read(_ r: ConfigReader, _ arch: Architecture) throws -> ModelConfig {
-        let D = try r.int("hidden_size", hidden), H = try r.int("num_attention_heads", 32)
-        try r.positive("hidden_size", D); try r.positive("num_attention_heads", H)
-        let KV = try r.optionalInt("num_key_value_heads") ?? kvHeads ?? H
-        let hd = try r.optionalInt("head_dim") ?? headDim ?? (D / H)
-        guard headDim != nil || r.value("head_dim") != nil || D % H == 0 else {
-            throw r.fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
-        }
-        let maxPositions = try r.int("max_position_embeddings", positions)
-        let L = try r.int("num_hidden_layers", 32)
-        let (ropeTheta, scaling) = try readRoPE(r, maxPositions: maxPositions)
-
-        var eps = Float(try r.double("rms_norm_eps", rmsNormEps))
-        if let fixedNormEps { eps = fixedNormEps }
-        var clip: Float? = nil
-        if clipQKV, r.value("clip_qkv") != nil {
-            let c = try r.double("clip_qkv", 0)
-            guard c > 0 else { throw r.fail("\"clip_qkv\" must be positive, found \(c)") }
-            clip = Float(c)
-        }
-        let hasMLPBias = mlpBias ? try r.bool("mlp_bias", false) : false
-        let readBias = try r.bool("attention_bias", false)
-        var activationName = try r.string("hidden_act", activation)
-        activationName = activationAliases[activationName] ?? activationName
-
-        var c = ModelConfig(
-            architecture: arch, vocabSize: try r.int("vocab_size", vocab),
-            hiddenSize: D, numLayers: L, numHeads: H, numKVHeads: KV,
-            headDim: hd, intermediateSize: try r.int("intermediate_size", intermediate),
-            maxPositions: maxPositions, norm: norm, normEps: eps,
-            activation: try r.activation(named: activationName, key: "hidden_act"), gatedMLP: true,
-            rotaryDim: hd, ropeTheta: ropeTheta, learnedPositions: false, parallelResidual: false,
-            tieWordEmbeddings: try r.bool("tie_word_embeddings", tieWordEmbeddings), clipQKV: clip,
-            attentionBias: attentionBias ?? readBias, mlpBias: hasMLPBias, rawJSON: r.raw)
+    /// The fields of a Llama-layout configuration that no key sets.
+    func base(_ arch: Architecture) -> ModelConfig {
+        var c = ModelConfig.familyBase(arch, norm: norm, gatedMLP: true, learnedPositions: false)
         c.outputProjectionBias = outputProjectionBias
-        c.ropeScaling = scaling
+        return c
+    }
+
+    /// The keys of this layout, in reading order, each read and written from its one entry.
+    var configKeys: [ConfigKey] {
+        [
+            .int("hidden_size", \.hiddenSize, default: hidden, positive: true),
+            .int("num_attention_heads", \.numHeads, default: 32, positive: true),
+            ConfigKey(name: "num_key_value_heads", read: { [kvHeads] r, c in
+                c.numKVHeads = try r.optionalInt("num_key_value_heads") ?? kvHeads ?? c.numHeads
+            }, write: { .int($0.numKVHeads) }),
+            ConfigKey(name: "head_dim", read: { [headDim] r, c in
+                let D = c.hiddenSize, H = c.numHeads
+                let hd = try r.optionalInt("head_dim") ?? headDim ?? (D / H)
+                guard headDim != nil || r.value("head_dim") != nil || D % H == 0 else {
+                    throw r.fail("hidden_size \(D) is not divisible by num_attention_heads \(H)")
+                }
+                c.headDim = hd
+                c.rotaryDim = hd
+            }, write: { .int($0.headDim) }),
+            .int("max_position_embeddings", \.maxPositions, default: positions),
+            .int("num_hidden_layers", \.numLayers, default: 32),
+            ConfigKey(name: "rope_parameters", read: { r, c in
+                (c.ropeTheta, c.ropeScaling) = try self.readRoPE(r, maxPositions: c.maxPositions)
+            }, write: { .object([("rope_theta", .double($0.ropeTheta)), ("rope_type", .string("default"))]) }),
+            // A config class with the norm eps fixed by its module (OlmoConfig) has no
+            // rms_norm_eps and no mlp_bias key; its generated config carries clip_qkv instead.
+            ConfigKey(name: "rms_norm_eps", read: { [rmsNormEps, fixedNormEps] r, c in
+                let eps = Float(try r.double("rms_norm_eps", rmsNormEps))
+                c.normEps = fixedNormEps ?? eps
+            }, write: { [fixedNormEps] c in fixedNormEps == nil ? .double(shortDouble(c.normEps)) : nil }),
+            ConfigKey(name: "clip_qkv", read: { [clipQKV] r, c in
+                guard clipQKV, r.value("clip_qkv") != nil else { return }
+                let v = try r.double("clip_qkv", 0)
+                guard v > 0 else { throw r.fail("\"clip_qkv\" must be positive, found \(v)") }
+                c.clipQKV = Float(v)
+            }, write: { [fixedNormEps] c in fixedNormEps == nil ? nil : (c.clipQKV.map { .double(shortDouble($0)) } ?? .null) }),
+            ConfigKey(name: "mlp_bias", read: { [mlpBias] r, c in
+                c.mlpBias = mlpBias ? try r.bool("mlp_bias", false) : false
+            }, write: { [fixedNormEps] c in fixedNormEps == nil ? .bool(c.mlpBias) : nil }),
+            ConfigKey(name: "attention_bias", read: { [attentionBias] r, c in
+                let given = try r.bool("attention_bias", false)
+                c.attentionBias = attentionBias ?? given
+            }, write: { .bool($0.attentionBias) }),
+            .activation("hidden_act", default: activation, aliases: activationAliases),
+            .int("vocab_size", \.vocabSize, default: vocab),
+            .int("intermediate_size", \.intermediateSize, default: intermediate),
+            .bool("tie_word_embeddings", \.tieWordEmbeddings, default: tieWordEmbeddings),
+        ]
+    }
+
+    /// After the keys: the family's block options (`finish`), the padding index, and the check
+    /// transformers makes of `layer_types` whenever a config has it, used or not.
+    /// - Throws: `CoreError` naming the key (see `ConfigReader`).
+    func finishRead(_ r: ConfigReader, _ c: inout ModelConfig) throws {
         try finish(r, &c)
         try readPaddingIndex(r, into: &c)
-        // transformers checks `layer_types` whenever a config has it, used or not.
         if r.value("layer_types") != nil && c.slidingWindows.isEmpty {
+            let L = c.numLayers
             _ = try r.layerWindows(layers: L, defaultTypes: Array(repeating: false, count: L), window: 4096)
         }
-        return c
     }
 
     /// rope_theta and the RoPE scaling; with `ropePerLayerType` every layer type's parameters
@@ -128,29 +148,6 @@ struct LlamaLayout: Sendable {
             throw r.fail("\"pad_token_id\" \(pad) is outside the embedding's \(c.vocabSize) rows (it is the embedding's padding_idx)")
         }
         c.paddingIndex = pad < 0 ? pad + c.vocabSize : pad
-    }
-
-    /// The keys of this layout that a generated config.json carries.
-    func write(_ c: ModelConfig) -> [String: JSONValue] {
-        var d: [String: JSONValue] = [
-            "hidden_size": .int(c.hiddenSize),
-            "intermediate_size": .int(c.intermediateSize),
-            "num_hidden_layers": .int(c.numLayers),
-            "num_attention_heads": .int(c.numHeads),
-            "num_key_value_heads": .int(c.numKVHeads),
-            "head_dim": .int(c.headDim),
-            "hidden_act": .string(activationConfigName(c.activation)),
-            "max_position_embeddings": .int(c.maxPositions),
-            "rope_parameters": .object([("rope_theta", .double(c.ropeTheta)), ("rope_type", .string("default"))]),
-            "attention_bias": .bool(c.attentionBias),
-        ]
-        if fixedNormEps != nil {
-            d["clip_qkv"] = c.clipQKV.map { .double(shortDouble($0)) } ?? .null
-        } else {
-            d["rms_norm_eps"] = .double(shortDouble(c.normEps))
-            d["mlp_bias"] = .bool(c.mlpBias)
-        }
-        return d
     }
 }
 

@@ -66,18 +66,6 @@ struct ModelFamily: Sendable {
     var ggufNote: String? = nil
 }
 
-/// How a family's config.json maps onto `ModelConfig`: `read` interprets the keys as the
-/// family's transformers `*Config` class does (defaults included), `write` produces the keys a
-/// config generated for a model without one carries. Both live in the family's file beside each
-/// other; `huggingFaceConfigJSON` checks every written config parses back to the model's, and
-/// ConfigRoundTripTests checks every key written is one `read` consults.
-struct FamilyConfigKeys: Sendable {
-    /// - Throws: `CoreError` naming the key, as `ModelConfig.init(huggingFace:file:)`.
-    var read: @Sendable (ConfigReader) throws -> ModelConfig
-    /// The family's keys beyond those every family writes (`generatedConfigKeys`).
-    var write: @Sendable (ModelConfig) -> [String: JSONValue]
-}
-
 /// A family's Hugging Face tensor names.
 struct HFTensorLayout: Sendable {
     /// Prefix candidates of the non-head tensors, preferred (published) first; `""` for a bare
@@ -135,14 +123,12 @@ func huggingFaceConfigJSON(for c: ModelConfig) throws -> JSONValue {
     return json
 }
 
-/// config.json keys describing `c`, for models that were not loaded from a config: the keys
-/// every family has, then the family's own (`FamilyConfigKeys.write`).
+/// config.json keys describing `c`, for models that were not loaded from a config: the class and
+/// `model_type`, then the family's keys (`FamilyConfigKeys.write`).
 func generatedConfigKeys(_ c: ModelConfig) -> [String: JSONValue] {
     var d: [String: JSONValue] = [
         "architectures": .array([.string(c.architecture.hfClassName)]),
         "model_type": .string(c.architecture.rawValue),
-        "vocab_size": .int(c.vocabSize),
-        "tie_word_embeddings": .bool(c.tieWordEmbeddings),
     ]
     for (key, value) in c.architecture.family.config.write(c) { d[key] = value }
     return d

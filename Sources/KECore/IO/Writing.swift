@@ -73,26 +73,93 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String, replace: Bool
     try writeFileAtomically(path: path, replace: replace) { put in try bytes.withUnsafeBytes { try put($0) } }
 }
 
-/// Runs `write` on a fresh temporary sibling folder of `path`, syncs it, then renames it over
-/// `path` (an existing folder there is removed first), so the folder appears whole or not at all.
-/// For folders ke owns (tiny-run data); a saved model goes through `writeModelDirectory`, which
-/// also refuses to replace folders it does not recognise.
-/// - Throws: `CoreError` naming the folder that cannot be created or moved into place, or what
-///   `write` throws (the temporary folder is removed).
-func writeDirectoryAtomically(_ path: String, _ write: (String) throws -> Void) throws {
-    let tmp = parentDirectory(path) + "/." + baseName(path) + ".ke-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+/// What `writeDirectoryAtomically` may replace at its path.
+enum FolderReplacement {
+    /// A folder ke owns (tiny-run data): a folder there is replaced whatever it holds, and
+    /// missing parent folders are created.
+    case owned
+    /// A saved model: the parent folder must exist; `.`, `..` and `/` are refused, and so is a
+    /// non-directory, and a non-empty folder unless `force` and it holds a config.json (so a
+    /// mistyped path cannot wipe an unrelated folder).
+    case modelDirectory(force: Bool)
+}
+
+/// Runs `write` on a fresh temporary sibling folder of `path`, syncs it, then renames it into
+/// place, so the folder appears whole or not at all: an existing non-empty folder is first moved
+/// aside (and restored if the rename fails), an empty one is replaced by the rename itself. What
+/// may be replaced is `replacing` (see `FolderReplacement`). The one folder writer: a saved
+/// model (`saveHuggingFaceDirectory`) and tiny-run data.
+///
+/// - Throws: `CoreError` naming the folder that is refused (`FolderReplacement`), cannot be
+///   created or moved into place, or what `write` throws (the temporary folder is removed).
+func writeDirectoryAtomically(_ path: String, replacing: FolderReplacement = .owned, _ write: (String) throws -> Void) throws {
+    var dir = path
+    while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+    let replaceNonEmpty = try replacing.checkTarget(dir, as: path)
+    let parent: String, base = baseName(dir)
+    switch replacing {
+    case .owned: parent = parentDirectory(dir); try makeDirectories(parent)
+    case .modelDirectory: parent = try existingParentFolder(of: dir).parent
+    }
+    // Hidden, and unique per process and call, so concurrent writers never share a folder.
+    let unique = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    let tmp = "\(parent)/.\(base).ke-tmp-\(unique)"
+    guard mkdir(tmp, 0o755) == 0 else {
+        throw CoreError("cannot create directory: \(String(cString: strerror(errno)))", file: tmp)
+    }
     do {
-        try makeDirectories(tmp)
         try write(tmp)
-        syncDirectory(tmp)
-        if directoryExists(path) { removeTree(path) }
-        guard rename(tmp, path) == 0 else {
-            throw CoreError("cannot move the folder into place: \(String(cString: strerror(errno)))", file: path)
-        }
-        syncDirectory(parentDirectory(path))
     } catch {
         removeTree(tmp)
         throw error
+    }
+    syncDirectory(tmp)
+    defer { syncDirectory(parent) }
+    guard replaceNonEmpty else {
+        // rename(2) replaces an empty directory atomically.
+        guard rename(tmp, dir) == 0 else {
+            let msg = String(cString: strerror(errno))
+            removeTree(tmp)
+            throw CoreError("cannot move the new directory into place: \(msg)", file: dir)
+        }
+        return
+    }
+    let old = "\(parent)/.\(base).ke-old-\(unique)"
+    guard rename(dir, old) == 0 else {
+        let msg = String(cString: strerror(errno))
+        removeTree(tmp)
+        throw CoreError("cannot move the old directory aside: \(msg)", file: dir)
+    }
+    guard rename(tmp, dir) == 0 else {
+        let msg = String(cString: strerror(errno))
+        _ = rename(old, dir)
+        removeTree(tmp)
+        throw CoreError("cannot move the new directory into place: \(msg)", file: dir)
+    }
+    removeTree(old)
+}
+
+extension FolderReplacement {
+    /// Checks what stands at `dir` (`path` as given, trailing slashes removed); true when it is
+    /// a non-empty folder to be moved aside.
+    /// - Throws: `CoreError` naming the folder when this policy refuses it.
+    func checkTarget(_ dir: String, as path: String) throws -> Bool {
+        guard case .modelDirectory(let force) = self else {
+            return directoryExists(dir) && !((try? directoryEntries(dir))?.isEmpty ?? true)
+        }
+        guard !dir.isEmpty, dir != "/", dir != ".", dir != ".." else {
+            throw CoreError("refusing to save into this directory", file: path)
+        }
+        var st = stat()
+        guard lstat(dir, &st) == 0 else { return false }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CoreError("exists and is not a directory", file: dir) }
+        let entries = try directoryEntries(dir)
+        if entries.isEmpty { return false }
+        guard force else { throw CoreError("directory is not empty (use force to replace it)", file: dir) }
+        guard entries.contains("config.json") else {
+            throw CoreError("directory is not empty and holds no config.json; refusing to replace it even with force", file: dir)
+        }
+        return true
     }
 }
 

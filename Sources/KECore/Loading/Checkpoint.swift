@@ -94,83 +94,104 @@ public struct CheckpointName: Sendable, Equatable {
 
 // MARK: Loading
 
-/// Reads config.json and the safetensors weights of a model directory (no tokenizer).
-/// The step is parsed from the directory's name.
+/// Reads the config and the weights of a model folder (no tokenizer), in whichever format the
+/// folder holds them (`CheckpointFormat.detect(directory:)`). The step is parsed from the
+/// directory's name.
 ///
-/// - Throws: `CoreError` naming the file: no such directory, a bad config.json, or weights that are missing, unreadable or do not match the config.
+/// - Throws: `CoreError` naming the file: no such directory, a bad config, or weights that are missing, unreadable or do not match the config.
 public func loadCheckpointWeights(directory: String) throws -> (config: ModelConfig, params: ParameterStore, step: Int?) {
     guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
-    let config = try loadDirectoryConfig(directory)
-    let source = try openTensorSource(directory: directory, config: config)
+    let format = CheckpointFormat.detect(directory: directory)
+    let config = try format.config(directory: directory)
+    let source = try format.openTensorSource(directory: directory, config: config)
     let params = try loadParameters(config: config, from: source, file: directory)
     return (config, params, parseStep(fromName: directory))
 }
 
 extension Model {
-    /// Loads a Hugging Face model directory: config.json, model.safetensors (or a sharded
-    /// index), tokenizer.json. With `keepBF16` the parameters stay bf16 in memory (see
-    /// `BF16Weights`), read one tensor at a time so the whole model never exists in f32.
-    /// With `tokenizerFile` (a tokenizer.json, or a directory holding one) that tokenizer is used
-    /// instead of the directory's own, which then need not exist (see `explicitTokenizer`).
+    /// Loads a model folder in whichever format it holds (`CheckpointFormat.detect(directory:)`):
+    /// a Hugging Face folder (config.json, model.safetensors or a sharded index, or PyTorch
+    /// weights; tokenizer.json) or an OLMo-trainer folder. With `keepBF16` the parameters stay
+    /// bf16 in memory (see `BF16Weights`), read one tensor at a time so the whole model never
+    /// exists in f32. With `tokenizerFile` (a tokenizer.json, or a directory holding one) that
+    /// tokenizer is used instead of the directory's own, which then need not exist (see
+    /// `explicitTokenizer`).
     ///
     /// - Throws: `CoreError` naming the file, as `loadCheckpointWeights`, or for a missing or invalid tokenizer.json, or a tokenizer whose ids do not fit the embedding.
     public static func load(directory: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
-        func tokenizer(_ config: ModelConfig) throws -> (Tokenizer, explicitPath: String?) {
-            if let tokenizerFile {
-                let (tok, path) = try explicitTokenizer(tokenizerFile, embeddingRows: config.vocabSize)
-                return (tok, path)
-            }
-            let tokPath = directory + "/tokenizer.json"
-            guard fileExists(tokPath) else {
-                let why = isOLMoNativeDirectory(directory) ? " (OLMo-trainer checkpoints usually ship without one)" : ""
-                throw CoreError("missing tokenizer.json\(why): give the model's tokenizer with `tokenizer \"FILE\"` "
-                                + "(a tokenizer.json, or a folder holding one)", file: tokPath)
-            }
-            let tok = try Tokenizer(json: try readJSONFile(tokPath), file: tokPath)
-            try tok.checkAddedTokens(fitEmbeddingRows: config.vocabSize, file: tokPath)
-            return (tok, nil)
-        }
-        if keepBF16 {
-            guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
-            let config = try loadDirectoryConfig(directory)
-            let source = try openTensorSource(directory: directory, config: config)
-            let compact = try loadParametersBF16(config: config, from: source, file: directory)
-            let (tok, explicitPath) = try tokenizer(config)
-            return try Model(config: config, storage: .bf16(compact), tokenizer: tok,
-                             step: parseStep(fromName: directory), source: directory,
-                             directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
-                                                                        tokenizerFile: explicitPath))
-        }
-        let (config, params, step) = try loadCheckpointWeights(directory: directory)
-        let (tok, explicitPath) = try tokenizer(config)
-        return try Model(config: config, storage: .f32(params), tokenizer: tok, step: step, source: directory,
-                         directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
-                                                                    tokenizerFile: explicitPath))
+        try load(directory, format: CheckpointFormat.detect(directory: directory), keepBF16: keepBF16, tokenizerFile: tokenizerFile)
     }
 
-    /// Loads a model directory, or a GGUF file (`load(gguf:)`): a regular file whose name ends
+    /// Loads a model folder, or a GGUF file (`load(gguf:)`): a regular file whose name ends
     /// in `.gguf` or that starts with the GGUF magic, or a missing path ending in `.gguf`; an
-    /// `hf://ORG/NAME[@REVISION]` name loads from the hub cache (`load(hub:)`). With
-    /// `tokenizerFile`, that tokenizer is used instead of the model's own.
+    /// `hf://ORG/NAME[@REVISION]` name loads from the hub cache (`load(hub:)`). The format is
+    /// detected once (`CheckpointFormat.detect(path:)`). With `tokenizerFile`, that tokenizer is
+    /// used instead of the model's own.
     ///
     /// - Throws: `CoreError` naming the path when it is empty, or a file other than a GGUF file
     ///   (a weights file of a model folder, say); otherwise as `load(hub:)`, `load(directory:)`,
     ///   `load(gguf:)` and `explicitTokenizer`.
     public static func load(path: String, keepBF16: Bool = false, tokenizerFile: String? = nil) throws -> Model {
-        guard !path.isEmpty else {
-            throw CoreError("the model path is empty: give a model folder or a .gguf file")
-        }
-        if HubReference.isHubURI(path) { return try load(hub: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile) }
-        if pathExists(path) && !directoryExists(path) {
-            guard path.lowercased().hasSuffix(".gguf") || hasGGUFMagic(path) else {
-                throw CoreError(notAModelFolderMessage(path), file: path)
-            }
+        try load(path, format: try CheckpointFormat.detect(path: path), keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+    }
+
+    /// Builds the model `path` holds in `format`: the one switch from a checkpoint format to its
+    /// loader.
+    ///
+    /// - Throws: as `load(hub:)`, `load(gguf:)` and `loadFolder`.
+    static func load(_ path: String, format: CheckpointFormat, keepBF16: Bool, tokenizerFile: String?) throws -> Model {
+        switch format {
+        case .hubName:
+            return try load(hub: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+        case .ggufFile:
             return try load(gguf: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+        case .olmoTrainerFolder, .safetensorsFolder, .shardedSafetensorsFolder, .pyTorchFolder,
+             .shardedPyTorchFolder, .torchSaveFolder, .folderWithoutWeights:
+            return try loadFolder(path, format: format, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
         }
-        guard path.lowercased().hasSuffix(".gguf"), !directoryExists(path) else {
-            return try load(directory: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+    }
+
+    /// Loads the model folder `directory` of folder format `format` (see `load(directory:)`).
+    ///
+    /// - Throws: as `load(directory:)`.
+    static func loadFolder(_ directory: String, format: CheckpointFormat, keepBF16: Bool, tokenizerFile: String?) throws -> Model {
+        guard directoryExists(directory) else { throw CoreError("no such model directory", file: directory) }
+        let config = try format.config(directory: directory)
+        let source = try format.openTensorSource(directory: directory, config: config)
+        let storage: ParameterStorage
+        if keepBF16 {
+            storage = .bf16(try loadParametersBF16(config: config, from: source, file: directory))
+        } else {
+            storage = .f32(try loadParameters(config: config, from: source, file: directory))
         }
-        return try load(gguf: path, keepBF16: keepBF16, tokenizerFile: tokenizerFile)
+        let (tok, explicitPath) = try folderTokenizer(directory, format: format, embeddingRows: config.vocabSize,
+                                                      tokenizerFile: tokenizerFile)
+        return try Model(config: config, storage: storage, tokenizer: tok, step: parseStep(fromName: directory), source: directory,
+                         directoryInfo: try ModelDirectoryInfo.read(directory: directory, config: config, tokenizer: tok,
+                                                                    tokenizerFile: explicitPath))
+    }
+
+    /// The tokenizer of a model folder: `tokenizerFile` when given (`explicitTokenizer`, and its
+    /// path), else the folder's tokenizer.json.
+    ///
+    /// - Throws: `CoreError` naming tokenizer.json when it is missing (saying that OLMo-trainer
+    ///   folders usually ship without one) or invalid, or has added tokens beyond the embedding's
+    ///   `embeddingRows` rows; as `explicitTokenizer` for `tokenizerFile`.
+    static func folderTokenizer(_ directory: String, format: CheckpointFormat, embeddingRows: Int,
+                                tokenizerFile: String?) throws -> (Tokenizer, explicitPath: String?) {
+        if let tokenizerFile {
+            let (tok, path) = try explicitTokenizer(tokenizerFile, embeddingRows: embeddingRows)
+            return (tok, path)
+        }
+        let tokPath = directory + "/tokenizer.json"
+        guard fileExists(tokPath) else {
+            let why = format == .olmoTrainerFolder ? " (OLMo-trainer checkpoints usually ship without one)" : ""
+            throw CoreError("missing tokenizer.json\(why): give the model's tokenizer with `tokenizer \"FILE\"` "
+                            + "(a tokenizer.json, or a folder holding one)", file: tokPath)
+        }
+        let tok = try Tokenizer(contentsOf: tokPath)
+        try tok.checkAddedTokens(fitEmbeddingRows: embeddingRows, file: tokPath)
+        return (tok, nil)
     }
 
     // MARK: Saving
@@ -214,16 +235,6 @@ extension Model {
 }
 
 // MARK: Paths that are not what they should be
-
-
-/// True when `path` is a regular file starting with the 4 bytes `GGUF` (a GGUF file under any
-/// name).
-func hasGGUFMagic(_ path: String) -> Bool {
-    guard fileExists(path), let fp = fopen(path, "rb") else { return false }
-    defer { fclose(fp) }
-    var magic = [UInt8](repeating: 0, count: 4)
-    return fread(&magic, 1, 4, fp) == 4 && magic == Array("GGUF".utf8)
-}
 
 /// Why the existing non-directory `path` cannot be loaded as a model: `load` takes the model's
 /// folder (suggested when the file sits in one, e.g. its model.safetensors) or a GGUF file.
@@ -321,7 +332,7 @@ func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, token
     // Read the copies before anything is written, so that saving over the source directory
     // itself (with force) still copies the original files.
     let copied = try copying.map { (name: $0.name, bytes: try readFileBytes($0.path)) } + writing
-    try writeModelDirectory(directory, force: force) { tmp in
+    try writeDirectoryAtomically(directory, replacing: .modelDirectory(force: force)) { tmp in
         try writeFileAtomically(Array((configJSON.serialized(pretty: true) + "\n").utf8), to: tmp + "/config.json")
         try writeSafetensors(entries, dtype: .f32, metadata: ["format": "pt"], to: tmp + "/model.safetensors")
         for file in copied { try writeFileAtomically(file.bytes, to: tmp + "/" + file.name) }
@@ -330,70 +341,3 @@ func saveHuggingFaceDirectory(config: ModelConfig, params: ParameterStore, token
         }
     }
 }
-
-// MARK: Directory replacement
-
-/// Runs `write` on a fresh temporary sibling of `directory`, then moves it into place.
-func writeModelDirectory(_ directory: String, force: Bool, write: (String) throws -> Void) throws {
-    var dir = directory
-    while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
-    guard !dir.isEmpty, dir != "/", dir != ".", dir != ".." else {
-        throw CoreError("refusing to save into this directory", file: directory)
-    }
-    var st = stat()
-    let exists = lstat(dir, &st) == 0
-    var replaceNonEmpty = false
-    if exists {
-        guard (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw CoreError("exists and is not a directory", file: dir)
-        }
-        let entries = try directoryEntries(dir)
-        if !entries.isEmpty {
-            guard force else {
-                throw CoreError("directory is not empty (use force to replace it)", file: dir)
-            }
-            guard entries.contains("config.json") else {
-                throw CoreError("directory is not empty and holds no config.json; refusing to replace it even with force", file: dir)
-            }
-            replaceNonEmpty = true
-        }
-    }
-    let (parent, base) = try existingParentFolder(of: dir)
-    let tmp = "\(parent)/.\(base).ke-tmp-\(getpid())"
-    if lstat(tmp, &st) == 0 { _ = removeTree(tmp) }
-    guard mkdir(tmp, 0o755) == 0 else {
-        throw CoreError("cannot create directory: \(String(cString: strerror(errno)))", file: tmp)
-    }
-    do {
-        try write(tmp)
-    } catch {
-        _ = removeTree(tmp)
-        throw error
-    }
-    syncDirectory(tmp)
-    defer { syncDirectory(parent) }
-    if replaceNonEmpty {
-        let old = "\(parent)/.\(base).ke-old-\(getpid())"
-        if lstat(old, &st) == 0 { _ = removeTree(old) }
-        guard rename(dir, old) == 0 else {
-            let msg = String(cString: strerror(errno))
-            _ = removeTree(tmp)
-            throw CoreError("cannot move the old directory aside: \(msg)", file: dir)
-        }
-        guard rename(tmp, dir) == 0 else {
-            let msg = String(cString: strerror(errno))
-            _ = rename(old, dir)
-            _ = removeTree(tmp)
-            throw CoreError("cannot move the new directory into place: \(msg)", file: dir)
-        }
-        _ = removeTree(old)
-    } else {
-        // rename(2) replaces an empty directory atomically.
-        guard rename(tmp, dir) == 0 else {
-            let msg = String(cString: strerror(errno))
-            _ = removeTree(tmp)
-            throw CoreError("cannot move the new directory into place: \(msg)", file: dir)
-        }
-    }
-}
-

@@ -126,7 +126,7 @@ public func isWeightFile(_ name: String) -> Bool {
 /// - Throws: `CoreError` naming the directory when it cannot be read.
 public func carriedOverFiles(of directory: String) throws -> [String] {
     var out: [String] = []
-    let native = isOLMoNativeDirectory(directory)
+    let native = CheckpointFormat.detect(directory: directory) == .olmoTrainerFolder
     for name in try directoryEntries(directory).sorted() {
         if name.hasPrefix(".") || filesWrittenBySave.contains(name) || isWeightFile(name) { continue }
         if native && name == "config.yaml" { continue }

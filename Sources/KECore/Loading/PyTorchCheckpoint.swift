@@ -325,19 +325,11 @@ public final class PyTorchCheckpoint: TensorSource, @unchecked Sendable {
     /// transformers loads them).
     /// - Throws: `CoreError` naming the file at fault, or the directory when neither exists.
     public convenience init(directory: String) throws {
-        let single = directory + "/pytorch_model.bin"
-        if fileExists(single) { try self.init(paths: [single]); return }
-        let indexPath = directory + "/pytorch_model.bin.index.json"
-        guard fileExists(indexPath) else {
+        guard let format = CheckpointFormat.huggingFaceFormat(of: directory, among: [.pyTorchFolder, .shardedPyTorchFolder]) else {
             throw CoreError("missing pytorch_model.bin (and no pytorch_model.bin.index.json)", file: directory)
         }
-        var paths: [String] = []
-        for shard in try shardFileNames(indexPath: indexPath) {
-            let p = directory + "/" + shard
-            guard fileExists(p) else { throw missingShardError(shard, path: p, index: indexPath) }
-            paths.append(p)
-        }
-        try self.init(paths: paths, indexPath: indexPath)
+        let (paths, index) = try format.weightPaths(directory: directory)
+        try self.init(paths: paths, indexPath: index)
     }
 
     public var names: [String] { location.keys.sorted() }

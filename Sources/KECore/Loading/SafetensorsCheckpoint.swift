@@ -19,42 +19,40 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     /// Tensor names, sorted.
     public var names: [String] { location.keys.sorted() }
 
-    /// Opens `directory/model.safetensors`, or the shards listed by
-    /// `directory/model.safetensors.index.json` when there is no single file.
+    /// Opens the safetensors files `paths` (one file, or the shards `indexPath` listed); a tensor
+    /// stored in two of them is an error naming both. As transformers, every tensor of every file
+    /// is loaded: the index only names the shard files.
     ///
-    /// - Throws: `CoreError` naming the file: no weights file, an index that is not valid JSON or names a shard outside the directory or missing, a tensor stored in two shards, or any error of `SafetensorsFile(path:)`.
-    public init(directory: String) throws {
-        let single = directory + "/model.safetensors"
-        let indexPath = directory + "/model.safetensors.index.json"
-        if fileExists(single) {
-            let f = try SafetensorsFile(path: single)
-            files = [f]
-            var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
-            for t in f.tensors { loc[t.name] = (0, t) }
-            location = loc
-            return
-        }
-        guard fileExists(indexPath) else {
-            throw CoreError("missing model.safetensors (and no model.safetensors.index.json)", file: directory)
-        }
-        // As transformers: the index only names the shard files; every tensor of every listed
-        // shard is loaded, and a tensor stored in two shards is an error naming both.
+    /// - Throws: `CoreError` naming the file: a tensor stored in two shards (naming the index), or
+    ///   any error of `SafetensorsFile(path:)`.
+    public init(paths: [String], indexPath: String? = nil) throws {
         var opened: [SafetensorsFile] = []
         var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
-        for shard in try shardFileNames(indexPath: indexPath) {
-            let p = directory + "/" + shard
-            guard fileExists(p) else { throw missingShardError(shard, path: p, index: indexPath) }
+        for p in paths {
             opened.append(try SafetensorsFile(path: p))
             let fi = opened.count - 1
             for t in opened[fi].tensors {
                 if let other = loc[t.name] {
-                    throw CoreError("tensor '\(t.name)' is stored in two shards, '\(opened[other.0].path)' and '\(p)'", file: indexPath)
+                    throw CoreError("tensor '\(t.name)' is stored in two shards, '\(opened[other.0].path)' and '\(p)'", file: indexPath ?? p)
                 }
                 loc[t.name] = (fi, t)
             }
         }
         files = opened
         location = loc
+    }
+
+    /// Opens `directory/model.safetensors`, or the shards listed by
+    /// `directory/model.safetensors.index.json` when there is no single file
+    /// (`CheckpointFormat.safetensorsFolder`, `.shardedSafetensorsFolder`).
+    ///
+    /// - Throws: `CoreError` naming the file: no weights file, an index that is not valid JSON or names a shard outside the directory or missing, a tensor stored in two shards, or any error of `SafetensorsFile(path:)`.
+    public convenience init(directory: String) throws {
+        guard let format = CheckpointFormat.huggingFaceFormat(of: directory, among: [.safetensorsFolder, .shardedSafetensorsFolder]) else {
+            throw CoreError("missing model.safetensors (and no model.safetensors.index.json)", file: directory)
+        }
+        let (paths, index) = try format.weightPaths(directory: directory)
+        try self.init(paths: paths, indexPath: index)
     }
 
     /// The header entry of `name`, if present.

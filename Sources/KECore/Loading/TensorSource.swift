@@ -80,47 +80,6 @@ func shardFileNames(indexPath: String) throws -> [String] {
     return out
 }
 
-// MARK: Choosing the reader for a directory
-
-/// The weights of a model directory, whichever format they are in, preferring (as
-/// transformers does) safetensors: `model.safetensors`, `model.safetensors.index.json`,
-/// `pytorch_model.bin`, `pytorch_model.bin.index.json`, then a single `model.pt`. When
-/// `config.yaml` stands instead of `config.json` it is an OLMo-trainer checkpoint: its
-/// `model.safetensors` (names encoded by the trainer), else its `model.pt`, whose fused tensors
-/// are split by `config`.
-///
-/// - Throws: `CoreError` naming the directory when it holds none of these, or the file at fault.
-public func openTensorSource(directory: String, config: ModelConfig) throws -> TensorSource {
-    let has = { (name: String) in fileExists(directory + "/" + name) }
-    if isOLMoNativeDirectory(directory) { return try openOLMoNativeSource(directory: directory, config: config) }
-    if has("model.safetensors") || has("model.safetensors.index.json") {
-        return try SafetensorsCheckpoint(directory: directory)
-    }
-    if has("pytorch_model.bin") || has("pytorch_model.bin.index.json") {
-        return try PyTorchCheckpoint(directory: directory)
-    }
-    if has("model.pt") { return try PyTorchCheckpoint(paths: [directory + "/model.pt"]) }
-    throw CoreError("missing model.safetensors (and no model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json or model.pt)", file: directory)
-}
-
-/// The weight files `openTensorSource` reads from `directory`, in its order of preference: an
-/// OLMo-trainer `model.safetensors` or `model.pt`; `model.safetensors`, else the shards `model.safetensors.index.json`
-/// lists; `pytorch_model.bin`, else the shards of `pytorch_model.bin.index.json`; else
-/// `model.pt`. Empty when the directory holds none of these. Used to tell whether two
-/// checkpoints hold the same weights.
-///
-/// - Throws: `CoreError` naming an index file that does not parse.
-public func weightFileNames(directory: String) throws -> [String] {
-    let has = { (name: String) in fileExists(directory + "/" + name) }
-    if isOLMoNativeDirectory(directory) { return [olmoNativeWeightFile(directory)] }
-    if has("model.safetensors") { return ["model.safetensors"] }
-    if has("model.safetensors.index.json") { return try shardFileNames(indexPath: directory + "/model.safetensors.index.json") }
-    if has("pytorch_model.bin") { return ["pytorch_model.bin"] }
-    if has("pytorch_model.bin.index.json") { return try shardFileNames(indexPath: directory + "/pytorch_model.bin.index.json") }
-    if has("model.pt") { return ["model.pt"] }
-    return []
-}
-
 // MARK: Fingerprints of non-safetensors weights
 
 /// The files of `directory` that hold PyTorch or OLMo-trainer weights and settings (`*.bin`,

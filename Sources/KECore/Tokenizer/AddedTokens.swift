@@ -112,3 +112,81 @@ struct AddedTokenMatcher {
     /// Rust regex `\w`, as HF's single-word test (`\w$` / `^\w`).
     static func isWordChar(_ u: Unicode.Scalar) -> Bool { CharClass.isWord(u) }
 }
+
+// MARK: Numbering
+
+/// A tokenizer.json's `added_tokens`, numbered as HF `AddedVocabulary::add_tokens` numbers them
+/// when it loads the file: the list is re-added in order and the `id` fields are not used. A
+/// token already known (an earlier added token, then the model vocabulary) keeps that id; any
+/// other gets the next free id, counting from the model's vocabulary size (its number of
+/// entries). A repeated content with identical settings is skipped; with other settings the
+/// later entry replaces the earlier one under the same id.
+struct AddedVocabulary {
+    /// The added tokens, in the order their ids were first given (a stable matcher order).
+    var tokens: [AddedToken] = []
+    /// Ids of the tokens marked special.
+    var specialIDs: Set<Int> = []
+    /// Content of each added id.
+    var contentByID: [Int: String] = [:]
+    /// Id of each added content.
+    var idByContent: [TokenKey: Int] = [:]
+
+    /// Numbers `list` (the `added_tokens` value; nil or null: none) after the model vocabulary
+    /// `vocabulary`.
+    ///
+    /// - Throws: `CoreError` naming `file`: `added_tokens` is not a list, an entry has no
+    ///   `content` string or no integer `id` in range, or a new id would be out of range.
+    init(_ list: JSONValue?, vocabulary vocab: [TokenKey: Int], file: String?) throws {
+        var byID: [Int: AddedToken] = [:]
+        var idOrder: [Int] = []
+        var byContent: [TokenKey: Int] = [:]
+        var specialContents: Set<TokenKey> = []
+        var nextID = vocab.count
+        if let list, !list.isNull {
+            guard let items = list.arrayValue else { throw CoreError("\"added_tokens\" is not a list", file: file) }
+            for (i, t) in items.enumerated() {
+                guard var token = try Self.entry(t, index: i, file: file) else { continue }
+                let key = TokenKey(token.content)
+                if let known = byContent[key], let old = byID[known], old.sameSettings(as: token) { continue }
+                let id: Int
+                if let known = byContent[key] ?? vocab[key] {
+                    id = known
+                } else {
+                    guard nextID < maxTokenID else {
+                        throw CoreError("added token \"\(token.content)\" would get id \(nextID), out of range", file: file)
+                    }
+                    id = nextID
+                    nextID += 1
+                }
+                token.id = id
+                byContent[key] = id
+                if token.special { specialContents.insert(key) }
+                if byID[id] == nil { idOrder.append(id) }
+                byID[id] = token
+            }
+        }
+        tokens = idOrder.compactMap { byID[$0] }
+        specialIDs = Set(tokens.filter { specialContents.contains(TokenKey($0.content)) }.map { $0.id })
+        contentByID = byID.mapValues { $0.content }
+        idByContent = byContent
+    }
+
+    /// Entry `i` of `added_tokens` (id not yet assigned), nil for an empty content (skipped).
+    /// - Throws: `CoreError` naming `file` for a missing content or a missing or out-of-range id.
+    static func entry(_ t: JSONValue, index i: Int, file: String?) throws -> AddedToken? {
+        guard let content = t["content"]?.stringValue else {
+            throw CoreError("added token \(i) has no \"content\" string", file: file)
+        }
+        // HF requires the field (and checks it is a u32) although it assigns its own id.
+        guard let jid = t["id"]?.intValue else { throw CoreError("added token \"\(content)\" has no integer \"id\"", file: file) }
+        guard jid >= 0 && jid < maxTokenID else {
+            throw CoreError("added token \"\(content)\" has id \(jid), out of range", file: file)
+        }
+        if content.isEmpty { return nil }
+        let special = t["special"]?.boolValue ?? false
+        return AddedToken(
+            id: -1, content: content, special: special,
+            singleWord: t["single_word"]?.boolValue ?? false, lstrip: t["lstrip"]?.boolValue ?? false,
+            rstrip: t["rstrip"]?.boolValue ?? false, normalized: t["normalized"]?.boolValue ?? !special)
+    }
+}

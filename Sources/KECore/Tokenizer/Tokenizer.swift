@@ -54,76 +54,17 @@ public final class Tokenizer: @unchecked Sendable {
         guard let m = json["model"], m.objectValue != nil else {
             throw CoreError("tokenizer.json has no \"model\" object", file: file)
         }
-        let type = m["type"]?.stringValue ?? (m["merges"] != nil ? "BPE" : "")
-        let vocabR: [String?]
-        let vocab: [TokenKey: Int]
-        switch type {
-        case "BPE":
-            let b = try BPEModel(json: m, file: file)
-            model = .bpe(b); vocab = b.vocab; vocabR = b.vocabR
-        case "WordLevel":
-            let w = try WordLevelModel(json: m, file: file)
-            model = .wordLevel(w); vocab = w.vocab; vocabR = w.vocabR
-        case "":
-            throw CoreError("tokenizer model has no \"type\"", file: file)
-        default:
-            throw CoreError("unsupported tokenizer model \"\(type)\" (BPE and WordLevel are supported)", file: file)
-        }
+        let (model, vocab, vocabR) = try Self.readModel(m, file: file)
+        self.model = model
         normalizer = try json["normalizer"].flatMap { try TokenNormalizer.parse($0, file: file) }
         preTokenizer = try json["pre_tokenizer"].flatMap { try TokenPreTokenizer.parse($0, file: file) }
         decoder = try json["decoder"].flatMap { try TokenDecoder.parse($0, file: file) }
         postProcessor = try json["post_processor"].flatMap { try TokenPostProcessor.parse($0, file: file) }
 
-        // Added tokens, numbered as HF `AddedVocabulary::add_tokens` numbers them when it loads a
-        // tokenizer.json: the list is re-added in order and the `id` fields are not used. A token
-        // already known (an earlier added token, then the model vocabulary) keeps that id; any
-        // other gets the next free id, counting from the model's vocabulary size (its number of
-        // entries). A repeated content with identical settings is skipped; with other settings
-        // the later entry replaces the earlier one under the same id.
-        var byID: [Int: AddedToken] = [:]
-        var idOrder: [Int] = []  // ids in the order they were first given: a stable matcher order
-        var byContent: [TokenKey: Int] = [:]
-        var specialContents: Set<TokenKey> = []
-        var nextID = vocab.count
-        if let list = json["added_tokens"], !list.isNull {
-            guard let items = list.arrayValue else { throw CoreError("\"added_tokens\" is not a list", file: file) }
-            for (i, t) in items.enumerated() {
-                guard let content = t["content"]?.stringValue else {
-                    throw CoreError("added token \(i) has no \"content\" string", file: file)
-                }
-                // HF requires the field (and checks it is a u32) although it assigns its own id.
-                guard let jid = t["id"]?.intValue else { throw CoreError("added token \"\(content)\" has no integer \"id\"", file: file) }
-                guard jid >= 0 && jid < maxTokenID else {
-                    throw CoreError("added token \"\(content)\" has id \(jid), out of range", file: file)
-                }
-                if content.isEmpty { continue }
-                let special = t["special"]?.boolValue ?? false
-                var token = AddedToken(
-                    id: -1, content: content, special: special,
-                    singleWord: t["single_word"]?.boolValue ?? false, lstrip: t["lstrip"]?.boolValue ?? false,
-                    rstrip: t["rstrip"]?.boolValue ?? false, normalized: t["normalized"]?.boolValue ?? !special)
-                let key = TokenKey(content)
-                if let known = byContent[key], let old = byID[known], old.sameSettings(as: token) { continue }
-                let id: Int
-                if let known = byContent[key] ?? vocab[key] {
-                    id = known
-                } else {
-                    guard nextID < maxTokenID else {
-                        throw CoreError("added token \"\(content)\" would get id \(nextID), out of range", file: file)
-                    }
-                    id = nextID
-                    nextID += 1
-                }
-                token.id = id
-                byContent[key] = id
-                if special { specialContents.insert(key) }
-                if byID[id] == nil { idOrder.append(id) }
-                byID[id] = token
-            }
-        }
-        let added = idOrder.compactMap { byID[$0] }
+        let numbered = try AddedVocabulary(json["added_tokens"], vocabulary: vocab, file: file)
+        let added = numbered.tokens
         addedTokens = added
-        specialTokenIDs = Set(added.filter { specialContents.contains(TokenKey($0.content)) }.map { $0.id })
+        specialTokenIDs = numbered.specialIDs
         var raw = AddedTokenMatcher(), norm = AddedTokenMatcher()
         // Specials first, then the others: a pattern two tokens share goes to the first.
         for t in added.filter({ $0.special }) + added.filter({ !$0.special }) {
@@ -136,9 +77,30 @@ public final class Tokenizer: @unchecked Sendable {
         }
         rawMatcher = raw
         normalizedMatcher = norm
-        addedByID = byID.mapValues { $0.content }
-        addedByContent = byContent
+        addedByID = numbered.contentByID
+        addedByContent = numbered.idByContent
         vocabSize = max(vocabR.count, (added.map { $0.id }.max() ?? -1) + 1)
+    }
+
+    /// The model of a tokenizer.json's `"model"` object `m` (its `type`, or BPE when it has
+    /// merges), with its vocabulary (content → id) and the reverse (id → content).
+    ///
+    /// - Throws: `CoreError` naming `file`: no or an unsupported type, or as `BPEModel(json:file:)`
+    ///   and `WordLevelModel(json:file:)`.
+    static func readModel(_ m: JSONValue, file: String?) throws -> (Model, vocab: [TokenKey: Int], vocabR: [String?]) {
+        let type = m["type"]?.stringValue ?? (m["merges"] != nil ? "BPE" : "")
+        switch type {
+        case "BPE":
+            let b = try BPEModel(json: m, file: file)
+            return (.bpe(b), b.vocab, b.vocabR)
+        case "WordLevel":
+            let w = try WordLevelModel(json: m, file: file)
+            return (.wordLevel(w), w.vocab, w.vocabR)
+        case "":
+            throw CoreError("tokenizer model has no \"type\"", file: file)
+        default:
+            throw CoreError("unsupported tokenizer model \"\(type)\" (BPE and WordLevel are supported)", file: file)
+        }
     }
 
     /// Checks that every added token's id has a row in a model's embedding matrix of `rows` rows.
