@@ -38,13 +38,27 @@ func sgemm(
     if matrixProductKernel == .fixedOrder {
         fixedOrderGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-                       threads: elementwiseSerial ? 1 : elementwiseWorkers)
+                       threads: elementwiseSerial ? 1 : elementwiseWorkers, tile: registerTile(columns: n))
         return
     }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// The register tile for a C `columns` wide: `gemmMicroKernel`, except that a C narrower than
+/// the AVX-512 tile's 64 columns runs on the 16-wide AVX2 tile. Attention's per-head products
+/// ([T, head_dim] outputs: 16 wide in the tiny run) then compute no discarded lanes and skip
+/// the edge tile's copy through a buffer. Same bits either way: every tile computes each
+/// element's one fma chain (`fixedOrderGEMM`, proven by GEMMTests).
+@inline(__always)
+func registerTile(columns n: Int) -> GEMMMicroKernel {
+    let k = gemmMicroKernel
+    return k == .avx512 && n < k.nr && narrowTileSupported ? .avx2 : k
+}
+
+/// True when the CPU runs the AVX2 tile (checked once).
+private let narrowTileSupported = GEMMMicroKernel.avx2.isSupported
 
 /// The number of threads OpenBLAS uses.
 public var blasThreads: Int { Int(openblas_get_num_threads()) }
