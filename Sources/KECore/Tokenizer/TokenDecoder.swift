@@ -63,17 +63,7 @@ indirect enum TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String] {
         switch self {
         case .byteLevel:
-            var bytes: [UInt8] = []
-            for t in tokens {
-                let start = bytes.count
-                var ok = true
-                for u in t.unicodeScalars {
-                    guard let b = ByteLevelMap.scalarToByte[u.value] else { ok = false; break }
-                    bytes.append(b)
-                }
-                if !ok { bytes.removeSubrange(start...); bytes.append(contentsOf: t.utf8) }
-            }
-            return [String(decoding: bytes, as: UTF8.self)]
+            return [TokenDecoder.byteLevelText(tokens)]
         case .replace(let pattern, let content):
             let first: Unicode.Scalar? = { if case .literal(let p) = pattern { return p.first }; return nil }()
             return tokens.map { t in
@@ -86,22 +76,7 @@ indirect enum TokenDecoder {
                 return String(scalars: out)
             }
         case .byteFallback:
-            var out: [String] = []
-            var pending: [UInt8] = []
-            func flush() {
-                guard !pending.isEmpty else { return }
-                if let s = String(validating: pending, as: UTF8.self) {
-                    out.append(s)
-                } else {
-                    out.append(contentsOf: Array(repeating: "\u{FFFD}", count: pending.count))
-                }
-                pending.removeAll()
-            }
-            for t in tokens {
-                if let b = TokenDecoder.fallbackByte(t) { pending.append(b) } else { flush(); out.append(t) }
-            }
-            flush()
-            return out
+            return TokenDecoder.byteFallback(tokens)
         case .fuse:
             return [tokens.joined()]
         case .strip(let content, let start, let stop):
@@ -140,6 +115,43 @@ indirect enum TokenDecoder {
             for d in items { cur = d.decodeChain(cur) }
             return cur
         }
+    }
+
+    /// ByteLevel: every token's scalars mapped back to bytes (a token with a scalar outside the
+    /// byte map keeps its UTF-8), decoded as one UTF-8 text.
+    static func byteLevelText(_ tokens: [String]) -> String {
+        var bytes: [UInt8] = []
+        for t in tokens {
+            let start = bytes.count
+            var ok = true
+            for u in t.unicodeScalars {
+                guard let b = ByteLevelMap.scalarToByte[u.value] else { ok = false; break }
+                bytes.append(b)
+            }
+            if !ok { bytes.removeSubrange(start...); bytes.append(contentsOf: t.utf8) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// ByteFallback: runs of `<0xNN>` tokens become their UTF-8 text, or one U+FFFD per byte
+    /// when the run is not valid UTF-8; other tokens pass through.
+    static func byteFallback(_ tokens: [String]) -> [String] {
+        var out: [String] = []
+        var pending: [UInt8] = []
+        func flush() {
+            guard !pending.isEmpty else { return }
+            if let s = String(validating: pending, as: UTF8.self) {
+                out.append(s)
+            } else {
+                out.append(contentsOf: Array(repeating: "\u{FFFD}", count: pending.count))
+            }
+            pending.removeAll()
+        }
+        for t in tokens {
+            if let b = TokenDecoder.fallbackByte(t) { pending.append(b) } else { flush(); out.append(t) }
+        }
+        flush()
+        return out
     }
 
     /// The byte of a `<0xNN>` token.

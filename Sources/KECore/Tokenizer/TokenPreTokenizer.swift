@@ -83,43 +83,10 @@ indirect enum TokenPreTokenizer {
             for (i, p) in items.enumerated() { cur = p.apply(cur, atOrigin: atOrigin && i == 0) }
             return cur
         case .metaspace(let replacement, let prepend, let split):
-            var out: [Scalars] = []
-            for (k, var p) in pieces.enumerated() {
-                for i in p.indices where p[i] == " " { p[i] = replacement }
-                let add = prepend == .always || (prepend == .first && k == 0 && atOrigin)
-                if add && p.first != replacement { p.insert(replacement, at: 0) }
-                if split {
-                    var m: [(Range<Int>, Bool)] = []
-                    var last = 0
-                    for (i, c) in p.enumerated() where c == replacement {
-                        if last < i { m.append((last..<i, false)) }
-                        m.append((i..<(i + 1), true))
-                        last = i + 1
-                    }
-                    if last < p.count { m.append((last..<p.count, false)) }
-                    TokenPreTokenizer.splitPieces(p, m, .mergedWithNext, into: &out)
-                } else if !p.isEmpty {
-                    out.append(p)
-                }
-            }
-            return out
+            return Self.metaspace(pieces, replacement: replacement, prepend: prepend, split: split,
+                                  atOrigin: atOrigin)
         case .byteLevel(let addPrefixSpace, let useRegex):
-            var out: [Scalars] = []
-            out.reserveCapacity(pieces.count * 2)
-            for var p in pieces {
-                if addPrefixSpace && p.first != " " { p.insert(" ", at: 0) }
-                if useRegex {
-                    var i = 0
-                    while i < p.count {
-                        let e = TextPattern.gpt2End(p, i)
-                        out.append(ByteLevelMap.map(Array(p[i..<e])))
-                        i = e
-                    }
-                } else if !p.isEmpty {
-                    out.append(ByteLevelMap.map(p))
-                }
-            }
-            return out
+            return Self.byteLevel(pieces, addPrefixSpace: addPrefixSpace, useRegex: useRegex)
         case .split(let pattern, let behavior, let invert):
             var out: [Scalars] = []
             for p in pieces {
@@ -129,53 +96,104 @@ indirect enum TokenPreTokenizer {
             }
             return out
         case .whitespace:
-            var out: [Scalars] = []
-            for p in pieces {
-                var i = 0
-                while i < p.count {
-                    let c = p[i]
-                    if CharClass.isSpace(c) && !CharClass.isWord(c) { i += 1; continue }
-                    let word = CharClass.isWord(c)
-                    var j = i + 1
-                    while j < p.count {
-                        let d = p[j]
-                        if word ? !CharClass.isWord(d) : (CharClass.isWord(d) || CharClass.isSpace(d)) { break }
-                        j += 1
-                    }
-                    out.append(Array(p[i..<j]))
-                    i = j
-                }
-            }
-            return out
+            return pieces.flatMap(Self.whitespaceWords)
         case .whitespaceSplit:
-            var out: [Scalars] = []
-            for p in pieces {
-                var i = 0
-                while i < p.count {
-                    if CharClass.isSpace(p[i]) { i += 1; continue }
-                    var j = i + 1
-                    while j < p.count && !CharClass.isSpace(p[j]) { j += 1 }
-                    out.append(Array(p[i..<j]))
-                    i = j
-                }
-            }
-            return out
+            return pieces.flatMap(Self.whitespaceSplitWords)
         case .digits(let individual):
             var out: [Scalars] = []
             for p in pieces {
-                // Each numeric scalar is one match; the text between is one non-match.
-                var m: [(Range<Int>, Bool)] = []
-                var last = 0
-                for (i, c) in p.enumerated() where CharClass.isRustNumeric(c) {
-                    if last < i { m.append((last..<i, false)) }
-                    m.append((i..<(i + 1), true))
-                    last = i + 1
-                }
-                if last < p.count { m.append((last..<p.count, false)) }
-                TokenPreTokenizer.splitPieces(p, m, individual ? .isolated : .contiguous, into: &out)
+                TokenPreTokenizer.splitPieces(p, Self.singleScalarMatches(p, where: CharClass.isRustNumeric),
+                                              individual ? .isolated : .contiguous, into: &out)
             }
             return out
         }
+    }
+
+    /// Metaspace: spaces become `replacement`, prepended by `prepend`, then (if `split`) each
+    /// piece is split before every `replacement` (HF `MergedWithNext`).
+    private static func metaspace(_ pieces: [Scalars], replacement: Unicode.Scalar, prepend: PrependScheme,
+                                  split: Bool, atOrigin: Bool) -> [Scalars] {
+        var out: [Scalars] = []
+        for (k, var p) in pieces.enumerated() {
+            for i in p.indices where p[i] == " " { p[i] = replacement }
+            let add = prepend == .always || (prepend == .first && k == 0 && atOrigin)
+            if add && p.first != replacement { p.insert(replacement, at: 0) }
+            if split {
+                splitPieces(p, singleScalarMatches(p, where: { $0 == replacement }), .mergedWithNext, into: &out)
+            } else if !p.isEmpty {
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    /// GPT-2 byte level: optional prefix space, optional GPT-2 regex split, then the byte map.
+    private static func byteLevel(_ pieces: [Scalars], addPrefixSpace: Bool, useRegex: Bool) -> [Scalars] {
+        var out: [Scalars] = []
+        out.reserveCapacity(pieces.count * 2)
+        for var p in pieces {
+            if addPrefixSpace && p.first != " " { p.insert(" ", at: 0) }
+            if useRegex {
+                var i = 0
+                while i < p.count {
+                    let e = TextPattern.gpt2End(p, i)
+                    out.append(ByteLevelMap.map(Array(p[i..<e])))
+                    i = e
+                }
+            } else if !p.isEmpty {
+                out.append(ByteLevelMap.map(p))
+            }
+        }
+        return out
+    }
+
+    /// HF `Whitespace`: the `\w+|[^\w\s]+` runs of `p`; white space is dropped.
+    private static func whitespaceWords(_ p: Scalars) -> [Scalars] {
+        var out: [Scalars] = []
+        var i = 0
+        while i < p.count {
+            let c = p[i]
+            if CharClass.isSpace(c) && !CharClass.isWord(c) { i += 1; continue }
+            let word = CharClass.isWord(c)
+            var j = i + 1
+            while j < p.count {
+                let d = p[j]
+                if word ? !CharClass.isWord(d) : (CharClass.isWord(d) || CharClass.isSpace(d)) { break }
+                j += 1
+            }
+            out.append(Array(p[i..<j]))
+            i = j
+        }
+        return out
+    }
+
+    /// HF `WhitespaceSplit`: the runs of non-White_Space of `p`.
+    private static func whitespaceSplitWords(_ p: Scalars) -> [Scalars] {
+        var out: [Scalars] = []
+        var i = 0
+        while i < p.count {
+            if CharClass.isSpace(p[i]) { i += 1; continue }
+            var j = i + 1
+            while j < p.count && !CharClass.isSpace(p[j]) { j += 1 }
+            out.append(Array(p[i..<j]))
+            i = j
+        }
+        return out
+    }
+
+    /// The covering matches of `p` where each scalar satisfying `isMatch` is one match and the
+    /// text between is one non-match (what `splitPieces` takes).
+    private static func singleScalarMatches(_ p: Scalars, where isMatch: (Unicode.Scalar) -> Bool)
+        -> [(Range<Int>, Bool)] {
+        var m: [(Range<Int>, Bool)] = []
+        var last = 0
+        for (i, c) in p.enumerated() where isMatch(c) {
+            if last < i { m.append((last..<i, false)) }
+            m.append((i..<(i + 1), true))
+            last = i + 1
+        }
+        if last < p.count { m.append((last..<p.count, false)) }
+        return m
     }
 
     /// HF `NormalizedString::split`: applies `behavior` to the covering `matches` of `p`.
