@@ -303,21 +303,8 @@ public final class PyTorchCheckpoint: TensorSource, @unchecked Sendable {
     /// Opens the state-dict files `paths`; a tensor stored in two of them is an error naming both.
     /// - Throws: `CoreError` naming the file at fault.
     public init(paths: [String], indexPath: String? = nil) throws {
-        var opened: [PyTorchFile] = []
-        var loc: [String: (Int, PyTorchTensorInfo)] = [:]
-        for p in paths {
-            let f = try PyTorchFile(path: p)
-            opened.append(f)
-            for name in f.orderedNames {
-                guard let info = f.tensors[name] else { continue }
-                if let other = loc[name] {
-                    throw CoreError("tensor '\(name)' is stored in two shards, '\(opened[other.0].path)' and '\(p)'", file: indexPath ?? p)
-                }
-                loc[name] = (opened.count - 1, info)
-            }
-        }
-        files = opened
-        location = loc
+        (files, location) = try openShards(paths, indexPath: indexPath, open: { try PyTorchFile(path: $0) },
+                                           tensors: { f in f.orderedNames.compactMap { n in f.tensors[n].map { (n, $0) } } })
     }
 
     /// Opens `directory/pytorch_model.bin`, or the shards listed by

@@ -26,20 +26,8 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     /// - Throws: `CoreError` naming the file: a tensor stored in two shards (naming the index), or
     ///   any error of `SafetensorsFile(path:)`.
     public init(paths: [String], indexPath: String? = nil) throws {
-        var opened: [SafetensorsFile] = []
-        var loc: [String: (Int, SafetensorsTensorInfo)] = [:]
-        for p in paths {
-            opened.append(try SafetensorsFile(path: p))
-            let fi = opened.count - 1
-            for t in opened[fi].tensors {
-                if let other = loc[t.name] {
-                    throw CoreError("tensor '\(t.name)' is stored in two shards, '\(opened[other.0].path)' and '\(p)'", file: indexPath ?? p)
-                }
-                loc[t.name] = (fi, t)
-            }
-        }
-        files = opened
-        location = loc
+        (files, location) = try openShards(paths, indexPath: indexPath, open: { try SafetensorsFile(path: $0) },
+                                           tensors: { f in f.tensors.map { ($0.name, $0) } })
     }
 
     /// Opens `directory/model.safetensors`, or the shards listed by

@@ -88,3 +88,31 @@ func shardFileNames(indexPath: String) throws -> [String] {
 func pyTorchFingerprintFiles(of directory: String) throws -> [String] {
     try directoryEntries(directory).filter { $0.hasSuffix(".bin") || $0.hasSuffix(".pt") || $0 == "config.yaml" }.sorted()
 }
+
+/// Opens the shard files `paths` in order and maps every tensor name to the shard that holds it
+/// and its entry there, as both safetensors and PyTorch checkpoints are read.
+///
+/// - Parameters:
+///   - open: opens one file.
+///   - tensors: a file's tensors as (name, entry), in the file's order.
+/// - Returns: the opened files and, for each name, (index into `files`, entry).
+/// - Throws: `CoreError` naming both files when a tensor is stored in two shards (located at
+///   `indexPath` when given, else the second file), or any error of `open`.
+func openShards<File, Info>(_ paths: [String], indexPath: String?, open: (String) throws -> File,
+                            tensors: (File) -> [(String, Info)])
+    throws -> (files: [File], location: [String: (file: Int, info: Info)]) {
+    var files: [File] = []
+    var location: [String: (file: Int, info: Info)] = [:]
+    for (fi, p) in paths.enumerated() {
+        let f = try open(p)
+        files.append(f)
+        for (name, info) in tensors(f) {
+            if let other = location[name] {
+                throw CoreError("tensor '\(name)' is stored in two shards, '\(paths[other.file])' and '\(p)'",
+                                file: indexPath ?? p)
+            }
+            location[name] = (fi, info)
+        }
+    }
+    return (files, location)
+}
