@@ -131,18 +131,12 @@ void ke_pack_b(const float *b, long kStride, long colStride, long k0, long kc, l
                 if (w < nr) memset(out + w, 0, sizeof(float) * (size_t)(nr - w));
             }
         } else {
-            // B stored [n, k] (transposed): each column is contiguous in k. Transposed in
-            // blocks of 32 k so the block's reads (w columns × 32 floats) and writes (32 rows of
-            // the panel) stay in L1; column by column, every write would touch a new line of a
-            // panel larger than L1.
+            // B stored [n, k] (transposed): each column is contiguous in k.
             if (w < nr) memset(panel, 0, sizeof(float) * (size_t)(kc * nr));
-            for (long k1 = 0; k1 < kc; k1 += 32) {
-                long k2 = kc - k1 < 32 ? kc : k1 + 32;
-                for (long jj = 0; jj < w; jj++) {
-                    const float *col = src + jj * colStride;
-                    float *out = panel + jj;
-                    for (long kk = k1; kk < k2; kk++) out[kk * nr] = col[kk * kStride];
-                }
+            for (long jj = 0; jj < w; jj++) {
+                const float *col = src + jj * colStride;
+                float *out = panel + jj;
+                for (long kk = 0; kk < kc; kk++) out[kk * nr] = col[kk * kStride];
             }
         }
     }

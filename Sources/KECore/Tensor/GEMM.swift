@@ -86,9 +86,12 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 nonisolated(unsafe) public var gemmMicroKernel: GEMMMicroKernel = GEMMMicroKernel.preferred
 
 /// C[m,n] = α·op(A)·op(B) + β·C in ke's fixed summation order (see above). Row-major;
-/// `transA`: A is stored [k, m]; `transB`: B is stored [n, k]. Splits the columns (or, for a
-/// narrow C, the rows) of C across `threads` workers; the bits never depend on that split, nor
-/// on `tile`.
+/// `transA`: A is stored [k, m]; `transB`: B is stored [n, k]. With ≥ 2 MFLOP per worker, splits
+/// the work across `threads` workers of ke's pool (`onPoolWorkers`): by rows of C against one
+/// B block packed by all workers together (`GEMMSplit.rowsSharingB`, when C has ≥ 4 register
+/// tiles of rows per worker), else by columns (or, for a narrow C, rows) with each worker
+/// packing its own blocks. The bits never depend on the split, the thread count, nor `tile`:
+/// each element's chain is computed by one worker, k-block after k-block.
 func fixedOrderGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float, a: UnsafePointer<Float>, lda: Int,
