@@ -84,8 +84,13 @@ final class GEMMTests: XCTestCase {
                 let want = run(t, a: a, b: b, c: c, threads: 1, tile: .swift).map(\.bitPattern)
                 for tile in tiles where tile != .swift {
                     for threads in [2, 3] {
-                        XCTAssertEqual(run(t, a: a, b: b, c: c, threads: threads, tile: tile).map(\.bitPattern), want,
-                                       "\(t), \(tile), \(threads) threads")
+                        for split in [GEMMSplit.own, .rowsSharingB] {
+                            let saved = forcedGEMMSplit
+                            forcedGEMMSplit = split
+                            defer { forcedGEMMSplit = saved }
+                            XCTAssertEqual(run(t, a: a, b: b, c: c, threads: threads, tile: tile).map(\.bitPattern), want,
+                                           "\(t), \(tile), \(threads) threads, split \(split)")
+                        }
                     }
                 }
             }

@@ -88,9 +88,8 @@ nonisolated(unsafe) public var gemmMicroKernel: GEMMMicroKernel = GEMMMicroKerne
 /// C[m,n] = α·op(A)·op(B) + β·C in ke's fixed summation order (see above). Row-major;
 /// `transA`: A is stored [k, m]; `transB`: B is stored [n, k]. With ≥ 2 MFLOP per worker, splits
 /// the work across `threads` workers of ke's pool (`onPoolWorkers`): by rows of C against one
-/// B block packed by all workers together (`GEMMSplit.rowsSharingB`, when C has ≥ 4 register
-/// tiles of rows per worker), else by columns (or, for a narrow C, rows) with each worker
-/// packing its own blocks. The bits never depend on the split, the thread count, nor `tile`:
+/// B block packed by all workers together (`GEMMSplit.rowsSharingB`, when forced), or by columns
+/// (or, for a narrow C, rows) with each worker packing its own blocks (`.own`, the default). The bits never depend on the split, the thread count, nor `tile`:
 /// each element's chain is computed by one worker, k-block after k-block.
 func fixedOrderGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -161,13 +160,16 @@ enum GEMMSplit: String {
     case rowsSharingB = "rows"
 }
 
-/// `KE_GEMM_SPLIT=own|rows` forces a split (for measurements).
-private let forcedGEMMSplit: GEMMSplit? = getenv("KE_GEMM_SPLIT").flatMap { GEMMSplit(rawValue: String(cString: $0)) }
+/// A split every product uses when set: `KE_GEMM_SPLIT=own|rows` (for measurements), or a test.
+nonisolated(unsafe) var forcedGEMMSplit: GEMMSplit? = getenv("KE_GEMM_SPLIT").flatMap { GEMMSplit(rawValue: String(cString: $0)) }
 
-/// The split for an m × n product on `workers` workers.
+/// The split for an m × n product on `workers` workers: `.own` unless forced. Measured on the
+/// AMD EPYC (2 workers, alternating rounds against OpenBLAS, machine partly loaded), sharing B
+/// lost at a large k (256 × 512 × 2048: 0.87 of OpenBLAS against 0.97; 1B MLP down-projection
+/// 0.82 against 0.92; 512³ 0.96 against 1.02): a barrier per k-block, and half of each B block
+/// comes from the other core's cache.
 func gemmSplit(_ kernel: GEMMMicroKernel, m: Int, n: Int, workers: Int) -> GEMMSplit {
-    if let forcedGEMMSplit { return forcedGEMMSplit }
-    return m >= 4 * kernel.mr * workers ? .rowsSharingB : .own
+    forcedGEMMSplit ?? .own
 }
 
 /// `fixedOrderGEMM` with the `.rowsSharingB` split on `workers` pool workers. False (nothing
