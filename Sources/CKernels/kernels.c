@@ -80,26 +80,40 @@ void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStri
 
 void ke_pack_a(const float *a, long rowStride, long kStride, long i0, long mc, long k0, long kc,
                float alpha, long mr, float *dst) {
+    if (kStride != 1) {
+        // A stored [k, m] (transposed): at each k the block's mc values are consecutive. Read them
+        // once, in order, and deal them to the panels (each k's line of A is touched once; panel
+        // by panel, a line would be fetched again for every panel it feeds).
+        long full = mc / mr * mr;
+        for (long kk = 0; kk < kc; kk++) {
+            const float *col = a + i0 * rowStride + (k0 + kk) * kStride;
+            float *out = dst + kk * mr;
+            for (long p = 0; p < full; p += mr) {
+                float *o = out + p * kc;
+                const float *c = col + p * rowStride;
+                if (alpha == 1.0f) { for (long ii = 0; ii < mr; ii++) o[ii] = c[ii * rowStride]; }
+                else { for (long ii = 0; ii < mr; ii++) o[ii] = alpha * c[ii * rowStride]; }
+            }
+            if (full < mc) {
+                float *o = out + full * kc;
+                const float *c = col + full * rowStride;
+                long h = mc - full;
+                for (long ii = 0; ii < mr; ii++) o[ii] = ii < h ? (alpha == 1.0f ? c[ii * rowStride] : alpha * c[ii * rowStride]) : 0.0f;
+            }
+        }
+        return;
+    }
     for (long p = 0; p < mc; p += mr) {
         long h = mc - p < mr ? mc - p : mr;
         float *panel = dst + p * kc;
         const float *src = a + (i0 + p) * rowStride + k0 * kStride;
         if (h < mr) memset(panel, 0, sizeof(float) * (size_t)(kc * mr));
-        if (kStride == 1) {
-            // Rows of A are contiguous in k: read each row in order, write every mr-th float.
-            for (long ii = 0; ii < h; ii++) {
-                const float *row = src + ii * rowStride;
-                float *out = panel + ii;
-                if (alpha == 1.0f) { for (long kk = 0; kk < kc; kk++) out[kk * mr] = row[kk]; }
-                else { for (long kk = 0; kk < kc; kk++) out[kk * mr] = alpha * row[kk]; }
-            }
-        } else {
-            for (long kk = 0; kk < kc; kk++) {
-                const float *col = src + kk * kStride;
-                float *out = panel + kk * mr;
-                if (alpha == 1.0f) { for (long ii = 0; ii < h; ii++) out[ii] = col[ii * rowStride]; }
-                else { for (long ii = 0; ii < h; ii++) out[ii] = alpha * col[ii * rowStride]; }
-            }
+        // Rows of A are contiguous in k: read each row in order, write every mr-th float.
+        for (long ii = 0; ii < h; ii++) {
+            const float *row = src + ii * rowStride;
+            float *out = panel + ii;
+            if (alpha == 1.0f) { for (long kk = 0; kk < kc; kk++) out[kk * mr] = row[kk]; }
+            else { for (long kk = 0; kk < kc; kk++) out[kk * mr] = alpha * row[kk]; }
         }
     }
 }

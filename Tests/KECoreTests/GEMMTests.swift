@@ -72,7 +72,7 @@ final class GEMMTests: XCTestCase {
     func testEveryTileGivesTheSameBitsOnLargeProducts() throws {
         // Products too large for the scalar reference: the tiles against each other (each is the
         // reference chain on the shapes above). Many k-blocks, row blocks and column panels, with
-        // ragged edges; 2 workers.
+        // ragged edges; 2 and 3 workers (the split sharing one packed B meets at barriers).
         let tiles = self.tiles
         print("GEMMTests: register tiles on this CPU: \(tiles.map(\.rawValue).joined(separator: ", ")); default \(gemmMicroKernel.rawValue)")
         guard tiles.count > 1 else { throw XCTSkip("only the portable tile runs on this CPU") }
@@ -83,7 +83,15 @@ final class GEMMTests: XCTestCase {
                 let a = randoms(m * k, &rng), b = randoms(k * n, &rng), c = randoms(m * n, &rng)
                 let want = run(t, a: a, b: b, c: c, threads: 1, tile: .swift).map(\.bitPattern)
                 for tile in tiles where tile != .swift {
-                    XCTAssertEqual(run(t, a: a, b: b, c: c, threads: 2, tile: tile).map(\.bitPattern), want, "\(t), \(tile)")
+                    for threads in [2, 3] {
+                        for split in [GEMMSplit.own, .rowsSharingB] {
+                            let saved = forcedGEMMSplit
+                            forcedGEMMSplit = split
+                            defer { forcedGEMMSplit = saved }
+                            XCTAssertEqual(run(t, a: a, b: b, c: c, threads: threads, tile: tile).map(\.bitPattern), want,
+                                           "\(t), \(tile), \(threads) threads, split \(split)")
+                        }
+                    }
                 }
             }
         }
@@ -250,6 +258,79 @@ final class GEMMSquareBenchmarkTests: XCTestCase {
             }
             print("1 thread, CPU time: sgemm \(n)³ GFLOP/s min/median/max: " + (["openblas"] + tiles.map(\.rawValue)).map { "\($0) \(mmm(rates[$0]!))" }.joined(separator: "  "))
             print("1 thread, CPU time: sgemm \(n)³ ratio to OpenBLAS (same round): " + tiles.map { "\($0.rawValue) \(mmm(ratios[$0.rawValue]!))" }.joined(separator: "  "))
+        }
+    }
+}
+
+/// The products the passes run, fixed-order kernel against OpenBLAS (`cblas_sgemm`), every
+/// thread, in alternating rounds (skipped unless KE_BENCH=1; a benchmark, not a test). Prints
+/// min/median/max of the per-round ratio fixed-order / OpenBLAS and the rates. Shapes: the
+/// bench model's linears at 256 tokens (D = 512, F = 2048) and in the batched entropy pass
+/// (16,384 rows), its training step's products (1,024 tokens; LM head V = 50,304 forward and
+/// backward, a layer's weight and input gradients), and an OLMo-1B-shaped MLP (2,048 × 8,192).
+final class GEMMShapeBenchmarkTests: XCTestCase {
+    struct Shape { let name: String; let transA, transB: Bool; let m, n, k: Int }
+
+    static let shapes: [Shape] = [
+        Shape(name: "square 512", transA: false, transB: false, m: 512, n: 512, k: 512),
+        Shape(name: "square 1024", transA: false, transB: false, m: 1024, n: 1024, k: 1024),
+        Shape(name: "bench x·W1ᵀ 256 tok", transA: false, transB: true, m: 256, n: 2048, k: 512),
+        Shape(name: "bench x·W2ᵀ 256 tok", transA: false, transB: true, m: 256, n: 512, k: 2048),
+        Shape(name: "bench x·W1ᵀ 16384 rows", transA: false, transB: true, m: 16384, n: 2048, k: 512),
+        Shape(name: "train head h·Uᵀ", transA: false, transB: true, m: 1024, n: 50304, k: 512),
+        Shape(name: "train head dlogits·U", transA: false, transB: false, m: 1024, n: 512, k: 50304),
+        Shape(name: "train head dlogitsᵀ·h", transA: true, transB: false, m: 50304, n: 512, k: 1024),
+        Shape(name: "train dW1 dyᵀ·x", transA: true, transB: false, m: 2048, n: 512, k: 1024),
+        Shape(name: "train dx dy·W1", transA: false, transB: false, m: 1024, n: 512, k: 2048),
+        Shape(name: "1B x·W1ᵀ 256 tok", transA: false, transB: true, m: 256, n: 8192, k: 2048),
+        Shape(name: "1B x·W2ᵀ 256 tok", transA: false, transB: true, m: 256, n: 2048, k: 8192),
+    ]
+
+    func testPassShapesInAlternatingRounds() throws {
+        guard ProcessInfo.processInfo.environment["KE_BENCH"] == "1" else { throw XCTSkip("set KE_BENCH=1 to compare the GEMM kernels") }
+        let rounds = Int(ProcessInfo.processInfo.environment["KE_BENCH_ROUNDS"] ?? "") ?? 5
+        let only = ProcessInfo.processInfo.environment["KE_BENCH_SHAPES"]
+        print("threads \(blasThreads), OpenBLAS \(blasCoreName), tile \(gemmMicroKernel.rawValue)")
+        for s in Self.shapes where only == nil || s.name.contains(only!) {
+            var rng = TestRNG(7)
+            let a = (0..<(s.m * s.k)).map { _ in rng.uniform() - 0.5 }
+            let b = (0..<(s.k * s.n)).map { _ in rng.uniform() - 0.5 }
+            var c = [Float](repeating: 0, count: s.m * s.n)
+            let flops = 2 * Double(s.m) * Double(s.n) * Double(s.k)
+            let reps = max(1, min(10, Int(2e9 / flops)))
+            func rate(openBLAS: Bool) -> Double {
+                var best = Double.infinity
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                    let lda = s.transA ? s.m : s.k, ldb = s.transB ? s.k : s.n
+                    for _ in 0..<reps {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        if openBLAS {
+                            cblas_sgemm(CblasRowMajor, s.transA ? CblasTrans : CblasNoTrans, s.transB ? CblasTrans : CblasNoTrans,
+                                        Int32(s.m), Int32(s.n), Int32(s.k), 1, pa.baseAddress!, Int32(lda),
+                                        pb.baseAddress!, Int32(ldb), 0, pc.baseAddress!, Int32(s.n))
+                        } else {
+                            fixedOrderGEMM(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1,
+                                           a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb,
+                                           beta: 0, c: pc.baseAddress!, ldc: s.n, threads: blasThreads)
+                        }
+                        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    }
+                }}}
+                return flops / best / 1e9
+            }
+            _ = rate(openBLAS: true); _ = rate(openBLAS: false)   // warm-up: pages, threads
+            var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
+            for round in 0..<rounds {
+                let (x, y): (Double, Double)
+                if round % 2 == 0 { let o = rate(openBLAS: true); x = rate(openBLAS: false); y = o }
+                else { x = rate(openBLAS: false); y = rate(openBLAS: true) }
+                ours.append(x); theirs.append(y); ratios.append(x / y)
+            }
+            func mmm(_ xs: [Double]) -> String {
+                let v = xs.sorted()
+                return String(format: "%.2f/%.2f/%.2f", v.first!, v[v.count / 2], v.last!)
+            }
+            print("GEMM shape \(s.name) [m \(s.m) n \(s.n) k \(s.k)\(s.transA ? " Aᵀ" : "")\(s.transB ? " Bᵀ" : "")]: ratio \(mmm(ratios))  fixed-order \(mmm(ours))  OpenBLAS \(mmm(theirs)) GFLOP/s")
         }
     }
 }

@@ -48,6 +48,15 @@ final class TrainingBenchmarkTests: XCTestCase {
         print(String(format: "sgemm calibration: %.0f GFLOP/s", gflops))
         print(String(format: "pythia-70m shape, batch 8×128: best %.3f s/step = %.0f tokens/s, median %.3f s = %.0f tokens/s (forward+loss %.3f s, forward+backward %.3f s), BLAS %@ × %d threads, loss %.3f",
                      dt, 1024 / dt, median, 1024 / median, dtFwd, dtGrad, blasCoreName, blasThreads, loss))
+        // Share of the machine's sgemm peak (the faster kernel at 2048³, measured now, as
+        // Scripts/bench does): FLOPs per token of the step's matrix products,
+        // 3 × (2·(4·D² + 2·D·F)·L + 4·T·D·L + 2·D·V), with D 512, F 2048, L 6, T 128, V 50304.
+        let (D, F, L, T, V) = (512.0, 2048.0, 6.0, 128.0, 50304.0)
+        let flopsPerToken = 3 * (2 * (4 * D * D + 2 * D * F) * L + 4 * T * D * L + 2 * D * V)
+        let peak = max(measureSgemmRate(size: 2048, repeats: 2, kernel: .fixedOrder), measureSgemmRate(size: 2048, repeats: 2, kernel: .openBLAS))
+        print(String(format: "training step: %.0f MFLOP/token, best %.1f GFLOP/s = %.0f%% of the sgemm peak %.1f GFLOP/s (median %.0f%%)",
+                     flopsPerToken / 1e6, 1024 / dt * flopsPerToken / 1e9, 1024 / dt * flopsPerToken / peak * 100, peak / 1e9,
+                     1024 / median * flopsPerToken / peak * 100))
         XCTAssertTrue(loss.isFinite)
         // An untrained pythia-70m-shaped model predicts near-uniformly: loss ≈ ln 50304 ± the spread of initial logits
         XCTAssertEqual(loss, log(50304), accuracy: 0.5)

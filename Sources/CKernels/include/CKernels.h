@@ -45,6 +45,19 @@ void ke_pack_b(const float *b, long kStride, long colStride, long k0, long kc, l
 void ke_exact_abs_column_sums(const float *a, long rows, long cols, long rowStride,
                               unsigned long long *hi, unsigned long long *lo, int *outside);
 
+/// A task of `ke_pool_run`: called once per worker w in 0..<workers with the caller's context.
+typedef void (*ke_pool_task)(void *ctx, long w, long workers);
+
+/// Runs fn(ctx, w, workers) for every w in 0..<workers at once: w = 0 on the calling thread, the
+/// others on the pool's threads (started on first use, then kept; after a task each spins up to
+/// KE_SPIN_US microseconds, default 100, before sleeping). Returns when all are done: 1. Returns
+/// 0 without calling fn when the pool is busy (a run from another thread, or from inside a task)
+/// or a thread cannot be started: the caller then does the work itself.
+int ke_pool_run(long workers, ke_pool_task fn, void *ctx);
+/// Waits until all `workers` workers of the running `ke_pool_run` task have called it (each must
+/// call it the same number of times). Spins, yielding the core after KE_SPIN_US.
+void ke_pool_barrier(long workers);
+
 #ifdef __cplusplus
 }
 #endif

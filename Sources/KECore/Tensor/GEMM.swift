@@ -86,9 +86,11 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 nonisolated(unsafe) public var gemmMicroKernel: GEMMMicroKernel = GEMMMicroKernel.preferred
 
 /// C[m,n] = α·op(A)·op(B) + β·C in ke's fixed summation order (see above). Row-major;
-/// `transA`: A is stored [k, m]; `transB`: B is stored [n, k]. Splits the columns (or, for a
-/// narrow C, the rows) of C across `threads` workers; the bits never depend on that split, nor
-/// on `tile`.
+/// `transA`: A is stored [k, m]; `transB`: B is stored [n, k]. With ≥ 2 MFLOP per worker, splits
+/// the work across `threads` workers of ke's pool (`onPoolWorkers`): by rows of C against one
+/// B block packed by all workers together (`GEMMSplit.rowsSharingB`, when forced), or by columns
+/// (or, for a narrow C, rows) with each worker packing its own blocks (`.own`, the default). The bits never depend on the split, the thread count, nor `tile`:
+/// each element's chain is computed by one worker, k-block after k-block.
 func fixedOrderGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -113,26 +115,122 @@ func fixedOrderGEMM(
                   a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
         return
     }
-    let splitColumns = colTiles >= workers * 2 || colTiles >= rowTiles
-    let tiles = splitColumns ? colTiles : rowTiles
-    let tile = splitColumns ? kernel.nr : kernel.mr
-    let per = (tiles + workers - 1) / workers
     let box = UncheckedBox((a, b, c))
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let (a, b, c) = box.value
-        let lo = w * per * tile
-        if splitColumns {
-            let hi = min(n, lo + per * tile)
-            if lo < hi {
-                gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: lo..<hi, k: k, alpha: alpha,
-                          a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+    if gemmSplit(kernel, m: m, n: n, workers: workers) == .rowsSharingB {
+        // One packed B for all workers (each packs a share of its panels), rows of C split.
+        let ok = gemmRowsSharingB(kernel, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc, workers: workers)
+        if ok { return }
+    } else {
+        let splitColumns = colTiles >= workers * 2 || colTiles >= rowTiles
+        let tiles = splitColumns ? colTiles : rowTiles
+        let tile = splitColumns ? kernel.nr : kernel.mr
+        let per = (tiles + workers - 1) / workers
+        let ok = onPoolWorkers(workers) { w, _ in
+            let (a, b, c) = box.value
+            let lo = w * per * tile
+            if splitColumns {
+                let hi = min(n, lo + per * tile)
+                if lo < hi {
+                    gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: lo..<hi, k: k, alpha: alpha,
+                              a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+                }
+            } else {
+                let hi = min(m, lo + per * tile)
+                if lo < hi {
+                    gemmBlock(kernel, transA: transA, transB: transB, rows: lo..<hi, cols: 0..<n, k: k, alpha: alpha,
+                              a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+                }
             }
-        } else {
-            let hi = min(m, lo + per * tile)
-            if lo < hi {
-                gemmBlock(kernel, transA: transA, transB: transB, rows: lo..<hi, cols: 0..<n, k: k, alpha: alpha,
-                          a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+        }
+        if ok { return }
+    }
+    // The pool is busy (a product from another thread): this thread does it all, same bits.
+    gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: 0..<n, k: k, alpha: alpha,
+              a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+}
+
+/// How `fixedOrderGEMM` splits one product between workers; the bits never depend on it.
+enum GEMMSplit: String {
+    /// Each worker takes a range of C's columns (or, for a narrow C, rows) and packs its own B
+    /// and the whole of A: no barrier, twice the packing of A.
+    case own
+    /// The workers pack one B block together (each a share of its panels), meet at a barrier,
+    /// then each computes a range of C's rows against the shared block: B is packed once.
+    case rowsSharingB = "rows"
+}
+
+/// A split every product uses when set: `KE_GEMM_SPLIT=own|rows` (for measurements), or a test.
+nonisolated(unsafe) var forcedGEMMSplit: GEMMSplit? = getenv("KE_GEMM_SPLIT").flatMap { GEMMSplit(rawValue: String(cString: $0)) }
+
+/// The split for an m × n product on `workers` workers: `.own` unless forced. Measured on the
+/// AMD EPYC (2 workers, alternating rounds against OpenBLAS, machine partly loaded), sharing B
+/// lost at a large k (256 × 512 × 2048: 0.87 of OpenBLAS against 0.97; 1B MLP down-projection
+/// 0.82 against 0.92; 512³ 0.96 against 1.02): a barrier per k-block, and half of each B block
+/// comes from the other core's cache.
+func gemmSplit(_ kernel: GEMMMicroKernel, m: Int, n: Int, workers: Int) -> GEMMSplit {
+    forcedGEMMSplit ?? .own
+}
+
+/// `fixedOrderGEMM` with the `.rowsSharingB` split on `workers` pool workers. False (nothing
+/// computed) when the pool is busy.
+private func gemmRowsSharingB(
+    _ kernel: GEMMMicroKernel, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    loadC: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, workers: Int
+) -> Bool {
+    let MR = kernel.mr, NR = kernel.nr, KC = kernel.kc, NC = kernel.nc
+    let ncMax = min(NC, roundUp(n, NR)), kcMax = min(KC, k)
+    // Two B blocks: while a worker packs block t + 1 into one, no worker still reads it (each
+    // passed the barrier after block t's packing, so finished block t − 1's products).
+    let blockFloats = kcMax * ncMax
+    let packedB = UnsafeMutableRawPointer.allocate(byteCount: 2 * blockFloats * 4, alignment: 64)
+        .bindMemory(to: Float.self, capacity: 2 * blockFloats)
+    defer { packedB.deallocate() }
+    let rowTiles = (m + MR - 1) / MR, per = (rowTiles + workers - 1) / workers
+    let bKStride = transB ? 1 : ldb, bColStride = transB ? ldb : 1
+    let box = UncheckedBox((a, b, c, packedB))
+    return onPoolWorkers(workers) { w, workers in
+        let (a, b, c, packedB) = box.value
+        let rows = min(m, w * per * MR)..<min(m, (w + 1) * per * MR)
+        let blocks = BlockWorkspace(kernel, rows: rows.count, cols: n, k: k, alpha: alpha)
+        defer { blocks.deallocate() }
+        var t = 0, jc = 0
+        while jc < n {
+            let nc = min(NC, n - jc)
+            let panels = (nc + NR - 1) / NR, share = (panels + workers - 1) / workers
+            var pc = 0
+            while pc < k {
+                let kc = min(KC, k - pc)
+                let block = packedB + (t & 1) * blockFloats
+                let p0 = min(panels, w * share), p1 = min(panels, p0 + share)
+                if p0 < p1 {
+                    ke_pack_b(b, bKStride, bColStride, pc, kc, jc + p0 * NR, min(nc, p1 * NR) - p0 * NR, NR, block + p0 * NR * kc)
+                }
+                ke_pool_barrier(workers)
+                if !rows.isEmpty {
+                    blockProducts(kernel, transA: transA, rows: rows, jc: jc, nc: nc, pc: pc, kc: kc, alpha: alpha,
+                                  a: a, lda: lda, packedB: block, packedA: blocks.packedA,
+                                  accumulate: loadC || pc > 0, c: c, ldc: ldc)
+                }
+                t += 1
+                pc += KC
             }
+            jc += NC
+        }
+    }
+}
+
+/// Runs `body(w, workers)` for every w in 0..<workers at once on ke's worker pool (`ke_pool_run`:
+/// w = 0 on this thread; the helpers spin briefly after a task before sleeping, so back-to-back
+/// products hand off in microseconds). False, with nothing run, when the pool is busy.
+func onPoolWorkers(_ workers: Int, _ body: (Int, Int) -> Void) -> Bool {
+    withoutActuallyEscaping(body) { body in
+        var task = body
+        return withUnsafeMutablePointer(to: &task) { p in
+            ke_pool_run(workers, { ctx, w, workers in
+                ctx!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(w, workers)
+            }, p) != 0
         }
     }
 }
@@ -148,25 +246,15 @@ private func gemmBlock(
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     loadC: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    let MR = kernel.mr, NR = kernel.nr, KC = kernel.kc, MC = kernel.mc, NC = kernel.nc
+    let NR = kernel.nr, KC = kernel.kc, NC = kernel.nc
     let ncMax = min(NC, roundUp(cols.count, NR))
-    let mcMax = min(MC, roundUp(rows.count, MR))
     let kcMax = min(KC, k)
     // 64-byte aligned: each k step of a B panel is whole cache lines, so its vector loads never
     // straddle two lines.
     let packedB = UnsafeMutableRawPointer.allocate(byteCount: kcMax * ncMax * 4, alignment: 64)
         .bindMemory(to: Float.self, capacity: kcMax * ncMax)
-    // Packing A costs one pass over its block and pays off when the block is reused across
-    // several column panels (its rows are then contiguous, with no cache-set conflicts between
-    // rows a power of two apart); α ≠ 1 is applied while packing.
-    let packsA = alpha != 1 || cols.count > 4 * NR
-    let packedA: UnsafeMutablePointer<Float>? = packsA
-        ? UnsafeMutableRawPointer.allocate(byteCount: kcMax * mcMax * 4, alignment: 64).bindMemory(to: Float.self, capacity: kcMax * mcMax)
-        : nil
-    defer { packedB.deallocate(); packedA?.deallocate() }
-    // Element (i, kk) of A is at a + i·rowStride + kk·kStride; element (kk, j) of B at
-    // b + kk·bKStride + j·bColStride.
-    let rowStride = transA ? 1 : lda, kStride = transA ? lda : 1
+    let blocks = BlockWorkspace(kernel, rows: rows.count, cols: cols.count, k: k, alpha: alpha)
+    defer { packedB.deallocate(); blocks.deallocate() }
     let bKStride = transB ? 1 : ldb, bColStride = transB ? ldb : 1
     var jc = cols.lowerBound
     while jc < cols.upperBound {
@@ -175,33 +263,68 @@ private func gemmBlock(
         while pc < k {
             let kc = min(KC, k - pc)
             ke_pack_b(b, bKStride, bColStride, pc, kc, jc, nc, NR, packedB)
-            let accumulate = loadC || pc > 0
-            var ic = rows.lowerBound
-            while ic < rows.upperBound {
-                let mc = min(MC, rows.upperBound - ic)
-                if let packedA {
-                    ke_pack_a(a, rowStride, kStride, ic, mc, pc, kc, alpha, MR, packedA)
-                }
-                var jr = 0
-                while jr < nc {
-                    let nr = min(NR, nc - jr)
-                    var ir = 0
-                    while ir < mc {
-                        let mr = min(MR, mc - ir)
-                        let panel = packedA.map { APanel(base: UnsafePointer($0) + ir * kc, rowStride: 1, kStride: MR, rows: mr) }
-                            ?? APanel(base: a + (ic + ir) * rowStride + pc * kStride, rowStride: rowStride, kStride: kStride, rows: mr)
-                        microTile(kernel, kc: kc, a: panel, b: packedB + jr * kc,
-                                  c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, rows: mr, cols: nr,
-                                  accumulate: accumulate)
-                        ir += MR
-                    }
-                    jr += NR
-                }
-                ic += MC
-            }
+            blockProducts(kernel, transA: transA, rows: rows, jc: jc, nc: nc, pc: pc, kc: kc, alpha: alpha,
+                          a: a, lda: lda, packedB: packedB, packedA: blocks.packedA,
+                          accumulate: loadC || pc > 0, c: c, ldc: ldc)
             pc += KC
         }
         jc += NC
+    }
+}
+
+/// A worker's buffer for packed A blocks (MC × KC floats), when packing pays. Packing A costs one
+/// pass over its block and pays off when the block is reused across several column panels (its
+/// rows are then contiguous, with no cache-set conflicts between rows a power of two apart);
+/// α ≠ 1 is applied while packing.
+private struct BlockWorkspace {
+    let packedA: UnsafeMutablePointer<Float>?
+
+    init(_ kernel: GEMMMicroKernel, rows: Int, cols: Int, k: Int, alpha: Float) {
+        let mcMax = min(kernel.mc, roundUp(rows, kernel.mr)), kcMax = min(kernel.kc, k)
+        packedA = alpha != 1 || cols > 4 * kernel.nr
+            ? UnsafeMutableRawPointer.allocate(byteCount: kcMax * mcMax * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: kcMax * mcMax)
+            : nil
+    }
+
+    func deallocate() { packedA?.deallocate() }
+}
+
+/// C[rows, jc..<jc+nc] (+)= A[rows, pc..<pc+kc] · B-block, the loops ic → jr → ir over one packed
+/// B block (`ke_pack_b`, panels of NR columns). A is packed per MC rows into `packedA` (α
+/// applied) when given, else read in place (its rows, or columns when transposed, are the
+/// register tile's broadcast streams).
+@inline(__always)
+private func blockProducts(
+    _ kernel: GEMMMicroKernel, transA: Bool, rows: Range<Int>, jc: Int, nc: Int, pc: Int, kc: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, packedB: UnsafePointer<Float>, packedA: UnsafeMutablePointer<Float>?,
+    accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    let MR = kernel.mr, NR = kernel.nr, MC = kernel.mc
+    // Element (i, kk) of A is at a + i·rowStride + kk·kStride.
+    let rowStride = transA ? 1 : lda, kStride = transA ? lda : 1
+    var ic = rows.lowerBound
+    while ic < rows.upperBound {
+        let mc = min(MC, rows.upperBound - ic)
+        if let packedA {
+            ke_pack_a(a, rowStride, kStride, ic, mc, pc, kc, alpha, MR, packedA)
+        }
+        var jr = 0
+        while jr < nc {
+            let nr = min(NR, nc - jr)
+            var ir = 0
+            while ir < mc {
+                let mr = min(MR, mc - ir)
+                let panel = packedA.map { APanel(base: UnsafePointer($0) + ir * kc, rowStride: 1, kStride: MR, rows: mr) }
+                    ?? APanel(base: a + (ic + ir) * rowStride + pc * kStride, rowStride: rowStride, kStride: kStride, rows: mr)
+                microTile(kernel, kc: kc, a: panel, b: packedB + jr * kc,
+                          c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, rows: mr, cols: nr,
+                          accumulate: accumulate)
+                ir += MR
+            }
+            jr += NR
+        }
+        ic += MC
     }
 }
 
