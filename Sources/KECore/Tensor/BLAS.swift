@@ -69,9 +69,12 @@ public var blasCoreName: String {
     return String(cString: p)
 }
 
-/// Measured FLOP/s of a square `size`³ product with `kernel` (best of a few runs after a
-/// warm-up), using every thread.
-public func measureSgemmRate(size n: Int, repeats: Int = 5, kernel: MatrixProductKernel = matrixProductKernel) -> Double {
+/// Measured FLOP/s of a square `size`³ product with `kernel`, using every thread: the best of
+/// the runs after a warm-up, at least `repeats` of them and as many more as fit in
+/// `minSeconds`. A 512³ product takes about 1.4 ms on 2 cores, so five runs alone span a
+/// time in which a virtual machine's host can take a core away for all of them (seen here:
+/// 512³ read at half its rate in one `ke --doctor` out of two).
+public func measureSgemmRate(size n: Int, repeats: Int = 5, minSeconds: Double = 0.3, kernel: MatrixProductKernel = matrixProductKernel) -> Double {
     let saved = matrixProductKernel
     matrixProductKernel = kernel
     defer { matrixProductKernel = saved }
@@ -83,11 +86,14 @@ public func measureSgemmRate(size n: Int, repeats: Int = 5, kernel: MatrixProduc
             c.withUnsafeMutableBufferPointer { pc in
                 guard let x = pa.baseAddress, let y = pb.baseAddress, let z = pc.baseAddress else { return }
                 sgemm(m: n, n: n, k: n, a: x, b: y, c: z)
-                for _ in 0..<repeats {
+                var runs = 0, spent = 0.0
+                while runs < repeats || spent < minSeconds {
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     sgemm(m: n, n: n, k: n, a: x, b: y, c: z)
                     let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                     best = min(best, dt)
+                    runs += 1
+                    spent += dt
                 }
             }
         }
