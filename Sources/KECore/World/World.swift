@@ -259,22 +259,6 @@ public final class World: Sendable {
         parallelMap(count) { document(step: step, row: $0, tag: 1) }
     }
 
-    /// [make(0), …, make(count − 1)], several rows at once on every core. Each document is seeded
-    /// by its own step, row and tag, so the result does not depend on the split; in the tiny run
-    /// the batch is otherwise made on one core while the other waits (≈ 60 µs a document).
-    func parallelMap<T>(_ count: Int, _ make: (Int) -> T) -> [T] {
-        let n = max(0, count)
-        if n < 8 { return (0..<n).map(make) }
-        var out = [T?](repeating: nil, count: n)
-        out.withUnsafeMutableBufferPointer { b in
-            let slots = UncheckedBox(b.baseAddress!)
-            parallelRanges(n, minChunk: 4) { r in
-                for i in r { slots.value[i] = make(i) }
-            }
-        }
-        return out.map { $0! }
-    }
-
     // MARK: Tokens
 
     /// The token id of each whitespace-separated word (`[UNK]` = 0 for unknown words), the
