@@ -198,10 +198,6 @@ final class GEMMSquareBenchmarkTests: XCTestCase {
                 }
                 for t in tiles { ratios[t.rawValue, default: []].append(this[t.rawValue]! / this["openblas"]!) }
             }
-            func mmm(_ xs: [Double]) -> String {
-                let s = xs.sorted()
-                return String(format: "%.2f/%.2f/%.2f", s.first!, s[s.count / 2], s.last!)
-            }
             print("sgemm \(n)³ GFLOP/s min/median/max: " + (["openblas"] + tiles.map(\.rawValue)).map { "\($0) \(mmm(rates[$0]!))" }.joined(separator: "  "))
             print("sgemm \(n)³ ratio to OpenBLAS (same round): " + tiles.map { "\($0.rawValue) \(mmm(ratios[$0.rawValue]!))" }.joined(separator: "  "))
         }
@@ -251,10 +247,6 @@ final class GEMMSquareBenchmarkTests: XCTestCase {
                 var this: [String: Double] = [:]
                 for e in entrants { this[e] = rate(e); rates[e, default: []].append(this[e]!) }
                 for t in tiles { ratios[t.rawValue, default: []].append(this[t.rawValue]! / this["openblas"]!) }
-            }
-            func mmm(_ xs: [Double]) -> String {
-                let s = xs.sorted()
-                return String(format: "%.2f/%.2f/%.2f", s.first!, s[s.count / 2], s.last!)
             }
             print("1 thread, CPU time: sgemm \(n)³ GFLOP/s min/median/max: " + (["openblas"] + tiles.map(\.rawValue)).map { "\($0) \(mmm(rates[$0]!))" }.joined(separator: "  "))
             print("1 thread, CPU time: sgemm \(n)³ ratio to OpenBLAS (same round): " + tiles.map { "\($0.rawValue) \(mmm(ratios[$0.rawValue]!))" }.joined(separator: "  "))
@@ -326,11 +318,13 @@ final class GEMMShapeBenchmarkTests: XCTestCase {
                 else { x = rate(openBLAS: false); y = rate(openBLAS: true) }
                 ours.append(x); theirs.append(y); ratios.append(x / y)
             }
-            func mmm(_ xs: [Double]) -> String {
-                let v = xs.sorted()
-                return String(format: "%.2f/%.2f/%.2f", v.first!, v[v.count / 2], v.last!)
-            }
             print("GEMM shape \(s.name) [m \(s.m) n \(s.n) k \(s.k)\(s.transA ? " Aᵀ" : "")\(s.transB ? " Bᵀ" : "")]: ratio \(mmm(ratios))  fixed-order \(mmm(ours))  OpenBLAS \(mmm(theirs)) GFLOP/s")
         }
     }
+}
+
+/// "min/median/max" of the benchmarks' rates or ratios (upper median for an even count).
+private func mmm(_ xs: [Double]) -> String {
+    let v = xs.sorted()
+    return String(format: "%.2f/%.2f/%.2f", v.first!, v[v.count / 2], v.last!)
 }

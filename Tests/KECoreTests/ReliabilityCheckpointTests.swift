@@ -24,6 +24,21 @@ func assertEveryTruncation(of bytes: [UInt8], step: Int, to path: String, at fil
     }
 }
 
+/// Every `step`-th prefix of the GGUF file `source` is refused naming the copy, or, cutting only
+/// the padding gguf-py writes after the last tensor, reads the same tensors.
+func assertEveryGGUFTruncation(of source: String, step: Int, in dir: String,
+                               at file: StaticString = #filePath, line: UInt = #line) throws {
+    let bytes = try readFileBytes(source)
+    let path = dir + "/" + (source as NSString).lastPathComponent
+    let full = try GGUFFile(path: source)
+    let needed = full.tensors.map { $0.fileOffset + $0.byteCount }.max() ?? 0
+    try assertEveryTruncation(of: bytes, step: step, to: path, at: file, line: line) { path, cut in
+        let f = try GGUFFile(path: path)
+        XCTAssertGreaterThanOrEqual(cut, needed, "a file cut at \(cut) bytes was accepted", file: file, line: line)
+        XCTAssertEqual(f.tensors, full.tensors, file: file, line: line)
+    }
+}
+
 /// Asserts that `body` throws a CoreError naming `file` (exactly) whose message contains `fragment`.
 func assertNamedError(_ file: String, _ fragment: String, at path: StaticString = #filePath, line: UInt = #line,
                       _ body: () throws -> Void) {

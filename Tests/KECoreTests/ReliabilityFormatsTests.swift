@@ -154,16 +154,8 @@ final class ReliabilityFormatsTests: XCTestCase {
     }
 
     func testEveryTruncationOfARealGGUFIsRejected() throws {
-        let bytes = try readFileBytes(formats + "/gguf/blocks.gguf")
-        let path = try makeTempDir(self) + "/blocks.gguf"
-        let full = try GGUFFile(path: formats + "/gguf/blocks.gguf")
         // gguf-py pads the file after the last tensor: cutting only padding leaves a valid file.
-        let needed = full.tensors.map { $0.fileOffset + $0.byteCount }.max() ?? 0
-        try assertEveryTruncation(of: bytes, step: 5, to: path) { path, cut in
-            let f = try GGUFFile(path: path)
-            XCTAssertGreaterThanOrEqual(cut, needed, "a file cut at \(cut) bytes was accepted")
-            XCTAssertEqual(f.tensors, full.tensors)
-        }
+        try assertEveryGGUFTruncation(of: formats + "/gguf/blocks.gguf", step: 5, in: try makeTempDir(self))
     }
 
     func testBadGGUFFiles() throws {
