@@ -311,7 +311,7 @@ enum CLI {
         }
 
         let session = Session(options: sessionOptions(options), output: writeOut, errorOutput: writeError)
-        if session.options.progress { session.progress = progressBar }
+        if session.options.progress { session.progress = ProgressBar().handler }
 
         if let mode = options.notebook, let file = options.file {
             return Notebook.run(scriptPath: file, mode: mode)

@@ -29,19 +29,6 @@ extension CLI {
         bytes.removeAll()
     }
 
-    /// A one-line progress bar on stderr, erased when done.
-    static let progressBar: ProgressHandler = { done, total, note in
-        guard total > 0 else { return }
-        if done >= total {
-            write(fd: 2, "\r\u{1B}[K")
-        } else {
-            let width = 30
-            let filled = Swift.max(0, Swift.min(width, done * width / total))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            write(fd: 2, "\r[\(bar)] \(done)/\(total) \(note)\u{1B}[K")
-        }
-    }
-
     // MARK: Standard input
 
     /// Everything readable from `fd` until end of file.

@@ -149,7 +149,7 @@ public struct HubRepository: Sendable {
         let has = { (name: String) in fileExists(target + "/" + name) }
         let prefix = pathInRepo.isEmpty ? "" : pathInRepo + "/"
         if !has("config.json") && !has("config.yaml") && !has("model.pt") {
-            let ggufs = ((try? directoryEntries(target)) ?? []).filter { $0.lowercased().hasSuffix(".gguf") && fileExists(target + "/" + $0) }.sorted()
+            let ggufs = (try? ggufFiles(in: target)) ?? []
             if ggufs.count == 1 { return target + "/" + ggufs[0] }
             if ggufs.count > 1 {
                 throw CoreError("\(reference.at(revision.name)) holds \(ggufs.count) GGUF files and no config.json: name one, e.g. load \"\(reference.at(revision.name))/\(prefix)\(ggufs[0])\"", file: target)
