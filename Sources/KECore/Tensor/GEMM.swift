@@ -20,7 +20,8 @@ import Foundation
 // multiply-add is IEEE's on every machine (one vfmadd instruction, or `fmaf` without FMA). Blocking follows
 // Goto & van de Geijn (2008): B is packed in KC × NR panels, A in MR × KC panels (or read in
 // place for a narrow C), and the register tile of MR × NR accumulators is stored to C between k-blocks,
-// which rounds nothing.
+// which rounds nothing. A constant B (a model's weight in an inference pass) can come packed
+// once (`PackedPanels`, PackedPanels.swift): the same floats in the same panels.
 
 // MARK: Register tiles
 //
