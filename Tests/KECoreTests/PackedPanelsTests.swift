@@ -153,6 +153,10 @@ final class PackedPanelsTests: XCTestCase {
         XCTAssertFalse(first.isEmpty)
         XCTAssertEqual(Set(first.keys), Set(again.keys))
         for (o, p) in first { XCTAssertTrue(p === again[o]) }
+        // Another buffer of floats (the same values, copied) gets no panels from this model.
+        var copy = store
+        copy.data = store.data.map { $0 }
+        XCTAssertTrue(try model.inferencePanels.panels(of: copy, config: model.config).isEmpty)
         // A model sharing the storage shares the panels; new parameters start without.
         XCTAssertTrue(model.named("x").inferencePanels === model.inferencePanels)
         XCTAssertFalse(try model.with(params: store).inferencePanels === model.inferencePanels)

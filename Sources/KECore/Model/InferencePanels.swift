@@ -21,20 +21,24 @@ import Foundation
 /// the model.
 final class InferencePanels: @unchecked Sendable {
     private let lock = NSLock()
-    /// The panels by the matrix's offset in the parameter store, for `tile`; nil until made.
-    private var made: (tile: GEMMMicroKernel, byOffset: [Int: PackedPanels])?
+    /// The panels by the matrix's offset in the parameter store whose floats start at `source`,
+    /// for `tile`; nil until made.
+    private var made: (tile: GEMMMicroKernel, source: UnsafePointer<Float>?, byOffset: [Int: PackedPanels])?
     /// Bytes this model's panels hold (counted in `PanelBudget`).
     private var bytes = 0
 
     /// The panels of `store`'s weight matrices for `config` and the current register tile, by
     /// each matrix's offset in `store`, made now on first use (empty when ke multiplies with
-    /// OpenBLAS, or when they would exceed the budget). `store` must be the model's own
-    /// (immutable) parameters, the same on every call.
+    /// OpenBLAS, or when they would exceed the budget). `store` is the model's own (immutable)
+    /// parameters; another store's floats (another buffer) get none.
     /// - Throws: `CoreError` when a tensor of `config` is missing from `store`.
     func panels(of store: ParameterStore, config c: ModelConfig) throws -> [Int: PackedPanels] {
         guard matrixProductKernel == .fixedOrder else { return [:] }
         let tile = gemmMicroKernel
+        // The buffer's address identifies it (compared, never read through).
+        let source = store.data.withUnsafeBufferPointer { $0.baseAddress }
         lock.lock(); defer { lock.unlock() }
+        if let made, made.source != source { return [:] }
         if let made, made.tile == tile { return made.byOffset }
         // Another tile was selected since (tests compare tiles): the old panels are released
         // here, and live on only in passes still holding them.
@@ -57,7 +61,7 @@ final class InferencePanels: @unchecked Sendable {
                 }
             }
         }
-        made = (tile, byOffset)
+        made = (tile, source, byOffset)
         return byOffset
     }
 
