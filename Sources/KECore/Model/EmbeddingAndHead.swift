@@ -100,7 +100,7 @@ func headLogProbs(
         let vt = min(tile, v - v0)
         // logits[n, vt] = h · E[v0..<v0+vt]ᵀ
         let e = unembed.rows(v0, count: vt, width: d, scratch: rowsF32)
-        sgemm(transB: true, m: n, n: vt, k: d, a: h, b: e, c: logits, ldc: vt)
+        sgemm(transB: true, m: n, n: vt, k: d, a: h, b: e, c: logits, ldc: vt, packedB: unembed.packedB(rows: v0, count: vt))
         parallelRanges(n, minChunk: 64) { rows in
             for r in rows {
                 let row = logits + r * vt

@@ -9,10 +9,11 @@ import Foundation
 // MARK: Weights as the inference pass reads them
 
 /// Runs `body` with views of `model`'s weights in the form it holds them (see
-/// `ParameterStorage.withInferenceWeights`). Resolved once; valid only inside `body`.
+/// `ParameterStorage.withInferenceWeights`), f32 matrices with their panels packed once (see
+/// `InferencePanels`). Resolved once; valid only inside `body`.
 /// - Throws: whatever `body` throws; `CoreError` for a model without parameters.
 func withInferenceWeights<R>(_ model: Model, _ body: (InferenceWeights) throws -> R) throws -> R {
-    try model.storage.withInferenceWeights(config: model.config, body)
+    try model.storage.withInferenceWeights(config: model.config, panels: model.inferencePanels, body)
 }
 
 // MARK: The forward pass

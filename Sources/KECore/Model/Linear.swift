@@ -8,17 +8,32 @@
 /// tile of rows at a time.
 enum MatrixWeights {
     case f32(UnsafePointer<Float>)
+    /// f32 with the panels the fixed-order kernel reads for x·Wᵀ, packed once (a `Model`'s
+    /// constant weights, see `InferencePanels`).
+    case f32Packed(UnsafePointer<Float>, PackedPanels)
     case bf16(UnsafePointer<UInt16>)
     case blocks(GGMLRows)
 
     /// True when rows must be converted to f32 before use (bf16 or ggml blocks).
-    var isCompact: Bool { if case .f32 = self { return false } else { return true } }
+    var isCompact: Bool {
+        switch self {
+        case .f32, .f32Packed: return false
+        case .bf16, .blocks: return true
+        }
+    }
+
+    /// The packed panels of output rows [r0, r0 + count) as the B of x·Wᵀ, when this matrix
+    /// has panels (`sgemm` packs B itself otherwise, or when they do not serve its tile).
+    func packedB(rows r0: Int, count: Int) -> PackedB? {
+        if case .f32Packed(_, let panels) = self { return PackedB(panels, first: r0, columns: count) }
+        return nil
+    }
 
     /// Row r (`width` values) into `dst` as f32.
     @inline(__always)
     func row(_ r: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
         switch self {
-        case .f32(let p): dst.update(from: p + r * width, count: width)
+        case .f32(let p), .f32Packed(let p, _): dst.update(from: p + r * width, count: width)
         case .bf16(let p): convertBF16(p + r * width, dst, count: width)
         case .blocks(let b): b.dequantize(rows: r..<(r + 1), width: width, into: dst)
         }
@@ -29,7 +44,7 @@ enum MatrixWeights {
     /// every core (each row converts on its own, so the values do not depend on the split).
     func rows(_ r0: Int, count: Int, width: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         switch self {
-        case .f32(let p): return p + r0 * width
+        case .f32(let p), .f32Packed(let p, _): return p + r0 * width
         case .bf16(let p):
             parallelRanges(count, minChunk: 32) { r in
                 convertBF16(p + (r0 + r.lowerBound) * width, scratch + r.lowerBound * width, count: r.count * width)
@@ -66,8 +81,11 @@ func linear(
     bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    if case .f32(let w) = weight {
-        return linear(x, rows: n, inFeatures: inFeatures, weight: w, outFeatures: outFeatures, bias: bias, into: y, accumulate: accumulate)
+    switch weight {
+    case .f32(let w), .f32Packed(let w, _):
+        return linear(x, rows: n, inFeatures: inFeatures, weight: w, outFeatures: outFeatures, bias: bias, into: y,
+                      accumulate: accumulate, packedB: weight.packedB(rows: 0, count: outFeatures))
+    case .bf16, .blocks: break
     }
     if let bias, !accumulate {
         for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
@@ -83,18 +101,21 @@ func linear(
     if let bias, accumulate { addBias(bias, to: y, rows: n, cols: outFeatures) }
 }
 
-/// y[n, out] = x[n, in] · W[out, in]ᵀ (+ bias[out]), added to y when `accumulate`.
+/// y[n, out] = x[n, in] · W[out, in]ᵀ (+ bias[out]), added to y when `accumulate`. `packedB`:
+/// W's panels packed once, if it has them (`MatrixWeights.f32Packed`).
 @inline(__always)
 func linear(
     _ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
     weight w: UnsafePointer<Float>, outFeatures: Int,
-    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
+    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+    packedB: PackedB? = nil
 ) {
     if let bias, !accumulate {
         for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
-        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: 1, c: y)
+        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: 1, c: y, packedB: packedB)
     } else {
-        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: accumulate ? 1 : 0, c: y)
+        sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, b: w, beta: accumulate ? 1 : 0, c: y,
+              packedB: packedB)
         if let bias, accumulate { addBias(bias, to: y, rows: n, cols: outFeatures) }
     }
 }

@@ -37,6 +37,8 @@ public final class Model: @unchecked Sendable {
     public let derivedParameters: Bool
     /// `modelFingerprint`'s result, computed once per model value.
     let fingerprintMemo = FingerprintMemo()
+    /// f32 weight matrices packed once for the inference kernel (shared by models sharing storage).
+    let inferencePanels: InferencePanels
 
     /// A model holding `storage` (f32, bf16 or quantised; see `ParameterStorage`).
     /// - Throws: `CoreError` when `memoryMultipliers` is not one entry per layer, or an entry is
@@ -55,7 +57,8 @@ public final class Model: @unchecked Sendable {
         config: ModelConfig, storage: ParameterStorage, tokenizer: Tokenizer,
         step: Int?, memoryMultipliers: MemoryMultipliers, interventions: [String], source: String?,
         directoryInfo: ModelDirectoryInfo?, measurements: [(name: String, value: Double)] = [],
-        rescaleSummary: RescaleSummary? = nil, derivedParameters: Bool = false
+        rescaleSummary: RescaleSummary? = nil, derivedParameters: Bool = false,
+        inferencePanels: InferencePanels = InferencePanels()
     ) {
         self.config = config
         self.storage = storage
@@ -68,6 +71,7 @@ public final class Model: @unchecked Sendable {
         self.measurements = measurements
         self.rescaleSummary = rescaleSummary
         self.derivedParameters = derivedParameters
+        self.inferencePanels = inferencePanels
     }
 
     /// The parameters in f32, canonical layout (see `Parameters.swift`). For a model kept as
@@ -91,7 +95,8 @@ public final class Model: @unchecked Sendable {
         return Model(
             config: config, storage: params.map { .f32($0) } ?? storage, tokenizer: tokenizer, step: step ?? self.step, memoryMultipliers: scale,
             interventions: note.map { interventions + [$0] } ?? interventions, source: source,
-            directoryInfo: directoryInfo, derivedParameters: derivedParameters || params != nil)
+            directoryInfo: directoryInfo, derivedParameters: derivedParameters || params != nil,
+            inferencePanels: params == nil ? inferencePanels : InferencePanels())
     }
 
     /// The same model shown as coming from `source` (e.g. a built-in name instead of a cache path).
@@ -109,7 +114,7 @@ public final class Model: @unchecked Sendable {
         Model(config: config, storage: storage, tokenizer: tokenizer, step: step, memoryMultipliers: memoryMultipliers,
               interventions: interventions, source: source ?? self.source, directoryInfo: directoryInfo,
               measurements: measurements ?? self.measurements, rescaleSummary: rescaleSummary ?? self.rescaleSummary,
-              derivedParameters: derivedParameters)
+              derivedParameters: derivedParameters, inferencePanels: inferencePanels)
     }
 
     /// Number of scalar parameters (as transformers counts them: tied weights once).

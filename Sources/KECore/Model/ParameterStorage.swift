@@ -50,12 +50,22 @@ public enum ParameterStorage: Sendable {
 
     /// Runs `body` with views of these weights as the inference pass reads them (bf16 bits, ggml
     /// blocks or f32 rows, vectors in f32), resolved once for `config`; valid only inside `body`.
+    /// With `panels` (a `Model`'s, whose storage never changes), f32 matrices come with their
+    /// panels packed once (`MatrixWeights.f32Packed`).
     /// - Throws: whatever `body` throws; `CoreError` for storage without parameters or a tensor
     ///   of `config` missing from it.
-    func withInferenceWeights<R>(config c: ModelConfig, _ body: (InferenceWeights) throws -> R) throws -> R {
+    func withInferenceWeights<R>(config c: ModelConfig, panels: InferencePanels? = nil,
+                                 _ body: (InferenceWeights) throws -> R) throws -> R {
         switch self {
         case .f32(let p):
-            return try p.withWeights(config: c) { w in try body(w.map({ MatrixWeights.f32($0) }, { $0 })) }
+            let packed = try panels?.panels(of: p, config: c) ?? [:]
+            let offsets = try ModelTensors<Int, Int>(config: c, slots: p.slots)
+            return try p.data.withUnsafeBufferPointer { buf in
+                guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
+                return try body(offsets.map({ o in
+                    packed[o].map { MatrixWeights.f32Packed(base + o, $0) } ?? MatrixWeights.f32(base + o)
+                }, { base + $0 }))
+            }
         case .bf16(let compact):
             let offsets = try ModelTensors<Int, Int>(config: c, slots: compact.slots) { s in
                 s.shape.count == 1 ? compact.vectorOffset[s.name] : s.offset

@@ -23,13 +23,16 @@ nonisolated(unsafe) public var matrixProductKernel: MatrixProductKernel = {
 /// C[m,n] = alpha · A[m,k] · B[k,n] + beta · C, with A or B optionally transposed in storage.
 ///
 /// - `transA`: A is stored as [k, m]; `transB`: B is stored as [n, k] (the usual `x · Wᵀ` for a weight W[out, in]).
+/// - `packedB`: op(B) packed once (a constant weight, `PackedPanels`): the fixed-order kernel
+///   reads it instead of packing B (same bits); OpenBLAS ignores it.
 @inline(__always)
 func sgemm(
     transA: Bool = false, transB: Bool = false,
     m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
     b: UnsafePointer<Float>, ldb: Int? = nil,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+    packedB: PackedB? = nil
 ) {
     if m == 0 || n == 0 { return }
     let lda = lda ?? (transA ? m : k)
@@ -38,7 +41,8 @@ func sgemm(
     if matrixProductKernel == .fixedOrder {
         fixedOrderGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-                       threads: elementwiseSerial ? 1 : elementwiseWorkers, tile: registerTile(columns: n))
+                       threads: elementwiseSerial ? 1 : elementwiseWorkers, tile: registerTile(columns: n),
+                       packedB: packedB)
         return
     }
     cblas_sgemm(
@@ -52,9 +56,8 @@ func sgemm(
 /// the edge tile's copy through a buffer. Same bits either way: every tile computes each
 /// element's one fma chain (`fixedOrderGEMM`, proven by GEMMTests).
 @inline(__always)
-func registerTile(columns n: Int) -> GEMMMicroKernel {
-    let k = gemmMicroKernel
-    return k == .avx512 && n < k.nr && narrowTileSupported ? .avx2 : k
+func registerTile(columns n: Int, preferred k: GEMMMicroKernel = gemmMicroKernel) -> GEMMMicroKernel {
+    k == .avx512 && n < k.nr && narrowTileSupported ? .avx2 : k
 }
 
 /// True when the CPU runs the AVX2 tile (checked once).

@@ -20,7 +20,8 @@ import Foundation
 // multiply-add is IEEE's on every machine (one vfmadd instruction, or `fmaf` without FMA). Blocking follows
 // Goto & van de Geijn (2008): B is packed in KC × NR panels, A in MR × KC panels (or read in
 // place for a narrow C), and the register tile of MR × NR accumulators is stored to C between k-blocks,
-// which rounds nothing.
+// which rounds nothing. A constant B (a model's weight in an inference pass) can come packed
+// once (`PackedPanels`, PackedPanels.swift): the same floats in the same panels.
 
 // MARK: Register tiles
 //
@@ -91,12 +92,16 @@ nonisolated(unsafe) public var gemmMicroKernel: GEMMMicroKernel = GEMMMicroKerne
 /// B block packed by all workers together (`GEMMSplit.rowsSharingB`, when forced), or by columns
 /// (or, for a narrow C, rows) with each worker packing its own blocks (`.own`, the default). The bits never depend on the split, the thread count, nor `tile`:
 /// each element's chain is computed by one worker, k-block after k-block.
+///
+/// `packedB`: op(B) already packed for this product (`PackedPanels`, a constant weight); used
+/// when it `serves` the tile, k and n, else B is packed as usual. Its floats are the ones packing
+/// would make, so the bits are the same either way.
 func fixedOrderGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
-    tile kernel: GEMMMicroKernel = gemmMicroKernel
+    tile kernel: GEMMMicroKernel = gemmMicroKernel, packedB: PackedB? = nil
 ) {
     if m <= 0 || n <= 0 { return }
     if beta != 0 && beta != 1 {
@@ -107,16 +112,17 @@ func fixedOrderGEMM(
         return
     }
     let loadC = beta != 0
+    let pre = packedB.flatMap { $0.serves(kernel, k: k, n: n) ? $0 : nil }
     // Enough work per worker to pay for a thread hand-off (≈ 2 MFLOP).
     let workers = max(1, min(threads, (2 * m * n * k) / 2_000_000))
     let colTiles = (n + kernel.nr - 1) / kernel.nr, rowTiles = (m + kernel.mr - 1) / kernel.mr
     if workers <= 1 {
         gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: 0..<n, k: k, alpha: alpha,
-                  a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+                  a: a, lda: lda, b: b, ldb: ldb, packedB: pre, loadC: loadC, c: c, ldc: ldc)
         return
     }
     let box = UncheckedBox((a, b, c))
-    if gemmSplit(kernel, m: m, n: n, workers: workers) == .rowsSharingB {
+    if pre == nil && gemmSplit(kernel, m: m, n: n, workers: workers) == .rowsSharingB {
         // One packed B for all workers (each packs a share of its panels), rows of C split.
         let ok = gemmRowsSharingB(kernel, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                                   a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc, workers: workers)
@@ -133,13 +139,13 @@ func fixedOrderGEMM(
                 let hi = min(n, lo + per * tile)
                 if lo < hi {
                     gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: lo..<hi, k: k, alpha: alpha,
-                              a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+                              a: a, lda: lda, b: b, ldb: ldb, packedB: pre, loadC: loadC, c: c, ldc: ldc)
                 }
             } else {
                 let hi = min(m, lo + per * tile)
                 if lo < hi {
                     gemmBlock(kernel, transA: transA, transB: transB, rows: lo..<hi, cols: 0..<n, k: k, alpha: alpha,
-                              a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+                              a: a, lda: lda, b: b, ldb: ldb, packedB: pre, loadC: loadC, c: c, ldc: ldc)
                 }
             }
         }
@@ -147,7 +153,7 @@ func fixedOrderGEMM(
     }
     // The pool is busy (a product from another thread): this thread does it all, same bits.
     gemmBlock(kernel, transA: transA, transB: transB, rows: 0..<m, cols: 0..<n, k: k, alpha: alpha,
-              a: a, lda: lda, b: b, ldb: ldb, loadC: loadC, c: c, ldc: ldc)
+              a: a, lda: lda, b: b, ldb: ldb, packedB: pre, loadC: loadC, c: c, ldc: ldc)
 }
 
 // MARK: Blocking and packing
@@ -155,10 +161,12 @@ func fixedOrderGEMM(
 /// One worker's share: C[rows, cols], the Goto loop nest jc → pc → ic → jr → ir. A is packed
 /// per block, or read in place (its rows, or columns when transposed, are the register tile's
 /// broadcast streams) when C is narrow. B is packed in KC × NR panels and A in MR × KC panels by
-/// `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded product per element of A).
+/// `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded product per element of A), or B's
+/// blocks are read from `packedB` (already checked to serve this product; `cols` starts on a
+/// panel, as every split hands out).
 private func gemmBlock(
     _ kernel: GEMMMicroKernel, transA: Bool, transB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
-    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, packedB pre: PackedB?,
     loadC: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     let NR = kernel.nr, KC = kernel.kc, NC = kernel.nc
@@ -166,10 +174,11 @@ private func gemmBlock(
     let kcMax = min(KC, k)
     // 64-byte aligned: each k step of a B panel is whole cache lines, so its vector loads never
     // straddle two lines.
-    let packedB = UnsafeMutableRawPointer.allocate(byteCount: kcMax * ncMax * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: kcMax * ncMax)
+    let source: BPanels = pre.flatMap { cols.lowerBound % NR == 0 ? .prepacked($0) : nil }
+        ?? .packedHere(UnsafeMutableRawPointer.allocate(byteCount: kcMax * ncMax * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: kcMax * ncMax))
     let blocks = BlockWorkspace(kernel, rows: rows.count, cols: cols.count, k: k, alpha: alpha)
-    defer { packedB.deallocate(); blocks.deallocate() }
+    defer { source.deallocate(); blocks.deallocate() }
     let bKStride = transB ? 1 : ldb, bColStride = transB ? ldb : 1
     var jc = cols.lowerBound
     while jc < cols.upperBound {
@@ -177,14 +186,30 @@ private func gemmBlock(
         var pc = 0
         while pc < k {
             let kc = min(KC, k - pc)
-            ke_pack_b(b, bKStride, bColStride, pc, kc, jc, nc, NR, packedB)
+            let block: UnsafePointer<Float>
+            switch source {
+            case .prepacked(let panels):
+                block = panels.block(pc: pc, column: jc)
+            case .packedHere(let buffer):
+                ke_pack_b(b, bKStride, bColStride, pc, kc, jc, nc, NR, buffer)
+                block = UnsafePointer(buffer)
+            }
             blockProducts(kernel, transA: transA, rows: rows, jc: jc, nc: nc, pc: pc, kc: kc, alpha: alpha,
-                          a: a, lda: lda, packedB: packedB, packedA: blocks.packedA,
+                          a: a, lda: lda, packedB: block, packedA: blocks.packedA,
                           accumulate: loadC || pc > 0, c: c, ldc: ldc)
             pc += KC
         }
         jc += NC
     }
+}
+
+/// Where a worker's B blocks come from: panels packed once for a constant B, or a buffer of one
+/// KC × NC block that it packs for every (jc, pc).
+private enum BPanels {
+    case prepacked(PackedB)
+    case packedHere(UnsafeMutablePointer<Float>)
+
+    func deallocate() { if case .packedHere(let p) = self { p.deallocate() } }
 }
 
 /// A worker's buffer for packed A blocks (MC × KC floats), when packing pays. Packing A costs one
