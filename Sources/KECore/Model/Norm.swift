@@ -71,7 +71,8 @@ private func normRows(
 // A row's statistics are Float chains over j in order (Σx, Σ(x − μ)², Σx², the backward's Σg and
 // Σg·x̂): each add waits for the one before. Eight rows run as the eight lanes of one SIMD8 chain
 // (lane q is row q's chain, the same operations in the same order), so eight chains advance
-// at once; a group of fewer than eight rows runs one row at a time.
+// at once; a group of fewer than eight rows runs one row at a time. The lanes' columns come from
+// 8 × 8 blocks transposed in registers (loads of eight floats and shuffles, no arithmetic).
 
 /// Element j of eight rows `d` apart: lane q is x[q·d + j].
 @inline(__always)
@@ -79,22 +80,39 @@ private func column8(_ x: UnsafePointer<Float>, stride d: Int, _ j: Int) -> F8 {
     F8(x[j], x[d + j], x[2 * d + j], x[3 * d + j], x[4 * d + j], x[5 * d + j], x[6 * d + j], x[7 * d + j])
 }
 
-/// LayerNorm's mean and rstd of `T.scalarCount` rows (`F8`: rows x + q·d, q < 8; `Float`: one row).
+/// Elements j..<j+8 of eight rows `d` apart (p = x + j) as eight columns: lane q of column c is
+/// p[q·d + c]. Three rounds of the perfect unshuffle (even lanes of a pair, then odd) move the
+/// row index into the lanes and the column index out of them, one bit a round.
+@inline(__always)
+private func columns8(_ p: UnsafePointer<Float>, stride d: Int) -> (F8, F8, F8, F8, F8, F8, F8, F8) {
+    @inline(__always) func u(_ a: F8, _ b: F8) -> (F8, F8) {
+        (F8(lowHalf: a.evenHalf, highHalf: b.evenHalf), F8(lowHalf: a.oddHalf, highHalf: b.oddHalf))
+    }
+    var (v0, v1) = u(load8(p), load8(p + d))
+    var (v2, v3) = u(load8(p + 2 * d), load8(p + 3 * d))
+    var (v4, v5) = u(load8(p + 4 * d), load8(p + 5 * d))
+    var (v6, v7) = u(load8(p + 6 * d), load8(p + 7 * d))
+    (v0, v2) = u(v0, v2); (v1, v3) = u(v1, v3); (v4, v6) = u(v4, v6); (v5, v7) = u(v5, v7)
+    (v0, v4) = u(v0, v4); (v1, v5) = u(v1, v5); (v2, v6) = u(v2, v6); (v3, v7) = u(v3, v7)
+    return (v0, v1, v2, v3, v4, v5, v6, v7)
+}
+
+/// LayerNorm's mean and rstd of one row (`Float`) or eight (`F8`: lane q is the row at x + q·d).
 @inline(__always)
 private func layerNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> (mean: T, rstd: T) {
     var sum = T.zero
-    for j in 0..<d { sum += T.column(x, stride: d, j) }
+    T.forEachColumn(x, x, stride: d) { _, c, _ in sum += c }
     let mean = sum / Float(d)
     var v = T.zero
-    for j in 0..<d { let t = T.column(x, stride: d, j) - mean; v += t * t }
+    T.forEachColumn(x, x, stride: d) { _, c, _ in let t = c - mean; v += t * t }
     return (mean, 1 / (v / Float(d) + eps).squareRoot())
 }
 
-/// RMSNorm's rstd of `T.scalarCount` rows.
+/// RMSNorm's rstd of one row (`Float`) or eight (`F8`).
 @inline(__always)
 private func rmsNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> T {
     var ss = T.zero
-    for j in 0..<d { let c = T.column(x, stride: d, j); ss += c * c }
+    T.forEachColumn(x, x, stride: d) { _, c, _ in ss += c * c }
     return 1 / (ss / Float(d) + eps).squareRoot()
 }
 
@@ -109,16 +127,35 @@ private protocol NormLanes {
     static func + (a: Self, b: Float) -> Self
     static func / (a: Float, b: Self) -> Self
     func squareRoot() -> Self
-    /// Element j of the rows (one, or eight `d` apart).
-    static func column(_ x: UnsafePointer<Float>, stride d: Int, _ j: Int) -> Self
+    /// body(j, element j of the rows at a, element j of the rows at b) for j in 0..<d, in order
+    /// (one row, or eight rows `d` apart).
+    static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
+                              _ body: (Int, Self, Self) -> Void)
 }
 
 extension Float: NormLanes {
-    @inline(__always) static func column(_ x: UnsafePointer<Float>, stride d: Int, _ j: Int) -> Float { x[j] }
+    @inline(__always)
+    static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
+                              _ body: (Int, Float, Float) -> Void) {
+        for j in 0..<d { body(j, a[j], b[j]) }
+    }
 }
 
 extension SIMD8: NormLanes where Scalar == Float {
-    @inline(__always) static func column(_ x: UnsafePointer<Float>, stride d: Int, _ j: Int) -> F8 { column8(x, stride: d, j) }
+    @inline(__always)
+    static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
+                              _ body: (Int, F8, F8) -> Void) {
+        var j = 0
+        while j + 8 <= d {
+            let ca = columns8(a + j, stride: d)
+            // The same rows twice (a single-input statistic) need one transpose.
+            let cb = b == a ? ca : columns8(b + j, stride: d)
+            body(j, ca.0, cb.0); body(j + 1, ca.1, cb.1); body(j + 2, ca.2, cb.2); body(j + 3, ca.3, cb.3)
+            body(j + 4, ca.4, cb.4); body(j + 5, ca.5, cb.5); body(j + 6, ca.6, cb.6); body(j + 7, ca.7, cb.7)
+            j += 8
+        }
+        while j < d { body(j, column8(a, stride: d, j), column8(b, stride: d, j)); j += 1 }
+    }
 }
 
 /// Calls body(first row, rows) for consecutive groups: eight rows while eight remain, then one.
@@ -203,9 +240,9 @@ func normBackward(
         let xr = x + r * d, dyr = dy + r * d
         let mu: T = isRMS ? .zero : load(mean + r), rs = load(rstd + r)
         var sumG = T.zero, sumGX = T.zero
-        for j in 0..<d {
-            let xh = (T.column(xr, stride: d, j) - mu) * rs
-            let g = scale(T.column(dyr, stride: d, j), j)
+        T.forEachColumn(xr, dyr, stride: d) { j, xc, dyc in
+            let xh = (xc - mu) * rs
+            let g = scale(dyc, j)
             sumG += g
             sumGX += g * xh
         }
