@@ -1,5 +1,5 @@
-// The elementwise formulas of Sources/KECore/Model/Activation.swift and Tensor/VectorMath.swift
-// in sixteen AVX-512 lanes. Each lane applies the Swift SIMD8 form's operations in its order:
+// The FFN activations of Sources/KECore/Model/Activation.swift (with the exp/erf/tanh of
+// Tensor/VectorMath.swift) in sixteen AVX-512 lanes. Each lane applies the Swift SIMD8 form's operations in its order:
 // the same IEEE multiplies, adds, divides, comparisons and integer steps, no fused multiply-add
 // (-ffp-contract=off), so every element gets the same bits (ElementwiseKernelTests compares them).
 // See KEElementwise.h.
@@ -178,28 +178,8 @@ void ke_activation_backward_avx512(int kind, float *g, const float *pre, const f
 #undef KE_BODY
 }
 
-/// One group of `ke_exp_shifted_sum_avx512`: the eight-lane accumulator of the Swift form (lane l
-/// sums elements l, l + 8, l + 16, … in order) adds the low eight terms, then the high eight.
-KE_AVX512 void expGroup(const float *x, V s, float *out, __m256 *acc, long i, __mmask16 m) {
-    V e = vexp(sub(load(x + i, m), s));
-    if (out) store(out + i, e, m);
-    *acc = _mm256_add_ps(*acc, _mm512_castps512_ps256(e));
-    if (m == 0xFFFF) *acc = _mm256_add_ps(*acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
-}
-
-__attribute__((target("avx512f,avx2,fma")))
-void ke_exp_shifted_sum_avx512(const float *x, long n, float shift, float *out, float *acc8) {
-    __m256 acc = _mm256_loadu_ps(acc8);
-    V s = set1(shift);
-#define KE_BODY(i, m) expGroup(x, s, out, &acc, i, m)
-    KE_GROUPS(n, KE_BODY);
-#undef KE_BODY
-    _mm256_storeu_ps(acc8, acc);
-}
-
 #else
 // Not x86: the Swift SIMD8 forms run; these are never called.
 void ke_activate_avx512(int kind, const float *x, const float *u, float *y, long n) {}
 void ke_activation_backward_avx512(int kind, float *g, const float *pre, const float *up, float *dup, long n) {}
-void ke_exp_shifted_sum_avx512(const float *x, long n, float shift, float *out, float *acc8) {}
 #endif

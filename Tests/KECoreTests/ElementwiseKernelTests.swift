@@ -68,23 +68,6 @@ final class ElementwiseKernelTests: XCTestCase {
         }
     }
 
-    func testExpShiftedSumKernelGivesTheSIMD8Bits() throws {
-        if kernels.isEmpty { throw XCTSkip("this CPU has no AVX-512: only the SIMD8 form runs") }
-        for n in [0, 5, 8, 16, 24, 37, 64, 1003, 2500] {
-            let x = Self.inputs(n, scale: 30, seed: UInt64(n))
-            let shift = x.filter(\.isFinite).max() ?? 0
-            for k in kernels {
-                var outNew = x, outOld = x
-                let sNew = x.withUnsafeBufferPointer { expShiftedSum($0.baseAddress!, count: n, shift: shift, writingTo: &outNew, kernel: k) }
-                let sOld = x.withUnsafeBufferPointer { expShiftedSum($0.baseAddress!, count: n, shift: shift, writingTo: &outOld, kernel: .simd8) }
-                assertSameBits([sNew], [sOld], "Σ exp, n = \(n)")
-                assertSameBits(outNew, outOld, "exp terms, n = \(n)")
-                let sNoOut = x.withUnsafeBufferPointer { expShiftedSum($0.baseAddress!, count: n, shift: shift, writingTo: nil, kernel: k) }
-                assertSameBits([sNoOut], [sOld], "Σ exp without the terms, n = \(n)")
-            }
-        }
-    }
-
     func testRowMaximumIsTheStandardLibraryReduction() {
         // vmax as it was: eight lanes, then `SIMD8.max()`, then the scalar tail.
         func old(_ x: [Float]) -> Float {

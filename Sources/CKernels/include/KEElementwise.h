@@ -1,8 +1,7 @@
 #ifndef KE_ELEMENTWISE_H
 #define KE_ELEMENTWISE_H
 
-/// The elementwise formulas of the FFN activations and the softmax's exponentials in sixteen
-/// AVX-512 lanes (Sources/CKernels/elementwise.c). Each lane applies the operations of the Swift
+/// The FFN activations and their backward in sixteen AVX-512 lanes (Sources/CKernels/elementwise.c). Each lane applies the operations of the Swift
 /// SIMD8 form (`Activation`, `vexp`, `verf`, `vtanh`) in the same order, without fused
 /// multiply-adds, so the results are the same bits. Call only when `ke_cpu_has_avx512()`.
 /// Counts are whole groups of eight (n % 8 == 0): the caller finishes a row with the scalar form.
@@ -20,10 +19,6 @@ void ke_activate_avx512(int kind, const float *x, const float *u, float *y, long
 /// For i < n: with up, dup[i] = g[i]·act(pre[i]) and g[i] = g[i]·up[i]·act′(pre[i]);
 /// without (up NULL, dup unused), g[i] = g[i]·act′(pre[i]).
 void ke_activation_backward_avx512(int kind, float *g, const float *pre, const float *up, float *dup, long n);
-
-/// acc8[l] += e^(x[i] − shift) for i < n, i ≡ l (mod 8), in order of i (the eight-lane accumulator
-/// of the Swift form); each term is also stored to out[i] when out is not NULL (out may be x).
-void ke_exp_shifted_sum_avx512(const float *x, long n, float shift, float *out, float *acc8);
 
 #ifdef __cplusplus
 }

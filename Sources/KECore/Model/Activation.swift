@@ -107,6 +107,22 @@ extension Activation {
     }
 }
 
+/// Where the activation loops (`activate`, `activationBackward`) run their lanes. Both apply the
+/// SIMD8 formulas' operations in the same order, so they give the same bits
+/// (ElementwiseKernelTests); the wider one computes more elements per instruction. Rows finish
+/// with the scalar form past their last whole group of eight either way. (The softmax's
+/// exponentials stay in SIMD8: sixteen lanes ran 1.4× faster on rows in L1 but no faster in the
+/// passes, where the rows of logits arrive from memory.)
+enum ElementwiseKernel: Sendable, CaseIterable {
+    /// Sixteen AVX-512 lanes (C, Sources/CKernels/elementwise.c).
+    case avx512
+    /// Eight Swift SIMD lanes: any CPU.
+    case simd8
+
+    /// The widest this CPU runs (the choice of `GEMMMicroKernel`'s AVX-512 tile).
+    static let preferred: ElementwiseKernel = ke_cpu_has_avx512() != 0 ? .avx512 : .simd8
+}
+
 extension Activation {
     /// The kind number of the C kernels (`KE_ACT_*`, Sources/CKernels/include/KEElementwise.h).
     var kernelKind: Int32 {

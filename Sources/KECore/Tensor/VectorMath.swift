@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 
 // MARK: Vectorised elementwise math
@@ -10,20 +9,6 @@ import Foundation
 // Abramowitz & Stegun 7.1.26 above), far below the 1e-4 logit tolerance the parity tests hold us to.
 
 typealias F8 = SIMD8<Float>
-
-/// Where the elementwise loops (activations, the softmax's exponentials) run their lanes. Both
-/// apply the SIMD8 formulas' operations in the same order, so they give the same bits
-/// (ElementwiseKernelTests); the wider one computes more elements per instruction. Rows finish
-/// with the scalar form past their last whole group of eight either way.
-enum ElementwiseKernel: Sendable, CaseIterable {
-    /// Sixteen AVX-512 lanes (C, Sources/CKernels/elementwise.c).
-    case avx512
-    /// Eight Swift SIMD lanes: any CPU.
-    case simd8
-
-    /// The widest this CPU runs (the choice of `GEMMMicroKernel`'s AVX-512 tile).
-    static let preferred: ElementwiseKernel = ke_cpu_has_avx512() != 0 ? .avx512 : .simd8
-}
 
 /// Eight floats from p[0..<8] (unaligned).
 @inline(__always)
@@ -127,19 +112,13 @@ func sumOfExpShifted(_ x: UnsafePointer<Float>, count n: Int, shift: Float) -> F
 }
 
 /// Σ e^(x[i] − shift): eight Float lanes summed at the end, plus the scalar tail; each term is
-/// also stored to `out[i]` when `out` is given (`out` may be `x`). Lane l sums the elements
-/// l, l + 8, l + 16, … in order on either kernel.
+/// also stored to `out[i]` when `out` is given (`out` may be `x`).
 @inline(__always)
-func expShiftedSum(
-    _ x: UnsafePointer<Float>, count n: Int, shift: Float, writingTo out: UnsafeMutablePointer<Float>?,
-    kernel: ElementwiseKernel = .preferred
+private func expShiftedSum(
+    _ x: UnsafePointer<Float>, count n: Int, shift: Float, writingTo out: UnsafeMutablePointer<Float>?
 ) -> Float {
     var acc = F8(repeating: 0)
     var i = 0
-    if kernel == .avx512 {
-        i = n / 8 * 8
-        withUnsafeMutableBytes(of: &acc) { ke_exp_shifted_sum_avx512(x, i, shift, out, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
-    }
     let s = F8(repeating: shift)
     while i + 8 <= n {
         let e = vexp(load8(x + i) - s)
