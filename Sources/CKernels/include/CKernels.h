@@ -1,6 +1,8 @@
 #ifndef KE_CKERNELS_H
 #define KE_CKERNELS_H
 
+#include "KEElementwise.h"
+
 /// Register tiles of ke's fixed-order matrix product (see Sources/KECore/Tensor/GEMM.swift for
 /// the contract). Each computes C[0..<MR, 0..<NR] (+)= A·Bpanel over kc, one fused multiply-add
 /// chain per element of C, k in order: lanes are independent elements, so a wider vector only

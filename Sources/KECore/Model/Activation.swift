@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // MARK: The FFN activations: one formula each, its derivative, and the loops over rows
@@ -5,7 +6,8 @@ import Foundation
 // Each activation and its derivative is written once, generically over `ActivationLanes`: one
 // Float (libm's expf, erff, tanhf) or eight lanes (`F8`, the SIMD approximations of
 // Tensor/VectorMath.swift). The hot loops run eight lanes at a time and finish the row with
-// the scalar form; both apply the same operations in the same order.
+// the scalar form; both apply the same operations in the same order. On AVX-512 CPUs the groups of
+// eight run sixteen lanes at a time in C (Sources/CKernels/elementwise.c, the same operations).
 //
 //   gelu(x)      = x·Φ(x) = ½x(1 + erf(x/√2))                     (Hendrycks & Gimpel 2016)
 //   gelu_tanh(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))            (the same paper's approximation)
@@ -105,33 +107,81 @@ extension Activation {
     }
 }
 
-/// In place on one row of `n` floats: x[i] = act(x[i]), times u[i] when `u` is given (the gated
-/// product act(gate·h)·(up·h)).
-func activateInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation, times u: UnsafePointer<Float>? = nil) {
-    var i = 0
-    if let u {
-        while i + 8 <= n {
-            store8(a(load8(x + i)) * load8(u + i), x + i)
-            i += 8
+/// Where the activation loops (`activate`, `activationBackward`) run their lanes. Both apply the
+/// SIMD8 formulas' operations in the same order, so they give the same bits
+/// (ElementwiseKernelTests); the wider one computes more elements per instruction. Rows finish
+/// with the scalar form past their last whole group of eight either way. (The softmax's
+/// exponentials stay in SIMD8: sixteen lanes ran 1.4× faster on rows in L1 but no faster in the
+/// passes, where the rows of logits arrive from memory.)
+enum ElementwiseKernel: Sendable, CaseIterable {
+    /// Sixteen AVX-512 lanes (C, Sources/CKernels/elementwise.c).
+    case avx512
+    /// Eight Swift SIMD lanes: any CPU.
+    case simd8
+
+    /// The widest this CPU runs (the choice of `GEMMMicroKernel`'s AVX-512 tile).
+    static let preferred: ElementwiseKernel = ke_cpu_has_avx512() != 0 ? .avx512 : .simd8
+}
+
+extension Activation {
+    /// The kind number of the C kernels (`KE_ACT_*`, Sources/CKernels/include/KEElementwise.h).
+    var kernelKind: Int32 {
+        switch self {
+        case .gelu: return Int32(KE_ACT_GELU)
+        case .geluTanh: return Int32(KE_ACT_GELU_TANH)
+        case .silu: return Int32(KE_ACT_SILU)
+        case .relu: return Int32(KE_ACT_RELU)
         }
-        while i < n { x[i] = a(x[i]) * u[i]; i += 1 }
-    } else {
-        while i + 8 <= n {
-            store8(a(load8(x + i)), x + i)
-            i += 8
-        }
-        while i < n { x[i] = a(x[i]); i += 1 }
     }
 }
 
-/// Backward of `activateInPlace`, in place on the coefficient gradient `g` (= ∂L/∂coef) of one
-/// row of `n`: plain, g[i] ← g[i]·act′(pre[i]); gated (coef = act(pre)·up), dup[i] ←
-/// g[i]·act(pre[i]) and g[i] ← g[i]·up[i]·act′(pre[i]).
-func activationBackward(
-    _ g: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, up: UnsafePointer<Float>?,
-    dup: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation
+/// One row of `n` floats: y[i] = act(x[i]), times u[i] when `u` is given (the gated product
+/// act(gate·h)·(up·h)). `y` may be `x` (in place). The whole groups of eight run on `kernel`'s
+/// lanes, the rest in the scalar form.
+func activate(
+    _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation,
+    times u: UnsafePointer<Float>? = nil, kernel: ElementwiseKernel = .preferred
 ) {
     var i = 0
+    if kernel == .avx512 {
+        i = n / 8 * 8
+        ke_activate_avx512(a.kernelKind, x, u, y, i)
+    }
+    if let u {
+        while i + 8 <= n {
+            store8(a(load8(x + i)) * load8(u + i), y + i)
+            i += 8
+        }
+        while i < n { y[i] = a(x[i]) * u[i]; i += 1 }
+    } else {
+        while i + 8 <= n {
+            store8(a(load8(x + i)), y + i)
+            i += 8
+        }
+        while i < n { y[i] = a(x[i]); i += 1 }
+    }
+}
+
+/// In place on one row of `n` floats: x[i] = act(x[i]), times u[i] when `u` is given.
+func activateInPlace(
+    _ x: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation, times u: UnsafePointer<Float>? = nil,
+    kernel: ElementwiseKernel = .preferred
+) {
+    activate(x, into: x, count: n, a, times: u, kernel: kernel)
+}
+
+/// Backward of `activate`, in place on the coefficient gradient `g` (= ∂L/∂coef) of one
+/// row of `n`: plain, g[i] ← g[i]·act′(pre[i]); gated (coef = act(pre)·up), dup[i] ←
+/// g[i]·act(pre[i]) and g[i] ← g[i]·up[i]·act′(pre[i]). Whole groups of eight on `kernel`'s lanes.
+func activationBackward(
+    _ g: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, up: UnsafePointer<Float>?,
+    dup: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation, kernel: ElementwiseKernel = .preferred
+) {
+    var i = 0
+    if kernel == .avx512 {
+        i = n / 8 * 8
+        ke_activation_backward_avx512(a.kernelKind, g, pre, up, dup, i)
+    }
     if let up {
         while i + 8 <= n {
             let dc = load8(g + i), p = load8(pre + i)

@@ -156,10 +156,12 @@ private func mlpCoefficientsForward(
     } else {
         linear(hm, rows: N, inFeatures: D, weight: lw.up, outFeatures: F, bias: lw.upBias, into: a.pre, scratch: wt)
     }
-    if a.coef != a.pre { a.coef.update(from: a.pre, count: N * F) }
-    let coef = a.coef, gatedBy = up
+    // coef = act(pre)(·up), read from `pre` (kept for the backward in training, else the same buffer).
+    let pre = UnsafePointer(a.pre), coef = a.coef, gatedBy = up
     parallelRanges(N, minChunk: 64) { r in
-        for row in r { activateInPlace(coef + row * F, count: F, c.activation, times: gatedBy.map { $0 + row * F }) }
+        for row in r {
+            activate(pre + row * F, into: coef + row * F, count: F, c.activation, times: gatedBy.map { $0 + row * F })
+        }
     }
 }
 

@@ -66,6 +66,109 @@ private func normRows(
     }
 }
 
+// MARK: Row statistics, eight rows at a time
+//
+// A row's statistics are Float chains over j in order (Σx, Σ(x − μ)², Σx², the backward's Σg and
+// Σg·x̂): each add waits for the one before. Eight rows run as the eight lanes of one SIMD8 chain
+// (lane q is row q's chain, the same operations in the same order), so eight chains advance
+// at once; a group of fewer than eight rows runs one row at a time. The lanes' columns come from
+// 8 × 8 blocks transposed in registers (loads of eight floats and shuffles, no arithmetic).
+
+/// Element j of eight rows `d` apart: lane q is x[q·d + j].
+@inline(__always)
+private func column8(_ x: UnsafePointer<Float>, stride d: Int, _ j: Int) -> F8 {
+    F8(x[j], x[d + j], x[2 * d + j], x[3 * d + j], x[4 * d + j], x[5 * d + j], x[6 * d + j], x[7 * d + j])
+}
+
+/// Elements j..<j+8 of eight rows `d` apart (p = x + j) as eight columns: lane q of column c is
+/// p[q·d + c]. Three rounds of the perfect unshuffle (even lanes of a pair, then odd) move the
+/// row index into the lanes and the column index out of them, one bit a round.
+@inline(__always)
+private func columns8(_ p: UnsafePointer<Float>, stride d: Int) -> (F8, F8, F8, F8, F8, F8, F8, F8) {
+    @inline(__always) func u(_ a: F8, _ b: F8) -> (F8, F8) {
+        (F8(lowHalf: a.evenHalf, highHalf: b.evenHalf), F8(lowHalf: a.oddHalf, highHalf: b.oddHalf))
+    }
+    var (v0, v1) = u(load8(p), load8(p + d))
+    var (v2, v3) = u(load8(p + 2 * d), load8(p + 3 * d))
+    var (v4, v5) = u(load8(p + 4 * d), load8(p + 5 * d))
+    var (v6, v7) = u(load8(p + 6 * d), load8(p + 7 * d))
+    (v0, v2) = u(v0, v2); (v1, v3) = u(v1, v3); (v4, v6) = u(v4, v6); (v5, v7) = u(v5, v7)
+    (v0, v4) = u(v0, v4); (v1, v5) = u(v1, v5); (v2, v6) = u(v2, v6); (v3, v7) = u(v3, v7)
+    return (v0, v1, v2, v3, v4, v5, v6, v7)
+}
+
+/// LayerNorm's mean and rstd of one row (`Float`) or eight (`F8`: lane q is the row at x + q·d).
+@inline(__always)
+private func layerNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> (mean: T, rstd: T) {
+    var sum = T.zero
+    T.forEachColumn(x, x, stride: d) { _, c, _ in sum += c }
+    let mean = sum / Float(d)
+    var v = T.zero
+    T.forEachColumn(x, x, stride: d) { _, c, _ in let t = c - mean; v += t * t }
+    return (mean, 1 / (v / Float(d) + eps).squareRoot())
+}
+
+/// RMSNorm's rstd of one row (`Float`) or eight (`F8`).
+@inline(__always)
+private func rmsNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> T {
+    var ss = T.zero
+    T.forEachColumn(x, x, stride: d) { _, c, _ in ss += c * c }
+    return 1 / (ss / Float(d) + eps).squareRoot()
+}
+
+/// The lanes of the row statistics: one row (`Float`) or eight (`F8`).
+private protocol NormLanes {
+    static var zero: Self { get }
+    static func += (a: inout Self, b: Self)
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Float) -> Self
+    static func / (a: Self, b: Float) -> Self
+    static func + (a: Self, b: Float) -> Self
+    static func / (a: Float, b: Self) -> Self
+    func squareRoot() -> Self
+    /// body(j, element j of the rows at a, element j of the rows at b) for j in 0..<d, in order
+    /// (one row, or eight rows `d` apart).
+    static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
+                              _ body: (Int, Self, Self) -> Void)
+}
+
+extension Float: NormLanes {
+    @inline(__always)
+    static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
+                              _ body: (Int, Float, Float) -> Void) {
+        for j in 0..<d { body(j, a[j], b[j]) }
+    }
+}
+
+extension SIMD8: NormLanes where Scalar == Float {
+    @inline(__always)
+    static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
+                              _ body: (Int, F8, F8) -> Void) {
+        var j = 0
+        while j + 8 <= d {
+            let ca = columns8(a + j, stride: d)
+            // The same rows twice (a single-input statistic) need one transpose.
+            let cb = b == a ? ca : columns8(b + j, stride: d)
+            body(j, ca.0, cb.0); body(j + 1, ca.1, cb.1); body(j + 2, ca.2, cb.2); body(j + 3, ca.3, cb.3)
+            body(j + 4, ca.4, cb.4); body(j + 5, ca.5, cb.5); body(j + 6, ca.6, cb.6); body(j + 7, ca.7, cb.7)
+            j += 8
+        }
+        while j < d { body(j, column8(a, stride: d, j), column8(b, stride: d, j)); j += 1 }
+    }
+}
+
+/// Calls body(first row, rows) for consecutive groups: eight rows while eight remain, then one.
+@inline(__always)
+private func rowGroups(_ n: Int, _ body: (Int, Int) -> Void) {
+    var r = 0
+    while r < n {
+        let q = n - r >= 8 ? 8 : 1
+        body(r, q)
+        r += q
+    }
+}
+
 /// LayerNorm over the last dimension: y = (x − mean) / sqrt(var + eps) · w + b.
 /// `w`/`b` may be nil (OLMo's non-parametric LayerNorm). Saves mean and rstd per row when asked.
 @inline(__always)
@@ -74,20 +177,19 @@ func layerNormForward(
     weight w: UnsafePointer<Float>?, bias b: UnsafePointer<Float>?, eps: Float,
     saveMean: UnsafeMutablePointer<Float>? = nil, saveRstd: UnsafeMutablePointer<Float>? = nil
 ) {
-    for r in 0..<n {
-        let xr = x + r * d, yr = y + r * d
-        var sum: Float = 0
-        for j in 0..<d { sum += xr[j] }
-        let mean = sum / Float(d)
-        var v: Float = 0
-        for j in 0..<d { let t = xr[j] - mean; v += t * t }
-        let rstd = 1 / (v / Float(d) + eps).squareRoot()
-        saveMean?[r] = mean
-        saveRstd?[r] = rstd
-        switch (w, b) {
-        case let (w?, b?): for j in 0..<d { yr[j] = (xr[j] - mean) * rstd * w[j] + b[j] }
-        case let (w?, nil): for j in 0..<d { yr[j] = (xr[j] - mean) * rstd * w[j] }
-        default: for j in 0..<d { yr[j] = (xr[j] - mean) * rstd }
+    rowGroups(n) { r0, q in
+        let one = q == 8 ? nil : layerNormStatistics(x + r0 * d, dim: d, eps: eps, Float.self)
+        let eight = q == 8 ? layerNormStatistics(x + r0 * d, dim: d, eps: eps, F8.self) : nil
+        for k in 0..<q {
+            let r = r0 + k, mean = one?.mean ?? eight!.mean[k], rstd = one?.rstd ?? eight!.rstd[k]
+            let xr = x + r * d, yr = y + r * d
+            saveMean?[r] = mean
+            saveRstd?[r] = rstd
+            switch (w, b) {
+            case let (w?, b?): for j in 0..<d { yr[j] = (xr[j] - mean) * rstd * w[j] + b[j] }
+            case let (w?, nil): for j in 0..<d { yr[j] = (xr[j] - mean) * rstd * w[j] }
+            default: for j in 0..<d { yr[j] = (xr[j] - mean) * rstd }
+            }
         }
     }
 }
@@ -98,16 +200,18 @@ func rmsNormForward(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int,
     weight w: UnsafePointer<Float>, weightOffset: Float = 0, eps: Float, saveRstd: UnsafeMutablePointer<Float>? = nil
 ) {
-    for r in 0..<n {
-        let xr = x + r * d, yr = y + r * d
-        var ss: Float = 0
-        for j in 0..<d { ss += xr[j] * xr[j] }
-        let rstd = 1 / (ss / Float(d) + eps).squareRoot()
-        saveRstd?[r] = rstd
-        if weightOffset == 0 {
-            for j in 0..<d { yr[j] = xr[j] * rstd * w[j] }
-        } else {
-            for j in 0..<d { yr[j] = xr[j] * rstd * (w[j] + weightOffset) }
+    rowGroups(n) { r0, q in
+        let rstds = q == 8 ? rmsNormStatistics(x + r0 * d, dim: d, eps: eps, F8.self)
+            : F8(repeating: rmsNormStatistics(x + r0 * d, dim: d, eps: eps, Float.self))
+        for k in 0..<q {
+            let r = r0 + k, rstd = rstds[k]
+            let xr = x + r * d, yr = y + r * d
+            saveRstd?[r] = rstd
+            if weightOffset == 0 {
+                for j in 0..<d { yr[j] = xr[j] * rstd * w[j] }
+            } else {
+                for j in 0..<d { yr[j] = xr[j] * rstd * (w[j] + weightOffset) }
+            }
         }
     }
 }
@@ -127,37 +231,49 @@ func normBackward(
     let isRMS: Bool
     if case .rmsNorm = n.kind { isRMS = true } else { isRMS = false }
     let off = n.weightOffset
-    @inline(__always) func scaled(_ g: Float, _ j: Int) -> Float {
-        guard let w else { return g }
-        return off == 0 ? g * w[j] : g * (w[j] + off)
-    }
     let invD = 1 / Float(d)
-    for r in 0..<rows {
-        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
-        let mu: Float = isRMS ? 0 : mean[r]
-        let rs = rstd[r]
-        var sumG: Float = 0, sumGX: Float = 0
-        for j in 0..<d {
-            let xh = (xr[j] - mu) * rs
-            let g = scaled(dyr[j], j)
+    // Σ_j dx̂ and Σ_j dx̂·x̂ of a group of rows, dx̂_j = dy_j·scale(j); one loop per weight case
+    // (a weight tested inside the loop became a masked load of the absent weight, which on AMD
+    // costs a microcode assist per vector: 3 % of the tiny run's CPU time, by perf on AMD EPYC).
+    @inline(__always) func scaledSums<T: NormLanes>(_ r: Int, _ load: (UnsafePointer<Float>) -> T,
+                                                    _ scale: (T, Int) -> T) -> (g: T, gx: T) {
+        let xr = x + r * d, dyr = dy + r * d
+        let mu: T = isRMS ? .zero : load(mean + r), rs = load(rstd + r)
+        var sumG = T.zero, sumGX = T.zero
+        T.forEachColumn(xr, dyr, stride: d) { j, xc, dyc in
+            let xh = (xc - mu) * rs
+            let g = scale(dyc, j)
             sumG += g
             sumGX += g * xh
-            if let dw { dw[j] += dyr[j] * xh }
-            if let db { db[j] += dyr[j] }
         }
-        let mG = isRMS ? 0 : sumG * invD
-        let mGX = sumGX * invD
-        // One loop per weight case, each `scaled` written out: a weight tested inside the loop
-        // became a masked load of the (absent) weight, which on AMD costs a microcode assist per
-        // vector (3 % of the tiny run's CPU time, by perf on AMD EPYC).
-        if let w {
-            if off == 0 {
-                for j in 0..<d { dxr[j] += rs * (dyr[j] * w[j] - mG - (xr[j] - mu) * rs * mGX) }
+        return (sumG, sumGX)
+    }
+    @inline(__always) func sums<T: NormLanes>(_ r: Int, _ load: (UnsafePointer<Float>) -> T) -> (g: T, gx: T) {
+        guard let w else { return scaledSums(r, load) { g, _ in g } }
+        return off == 0 ? scaledSums(r, load) { g, j in g * w[j] } : scaledSums(r, load) { g, j in g * (w[j] + off) }
+    }
+    rowGroups(rows) { r0, q in
+        let one = q == 8 ? nil : sums(r0) { $0[0] }
+        let eight = q == 8 ? sums(r0) { load8($0) } : nil
+        for k in 0..<q {
+            let r = r0 + k
+            let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
+            let mu: Float = isRMS ? 0 : mean[r]
+            let rs = rstd[r]
+            if let dw { for j in 0..<d { dw[j] += dyr[j] * ((xr[j] - mu) * rs) } }
+            if let db { for j in 0..<d { db[j] += dyr[j] } }
+            let sumG = one?.g ?? eight!.g[k], sumGX = one?.gx ?? eight!.gx[k]
+            let mG = isRMS ? 0 : sumG * invD
+            let mGX = sumGX * invD
+            if let w {
+                if off == 0 {
+                    for j in 0..<d { dxr[j] += rs * (dyr[j] * w[j] - mG - (xr[j] - mu) * rs * mGX) }
+                } else {
+                    for j in 0..<d { dxr[j] += rs * (dyr[j] * (w[j] + off) - mG - (xr[j] - mu) * rs * mGX) }
+                }
             } else {
-                for j in 0..<d { dxr[j] += rs * (dyr[j] * (w[j] + off) - mG - (xr[j] - mu) * rs * mGX) }
+                for j in 0..<d { dxr[j] += rs * (dyr[j] - mG - (xr[j] - mu) * rs * mGX) }
             }
-        } else {
-            for j in 0..<d { dxr[j] += rs * (dyr[j] - mG - (xr[j] - mu) * rs * mGX) }
         }
     }
 }
