@@ -20,20 +20,34 @@ int ke_cpu_has_avx2_fma(void) {
 }
 
 // One register tile of MR rows × NV vectors of LANES floats. The constant loops are unrolled
-// completely by the compiler, so acc[][] lives in registers.
-#define KE_TILE(NAME, TARGET, VEC, LANES, MR, NV, LOADU, STOREU, SET1, FMADD, ZERO)                 \
+// completely by the compiler, so acc[][] lives in registers. An edge tile (rows < MR or cols <
+// MR's NV·LANES) reads and writes only C[0..<rows, 0..<cols]: its rows past `rows` repeat the
+// last row of A and are never stored, and its columns past `cols` are masked off in the loads
+// and stores of C (their lanes compute on the packed panel's zero padding and are discarded).
+// The kept lanes' chains are those of a full tile.
+#define KE_TILE(NAME, TARGET, VEC, LANES, MR, NV, LOADU, STOREU, SET1, FMADD, ZERO,                 \
+                MASK_T, MASK, MLOADU, MSTOREU)                                                     \
 __attribute__((target(TARGET)))                                                                    \
-void NAME(long kc, const float *a, long rowStride, long kStride, long rows,                        \
+void NAME(long kc, const float *a, long rowStride, long kStride, long rows, long cols,             \
           const float *b, float *c, long ldc, int accumulate) {                                    \
     VEC acc[MR][NV];                                                                               \
     const float *ar[MR];                                                                           \
+    const int full = rows == MR && cols == NV * LANES;                                             \
+    MASK_T mask[NV];                                                                               \
+    for (int v = 0; v < NV; v++) {                                                                 \
+        long valid = cols - v * LANES;                                                             \
+        mask[v] = MASK(valid < 0 ? 0 : valid > LANES ? LANES : valid);                             \
+    }                                                                                              \
     for (int r = 0; r < MR; r++) ar[r] = a + (r < rows ? r : rows - 1) * rowStride;                \
-    if (accumulate) {                                                                              \
+    for (int r = 0; r < MR; r++)                                                                   \
+        for (int v = 0; v < NV; v++) acc[r][v] = ZERO();                                           \
+    if (accumulate && full) {                                                                      \
         for (int r = 0; r < MR; r++)                                                               \
             for (int v = 0; v < NV; v++) acc[r][v] = LOADU(c + r * ldc + v * LANES);               \
-    } else {                                                                                       \
+    } else if (accumulate) {                                                                       \
         for (int r = 0; r < MR; r++)                                                               \
-            for (int v = 0; v < NV; v++) acc[r][v] = ZERO();                                       \
+            if (r < rows)                                                                          \
+                for (int v = 0; v < NV; v++) acc[r][v] = MLOADU(c + r * ldc + v * LANES, mask[v]); \
     }                                                                                              \
     if (rowStride == 1 && kStride == MR && rows == MR) {                                           \
         /* Packed A: the tile's MR values of one k are consecutive. */                             \
@@ -58,23 +72,39 @@ void NAME(long kc, const float *a, long rowStride, long kStride, long rows,     
             o += kStride; b += NV * LANES;                                                         \
         }                                                                                          \
     }                                                                                              \
-    for (int r = 0; r < MR; r++)                                                                   \
-        for (int v = 0; v < NV; v++) STOREU(c + r * ldc + v * LANES, acc[r][v]);                   \
+    if (full) {                                                                                    \
+        for (int r = 0; r < MR; r++)                                                               \
+            for (int v = 0; v < NV; v++) STOREU(c + r * ldc + v * LANES, acc[r][v]);               \
+    } else {                                                                                       \
+        for (int r = 0; r < MR; r++)                                                               \
+            if (r < rows)                                                                          \
+                for (int v = 0; v < NV; v++) MSTOREU(c + r * ldc + v * LANES, mask[v], acc[r][v]); \
+    }                                                                                              \
 }
 
+// Lane masks of the first `n` lanes (0 ≤ n ≤ LANES) and the masked loads and stores of C.
+#define KE_MASK16(n) ((__mmask16)((1u << (n)) - 1u))
+#define KE_MLOAD16(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define KE_MSTORE16(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define KE_MASK8(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define KE_MLOAD8(p, m) _mm256_maskload_ps((p), (m))
+#define KE_MSTORE8(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+
 KE_TILE(ke_sgemm_tile_6x64_avx512, "avx512f,fma", __m512, 16, 6, 4,
-        _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps)
+        _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
+        __mmask16, KE_MASK16, KE_MLOAD16, KE_MSTORE16)
 
 KE_TILE(ke_sgemm_tile_6x16_avx2, "avx2,fma", __m256, 8, 6, 2,
-        _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps)
+        _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps,
+        __m256i, KE_MASK8, KE_MLOAD8, KE_MSTORE8)
 
 #else
 // Not x86: no vector tiles here (the portable Swift tile runs); these are never called.
 int ke_cpu_has_avx512(void) { return 0; }
 int ke_cpu_has_avx2_fma(void) { return 0; }
-void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows,
+void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows, long cols,
                                const float *b, float *c, long ldc, int accumulate) {}
-void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows,
+void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows, long cols,
                              const float *b, float *c, long ldc, int accumulate) {}
 #endif
 

@@ -23,11 +23,13 @@ int ke_cpu_has_avx512(void);
 /// 1 when this CPU runs AVX2 and FMA instructions.
 int ke_cpu_has_avx2_fma(void);
 
-/// 6 × 64 tile: 24 zmm accumulators. Call only when `ke_cpu_has_avx512()`.
-void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows,
+/// 6 × 64 tile: 24 zmm accumulators. Call only when `ke_cpu_has_avx512()`. Reads and writes
+/// only C[0..<rows, 0..<cols] (1 ≤ rows ≤ 6, 1 ≤ cols ≤ 64; an edge tile masks the rest).
+void ke_sgemm_tile_6x64_avx512(long kc, const float *a, long rowStride, long kStride, long rows, long cols,
                                 const float *b, float *c, long ldc, int accumulate);
-/// 6 × 16 tile: 12 ymm accumulators. Call only when `ke_cpu_has_avx2_fma()`.
-void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows,
+/// 6 × 16 tile: 12 ymm accumulators. Call only when `ke_cpu_has_avx2_fma()`. Reads and writes
+/// only C[0..<rows, 0..<cols] (1 ≤ rows ≤ 6, 1 ≤ cols ≤ 16).
+void ke_sgemm_tile_6x16_avx2(long kc, const float *a, long rowStride, long kStride, long rows, long cols,
                              const float *b, float *c, long ldc, int accumulate);
 
 /// Packs α·A[i0..<i0+mc, k0..<k0+kc] (element (i, k) at a[i·rowStride + k·kStride]) as panels of

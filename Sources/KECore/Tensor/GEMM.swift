@@ -283,26 +283,27 @@ func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
 
 // MARK: Register tile
 
-/// C[0..<rows, 0..<cols] (+)= A · Bpanel over kc, through a full MR × NR register tile.
-/// Edge tiles go through a local buffer so no element outside C is read or written.
+/// C[0..<rows, 0..<cols] (+)= A · Bpanel over kc, through a full MR × NR register tile. The C
+/// tiles mask an edge tile's loads and stores of C themselves; the Swift tile's edge tiles go
+/// through a local buffer. Either way no element outside C is read or written.
 @inline(__always)
 private func microTile(
     _ kernel: GEMMMicroKernel, kc: Int, a: APanel, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool
 ) {
     let MR = kernel.mr, NR = kernel.nr
-    @inline(__always) func run(_ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        switch kernel {
-        case .avx512:
-            ke_sgemm_tile_6x64_avx512(kc, a.base, a.rowStride, a.kStride, a.rows, b, c, ldc, accumulate ? 1 : 0)
-        case .avx2:
-            ke_sgemm_tile_6x16_avx2(kc, a.base, a.rowStride, a.kStride, a.rows, b, c, ldc, accumulate ? 1 : 0)
-        case .swift:
-            microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
-        }
+    switch kernel {
+    case .avx512:
+        ke_sgemm_tile_6x64_avx512(kc, a.base, a.rowStride, a.kStride, a.rows, cols, b, c, ldc, accumulate ? 1 : 0)
+        return
+    case .avx2:
+        ke_sgemm_tile_6x16_avx2(kc, a.base, a.rowStride, a.kStride, a.rows, cols, b, c, ldc, accumulate ? 1 : 0)
+        return
+    case .swift:
+        break
     }
     if rows == MR && cols == NR {
-        run(c, ldc)
+        microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
         return
     }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: MR * NR) { tile in
@@ -311,7 +312,7 @@ private func microTile(
         if accumulate {
             for i in 0..<rows { for j in 0..<cols { t[i * NR + j] = c[i * ldc + j] } }
         }
-        run(t, NR)
+        microKernel(kc: kc, a: a, b: b, c: t, ldc: NR, accumulate: accumulate)
         for i in 0..<rows { for j in 0..<cols { c[i * ldc + j] = t[i * NR + j] } }
     }
 }
