@@ -47,7 +47,7 @@ final class InferencePanels: @unchecked Sendable {
         made = nil
         let matrices = try Self.weightMatrices(of: store, config: c)
         let floats = matrices.reduce(0) { total, s in
-            total + s.shape[1] * roundUp(s.shape[0], registerTile(columns: s.shape[0], preferred: tile).nr)
+            total + PackedPanels.count(tile: registerTile(columns: s.shape[0], preferred: tile), k: s.shape[1], n: s.shape[0])
         }
         var byOffset: [Int: PackedPanels] = [:]
         if floats <= store.count && PanelBudget.shared.reserve(floats * 4) {

@@ -59,13 +59,9 @@ public enum ParameterStorage: Sendable {
         switch self {
         case .f32(let p):
             let packed = try panels?.panels(of: p, config: c) ?? [:]
-            let offsets = try ModelTensors<Int, Int>(config: c, slots: p.slots)
-            return try p.data.withUnsafeBufferPointer { buf in
-                guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
-                return try body(offsets.map({ o in
-                    packed[o].map { MatrixWeights.f32Packed(base + o, $0) } ?? MatrixWeights.f32(base + o)
-                }, { base + $0 }))
-            }
+            return try p.withWeights(config: c, matrix: { o, w in
+                packed[o].map { MatrixWeights.f32Packed(w, $0) } ?? MatrixWeights.f32(w)
+            }, body)
         case .bf16(let compact):
             let offsets = try ModelTensors<Int, Int>(config: c, slots: compact.slots) { s in
                 s.shape.count == 1 ? compact.vectorOffset[s.name] : s.offset

@@ -231,10 +231,18 @@ extension ParameterStore {
     /// Runs `body` with read-only views of every tensor, resolved once.
     /// - Throws: whatever `body` throws; `CoreError` for an empty store.
     func withWeights<R>(config c: ModelConfig, _ body: (Weights) throws -> R) throws -> R {
+        try withWeights(config: c, matrix: { $1 }, body)
+    }
+
+    /// `withWeights` with each matrix given as `matrix(offset, pointer)`: its offset in this
+    /// store and its floats (e.g. an inference view that also carries the matrix's packed panels).
+    /// - Throws: whatever `body` throws; `CoreError` for an empty store.
+    func withWeights<M, R>(config c: ModelConfig, matrix: (Int, UnsafePointer<Float>) -> M,
+                           _ body: (ModelTensors<M, UnsafePointer<Float>>) throws -> R) throws -> R {
         let offsets = try ModelTensors<Int, Int>(config: c, slots: slots)
         return try data.withUnsafeBufferPointer { buf in
             guard let base = buf.baseAddress else { throw CoreError("model has no parameters") }
-            return try body(offsets.map({ base + $0 }, { base + $0 }))
+            return try body(offsets.map({ matrix($0, base + $0) }, { base + $0 }))
         }
     }
 }

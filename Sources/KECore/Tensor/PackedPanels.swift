@@ -33,6 +33,9 @@ final class PackedPanels: @unchecked Sendable {
     /// Floats held: k · roundUp(n, NR).
     var count: Int { k * paddedColumns }
 
+    /// Floats the panels of a [k, n] op(B) hold for `tile`: k · roundUp(n, NR).
+    static func count(tile: GEMMMicroKernel, k: Int, n: Int) -> Int { k * roundUp(n, tile.nr) }
+
     /// Packs op(B) [k, n] for `tile`: B stored [k, n] (`transB` false, row stride `ldb`) or
     /// [n, k] (`transB` true), as the `sgemm` taking it would read it. k, n ≥ 1. The panels of
     /// each k-block are packed on every core in disjoint column ranges (copies: the split
