@@ -49,6 +49,11 @@ void NAME(long kc, const float *a, long rowStride, long kStride, long rows, long
             if (r < rows)                                                                          \
                 for (int v = 0; v < NV; v++) acc[r][v] = MLOADU(c + r * ldc + v * LANES, mask[v]); \
     }                                                                                              \
+    /* The next tile down (the ir loop's next call) reads C's next MR rows: ask for their lines \
+       now, so they arrive while this tile's chains run. A hint only, never a fault or a bit. */   \
+    for (int r = 0; r < MR; r++)                                                                   \
+        for (int v = 0; v < NV; v++)                                                               \
+            _mm_prefetch((const char *)(c + (MR + r) * ldc + v * LANES), _MM_HINT_T0);             \
     if (rowStride == 1 && kStride == MR && rows == MR) {                                           \
         /* Packed A: the tile's MR values of one k are consecutive. */                             \
         for (long p = 0; p < kc; p++) {                                                            \

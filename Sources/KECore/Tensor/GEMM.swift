@@ -160,8 +160,8 @@ func fixedOrderGEMM(
 
 /// One worker's share: C[rows, cols], the Goto loop nest jc → pc → ic → jr → ir. A is packed
 /// per block, or read in place (its rows, or columns when transposed, are the register tile's
-/// broadcast streams) when C is narrow. B is packed in KC × NR panels and A in MR × KC panels by
-/// `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded product per element of A), or B's
+/// broadcast streams) where packing would not pay (`BlockWorkspace`). B is packed in KC × NR
+/// panels and A in MR × KC panels by `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded product per element of A), or B's
 /// blocks are read from `packedB` (already checked to serve this product; `cols` starts on a
 /// panel, as every split hands out).
 private func gemmBlock(
@@ -177,7 +177,7 @@ private func gemmBlock(
     let source: BPanels = pre.flatMap { cols.lowerBound % NR == 0 ? .prepacked($0) : nil }
         ?? .packedHere(UnsafeMutableRawPointer.allocate(byteCount: kcMax * ncMax * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: kcMax * ncMax))
-    let blocks = BlockWorkspace(kernel, rows: rows.count, cols: cols.count, k: k, alpha: alpha)
+    let blocks = BlockWorkspace(kernel, transA: transA, rows: rows.count, cols: cols.count, k: k, alpha: alpha)
     defer { source.deallocate(); blocks.deallocate() }
     let bKStride = transB ? 1 : ldb, bColStride = transB ? ldb : 1
     var jc = cols.lowerBound
@@ -213,15 +213,24 @@ private enum BPanels {
 }
 
 /// A worker's buffer for packed A blocks (MC × KC floats), when packing pays. Packing A costs one
-/// pass over its block and pays off when the block is reused across several column panels (its
-/// rows are then contiguous, with no cache-set conflicts between rows a power of two apart);
-/// α ≠ 1 is applied while packing.
+/// pass over its block and pays off when the block is reused across several column panels and
+/// its elements of one k are far apart: A stored [k, m] (`transA`, each k's MR values a stride
+/// apart), or any A under the AVX2 and Swift 6 × 16 tiles. α ≠ 1 is applied while packing.
+///
+/// Under the AVX-512 6 × 64 tile a row-major A (its rows contiguous in k) is read in place: each
+/// k costs the tile six broadcasts against 24 fused multiply-adds either way, six sequential
+/// streams stay in the prefetchers' reach, and the pack's extra pass over A is saved. Measured
+/// on the AMD EPYC, one thread, alternating rounds, min–max over 2 runs of 3 rounds: 1,024 × 512
+/// × 50,304 (the LM head's dlogits·U) 94–95 → 105–106 GFLOP/s, 1,024 × 512 × 2,048 92–98 →
+/// 103–104, 256 × 512 × 2,048 with pre-packed B 96–102 → 110; transposed A lost (2,048 × 512 ×
+/// 1,024: 98–99 → 88–92) and the AVX2 tile showed no gain, so both still pack.
 struct BlockWorkspace {
     let packedA: UnsafeMutablePointer<Float>?
 
-    init(_ kernel: GEMMMicroKernel, rows: Int, cols: Int, k: Int, alpha: Float) {
+    init(_ kernel: GEMMMicroKernel, transA: Bool, rows: Int, cols: Int, k: Int, alpha: Float) {
         let mcMax = min(kernel.mc, roundUp(rows, kernel.mr)), kcMax = min(kernel.kc, k)
-        packedA = alpha != 1 || cols > 4 * kernel.nr
+        let reused = cols > 4 * kernel.nr, strided = transA || kernel != .avx512
+        packedA = alpha != 1 || (reused && strided)
             ? UnsafeMutableRawPointer.allocate(byteCount: kcMax * mcMax * 4, alignment: 64)
                 .bindMemory(to: Float.self, capacity: kcMax * mcMax)
             : nil

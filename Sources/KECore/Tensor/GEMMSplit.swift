@@ -50,7 +50,7 @@ func gemmRowsSharingB(
     return onPoolWorkers(workers) { w, workers in
         let (a, b, c, packedB) = box.value
         let rows = min(m, w * per * MR)..<min(m, (w + 1) * per * MR)
-        let blocks = BlockWorkspace(kernel, rows: rows.count, cols: n, k: k, alpha: alpha)
+        let blocks = BlockWorkspace(kernel, transA: transA, rows: rows.count, cols: n, k: k, alpha: alpha)
         defer { blocks.deallocate() }
         var t = 0, jc = 0
         while jc < n {
