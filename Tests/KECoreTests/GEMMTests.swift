@@ -256,7 +256,8 @@ final class GEMMSquareBenchmarkTests: XCTestCase {
 
 /// The products the passes run, fixed-order kernel against OpenBLAS (`cblas_sgemm`), every
 /// thread, in alternating rounds (skipped unless KE_BENCH=1; a benchmark, not a test). Prints
-/// min/median/max of the per-round ratio fixed-order / OpenBLAS and the rates. Shapes: the
+/// min/median/max of the per-round ratio fixed-order / OpenBLAS and the rates, and for a weight's
+/// product (Bᵀ) also with B pre-packed, as the inference passes run it. Shapes: the
 /// bench model's linears at 256 tokens (D = 512, F = 2048) and in the batched entropy pass
 /// (16,384 rows), its training step's products (1,024 tokens; LM head V = 50,304 forward and
 /// backward, a layer's weight and input gradients), and an OLMo-1B-shaped MLP (2,048 × 8,192).
@@ -290,7 +291,12 @@ final class GEMMShapeBenchmarkTests: XCTestCase {
             var c = [Float](repeating: 0, count: s.m * s.n)
             let flops = 2 * Double(s.m) * Double(s.n) * Double(s.k)
             let reps = max(1, min(10, Int(2e9 / flops)))
-            func rate(openBLAS: Bool) -> Double {
+            // A weight's product as the inference passes run it (B = Wᵀ packed once per model,
+            // `InferencePanels`): timed as a third side where B is a weight (transB).
+            let panels = s.transB ? b.withUnsafeBufferPointer {
+                PackedPanels(tile: gemmMicroKernel, transB: true, k: s.k, n: s.n, b: $0.baseAddress!, ldb: s.k)
+            } : nil
+            func rate(openBLAS: Bool, prePacked: Bool = false) -> Double {
                 var best = Double.infinity
                 a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
                     let lda = s.transA ? s.m : s.k, ldb = s.transB ? s.k : s.n
@@ -303,22 +309,31 @@ final class GEMMShapeBenchmarkTests: XCTestCase {
                         } else {
                             fixedOrderGEMM(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1,
                                            a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb,
-                                           beta: 0, c: pc.baseAddress!, ldc: s.n, threads: blasThreads)
+                                           beta: 0, c: pc.baseAddress!, ldc: s.n, threads: blasThreads,
+                                           packedB: prePacked ? panels.map { PackedB($0) } : nil)
                         }
                         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                     }
                 }}}
                 return flops / best / 1e9
             }
-            _ = rate(openBLAS: true); _ = rate(openBLAS: false)   // warm-up: pages, threads
-            var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
+            // Each side is timed on a quiet machine: OpenBLAS's helper threads keep spinning after
+            // a call (its THREAD_TIMEOUT, 2^28 cycles by default, ≈ 0.1 s here) on the core ke's
+            // second worker needs. Without this pause, products of ≤ 2 GFLOP timed right after
+            // OpenBLAS ran ke at half speed (m 256 n 2048 k 512: 88 GFLOP/s, 177 with the pause
+            // or with OPENBLAS_THREAD_TIMEOUT=4). ke's pool spins 100 µs (KE_SPIN_US).
+            func quiet<T>(_ f: () -> T) -> T { let r = f(); usleep(300_000); return r }
+            _ = quiet { rate(openBLAS: true) }; _ = quiet { rate(openBLAS: false) }   // warm-up: pages, threads
+            var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = [], packed: [Double] = [], packedRatios: [Double] = []
             for round in 0..<rounds {
                 let (x, y): (Double, Double)
-                if round % 2 == 0 { let o = rate(openBLAS: true); x = rate(openBLAS: false); y = o }
-                else { x = rate(openBLAS: false); y = rate(openBLAS: true) }
+                if round % 2 == 0 { let o = quiet { rate(openBLAS: true) }; x = quiet { rate(openBLAS: false) }; y = o }
+                else { x = quiet { rate(openBLAS: false) }; y = quiet { rate(openBLAS: true) } }
                 ours.append(x); theirs.append(y); ratios.append(x / y)
+                if panels != nil { let z = quiet { rate(openBLAS: false, prePacked: true) }; packed.append(z); packedRatios.append(z / y) }
             }
-            print("GEMM shape \(s.name) [m \(s.m) n \(s.n) k \(s.k)\(s.transA ? " Aᵀ" : "")\(s.transB ? " Bᵀ" : "")]: ratio \(mmm(ratios))  fixed-order \(mmm(ours))  OpenBLAS \(mmm(theirs)) GFLOP/s")
+            let withPanels = packed.isEmpty ? "" : "  B pre-packed: ratio \(mmm(packedRatios)), \(mmm(packed)) GFLOP/s"
+            print("GEMM shape \(s.name) [m \(s.m) n \(s.n) k \(s.k)\(s.transA ? " Aᵀ" : "")\(s.transB ? " Bᵀ" : "")]: ratio \(mmm(ratios))  fixed-order \(mmm(ours))  OpenBLAS \(mmm(theirs)) GFLOP/s\(withPanels)")
         }
     }
 }
