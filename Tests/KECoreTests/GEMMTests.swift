@@ -318,11 +318,11 @@ final class GEMMShapeBenchmarkTests: XCTestCase {
                 return flops / best / 1e9
             }
             // Each side is timed on a quiet machine: OpenBLAS's helper threads keep spinning after
-            // a call (its THREAD_TIMEOUT, 2^28 cycles by default, ≈ 0.1 s here) on the core ke's
-            // second worker needs. Without this pause, products of ≤ 2 GFLOP timed right after
-            // OpenBLAS ran ke at half speed (m 256 n 2048 k 512: 88 GFLOP/s, 177 with the pause
-            // or with OPENBLAS_THREAD_TIMEOUT=4). ke's pool spins 100 µs (KE_SPIN_US).
-            func quiet<T>(_ f: () -> T) -> T { let r = f(); usleep(300_000); return r }
+            // a call, on the core ke's second worker needs, so its turn ends by stopping them
+            // (`quietOpenBLASThreads`). Without that, products of ≤ 2 GFLOP timed right after
+            // OpenBLAS ran ke at half speed (m 256 n 2048 k 512: 88 GFLOP/s against 177), and a
+            // 0.3 s pause did not always suffice. ke's pool spins only 100 µs (KE_SPIN_US).
+            func quiet<T>(_ f: () -> T) -> T { let r = f(); quietOpenBLASThreads(); return r }
             _ = quiet { rate(openBLAS: true) }; _ = quiet { rate(openBLAS: false) }   // warm-up: pages, threads
             var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = [], packed: [Double] = [], packedRatios: [Double] = []
             for round in 0..<rounds {

@@ -72,15 +72,27 @@ public var blasCoreName: String {
     return String(cString: p)
 }
 
+/// Stops OpenBLAS's helper threads (`blas_thread_shutdown_`; its next threaded call starts them
+/// again). After each call a helper keeps spinning for a while before it sleeps, on a core the
+/// next kernel being timed needs: in `GEMMShapeBenchmarkTests`, ke's two workers ran products
+/// of ≤ 2 GFLOP timed after OpenBLAS at half speed (m 1024 n 512 k 2048: 113–173 GFLOP/s, and
+/// 191–201 with OPENBLAS_THREAD_TIMEOUT=4, which makes the helpers sleep at once), even after a
+/// 0.3 s pause. For rate measurements only: never while another thread may be in OpenBLAS.
+public func quietOpenBLASThreads() { _ = blas_thread_shutdown_() }
+
 /// Measured FLOP/s of a square `size`³ product with `kernel`, using every thread: the best of
 /// the runs after a warm-up, at least `repeats` of them and as many more as fit in
 /// `minSeconds`. A 512³ product takes about 1.4 ms on 2 cores, so five runs alone span a
 /// time in which a virtual machine's host can take a core away for all of them (seen here:
-/// 512³ read at half its rate in one `ke --doctor` out of two).
+/// 512³ read at half its rate in one `ke --doctor` out of two). An OpenBLAS measurement ends
+/// with `quietOpenBLASThreads()`, so the kernel timed next has the machine's cores to itself.
 public func measureSgemmRate(size n: Int, repeats: Int = 5, minSeconds: Double = 0.3, kernel: MatrixProductKernel = matrixProductKernel) -> Double {
     let saved = matrixProductKernel
     matrixProductKernel = kernel
-    defer { matrixProductKernel = saved }
+    defer {
+        matrixProductKernel = saved
+        if kernel == .openBLAS { quietOpenBLASThreads() }
+    }
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     var best = Double.infinity
