@@ -161,9 +161,9 @@ func fixedOrderGEMM(
 /// One worker's share: C[rows, cols], the Goto loop nest jc → pc → ic → jr → ir. A is packed
 /// per block, or read in place (its rows, or columns when transposed, are the register tile's
 /// broadcast streams) where packing would not pay (`BlockWorkspace`). B is packed in KC × NR
-/// panels and A in MR × KC panels by `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded product per element of A), or B's
-/// blocks are read from `packedB` (already checked to serve this product; `cols` starts on a
-/// panel, as every split hands out).
+/// panels and A in MR × KC panels by `ke_pack_b` / `ke_pack_a` (copies; α ≠ 1 is one rounded
+/// product per element of A), or B's blocks are read from `packedB` (already checked to serve
+/// this product; `cols` starts on a panel, as every split hands out).
 private func gemmBlock(
     _ kernel: GEMMMicroKernel, transA: Bool, transB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, packedB pre: PackedB?,
