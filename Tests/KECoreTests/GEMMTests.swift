@@ -1,6 +1,7 @@
 import XCTest
 import Dispatch
 import CBLAS
+import CKernels
 import Foundation
 @testable import KECore
 
@@ -67,6 +68,27 @@ final class GEMMTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The rate measurements stop OpenBLAS's helper threads after its turn; its next call must
+    /// start them again and compute what it computed before, on every thread.
+    func testOpenBLASRunsAgainAfterItsThreadsAreStopped() {
+        var rng = TestRNG(29)
+        let n = 384
+        let a = randoms(n * n, &rng), b = randoms(n * n, &rng)
+        func product() -> [Float] {
+            var c = [Float](repeating: 0, count: n * n)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n),
+                        b, Int32(n), 0, &c, Int32(n))
+            return c
+        }
+        let before = product()
+        // 0 on a threaded OpenBLAS (the Debian build the scripts install), −1 on a serial one.
+        XCTAssertTrue([0, -1].contains(ke_openblas_stop_threads()))
+        let after = product()
+        quietOpenBLASThreads()
+        XCTAssertEqual(after.map(\.bitPattern), before.map(\.bitPattern))
+        XCTAssertEqual(product().map(\.bitPattern), before.map(\.bitPattern))
     }
 
     func testEveryTileGivesTheSameBitsOnLargeProducts() throws {

@@ -12,11 +12,17 @@
 /// (rows ≥ 1; the tile's rows past `rows` repeat the last one and the caller discards them).
 /// B: a packed panel, kc × NR floats, k-major (NR consecutive floats per k).
 /// C: row-major with leading dimension ldc; loaded first when `accumulate` ≠ 0, else the chain
-/// starts at 0. All MR × NR elements of C are read (when accumulating) and written.
+/// starts at 0. Only C[0..<rows, 0..<cols] is read (when accumulating) and written; the lines of
+/// the next MR rows at the same columns are prefetched (a hint: never a fault, never a bit).
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/// Stops OpenBLAS's helper threads (its `blas_thread_shutdown_`; the next threaded call starts
+/// them again): after each call they spin for a while on cores another kernel being timed
+/// needs. −1 when the OpenBLAS linked is serial. Never while another thread may be in OpenBLAS.
+int ke_openblas_stop_threads(void);
 
 /// 1 when this CPU runs AVX-512F and FMA instructions (and the OS saves the zmm registers).
 int ke_cpu_has_avx512(void);

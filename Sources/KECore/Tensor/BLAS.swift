@@ -1,3 +1,4 @@
+import CKernels
 import CBLAS
 import Dispatch
 import Foundation
@@ -72,13 +73,13 @@ public var blasCoreName: String {
     return String(cString: p)
 }
 
-/// Stops OpenBLAS's helper threads (`blas_thread_shutdown_`; its next threaded call starts them
-/// again). After each call a helper keeps spinning for a while before it sleeps, on a core the
+/// Stops OpenBLAS's helper threads (`ke_openblas_stop_threads`: its `blas_thread_shutdown_`,
+/// absent from a serial OpenBLAS; its next threaded call starts them again). After each call a helper keeps spinning for a while before it sleeps, on a core the
 /// next kernel being timed needs: in `GEMMShapeBenchmarkTests`, ke's two workers ran products
 /// of ≤ 2 GFLOP timed after OpenBLAS at half speed (m 1024 n 512 k 2048: 113–173 GFLOP/s, and
 /// 191–201 with OPENBLAS_THREAD_TIMEOUT=4, which makes the helpers sleep at once), even after a
 /// 0.3 s pause. For rate measurements only: never while another thread may be in OpenBLAS.
-public func quietOpenBLASThreads() { _ = blas_thread_shutdown_() }
+public func quietOpenBLASThreads() { _ = ke_openblas_stop_threads() }
 
 /// Measured FLOP/s of a square `size`³ product with `kernel`, using every thread: the best of
 /// the runs after a warm-up, at least `repeats` of them and as many more as fit in
