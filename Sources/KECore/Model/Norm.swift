@@ -97,23 +97,24 @@ private func columns8(_ p: UnsafePointer<Float>, stride d: Int) -> (F8, F8, F8, 
     return (v0, v1, v2, v3, v4, v5, v6, v7)
 }
 
-/// LayerNorm's mean and rstd of one row (`Float`) or eight (`F8`: lane q is the row at x + q·d).
+/// LayerNorm's mean and rstd of one row (`Float`) or eight (`F8`: lane q is the row at x + q·d),
+/// as lanes (`NormLanes.lanes`: one row's in every lane).
 @inline(__always)
-private func layerNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> (mean: T, rstd: T) {
+private func layerNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> (mean: F8, rstd: F8) {
     var sum = T.zero
     T.forEachColumn(x, x, stride: d) { _, c, _ in sum += c }
     let mean = sum / Float(d)
     var v = T.zero
     T.forEachColumn(x, x, stride: d) { _, c, _ in let t = c - mean; v += t * t }
-    return (mean, 1 / (v / Float(d) + eps).squareRoot())
+    return (mean.lanes, (1 / (v / Float(d) + eps).squareRoot()).lanes)
 }
 
-/// RMSNorm's rstd of one row (`Float`) or eight (`F8`).
+/// RMSNorm's rstd of one row (`Float`) or eight (`F8`), as lanes.
 @inline(__always)
-private func rmsNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> T {
+private func rmsNormStatistics<T: NormLanes>(_ x: UnsafePointer<Float>, dim d: Int, eps: Float, _: T.Type) -> F8 {
     var ss = T.zero
     T.forEachColumn(x, x, stride: d) { _, c, _ in ss += c * c }
-    return 1 / (ss / Float(d) + eps).squareRoot()
+    return (1 / (ss / Float(d) + eps).squareRoot()).lanes
 }
 
 /// The lanes of the row statistics: one row (`Float`) or eight (`F8`).
@@ -127,6 +128,8 @@ private protocol NormLanes {
     static func + (a: Self, b: Float) -> Self
     static func / (a: Float, b: Self) -> Self
     func squareRoot() -> Self
+    /// As eight lanes, lane q for row q of a group: eight rows' own, or one row's in every lane.
+    var lanes: F8 { get }
     /// body(j, element j of the rows at a, element j of the rows at b) for j in 0..<d, in order
     /// (one row, or eight rows `d` apart).
     static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
@@ -134,6 +137,8 @@ private protocol NormLanes {
 }
 
 extension Float: NormLanes {
+    var lanes: F8 { F8(repeating: self) }
+
     @inline(__always)
     static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
                               _ body: (Int, Float, Float) -> Void) {
@@ -142,6 +147,8 @@ extension Float: NormLanes {
 }
 
 extension SIMD8: NormLanes where Scalar == Float {
+    var lanes: F8 { self }
+
     @inline(__always)
     static func forEachColumn(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride d: Int,
                               _ body: (Int, F8, F8) -> Void) {
@@ -178,10 +185,10 @@ func layerNormForward(
     saveMean: UnsafeMutablePointer<Float>? = nil, saveRstd: UnsafeMutablePointer<Float>? = nil
 ) {
     rowGroups(n) { r0, q in
-        let one = q == 8 ? nil : layerNormStatistics(x + r0 * d, dim: d, eps: eps, Float.self)
-        let eight = q == 8 ? layerNormStatistics(x + r0 * d, dim: d, eps: eps, F8.self) : nil
+        let s = q == 8 ? layerNormStatistics(x + r0 * d, dim: d, eps: eps, F8.self)
+            : layerNormStatistics(x + r0 * d, dim: d, eps: eps, Float.self)
         for k in 0..<q {
-            let r = r0 + k, mean = one?.mean ?? eight!.mean[k], rstd = one?.rstd ?? eight!.rstd[k]
+            let r = r0 + k, mean = s.mean[k], rstd = s.rstd[k]
             let xr = x + r * d, yr = y + r * d
             saveMean?[r] = mean
             saveRstd?[r] = rstd
@@ -202,7 +209,7 @@ func rmsNormForward(
 ) {
     rowGroups(n) { r0, q in
         let rstds = q == 8 ? rmsNormStatistics(x + r0 * d, dim: d, eps: eps, F8.self)
-            : F8(repeating: rmsNormStatistics(x + r0 * d, dim: d, eps: eps, Float.self))
+            : rmsNormStatistics(x + r0 * d, dim: d, eps: eps, Float.self)
         for k in 0..<q {
             let r = r0 + k, rstd = rstds[k]
             let xr = x + r * d, yr = y + r * d
@@ -236,7 +243,7 @@ func normBackward(
     // (a weight tested inside the loop became a masked load of the absent weight, which on AMD
     // costs a microcode assist per vector: 3 % of the tiny run's CPU time, by perf on AMD EPYC).
     @inline(__always) func scaledSums<T: NormLanes>(_ r: Int, _ load: (UnsafePointer<Float>) -> T,
-                                                    _ scale: (T, Int) -> T) -> (g: T, gx: T) {
+                                                    _ scale: (T, Int) -> T) -> (g: F8, gx: F8) {
         let xr = x + r * d, dyr = dy + r * d
         let mu: T = isRMS ? .zero : load(mean + r), rs = load(rstd + r)
         var sumG = T.zero, sumGX = T.zero
@@ -246,15 +253,14 @@ func normBackward(
             sumG += g
             sumGX += g * xh
         }
-        return (sumG, sumGX)
+        return (sumG.lanes, sumGX.lanes)
     }
-    @inline(__always) func sums<T: NormLanes>(_ r: Int, _ load: (UnsafePointer<Float>) -> T) -> (g: T, gx: T) {
+    @inline(__always) func sums<T: NormLanes>(_ r: Int, _ load: (UnsafePointer<Float>) -> T) -> (g: F8, gx: F8) {
         guard let w else { return scaledSums(r, load) { g, _ in g } }
         return off == 0 ? scaledSums(r, load) { g, j in g * w[j] } : scaledSums(r, load) { g, j in g * (w[j] + off) }
     }
     rowGroups(rows) { r0, q in
-        let one = q == 8 ? nil : sums(r0) { $0[0] }
-        let eight = q == 8 ? sums(r0) { load8($0) } : nil
+        let s = q == 8 ? sums(r0) { load8($0) } : sums(r0) { $0[0] }
         for k in 0..<q {
             let r = r0 + k
             let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
@@ -262,7 +268,7 @@ func normBackward(
             let rs = rstd[r]
             if let dw { for j in 0..<d { dw[j] += dyr[j] * ((xr[j] - mu) * rs) } }
             if let db { for j in 0..<d { db[j] += dyr[j] } }
-            let sumG = one?.g ?? eight!.g[k], sumGX = one?.gx ?? eight!.gx[k]
+            let sumG = s.g[k], sumGX = s.gx[k]
             let mG = isRMS ? 0 : sumG * invD
             let mGX = sumGX * invD
             if let w {

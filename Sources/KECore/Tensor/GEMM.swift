@@ -229,8 +229,8 @@ struct BlockWorkspace {
 
     init(_ kernel: GEMMMicroKernel, transA: Bool, rows: Int, cols: Int, k: Int, alpha: Float) {
         let mcMax = min(kernel.mc, roundUp(rows, kernel.mr)), kcMax = min(kernel.kc, k)
-        let reused = cols > 4 * kernel.nr, strided = transA || kernel != .avx512
-        packedA = alpha != 1 || (reused && strided)
+        let reused = cols > 4 * kernel.nr, readInPlace = !transA && kernel == .avx512
+        packedA = alpha != 1 || (reused && !readInPlace)
             ? UnsafeMutableRawPointer.allocate(byteCount: kcMax * mcMax * 4, alignment: 64)
                 .bindMemory(to: Float.self, capacity: kcMax * mcMax)
             : nil
